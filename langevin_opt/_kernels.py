@@ -1,0 +1,383 @@
+"""Compiled CPU kernels for walker ensembles.
+
+Layout
+------
+Kernels work on structure-of-arrays state: positions ``Xt`` and gradients
+``Gt`` of shape ``(d, M)`` (walker index last, so the loop over walkers is
+contiguous and vectorizes), energies ``E`` of shape ``(M,)``.  The public API
+(:mod:`langevin_opt.sampling`) converts from and to the ``(M, d)`` layout once
+per call.
+
+Parallelism and reproducibility
+-------------------------------
+Walkers are cut into blocks of ``block`` consecutive walkers; ``prange`` runs
+blocks on threads, and each block runs *all* steps of the call while its
+walkers sit in L1 cache.  Every random number is a pure function of
+``(seed, walker id, global step, draw, purpose)`` (:mod:`langevin_opt.rng`) and
+no floating-point operation mixes walkers, so results are bit-identical for any
+number of threads, any block size, any split of the ensemble (pass
+``stream0``) and any chunking of the run into calls (pass ``step0``).
+
+One *block function* runs any integrator (selected by an integer code) over
+one block; a driver runs it over all blocks (:func:`_make_driver`) or
+interleaves it with replica-exchange swaps (:func:`_make_pt_driver`).  The landscape's
+``energy_grad(X, i, p, G)`` is a closure variable, so each landscape gets its own
+specialised, fully inlined machine code.
+
+Status codes: ``status[i] = -1`` while walker ``i`` is finite; otherwise the
+global step at which its energy, gradient or position became non-finite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numba
+import numpy as np
+from numba import prange
+
+from .rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, normal2, uniform2
+
+#: Integer codes of the integrators (first argument of the drivers).
+GD, OVERDAMPED, MALA, BAOAB = 0, 1, 2, 3
+
+_JIT = {"cache": False, "nogil": True}
+
+
+def _build(eg: Callable) -> dict[str, Callable]:
+    """Compile the block functions and drivers for one landscape kernel."""
+    # Every block function copies its walkers into block-local arrays (0-based,
+    # C-contiguous), runs all steps on them and copies back.  Loops over the
+    # block are ``for j in range(w)`` so that LLVM knows indices are >= 0 (no
+    # negative-index wraparound) and vectorizes across walkers.
+
+    @numba.njit(**_JIT)
+    def load(lo, hi, A, B):
+        for k in range(A.shape[0]):
+            for j in range(hi - lo):
+                B[k, j] = A[k, lo + j]
+
+    @numba.njit(**_JIT)
+    def store(lo, hi, B, A):
+        for k in range(A.shape[0]):
+            for j in range(hi - lo):
+                A[k, lo + j] = B[k, j]
+
+    @numba.njit(**_JIT)
+    def evaluate_block(Xb, p, Eb, Gb):
+        for j in range(Xb.shape[1]):
+            Eb[j] = eg(Xb, j, p, Gb)
+
+    @numba.njit(**_JIT)
+    def check_and_record(lo, Xb, Eb, status, step, rec_every, rec_origin, frames, frame_e):
+        # non-finite test on energy and positions (a non-finite velocity reaches the
+        # positions within one step), then recording
+        bad = False
+        d, w = Xb.shape
+        for j in range(w):
+            v = Eb[j]
+            for k in range(d):
+                v += 0.0 * Xb[k, j]
+            if not math.isfinite(v):
+                status[lo + j] = step
+                bad = True
+        t = step - rec_origin
+        if rec_every > 0 and t >= 0 and t % rec_every == 0:
+            f = t // rec_every
+            if f < frames.shape[0]:
+                for j in range(w):
+                    for k in range(d):
+                        frames[f, lo + j, k] = Xb[k, j]
+                    frame_e[f, lo + j] = Eb[j]
+        return bad
+
+    @numba.njit(**_JIT)
+    def add_noise_overdamped(Xb, Gb, Tb, f2, dt, seed, s0, step):
+        # x <- x - dt g + sqrt(2 T phi dt) xi, two normals per Philox call
+        d, w = Xb.shape
+        for q in range((d + 1) // 2):
+            k = 2 * q
+            if k + 1 < d:
+                for j in range(w):
+                    sig = math.sqrt(f2 * Tb[j])
+                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
+                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
+                    Xb[k + 1, j] = Xb[k + 1, j] - dt * Gb[k + 1, j] + sig * z1
+            else:
+                for j in range(w):
+                    sig = math.sqrt(f2 * Tb[j])
+                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
+                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
+
+    @numba.njit(**_JIT)
+    def propose_mala(Xb, Gb, Yb, Tb, f2, dt, seed, s0, step):
+        d, w = Xb.shape
+        for q in range((d + 1) // 2):
+            k = 2 * q
+            if k + 1 < d:
+                for j in range(w):
+                    sig = math.sqrt(f2 * Tb[j])
+                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
+                    Yb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
+                    Yb[k + 1, j] = Xb[k + 1, j] - dt * Gb[k + 1, j] + sig * z1
+            else:
+                for j in range(w):
+                    sig = math.sqrt(f2 * Tb[j])
+                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
+                    Yb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
+
+    @numba.njit(**_JIT)
+    def ou_baoab(Xb, Vb, Tb, c1, c2, fs, hdt, seed, s0, step):
+        # O then A: v <- c1 v + c2 sqrt(T phi / m) xi ;  x <- x + dt/2 v
+        d, w = Xb.shape
+        for q in range((d + 1) // 2):
+            k = 2 * q
+            if k + 1 < d:
+                for j in range(w):
+                    sd = c2 * math.sqrt(fs * Tb[j])
+                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
+                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
+                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+                    Vb[k + 1, j] = c1 * Vb[k + 1, j] + sd * z1
+                    Xb[k + 1, j] = Xb[k + 1, j] + hdt * Vb[k + 1, j]
+            else:
+                for j in range(w):
+                    sd = c2 * math.sqrt(fs * Tb[j])
+                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
+                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
+                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+
+    @numba.njit(**_JIT)
+    def block_run(method, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0,
+                  n, rec_every, rec_origin, frames, frame_e, acc, status):
+        d = Xt.shape[0]
+        w = hi - lo
+        s0 = stream0 + lo
+        Xb = np.empty((d, w))
+        Gb = np.empty((d, w))
+        Eb = np.empty(w)
+        Tb = np.empty(w)
+        for j in range(w):
+            Tb[j] = T[lo + j]
+        load(lo, hi, Xt, Xb)
+        baoab = method == BAOAB
+        Vb = np.empty((d, w)) if baoab else np.zeros((d, 1))
+        if baoab:
+            load(lo, hi, Vt, Vb)
+        mala = method == MALA
+        wy = w if mala else 1
+        Yb = np.empty((d, wy))
+        GYb = np.empty((d, wy))
+        EY = np.empty(wy)
+        accb = np.zeros(w, dtype=np.int64)
+        evaluate_block(Xb, p, Eb, Gb)
+        c1 = math.exp(-gamma * dt)
+        c2 = math.sqrt(1.0 - c1 * c1)
+        hdt = 0.5 * dt
+        hdtm = 0.5 * dt / mass
+        for s in range(n):
+            step = step0 + s
+            if method == GD:
+                for k in range(d):
+                    for j in range(w):
+                        Xb[k, j] = Xb[k, j] - dt * Gb[k, j]
+                evaluate_block(Xb, p, Eb, Gb)
+            elif method == OVERDAMPED:
+                add_noise_overdamped(Xb, Gb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step)
+                evaluate_block(Xb, p, Eb, Gb)
+            elif mala:
+                propose_mala(Xb, Gb, Yb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step)
+                evaluate_block(Yb, p, EY, GYb)
+                for j in range(w):
+                    temp = Tb[j] * phi[s]
+                    fwd = 0.0
+                    bwd = 0.0
+                    for k in range(d):
+                        a = Yb[k, j] - Xb[k, j] + dt * Gb[k, j]
+                        b = Xb[k, j] - Yb[k, j] + dt * GYb[k, j]
+                        fwd += a * a
+                        bwd += b * b
+                    log_ratio = -(EY[j] - Eb[j]) / temp - (bwd - fwd) / (4.0 * temp * dt)
+                    u, _ = uniform2(seed, s0 + j, step, 0, PURPOSE_ACCEPT)
+                    if math.log(u) < log_ratio:
+                        accb[j] += 1
+                        Eb[j] = EY[j]
+                        for k in range(d):
+                            Xb[k, j] = Yb[k, j]
+                            Gb[k, j] = GYb[k, j]
+            else:
+                # BAOAB (Leimkuhler & Matthews 2013): B A O A B, one gradient per step
+                for k in range(d):
+                    for j in range(w):
+                        Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
+                        Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+                ou_baoab(Xb, Vb, Tb, c1, c2, phi[s] / mass, hdt, seed, s0, step)
+                evaluate_block(Xb, p, Eb, Gb)
+                for k in range(d):
+                    for j in range(w):
+                        Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
+            if check_and_record(lo, Xb, Eb, status, step + 1, rec_every, rec_origin,
+                                frames, frame_e):
+                break
+        store(lo, hi, Xb, Xt)
+        if baoab:
+            store(lo, hi, Vb, Vt)
+        for j in range(w):
+            E[lo + j] = Eb[j]
+            acc[lo + j] += accb[j]
+
+    @numba.njit(parallel=True, **_JIT)
+    def evaluate(Xt, p, E, Gt):
+        for i in prange(Xt.shape[1]):
+            E[i] = eg(Xt, i, p, Gt)
+
+    return {
+        "evaluate": evaluate,
+        "block": block_run,
+        "driver": _make_driver(block_run),
+        "pt_driver": _make_pt_driver(block_run),
+    }
+
+
+def _make_driver(block_fn: Callable) -> Callable:
+    @numba.njit(parallel=True, **_JIT)
+    def drive(method, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
+              rec_every, rec_origin, frames, frame_e, acc, status, block):
+        m = Xt.shape[1]
+        nb = (m + block - 1) // block
+        for b in prange(nb):
+            lo = b * block
+            hi = min(m, lo + block)
+            block_fn(method, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
+                     step0, n, rec_every, rec_origin, frames, frame_e, acc, status)
+
+    return drive
+
+
+def _make_pt_driver(block_fn: Callable) -> Callable:
+    @numba.njit(parallel=True, **_JIT)
+    def drive_pt(method, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
+                 rec_every, rec_origin, frames, frame_e, acc, status, block,
+                 n_temps, swap_every, chain0, perm, attempts, accepts, has_velocity):
+        # Replica exchange over chains of n_temps consecutive walkers (walker c*K + k sits
+        # at temperature slot k).  After every swap_every steps, neighbouring slots
+        # (k, k+1) with k of alternating parity (deterministic even/odd scheme) try to
+        # exchange configurations with probability min(1, exp((b_k - b_k1)(E_k - E_k1))).
+        m = Xt.shape[1]
+        d = Xt.shape[0]
+        nb = (m + block - 1) // block
+        n_chains = m // n_temps
+        n_rounds = n // swap_every
+        for r in range(n_rounds):
+            s0 = r * swap_every
+            for b in prange(nb):
+                lo = b * block
+                hi = min(m, lo + block)
+                block_fn(method, lo, hi, Xt, Vt, E, p, T, phi[s0:s0 + swap_every], dt,
+                         gamma, mass, seed, stream0, step0 + s0, swap_every, rec_every,
+                         rec_origin, frames, frame_e, acc, status)
+            for i in range(m):
+                if status[i] >= 0:
+                    return
+            step_end = step0 + s0 + swap_every
+            fac = phi[s0 + swap_every - 1]
+            parity = (step_end // swap_every) % 2
+            for c in range(n_chains):
+                for k in range(parity, n_temps - 1, 2):
+                    a = c * n_temps + k
+                    bb = a + 1
+                    delta = (1.0 / (T[a] * fac) - 1.0 / (T[bb] * fac)) * (E[a] - E[bb])
+                    u, _ = uniform2(seed, chain0 + c, step_end, k, PURPOSE_SWAP)
+                    attempts[k] += 1
+                    if delta >= 0.0 or math.log(u) < delta:
+                        accepts[k] += 1
+                        tmp = perm[c, k]
+                        perm[c, k] = perm[c, k + 1]
+                        perm[c, k + 1] = tmp
+                        tmp_e = E[a]
+                        E[a] = E[bb]
+                        E[bb] = tmp_e
+                        scale = math.sqrt(T[a] / T[bb])
+                        for q in range(d):
+                            t = Xt[q, a]
+                            Xt[q, a] = Xt[q, bb]
+                            Xt[q, bb] = t
+                            if has_velocity:
+                                t = Vt[q, a]
+                                Vt[q, a] = Vt[q, bb] * scale
+                                Vt[q, bb] = t / scale
+            if rec_every > 0:
+                # frames recorded inside the block loop hold pre-swap positions for the
+                # last step of the round; rewrite that frame after the swap.
+                t = step_end - rec_origin
+                if t % rec_every == 0:
+                    f = t // rec_every
+                    if f < frames.shape[0]:
+                        for i in range(m):
+                            for q in range(d):
+                                frames[f, i, q] = Xt[q, i]
+                            frame_e[f, i] = E[i]
+
+    return drive_pt
+
+
+class KernelSet:
+    """Lazily compiled kernels for one landscape ``energy_grad`` function.
+
+    Parameters
+    ----------
+    energy_grad : numba dispatcher
+        The landscape kernel ``energy_grad(x, params, grad) -> float``.
+    """
+
+    def __init__(self, energy_grad: Callable) -> None:
+        self._k = _build(energy_grad)
+
+    def evaluate(self, Xt: np.ndarray, p: np.ndarray, E: np.ndarray, Gt: np.ndarray) -> None:
+        """Evaluate energies ``E`` (M,) and gradients ``Gt`` (d, M) of ``Xt`` (d, M) in place.
+
+        Parameters
+        ----------
+        Xt, p, E, Gt : numpy.ndarray
+            Positions (column layout), parameters and the output arrays.
+        """
+        self._k["evaluate"](Xt, p, E, Gt)
+
+    def driver(self, replica_exchange: bool = False) -> Callable:
+        """Return the compiled driver (its first argument is the integrator code).
+
+        Parameters
+        ----------
+        replica_exchange : bool
+            Whether to return the replica-exchange driver.
+
+        Returns
+        -------
+        callable
+            The compiled driver.
+        """
+        return self._k["pt_driver" if replica_exchange else "driver"]
+
+
+_KERNELS: dict[int, tuple[Callable, KernelSet]] = {}
+
+
+def kernels_for(energy_grad: Callable) -> KernelSet:
+    """Return (building once per process) the kernel set of a landscape function.
+
+    Parameters
+    ----------
+    energy_grad : numba dispatcher
+        A landscape's ``energy_grad``.
+
+    Returns
+    -------
+    KernelSet
+    """
+    key = id(energy_grad)
+    hit = _KERNELS.get(key)
+    if hit is None or hit[0] is not energy_grad:
+        hit = (energy_grad, KernelSet(energy_grad))
+        _KERNELS[key] = hit
+    return hit[1]
