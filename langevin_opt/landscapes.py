@@ -343,7 +343,7 @@ def _narrow_wide(X, i, p, G):
     w1 = p[1]
     d2 = p[2]
     w2 = p[3]
-    k = p[4]
+    kap = p[4]
     r1 = 0.0
     r2 = 0.0
     rr = 0.0
@@ -359,8 +359,8 @@ def _narrow_wide(X, i, p, G):
     f2 = e2 / (w2 * w2)
     for j in range(d):
         xj = X[j, i]
-        G[j, i] = f1 * (xj - p[5 + j]) + f2 * (xj - p[5 + d + j]) + 4.0 * k * rr * xj
-    return -e1 - e2 + k * rr * rr
+        G[j, i] = f1 * (xj - p[5 + j]) + f2 * (xj - p[5 + d + j]) + 4.0 * kap * rr * xj
+    return -e1 - e2 + kap * rr * rr
 
 
 def narrow_wide(
