@@ -1,0 +1,34 @@
+# langevin_opt developer entry points.  Each target creates (or reuses) a local
+# virtual environment in .venv and installs the package with what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## demo: run the quick-start job (prints a summary, writes demo_out/*.png)
+demo: $(STAMP)
+	$(BIN)/python -m langevin_opt.demo --out demo_out
+
+## test: run the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## lint: ruff over package, tests and benchmarks
+lint: $(STAMP)
+	$(BIN)/ruff check langevin_opt tests benchmarks
+
+## bench: speed benchmarks (run on demand, not part of the tests)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_walkers.py
+
+clean:
+	rm -rf $(VENV) demo_out build *.egg-info
