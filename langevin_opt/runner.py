@@ -1,0 +1,411 @@
+"""Run an experiment config: H5MD output, checkpoints, resume, summary and figures.
+
+The run advances in chunks of ``[output] checkpoint_every`` steps.  After each
+chunk the recorded frames and observables are appended to
+``DIR/trajectory.h5`` and a checkpoint (positions, velocities, step, MALA
+acceptance counts, replica permutation and swap counters; the counter-based
+RNG needs nothing more) replaces the previous one in the same file, which is
+then flushed.  ``resume=True`` reopens the file, drops frames recorded after
+the last checkpoint and continues from it: because every random number is a
+function of ``(seed, walker, step)``, a resumed run is bit-identical to an
+uninterrupted one.
+
+Walker layout: without replica exchange, walker ``k * walkers + j`` runs at
+``temperatures[k]`` (temperature-major); with replica exchange, chain ``c``
+holds walkers ``c * K ... c * K + K - 1`` at the ``K`` ladder temperatures.
+Units: reduced, ``k_B = 1``; the stored ``time`` is ``step * dt``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from ._version import __version__
+from .landscapes import Landscape
+from .rng import PURPOSE_INIT
+from .sampling import (
+    DivergenceError,
+    EnsembleState,
+    ReplicaExchange,
+    RunResult,
+    Sampler,
+    uniform_positions,
+)
+from .schema import ConfigError, Experiment
+from .storage import H5MDReader, H5MDWriter
+
+__all__ = ["OutputError", "RunDiverged", "RunReport", "prepare_output", "run_experiment",
+           "TRAJECTORY", "SUMMARY"]
+
+TRAJECTORY = "trajectory.h5"
+SUMMARY = "summary.json"
+
+
+class OutputError(ValueError):
+    """The output directory cannot be used (exists, unwritable, nothing to resume...)."""
+
+
+class RunDiverged(RuntimeError):
+    """The run stopped on a non-finite value; frames up to the failure were kept."""
+
+    def __init__(self, message: str, step: int, walker: int) -> None:
+        super().__init__(message)
+        self.step = step
+        self.walker = walker
+
+
+@dataclass
+class RunReport:
+    """What a finished (or diverged) run leaves behind.
+
+    Attributes
+    ----------
+    out_dir : Path
+        Output directory.
+    steps_done : int
+        Global step reached.
+    wall_s : float
+        Wall-clock seconds of this invocation.
+    summary : dict
+        Contents of ``summary.json``.
+    figures : list of Path
+        Figures written.
+    """
+
+    out_dir: Path
+    steps_done: int
+    wall_s: float
+    summary: dict = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Check (and create) the output directory according to the resume/overwrite flags.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Directory for ``trajectory.h5``, ``summary.json`` and figures.
+    resume : bool
+        Continue the run stored there.
+    overwrite : bool
+        Replace an existing run.
+
+    Raises
+    ------
+    OutputError
+        Existing output without either flag, both flags, nothing to resume,
+        or a directory that cannot be created or written.
+    """
+    if resume and overwrite:
+        raise OutputError("--resume and --overwrite exclude each other")
+    traj = out_dir / TRAJECTORY
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is not a directory")
+    if resume:
+        if not traj.is_file():
+            raise OutputError(f"{traj}: nothing to resume (no such file)")
+    elif traj.exists() and not overwrite:
+        raise OutputError(
+            f"{traj}: output exists; pass --overwrite to replace it or --resume to continue it"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{out_dir}: cannot create output directory ({err.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"{out_dir}: output directory is not writable")
+
+
+def _walker_temperatures(exp: Experiment) -> tuple[np.ndarray, ReplicaExchange | None]:
+    ens = exp.config["ensemble"]
+    temps = np.asarray(ens["temperatures"], dtype=np.float64)
+    if ens["replica_exchange"]:
+        rex = ReplicaExchange(temperatures=tuple(temps), swap_every=ens["swap_every"])
+        return np.tile(temps, ens["walkers"]), rex
+    return np.repeat(temps, ens["walkers"]), None
+
+
+def initial_positions(exp: Experiment, landscape: Landscape, n_walkers: int) -> np.ndarray:
+    """Starting positions from ``[ensemble] init``.
+
+    Parameters
+    ----------
+    exp : Experiment
+        Validated config.
+    landscape : Landscape
+        Its landscape.
+    n_walkers : int
+        Ensemble size.
+
+    Returns
+    -------
+    numpy.ndarray, shape (M, d)
+    """
+    ens = exp.config["ensemble"]
+    init = ens["init"]
+    if init == "uniform":
+        if landscape.bounds is None:
+            raise ConfigError(f"[ensemble] init: landscape {landscape.name!r} has no bounds; "
+                              "use init = 'point'")
+        return uniform_positions(landscape.bounds, n_walkers, seed=exp.seed)
+    if init == "point":
+        return np.tile(np.asarray(ens["point"], dtype=np.float64), (n_walkers, 1))
+    k = int(init.split(":")[1])
+    return np.tile(landscape.minima[k], (n_walkers, 1))
+
+
+def _state_arrays(state: EnsembleState) -> dict[str, np.ndarray]:
+    arrays = {"positions": state.positions, "energies": state.energies,
+              "accepted": state.accepted}
+    for name in ("velocities", "permutation", "swap_attempts", "swap_accepts"):
+        v = getattr(state, name)
+        if v is not None:
+            arrays[name] = v
+    return arrays
+
+
+def _state_from_checkpoint(step: int, arrays: dict[str, np.ndarray]) -> EnsembleState:
+    return EnsembleState(
+        positions=np.asarray(arrays["positions"], dtype=np.float64),
+        velocities=arrays.get("velocities"),
+        energies=np.asarray(arrays["energies"], dtype=np.float64),
+        step=int(step),
+        accepted=np.asarray(arrays["accepted"], dtype=np.int64),
+        permutation=arrays.get("permutation"),
+        swap_attempts=arrays.get("swap_attempts"),
+        swap_accepts=arrays.get("swap_accepts"),
+    )
+
+
+def _append(writer: H5MDWriter, result: RunResult, dt: float) -> None:
+    traj = result.trajectory
+    if len(traj.steps):
+        times = traj.steps * dt
+        writer.append_frames(traj.steps, times, position=traj.positions)
+        writer.append_observables(traj.steps, times, energy=traj.energies,
+                                  mean_energy=traj.energies.mean(axis=1))
+    st = result.state
+    obs = {"acceptance": (st.accepted / max(st.step, 1))[None]}
+    if st.swap_attempts is not None:
+        rate = st.swap_accepts / np.maximum(st.swap_attempts, 1)
+        obs.update({f"swap_acceptance_{k}": rate[k:k + 1] for k in range(rate.size)})
+    writer.append_observables(np.array([st.step]), np.array([st.step * dt]), **obs)
+
+
+def run_experiment(
+    exp: Experiment,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    threads: int | None = None,
+    progress: Callable[[int, int, dict], None] | None = None,
+    make_figures: bool = True,
+) -> RunReport:
+    """Run (or resume) an experiment and write its outputs.
+
+    Parameters
+    ----------
+    exp : Experiment
+        Validated config (see :mod:`langevin_opt.schema`).
+    out_dir : str or Path
+        Output directory.
+    resume : bool
+        Continue from the last checkpoint in ``out_dir/trajectory.h5``.
+    overwrite : bool
+        Replace existing outputs.
+    threads : int, optional
+        Numba threads.
+    progress : callable, optional
+        ``progress(step, total, observables)`` after each chunk.
+    make_figures : bool
+        Write the experiment's figures at the end.
+
+    Returns
+    -------
+    RunReport
+
+    Raises
+    ------
+    OutputError
+        Output directory problems (nothing has been written).
+    RunDiverged
+        A walker became non-finite; the frames before were written.
+    """
+    out = Path(out_dir)
+    prepare_output(out, resume=resume, overwrite=overwrite)
+    cfg = exp.config
+    ens, outp = cfg["ensemble"], cfg["output"]
+    landscape = exp.landscape()
+    integ = exp.integrator()
+    temps, rex = _walker_temperatures(exp)
+    total = ens["steps"]
+    sampler = Sampler(landscape, integ, temperature=temps if rex is None else 1.0,
+                      schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
+                      total_steps=total)
+    m = temps.size
+    traj_path = out / TRAJECTORY
+    t_start = time.perf_counter()
+
+    if resume:
+        with H5MDReader(traj_path) as reader:
+            stored = reader.parameters.get("config")
+            ck = reader.checkpoint()
+        if stored != json.loads(json.dumps(cfg)):
+            raise OutputError(f"{traj_path}: was written with a different config; "
+                              "resume needs the same config file")
+        if ck is None:
+            raise OutputError(f"{traj_path}: has no checkpoint to resume from")
+        step, arrays, _ = ck
+        state = _state_from_checkpoint(step, arrays)
+        writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim, mode="a",
+                            creator_version=__version__)
+        writer.truncate_to_step(step)
+    else:
+        for name in (TRAJECTORY, SUMMARY):
+            (out / name).unlink(missing_ok=True)
+        state = sampler.init(initial_positions(exp, landscape, m))
+        comp = None if outp["compression"] == "none" else outp["compression"]
+        writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
+                            creator_version=__version__, compression=comp, overwrite=True)
+        writer.write_parameters({
+            "config": cfg,
+            "seed": exp.seed,
+            "walker_temperatures": temps,
+            "langevin_opt_version": __version__,
+            "numba_version": numba.__version__,
+            "numpy_version": np.__version__,
+            "started": _now(),
+            "status": "running",
+        })
+        writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total,
+                                                          "purpose_init": PURPOSE_INIT})
+
+    dt = float(integ.dt)
+    chunk = outp["checkpoint_every"]
+    status = "completed"
+    try:
+        while state.step < total:
+            n = min(chunk, total - state.step)
+            try:
+                res = sampler.run(state, n, record_every=outp["record_every"], threads=threads)
+            except DivergenceError as err:
+                _append(writer, err.result, dt)
+                writer.flush()
+                status = "diverged"
+                _finish(writer, status, err.step)
+                summary = _summary(exp, landscape, err.result.state, temps, status,
+                                   time.perf_counter() - t_start, err=err)
+                _write_json(out / SUMMARY, summary)
+                raise RunDiverged(str(err), err.step, err.walker) from None
+            state = res.state
+            _append(writer, res, dt)
+            writer.write_checkpoint(state.step, _state_arrays(state), {"total_steps": total})
+            if progress is not None:
+                progress(state.step, total, _observables(state, temps))
+        _finish(writer, status, state.step)
+    finally:
+        if not writer.closed:
+            writer.close()
+    wall = time.perf_counter() - t_start
+    summary = _summary(exp, landscape, state, temps, status, wall)
+    _write_json(out / SUMMARY, summary)
+    figures = _figures(exp, landscape, summary, out) if make_figures else []
+    return RunReport(out, state.step, wall, summary, figures)
+
+
+def _finish(writer: H5MDWriter, status: str, step: int) -> None:
+    writer.write_parameters({"finished": _now(), "status": status, "final_step": int(step)})
+    writer.flush()
+
+
+def _observables(state: EnsembleState, temps: np.ndarray) -> dict:
+    obs = {"mean_energy": float(np.mean(state.energies))}
+    if state.step:
+        obs["acceptance"] = float(state.accepted.sum() / (state.step * state.accepted.size))
+    return obs
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def _summary(exp: Experiment, landscape: Landscape, state: EnsembleState, temps: np.ndarray,
+             status: str, wall: float, err: DivergenceError | None = None) -> dict:
+    s: dict = {
+        "experiment": exp.name,
+        "status": status,
+        "steps": int(state.step),
+        "walkers": int(temps.size),
+        "wall_seconds": round(wall, 3),
+        "temperatures": [],
+    }
+    if err is not None:
+        s["diverged_at_step"] = err.step
+        s["diverged_walker"] = err.walker
+        return s
+    basins = _basin_table(landscape, state, temps, exp)
+    for t in np.unique(temps):
+        sel = temps == t  # with replica exchange slots keep their temperature
+        row = {"T": float(t), "mean_energy": float(state.energies[sel].mean())}
+        if state.step:
+            row["acceptance"] = float(state.accepted[sel].mean() / state.step)
+        if basins is not None:
+            row.update(basins[float(t)])
+        s["temperatures"].append(row)
+    if state.swap_attempts is not None:
+        s["swap_acceptance"] = (state.swap_accepts / np.maximum(state.swap_attempts, 1)).tolist()
+    return s
+
+
+def _basin_table(landscape: Landscape, state: EnsembleState, temps: np.ndarray,
+                 exp: Experiment) -> dict | None:
+    if landscape.minima is None or len(landscape.minima) < 2 or landscape.dim > 2:
+        return None
+    if exp.config["schedule"]["kind"] != "constant":
+        return None
+    from .analysis.boltzmann import assign_basins, quadrature_grid
+
+    labels = assign_basins(landscape, state.positions)
+    grid = quadrature_grid(landscape)  # basin labels of the nodes do not depend on T
+    k = len(landscape.minima)
+    table = {}
+    for t in np.unique(temps):
+        sel = temps == t
+        n = int(sel.sum())
+        measured = np.bincount(labels[sel], minlength=k) / n
+        row: dict = {"basin_measured": measured.tolist(), "n": n}
+        if t > 0:
+            exact = grid.at(float(t)).basin_probabilities
+            se = np.sqrt(np.maximum(exact * (1 - exact), 1e-300) / n)
+            row["basin_exact"] = exact.tolist()
+            row["basin_z"] = ((measured - exact) / se).tolist()
+        table[float(t)] = row
+    return table
+
+
+def _figures(exp: Experiment, landscape: Landscape, summary: dict, out: Path) -> list[Path]:
+    from .plotting import basin_crossover_figure
+
+    rows = [r for r in summary["temperatures"] if "basin_exact" in r]
+    if len(rows) < 2:
+        return []
+    path = out / "basins_vs_temperature.png"
+    basin_crossover_figure(landscape, rows, path, title=exp.name)
+    return [path]
