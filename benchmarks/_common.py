@@ -1,0 +1,298 @@
+"""Shared helpers for the benchmarks in this directory.
+
+Import this module *before* NumPy (or anything that imports NumPy): on import
+it pins the BLAS/OpenMP thread pools to one thread unless the environment
+already sets them, so that NumPy baselines are single-threaded.  Numba's own
+thread count is not touched here (``NUMBA_NUM_THREADS`` stays the core count,
+and Numba's OpenMP layer still runs that many threads with
+``OMP_NUM_THREADS=1``); benchmarks choose it per call, e.g. with
+langevin_opt's ``threads=``.  It also puts the repository root on ``sys.path``
+when ``langevin_opt`` is not importable otherwise.
+
+Helpers
+-------
+* :func:`time_interleaved`: warm-up runs, then repeats interleaved round-robin
+  over the contenders (so that a change in background load hits all of them
+  alike); records wall and process CPU time (medians, and CPU/wall = cores
+  actually obtained, which exposes a loaded machine).
+* :func:`time_once`: wall time of a single call (e.g. a first, compiling call).
+* :func:`build_c_library`: compile C source with the system compiler into a
+  temporary directory and load it with ctypes (``None`` when no compiler).
+* :func:`machine_info`, :func:`load_average`, :func:`format_table`,
+  :func:`emit_json` (the JSON object must be the last line a benchmark prints).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+#: True when NumPy was already imported before this module (then the thread pins
+#: above may not have taken effect for its BLAS).
+NUMPY_IMPORTED_FIRST = "numpy" in sys.modules
+
+for _var in THREAD_ENV_VARS:
+    os.environ.setdefault(_var, "1")
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if importlib.util.find_spec("langevin_opt") is None:  # running from a plain checkout
+    sys.path.insert(0, REPO_ROOT)
+
+
+# ---------------------------------------------------------------------- timing
+@dataclass
+class Timing:
+    """Wall and process CPU times (seconds) of the repeats of one contender."""
+
+    times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times) if self.times else math.nan
+
+    @property
+    def best(self) -> float:
+        return min(self.times) if self.times else math.nan
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median: a rough noise indicator."""
+        if len(self.times) < 2:
+            return 0.0
+        return (max(self.times) - min(self.times)) / self.median
+
+    @property
+    def cpu_median(self) -> float:
+        """Median process CPU time (all threads) of the repeats."""
+        return statistics.median(self.cpu_times) if self.cpu_times else math.nan
+
+    @property
+    def cpu_per_wall(self) -> float:
+        """Summed CPU time / summed wall time: cores actually obtained (all threads)."""
+        wall = sum(self.times)
+        return sum(self.cpu_times) / wall if wall > 0 else math.nan
+
+
+def time_once(fn: Callable[[], object]) -> tuple[float, object]:
+    """Return ``(wall seconds, result)`` of one call of ``fn()``."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def time_interleaved(
+    contenders: dict[str, Callable[[], object]],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Timing], dict[str, object]]:
+    """Time zero-argument callables: ``warmup`` untimed calls each, then ``repeats`` rounds.
+
+    Each round calls every contender once, in order; the result of each
+    contender's last call is returned too (for sanity checks).
+
+    Returns
+    -------
+    timings : dict of name -> Timing
+    results : dict of name -> the last return value
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    results: dict[str, object] = {}
+    for name, fn in contenders.items():
+        for _ in range(warmup):
+            dt, results[name] = time_once(fn)
+            if progress:
+                progress(f"warm-up {name}: {dt:.3f} s")
+    timings = {name: Timing() for name in contenders}
+    for r in range(repeats):
+        for name, fn in contenders.items():
+            c0 = time.process_time()
+            dt, results[name] = time_once(fn)
+            timings[name].cpu_times.append(time.process_time() - c0)
+            timings[name].times.append(dt)
+            if progress:
+                progress(f"repeat {r + 1}/{repeats} {name}: {dt:.3f} s")
+    return timings, results
+
+
+# ------------------------------------------------------------------ C helpers
+def find_c_compiler() -> str | None:
+    """Path of the system C compiler (``$CC``, else cc, gcc, clang), or None."""
+    for cand in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cand:
+            path = shutil.which(cand)
+            if path:
+                return path
+    return None
+
+
+def compiler_version(cc: str) -> str:
+    """First line of ``cc --version`` (empty string on failure)."""
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.splitlines()[0] if out.stdout else ""
+
+
+def build_c_library(
+    source: str, flags: Sequence[str], *, name: str = "bench", workdir: str | None = None
+) -> tuple[ctypes.CDLL | None, str]:
+    """Compile C ``source`` into a shared library and load it.
+
+    Parameters
+    ----------
+    source : str
+        C translation unit.
+    flags : sequence of str
+        Optimisation flags (``-shared -fPIC`` and ``-lm`` are added).
+    name : str
+        Base name of the files.
+    workdir : str, optional
+        Directory for the files (default: a new temporary directory that lives
+        as long as the process; the loaded library keeps using it).
+
+    Returns
+    -------
+    lib : ctypes.CDLL or None
+        None when no compiler was found or compilation failed.
+    message : str
+        The compile command, or why the library is missing.
+    """
+    cc = find_c_compiler()
+    if cc is None:
+        return None, "no C compiler found (tried $CC, cc, gcc, clang)"
+    if workdir is None:
+        workdir = tempfile.mkdtemp(prefix="lo_bench_")
+    tag = "".join(ch if ch.isalnum() else "_" for ch in "".join(flags))
+    src = os.path.join(workdir, f"{name}.c")
+    lib = os.path.join(workdir, f"{name}{tag}.so")
+    with open(src, "w") as fh:
+        fh.write(source)
+    cmd = [cc, *flags, "-shared", "-fPIC", "-o", lib, src, "-lm"]
+    shown = " ".join([os.path.basename(cc), *flags, "-shared -fPIC", "-lm"])
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{shown}: {exc}"
+    if proc.returncode != 0:
+        return None, f"{shown} failed: {proc.stderr.strip()[:500]}"
+    return ctypes.CDLL(lib), shown
+
+
+# ------------------------------------------------------------- machine/report
+def load_average() -> tuple[float, float, float] | None:
+    """1-, 5- and 15-minute load averages (None where unavailable)."""
+    try:
+        return tuple(round(v, 2) for v in os.getloadavg())  # type: ignore[return-value]
+    except (AttributeError, OSError):
+        return None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (affinity mask), else ``os.cpu_count()``."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """Versions and hardware facts for a benchmark's JSON record."""
+    import numba
+    import numpy
+
+    info = {
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": usable_cpus(),
+        "cpu_model": cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy_version": numpy.__version__,
+        "numba_version": numba.__version__,
+        "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "blas_threads_env": {v: os.environ.get(v) for v in THREAD_ENV_VARS[:2]},
+        "numpy_imported_before_pin": NUMPY_IMPORTED_FIRST,
+    }
+    try:
+        info["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        info["numba_threading_layer"] = None
+    return info
+
+
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None
+) -> str:
+    """Plain-text table; ``align`` has one ``l`` or ``r`` per column (default ``lrr...r``)."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if a == "l" else c.rjust(w)
+            for c, w, a in zip(row, widths, align, strict=True)
+        ).rstrip()
+
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
+
+
+def _json_default(obj: object) -> object:
+    # NumPy scalars and arrays, without importing NumPy here
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite_or_none(obj: object) -> object:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def emit_json(record: dict) -> None:
+    """Print ``record`` as one line of strict JSON (nan/inf become null); print it last."""
+    text = json.dumps(record, default=_json_default)
+    print(json.dumps(_finite_or_none(json.loads(text)), allow_nan=False), flush=True)
