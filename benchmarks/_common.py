@@ -24,6 +24,7 @@ Helpers
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import importlib.util
 import json
@@ -173,8 +174,8 @@ def build_c_library(
     name : str
         Base name of the files.
     workdir : str, optional
-        Directory for the files (default: a new temporary directory that lives
-        as long as the process; the loaded library keeps using it).
+        Directory for the files (default: a new temporary directory, removed
+        when the process exits).
 
     Returns
     -------
@@ -188,6 +189,7 @@ def build_c_library(
         return None, "no C compiler found (tried $CC, cc, gcc, clang)"
     if workdir is None:
         workdir = tempfile.mkdtemp(prefix="lo_bench_")
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     tag = "".join(ch if ch.isalnum() else "_" for ch in "".join(flags))
     src = os.path.join(workdir, f"{name}.c")
     lib = os.path.join(workdir, f"{name}{tag}.so")
