@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -42,7 +43,11 @@ from .rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, normal2, uniform2
 #: Integer codes of the integrators (first argument of the drivers).
 GD, OVERDAMPED, MALA, BAOAB = 0, 1, 2, 3
 
-_JIT = {"cache": False, "nogil": True}
+# _nrt=False: no reference counting.  Array arguments passed to the inlined landscape
+# function otherwise get incref/decref calls inside the walker loop, which stop LLVM
+# from vectorizing it (measured: 47 -> 10 ns per Müller–Brown gradient).  The kernels
+# therefore allocate nothing; scratch space comes from the caller (see Scratch).
+_JIT = {"cache": False, "nogil": True, "error_model": "numpy", "_nrt": False}
 
 
 def _build(eg: Callable) -> dict[str, Callable]:
@@ -65,16 +70,16 @@ def _build(eg: Callable) -> dict[str, Callable]:
                 A[k, lo + j] = B[k, j]
 
     @numba.njit(**_JIT)
-    def evaluate_block(Xb, p, Eb, Gb):
-        for j in range(Xb.shape[1]):
+    def evaluate_block(Xb, p, Eb, Gb, w):
+        for j in range(w):
             Eb[j] = eg(Xb, j, p, Gb)
 
     @numba.njit(**_JIT)
-    def check_and_record(lo, Xb, Eb, status, step, rec_every, rec_origin, frames, frame_e):
+    def check_and_record(lo, w, Xb, Eb, status, step, rec_every, rec_origin, frames, frame_e):
         # non-finite test on energy and positions (a non-finite velocity reaches the
         # positions within one step), then recording
         bad = False
-        d, w = Xb.shape
+        d = Xb.shape[0]
         for j in range(w):
             v = Eb[j]
             for k in range(d):
@@ -93,9 +98,9 @@ def _build(eg: Callable) -> dict[str, Callable]:
         return bad
 
     @numba.njit(**_JIT)
-    def add_noise_overdamped(Xb, Gb, Tb, f2, dt, seed, s0, step):
+    def add_noise_overdamped(Xb, Gb, Tb, f2, dt, seed, s0, step, w):
         # x <- x - dt g + sqrt(2 T phi dt) xi, two normals per Philox call
-        d, w = Xb.shape
+        d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q
             if k + 1 < d:
@@ -111,8 +116,8 @@ def _build(eg: Callable) -> dict[str, Callable]:
                     Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
 
     @numba.njit(**_JIT)
-    def propose_mala(Xb, Gb, Yb, Tb, f2, dt, seed, s0, step):
-        d, w = Xb.shape
+    def propose_mala(Xb, Gb, Yb, Tb, f2, dt, seed, s0, step, w):
+        d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q
             if k + 1 < d:
@@ -128,9 +133,9 @@ def _build(eg: Callable) -> dict[str, Callable]:
                     Yb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
 
     @numba.njit(**_JIT)
-    def ou_baoab(Xb, Vb, Tb, c1, c2, fs, hdt, seed, s0, step):
+    def ou_baoab(Xb, Vb, Tb, c1, c2, fs, hdt, seed, s0, step, w):
         # O then A: v <- c1 v + c2 sqrt(T phi / m) xi ;  x <- x + dt/2 v
-        d, w = Xb.shape
+        d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q
             if k + 1 < d:
@@ -149,29 +154,29 @@ def _build(eg: Callable) -> dict[str, Callable]:
                     Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
 
     @numba.njit(**_JIT)
-    def block_run(method, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0,
-                  n, rec_every, rec_origin, frames, frame_e, acc, status):
+    def block_run(method, b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
+                  step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr):
         d = Xt.shape[0]
         w = hi - lo
         s0 = stream0 + lo
-        Xb = np.empty((d, w))
-        Gb = np.empty((d, w))
-        Eb = np.empty(w)
-        Tb = np.empty(w)
+        Xb = scr.X[b]
+        Gb = scr.G[b]
+        Eb = scr.E[b]
+        Tb = scr.T[b]
+        Vb = scr.V[b]
+        Yb = scr.Y[b]
+        GYb = scr.GY[b]
+        EY = scr.EY[b]
+        accb = scr.acc[b]
         for j in range(w):
             Tb[j] = T[lo + j]
+            accb[j] = 0
         load(lo, hi, Xt, Xb)
         baoab = method == BAOAB
-        Vb = np.empty((d, w)) if baoab else np.zeros((d, 1))
         if baoab:
             load(lo, hi, Vt, Vb)
         mala = method == MALA
-        wy = w if mala else 1
-        Yb = np.empty((d, wy))
-        GYb = np.empty((d, wy))
-        EY = np.empty(wy)
-        accb = np.zeros(w, dtype=np.int64)
-        evaluate_block(Xb, p, Eb, Gb)
+        evaluate_block(Xb, p, Eb, Gb, w)
         c1 = math.exp(-gamma * dt)
         c2 = math.sqrt(1.0 - c1 * c1)
         hdt = 0.5 * dt
@@ -182,13 +187,13 @@ def _build(eg: Callable) -> dict[str, Callable]:
                 for k in range(d):
                     for j in range(w):
                         Xb[k, j] = Xb[k, j] - dt * Gb[k, j]
-                evaluate_block(Xb, p, Eb, Gb)
+                evaluate_block(Xb, p, Eb, Gb, w)
             elif method == OVERDAMPED:
-                add_noise_overdamped(Xb, Gb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step)
-                evaluate_block(Xb, p, Eb, Gb)
+                add_noise_overdamped(Xb, Gb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
+                evaluate_block(Xb, p, Eb, Gb, w)
             elif mala:
-                propose_mala(Xb, Gb, Yb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step)
-                evaluate_block(Yb, p, EY, GYb)
+                propose_mala(Xb, Gb, Yb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
+                evaluate_block(Yb, p, EY, GYb, w)
                 for j in range(w):
                     temp = Tb[j] * phi[s]
                     fwd = 0.0
@@ -212,12 +217,12 @@ def _build(eg: Callable) -> dict[str, Callable]:
                     for j in range(w):
                         Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
                         Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-                ou_baoab(Xb, Vb, Tb, c1, c2, phi[s] / mass, hdt, seed, s0, step)
-                evaluate_block(Xb, p, Eb, Gb)
+                ou_baoab(Xb, Vb, Tb, c1, c2, phi[s] / mass, hdt, seed, s0, step, w)
+                evaluate_block(Xb, p, Eb, Gb, w)
                 for k in range(d):
                     for j in range(w):
                         Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-            if check_and_record(lo, Xb, Eb, status, step + 1, rec_every, rec_origin,
+            if check_and_record(lo, w, Xb, Eb, status, step + 1, rec_every, rec_origin,
                                 frames, frame_e):
                 break
         store(lo, hi, Xb, Xt)
@@ -243,14 +248,14 @@ def _build(eg: Callable) -> dict[str, Callable]:
 def _make_driver(block_fn: Callable) -> Callable:
     @numba.njit(parallel=True, **_JIT)
     def drive(method, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
-              rec_every, rec_origin, frames, frame_e, acc, status, block):
+              rec_every, rec_origin, frames, frame_e, acc, status, block, scr):
         m = Xt.shape[1]
         nb = (m + block - 1) // block
         for b in prange(nb):
             lo = b * block
             hi = min(m, lo + block)
-            block_fn(method, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
-                     step0, n, rec_every, rec_origin, frames, frame_e, acc, status)
+            block_fn(method, b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
+                     step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr)
 
     return drive
 
@@ -258,7 +263,7 @@ def _make_driver(block_fn: Callable) -> Callable:
 def _make_pt_driver(block_fn: Callable) -> Callable:
     @numba.njit(parallel=True, **_JIT)
     def drive_pt(method, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
-                 rec_every, rec_origin, frames, frame_e, acc, status, block,
+                 rec_every, rec_origin, frames, frame_e, acc, status, block, scr,
                  n_temps, swap_every, chain0, perm, attempts, accepts, has_velocity):
         # Replica exchange over chains of n_temps consecutive walkers (walker c*K + k sits
         # at temperature slot k).  After every swap_every steps, neighbouring slots
@@ -274,9 +279,9 @@ def _make_pt_driver(block_fn: Callable) -> Callable:
             for b in prange(nb):
                 lo = b * block
                 hi = min(m, lo + block)
-                block_fn(method, lo, hi, Xt, Vt, E, p, T, phi[s0:s0 + swap_every], dt,
+                block_fn(method, b, lo, hi, Xt, Vt, E, p, T, phi[s0:s0 + swap_every], dt,
                          gamma, mass, seed, stream0, step0 + s0, swap_every, rec_every,
-                         rec_origin, frames, frame_e, acc, status)
+                         rec_origin, frames, frame_e, acc, status, scr)
             for i in range(m):
                 if status[i] >= 0:
                     return
@@ -320,6 +325,49 @@ def _make_pt_driver(block_fn: Callable) -> Callable:
                             frame_e[f, i] = E[i]
 
     return drive_pt
+
+
+class Scratch(NamedTuple):
+    """Per-block work arrays of the kernels (they allocate nothing themselves).
+
+    Block ``b`` uses ``X[b]`` etc.: C-contiguous ``(d, block)`` or ``(block,)``
+    slabs, so the loops over a block's walkers have unit stride.
+    """
+
+    X: np.ndarray
+    G: np.ndarray
+    E: np.ndarray
+    T: np.ndarray
+    V: np.ndarray
+    Y: np.ndarray
+    GY: np.ndarray
+    EY: np.ndarray
+    acc: np.ndarray
+
+
+def make_scratch(n_walkers: int, dim: int, block: int, method: int) -> Scratch:
+    """Allocate the scratch space of one kernel call.
+
+    Parameters
+    ----------
+    n_walkers, dim, block : int
+        Ensemble size, dimension and walkers per block.
+    method : int
+        Integrator code (velocity and proposal arrays only where needed).
+
+    Returns
+    -------
+    Scratch
+    """
+    nb = (n_walkers + block - 1) // block
+    wv = block if method == BAOAB else 1
+    wy = block if method == MALA else 1
+    return Scratch(
+        X=np.empty((nb, dim, block)), G=np.empty((nb, dim, block)), E=np.empty((nb, block)),
+        T=np.empty((nb, block)), V=np.empty((nb, dim, wv)), Y=np.empty((nb, dim, wy)),
+        GY=np.empty((nb, dim, wy)), EY=np.empty((nb, wy)),
+        acc=np.zeros((nb, block), dtype=np.int64),
+    )
 
 
 class KernelSet:

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 @dataclass
 class _Config:
-    block_size: int = 64
+    block_size: int = 256
     threads_per_block: int = 128
 
     def reset(self) -> None:
         """Restore the defaults."""
-        self.block_size = 64
+        self.block_size = 256
         self.threads_per_block = 128
 
 

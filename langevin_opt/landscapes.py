@@ -220,9 +220,11 @@ class Landscape:
 
 
 def _njit(fn: Callable) -> Callable:
+    # Numba-IR inlining: LLVM alone does not inline a landscape of this size into the
+    # walker loop, and a call per walker stops the loop from vectorizing.
     if isinstance(fn, numba.core.registry.CPUDispatcher):
-        return fn
-    return numba.njit(cache=True)(fn)
+        fn = fn.py_func
+    return numba.njit(cache=True, inline="always", error_model="numpy")(fn)
 
 
 def landscape(
@@ -287,7 +289,7 @@ def landscape(
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _double_well(X, i, p, G):
     # U = h (x^2 - 1)^2 - c x
     h = p[0]
@@ -334,7 +336,7 @@ def double_well(barrier: float = 1.0, tilt: float = 0.0) -> Landscape:
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _narrow_wide(X, i, p, G):
     # U = -D1 exp(-|x-c1|^2 / (2 w1^2)) - D2 exp(-|x-c2|^2 / (2 w2^2)) + k |x|^4
     # p = [D1, w1, D2, w2, k, c1 (d), c2 (d)]
@@ -443,7 +445,7 @@ _MB_x0 = np.array([1.0, 0.0, -0.5, -1.0])
 _MB_y0 = np.array([0.0, 0.5, 1.5, 1.0])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _muller_brown(X, i, p, G):
     # U = sum_j A_j exp(a_j dx^2 + b_j dx dy + c_j dy^2); p = [A(4), a(4), b(4), c(4), x0(4), y0(4)]
     xx = X[0, i]
@@ -497,7 +499,7 @@ def muller_brown() -> Landscape:
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _gaussian(X, i, p, G):
     # U = 1/2 (x - mu)^T K (x - mu); p = [mu (d), K (d*d) row-major]
     d = X.shape[0]
@@ -565,7 +567,7 @@ def gaussian(
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _rastrigin(X, i, p, G):
     # U = A d + sum_k (x_k^2 - A cos(2 pi x_k))
     a = p[0]
@@ -608,7 +610,7 @@ def rastrigin(dim: int = 2, amplitude: float = 10.0) -> Landscape:
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _ackley(X, i, p, G):
     # U = -a exp(-b sqrt(mean x^2)) - exp(mean cos(c x)) + a + e
     a = p[0]

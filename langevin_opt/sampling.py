@@ -589,7 +589,7 @@ class Sampler:
         block = int(config.block_size)
         args = (integ.code, xt, vt, e, self.landscape.params, temps, phi, dt, gamma, mass, seed,
                 self.walker_offset, step0, n_steps, k if n_rec else 0, first, frames, frame_e,
-                acc, status, block)
+                acc, status, block, K.make_scratch(m, d, block, integ.code))
         perm = att = acc_sw = None
         with _threads(threads):
             if rex is None:
