@@ -263,9 +263,9 @@ def run_experiment(
 
     if resume:
         with H5MDReader(traj_path) as reader:
-            stored = reader.parameters.get("config")
+            params = reader.parameters
             ck = reader.checkpoint()
-        if stored != json.loads(json.dumps(cfg)):
+        if params.get("config") != json.loads(json.dumps(cfg)):
             raise OutputError(f"{traj_path}: was written with a different config; "
                               "resume needs the same config file")
         if ck is None:
@@ -275,6 +275,8 @@ def run_experiment(
         writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim, mode="a",
                             creator_version=__version__)
         writer.truncate_to_step(step)
+        params = {**params, "resumed_at_step": int(step), "status": "running"}
+        writer.write_parameters(params)
     else:
         for name in (TRAJECTORY, SUMMARY):
             (out / name).unlink(missing_ok=True)
@@ -282,7 +284,7 @@ def run_experiment(
         comp = None if outp["compression"] == "none" else outp["compression"]
         writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
                             creator_version=__version__, compression=comp, overwrite=True)
-        writer.write_parameters({
+        params = {
             "config": cfg,
             "seed": exp.seed,
             "walker_temperatures": temps,
@@ -291,7 +293,8 @@ def run_experiment(
             "numpy_version": np.__version__,
             "started": _now(),
             "status": "running",
-        })
+        }
+        writer.write_parameters(params)
         writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total,
                                                           "purpose_init": PURPOSE_INIT})
 
@@ -307,7 +310,7 @@ def run_experiment(
                 _append(writer, err.result, dt)
                 writer.flush()
                 status = "diverged"
-                _finish(writer, status, err.step)
+                _finish(writer, params, status, err.step)
                 summary = _summary(exp, landscape, err.result.state, temps, status,
                                    time.perf_counter() - t_start, err=err)
                 _write_json(out / SUMMARY, summary)
@@ -317,7 +320,7 @@ def run_experiment(
             writer.write_checkpoint(state.step, _state_arrays(state), {"total_steps": total})
             if progress is not None:
                 progress(state.step, total, _observables(state, temps))
-        _finish(writer, status, state.step)
+        _finish(writer, params, status, state.step)
     finally:
         if not writer.closed:
             writer.close()
@@ -328,8 +331,10 @@ def run_experiment(
     return RunReport(out, state.step, wall, summary, figures)
 
 
-def _finish(writer: H5MDWriter, status: str, step: int) -> None:
-    writer.write_parameters({"finished": _now(), "status": status, "final_step": int(step)})
+def _finish(writer: H5MDWriter, params: dict, status: str, step: int) -> None:
+    # write_parameters replaces the stored group: always write the whole record
+    params.update(finished=_now(), status=status, final_step=int(step))
+    writer.write_parameters(params)
     writer.flush()
 
 
