@@ -1,0 +1,1067 @@
+"""The ``langevin-opt`` command line: run, validate, inspect and plot experiments.
+
+Commands
+--------
+``run CONFIG.toml``
+    Run (or ``--resume``) an experiment config; writes ``DIR/trajectory.h5``,
+    ``DIR/summary.json`` and figures (``DIR`` defaults to ``runs/<name>``).
+``validate CONFIG.toml``
+    Check a config without running it.
+``inspect FILE.h5``
+    Describe a trajectory file: groups, frames, parameters, observables,
+    checkpoint.
+``plot FILE.h5 --kind energy|histogram|paths``
+    Figures of a stored run (mean energy traces, last-frame histogram against
+    the exact Boltzmann density, walker paths).
+``list``
+    Built-in landscapes, integrators and schedules.
+
+Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
+errors (bad config, bad options, unusable output directory, unreadable file),
+reported as one ``Error: ...`` line on stderr without a traceback; 130
+interrupted (Ctrl-C; a run can be continued with ``--resume``).
+
+Reduced units throughout, ``k_B = 1``: temperatures are energies.
+"""
+
+from __future__ import annotations
+
+import inspect as _inspect
+import math
+import re
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, fields, is_dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import numba
+import numpy as np
+
+from ._version import __version__
+
+__all__ = ["main", "cli", "CliError", "RunFailed"]
+
+PROG = "langevin-opt"
+
+
+# --------------------------------------------------------------------------
+# errors and the one-line error policy
+# --------------------------------------------------------------------------
+
+
+class CliError(click.ClickException):
+    """A user error: printed as one ``Error: ...`` line, exit status 2."""
+
+    exit_code = 2
+
+
+class RunFailed(click.ClickException):
+    """The run itself failed (diverged): one ``Error: ...`` line, exit status 1."""
+
+    exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: one ``Error: ...`` line, exit status 130."""
+
+    exit_code = 130
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace (newlines included) into single spaces."""
+    return " ".join(str(text).split())
+
+
+class _Group(click.Group):
+    """A click group whose errors are always one line on stderr, never a traceback.
+
+    Click's own usage errors print the usage and a hint over several lines;
+    here every :class:`click.ClickException` becomes ``Error: <message>`` (with
+    a ``--help`` hint on the same line for usage errors) and exits with the
+    exception's code.
+    """
+
+    def main(  # noqa: D102
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as err:
+            msg = _one_line(err.format_message())
+            if err.ctx is not None:
+                msg += f" (see '{err.ctx.command_path} --help')"
+            click.echo(f"Error: {msg}", err=True)
+            sys.exit(err.exit_code)
+        except click.ClickException as err:
+            click.echo(f"Error: {_one_line(err.format_message())}", err=True)
+            sys.exit(err.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _Backend(click.Choice):
+    """``--backend``: only ``cpu`` in this build; ``cuda`` gets a specific message."""
+
+    def __init__(self) -> None:
+        super().__init__(["cpu"], case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:  # noqa: D102
+        if isinstance(value, str) and value.strip().lower() == "cuda":
+            self.fail("the CUDA backend is not available in this build; use --backend cpu",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
+
+# --------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------
+
+
+def _load_experiment(path: Path):  # noqa: ANN202
+    """Load and validate a config; ConfigError becomes a one-line CliError."""
+    from .schema import ConfigError, load_config
+
+    try:
+        # absurd values (1e308...) make numpy warn on the way to the ConfigError
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return load_config(path)
+    except ConfigError as err:
+        msg = _one_line(str(err))
+        if not msg.startswith(str(path)):
+            msg = f"{path}: {msg}"
+        raise CliError(msg) from None
+    except MemoryError:
+        raise CliError(f"{path}: the config needs more memory than is available "
+                       "(check [landscape] dim)") from None
+
+
+def _describe(exp: Any) -> str:
+    """``<landscape>, <integrator>, N walkers x S steps`` of an experiment."""
+    cfg = exp.config
+    ens = cfg["ensemble"]
+    n = ens["walkers"] * len(ens["temperatures"])
+    return (f"{cfg['landscape']['name']}, {cfg['integrator']['kind']}, "
+            f"{n} walkers x {ens['steps']} steps")
+
+
+_SAFE_NAME = re.compile(r"[\w.\- ]+")
+
+
+def _default_out(name: str) -> Path:
+    """``runs/<name>``, refusing names that are not a single safe path component."""
+    if not _SAFE_NAME.fullmatch(name) or name.strip(" .") == "":
+        raise CliError(
+            f"experiment name {name!r} cannot be used as a directory name; pass --out DIR"
+        )
+    return Path("runs") / name
+
+
+def _fmt_duration(seconds: float) -> str:
+    """``M:SS`` or ``H:MM:SS``; ``--:--`` when unknown."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "--:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _stdout_is_tty() -> bool:
+    """Whether stdout is an interactive terminal (tests monkeypatch this)."""
+    try:
+        return bool(sys.stdout.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fmt_num(v: Any, spec: str = ".6g") -> str:
+    if v is None:
+        return "-"
+    try:
+        return format(float(v), spec)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+class _Progress:
+    """Progress display for :func:`langevin_opt.runner.run_experiment`.
+
+    On a terminal: one bar redrawn in place with percentage, ETA and the
+    current observables.  Otherwise: one plain log line per chunk.
+
+    Parameters
+    ----------
+    total : int
+        Steps of the run.
+    start_step : int
+        Step the run starts from (the checkpoint step when resuming).
+    tty : bool
+        Draw a bar (True) or print log lines (False).
+    acceptance : bool
+        Show the acceptance rate (meaningful for MALA only).
+    """
+
+    def __init__(self, total: int, start_step: int, tty: bool, acceptance: bool) -> None:
+        self.total = int(total)
+        self.start_step = int(start_step)
+        self.tty = tty
+        self.acceptance = acceptance
+        self.t0 = time.perf_counter()
+        self._first: tuple[int, float] | None = None
+        self._width = 0
+        self.last_step = self.start_step
+        self._broken = False
+        if tty:
+            self._draw(self.start_step, {}, math.nan)
+
+    def _eta(self, step: int, now: float) -> float:
+        # measured from the second chunk on: the first one includes the JIT compilation
+        if self._first is None or step <= self._first[0]:
+            return math.nan
+        rate = (step - self._first[0]) / max(now - self._first[1], 1e-9)
+        return (self.total - step) / rate
+
+    def _obs_text(self, obs: dict, sep: str) -> str:
+        parts = []
+        if "mean_energy" in obs:
+            parts.append(f"<U>{sep}{obs['mean_energy']:.6g}")
+        if self.acceptance and "acceptance" in obs:
+            parts.append(f"acceptance{sep}{obs['acceptance']:.4f}")
+        return "  ".join(parts)
+
+    def _draw(self, step: int, obs: dict, eta: float) -> None:
+        cols = shutil.get_terminal_size((100, 24)).columns
+        frac = step / self.total if self.total else 1.0
+        nbar = 24
+        fill = int(round(frac * nbar))
+        text = (f"[{'#' * fill}{'-' * (nbar - fill)}] {100 * frac:3.0f}%  "
+                f"step {step}/{self.total}  ETA {_fmt_duration(eta)}")
+        extra = self._obs_text(obs, " ")
+        if extra:
+            text += "  " + extra
+        text = text[: max(cols - 1, 20)]
+        pad = max(self._width - len(text), 0)
+        self._width = len(text)
+        click.echo("\r" + text + " " * pad, nl=False)
+        sys.stdout.flush()
+
+    def update(self, step: int, total: int, obs: dict) -> None:
+        """Callback for ``run_experiment(progress=...)``.
+
+        Parameters
+        ----------
+        step : int
+            Global step reached (a checkpoint has just been written).
+        total : int
+            Steps of the run.
+        obs : dict
+            Current observables (``mean_energy``, ``acceptance``).
+        """
+        now = time.perf_counter()
+        self.total = int(total)
+        eta = self._eta(step, now)
+        if self._first is None:
+            self._first = (step, now)
+        self.last_step = step
+        if self._broken:
+            return
+        try:
+            if self.tty:
+                self._draw(step, obs, eta)
+                return
+            width = len(str(self.total))
+            line = (f"step {step:>{width}}/{self.total} ({100 * step / self.total:5.1f}%)  "
+                    f"{self._obs_text(obs, ' = ')}  elapsed {_fmt_duration(now - self.t0)}  "
+                    f"ETA {_fmt_duration(eta)}")
+            click.echo(line)
+        except BrokenPipeError:  # stdout closed (e.g. piped into head): keep running
+            self._broken = True
+
+    def close(self) -> None:
+        """End the bar's line (terminal mode)."""
+        if self.tty and self._width and not self._broken:
+            self._width = 0
+            try:
+                click.echo("")
+            except BrokenPipeError:
+                self._broken = True
+
+
+def _checkpoint_step(traj: Path) -> int:
+    """Step of the checkpoint in ``traj`` (0 if it cannot be read; the runner reports why)."""
+    from .storage import H5MDReader
+
+    try:
+        with H5MDReader(traj) as reader:
+            ck = reader.checkpoint()
+        return 0 if ck is None else int(ck[0])
+    except Exception:  # noqa: BLE001 - best effort, only used for the ETA
+        return 0
+
+
+def _summary_lines(summary: dict, kind: str) -> list[str]:
+    """Per-temperature table of a ``summary.json`` dict."""
+    rows = summary.get("temperatures") or []
+    if not rows:
+        return []
+    k = max((len(r.get("basin_measured", [])) for r in rows), default=0)
+    show_acc = kind == "mala"
+    head = f"{'T':>10}  {'<U>':>12}  {'accept':>7}"
+    for b in range(k):
+        head += f"  {f'basin {b}: meas/exact (z)':>27}"
+    lines = [head]
+    for r in rows:
+        acc = _fmt_num(r.get("acceptance"), ".4f") if show_acc else "-"
+        line = f"{_fmt_num(r['T'], '.4g'):>10}  {_fmt_num(r.get('mean_energy'), '.6g'):>12}  " \
+               f"{acc:>7}"
+        meas = r.get("basin_measured", [])
+        exact = r.get("basin_exact")
+        z = r.get("basin_z")
+        for b in range(k):
+            if b >= len(meas):
+                cell = "-"
+            elif exact is not None and z is not None:
+                cell = f"{meas[b]:.3f}/{exact[b]:.3f} ({z[b]:+.1f})"
+            else:
+                cell = f"{meas[b]:.3f}"
+            line += f"  {cell:>27}"
+        lines.append(line)
+    if "swap_acceptance" in summary:
+        rates = " ".join(f"{v:.3f}" for v in summary["swap_acceptance"])
+        lines.append(f"replica-exchange swap acceptance (neighbour pairs): {rates}")
+    return lines
+
+
+def _written(out: Path, figures: Sequence[Path]) -> list[Path]:
+    from .runner import SUMMARY, TRAJECTORY
+
+    paths = [out / TRAJECTORY, out / SUMMARY, *figures]
+    return [p for p in paths if p.exists()]
+
+
+# --------------------------------------------------------------------------
+# the group
+# --------------------------------------------------------------------------
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name=PROG)
+def cli() -> None:
+    """Langevin sampling over walker ensembles (reduced units, k_B = 1).
+
+    Exit status: 0 ok, 1 the run diverged, 2 user error (one 'Error:' line),
+    130 interrupted (resume with 'run --resume').
+    """
+
+
+# --------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory [default: runs/<experiment name>].")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in --out.")
+@click.option("--threads", type=click.IntRange(1, numba.config.NUMBA_NUM_THREADS), default=None,
+              help="Numba threads [default: all].")
+@click.option("--backend", type=_Backend(), default="cpu", show_default=True,
+              help="Compute backend (only cpu in this build).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary line.")
+def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
+        threads: int | None, backend: str, quiet: bool) -> None:
+    """Run (or resume) the experiment CONFIG.toml.
+
+    Writes DIR/trajectory.h5 (H5MD frames, observables, checkpoints),
+    DIR/summary.json and figures.  Results do not depend on --threads, and a
+    resumed run is bit-identical to an uninterrupted one.
+    """
+    from .runner import TRAJECTORY, OutputError, RunDiverged, prepare_output, run_experiment
+    from .schema import ConfigError
+
+    exp = _load_experiment(config)
+    out = out_dir if out_dir is not None else _default_out(exp.name)
+    traj = out / TRAJECTORY
+    try:  # refuse before printing anything (run_experiment checks again)
+        prepare_output(out, resume=resume, overwrite=overwrite)
+    except OutputError as err:
+        raise CliError(_one_line(str(err))) from None
+    kind = exp.config["integrator"]["kind"]
+    total = exp.config["ensemble"]["steps"]
+    if not quiet:
+        verb = "resuming" if resume else "running"
+        click.echo(f"{verb} {exp.name} ({_describe(exp)}) -> {out}")
+    progress: _Progress | None = None
+    if not quiet:
+        start = _checkpoint_step(traj) if resume and traj.is_file() else 0
+        progress = _Progress(total, start, _stdout_is_tty(), acceptance=kind == "mala")
+    resume_hint = f"{PROG} run {config} --out {out} --resume"
+    try:
+        report = run_experiment(exp, out, resume=resume, overwrite=overwrite, threads=threads,
+                                progress=None if progress is None else progress.update)
+    except (OutputError, ConfigError) as err:
+        _close(progress)
+        raise CliError(_one_line(str(err))) from None
+    except RunDiverged as err:
+        _close(progress)
+        kept = ""
+        try:
+            from .storage import H5MDReader
+
+            with H5MDReader(traj) as reader:
+                n, steps = reader.n_frames, reader.steps
+            kept = (f"; {n} frames (steps {steps[0]}..{steps[-1]}) kept in {traj}" if n
+                    else f"; no frames before the failure in {traj}")
+        except Exception:  # noqa: BLE001 - the message matters more than the detail
+            kept = f"; frames before the failure kept in {traj}"
+        msg = _one_line(str(err))
+        if f"step {err.step}" not in msg or f"walker {err.walker}" not in msg:
+            msg = f"at step {err.step} for walker {err.walker}: {msg}"
+        if not quiet:
+            click.echo(f"{exp.name}: diverged at step {err.step} (walker {err.walker}) -> {out}")
+            click.echo("wrote:")
+            for p in _written(out, []):
+                click.echo(f"  {p}")
+        raise RunFailed(f"run diverged: {msg}{kept}") from None
+    except MemoryError:
+        _close(progress)
+        raise CliError(f"not enough memory for this run ({_describe(exp)}); reduce [ensemble] "
+                       "walkers or [output] checkpoint_every x walkers / record_every") from None
+    except KeyboardInterrupt:
+        _close(progress)
+        if traj.exists():
+            raise Interrupted(f"interrupted; the run can be resumed with: {resume_hint}") from None
+        raise Interrupted("interrupted before anything was written") from None
+    except OSError as err:
+        _close(progress)
+        if isinstance(err, BrokenPipeError):
+            raise
+        if "lock" in str(err).lower():
+            raise CliError(f"{traj}: cannot lock the file; is another run writing it? "
+                           f"({_one_line(str(err))})") from None
+        hint = f"; resume with: {resume_hint}" if traj.exists() else ""
+        raise RunFailed(f"I/O error while writing {out}: {_one_line(str(err))}{hint}") from None
+    _close(progress)
+
+    s = report.summary
+    status_line = (f"{exp.name}: {s.get('status', 'completed')}, {report.steps_done} steps, "
+                   f"{s.get('walkers', '?')} walkers, {report.wall_s:.1f} s -> {out}")
+    written = _written(out, report.figures)
+    if quiet:
+        click.echo(status_line)
+        return
+    click.echo("")
+    click.echo(status_line)
+    for line in _summary_lines(s, kind):
+        click.echo("  " + line)
+    click.echo("wrote:")
+    for p in written:
+        click.echo(f"  {p}")
+
+
+def _close(progress: _Progress | None) -> None:
+    if progress is not None:
+        progress.close()
+
+
+# --------------------------------------------------------------------------
+# validate
+# --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+def validate(config: Path) -> None:
+    """Validate CONFIG.toml without running it."""
+    exp = _load_experiment(config)
+    click.echo(f"ok: {exp.name} ({_describe(exp)})")
+
+
+# --------------------------------------------------------------------------
+# HDF5 files: open with one-line errors
+# --------------------------------------------------------------------------
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    if path.is_dir():
+        raise CliError(f"{path}: is a directory, expected an HDF5 file")
+
+
+def _open_reader(path: Path):  # noqa: ANN202
+    """Open an H5MD file; every failure becomes a one-line CliError."""
+    from .storage import H5MDReader
+
+    _check_file(path)
+    try:
+        return H5MDReader(path)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except OSError as err:
+        text = _one_line(str(err))
+        if "lock" in text.lower():
+            raise CliError(
+                f"{path}: locked by a running writer; set HDF5_USE_FILE_LOCKING=FALSE to read "
+                "it anyway"
+            ) from None
+        if "signature" in text.lower():
+            raise CliError(f"{path}: not an HDF5 file") from None
+        raise CliError(f"{path}: cannot read ({text})") from None
+    except (ValueError, KeyError) as err:
+        raise CliError(f"{path}: {_one_line(str(err))}") from None
+
+
+def _steps_text(steps: np.ndarray) -> str:
+    if steps.size == 0:
+        return "none"
+    text = f"{int(steps[0])}..{int(steps[-1])}"
+    if steps.size > 1:
+        d = np.diff(steps)
+        text += f" (every {int(d[0])})" if np.all(d == d[0]) else " (irregular)"
+    return text
+
+
+def _group_lines(path: Path) -> list[str]:
+    import h5py
+
+    lines = []
+    with h5py.File(path, "r") as f:
+        for name in sorted(f):
+            obj = f[name]
+            if not isinstance(obj, h5py.Group):
+                lines.append(f"/{name} (dataset {obj.shape})")
+                continue
+            if name in ("particles", "observables"):
+                for sub in sorted(obj):
+                    child = obj[sub]
+                    members = ", ".join(sorted(child)) if isinstance(child, h5py.Group) else ""
+                    lines.append(f"/{name}/{sub}" + (f"  ({members})" if members else ""))
+                if not len(obj):
+                    lines.append(f"/{name}  (empty)")
+            else:
+                members = ", ".join(sorted(obj))
+                lines.append(f"/{name}" + (f"  ({members})" if members else ""))
+    return lines
+
+
+# --------------------------------------------------------------------------
+# inspect
+# --------------------------------------------------------------------------
+
+
+@cli.command("inspect")
+@click.argument("file", type=click.Path(path_type=Path))
+def inspect_cmd(file: Path) -> None:
+    """Describe the trajectory file FILE.h5."""
+    reader = _open_reader(file)
+    try:
+        _inspect_lines(file, reader)
+    except (OSError, ValueError, KeyError) as err:
+        raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
+    finally:
+        reader.close()
+
+
+def _inspect_lines(file: Path, reader: Any) -> None:
+    echo = click.echo
+    size = file.stat().st_size
+    echo(f"file: {file} ({size / 1024:.1f} KiB)")
+    try:
+        meta = reader.h5md_metadata
+        echo(f"format: H5MD {'.'.join(map(str, meta['version']))}, created by "
+             f"{meta['creator']} {meta['creator_version']}")
+    except (KeyError, ValueError, OSError):
+        pass
+    echo("groups:")
+    for line in _group_lines(file):
+        echo(f"  {line}")
+
+    n = reader.n_frames
+    if reader.particle_group is not None and n:
+        steps, times = reader.steps, reader.times
+        echo(f"frames: {n}, steps {_steps_text(steps)}, time {times[0]:.6g}..{times[-1]:.6g}")
+    else:
+        echo(f"frames: {n}")
+    if reader.particle_group is not None:
+        try:
+            box = reader.box
+            edges = "none" if box.edges is None else np.array2string(box.edges, precision=6)
+            echo(f"particles: group '{reader.particle_group}', {reader.n_particles} walkers, "
+                 f"dim {box.dimension}, box boundary {', '.join(box.boundary)}, edges {edges}")
+        except (KeyError, ValueError) as err:
+            echo(f"particles: group '{reader.particle_group}' ({_one_line(str(err))})")
+    else:
+        echo("particles: none")
+
+    params = reader.parameters
+    echo("parameters:")
+    cfg = params.get("config")
+    if isinstance(cfg, dict):
+        exp_t = cfg.get("experiment", {})
+        echo(f"  config: {exp_t.get('name', '?')} ({cfg.get('landscape', {}).get('name', '?')}, "
+             f"{cfg.get('integrator', {}).get('kind', '?')}, "
+             f"{cfg.get('ensemble', {}).get('steps', '?')} steps)")
+    else:
+        echo("  config: (not stored)")
+    if "seed" in params:
+        echo(f"  seed: {params['seed']}")
+    versions = [f"{k.removesuffix('_version')} {params[k]}" for k in
+                ("langevin_opt_version", "numba_version", "numpy_version") if k in params]
+    if versions:
+        echo(f"  versions: {', '.join(versions)}")
+    for key in ("started", "resumed_at_step", "finished", "status", "final_step"):
+        if key in params:
+            echo(f"  {key}: {params[key]}")
+    if "walker_temperatures" in params:
+        temps = np.unique(np.asarray(params["walker_temperatures"], dtype=float))
+        echo(f"  temperatures: {', '.join(f'{t:g}' for t in temps)}")
+    shown = {"config", "seed", "langevin_opt_version", "numba_version", "numpy_version",
+             "started", "resumed_at_step", "finished", "status", "final_step",
+             "walker_temperatures"}
+    others = sorted(set(params) - shown)
+    if others:
+        echo(f"  other keys: {', '.join(others)}")
+
+    names = reader.observable_names
+    echo("observables:" if names else "observables: none")
+    for name in names:
+        steps, _, values = reader.observable(name)
+        last = f"{float(np.mean(values[-1])):.6g}" if len(values) else "-"
+        echo(f"  {name}: shape {tuple(values.shape)}, steps {_steps_text(steps)}, "
+             f"mean of last frame {last}")
+
+    ck = reader.checkpoint()
+    if ck is None:
+        echo("checkpoint: none")
+    else:
+        step, arrays, attrs = ck
+        total = attrs.get("total_steps")
+        of = f" of {total}" if total is not None else ""
+        echo(f"checkpoint: step {step}{of} ({', '.join(sorted(arrays))})")
+
+
+# --------------------------------------------------------------------------
+# plot
+# --------------------------------------------------------------------------
+
+
+def _stored_experiment(file: Path, params: dict):  # noqa: ANN202
+    """Rebuild the validated experiment from the config stored in the file."""
+    from .schema import ConfigError, validate_config
+
+    cfg = params.get("config")
+    if not isinstance(cfg, dict):
+        raise CliError(f"{file}: no stored config (parameters/config); cannot rebuild the "
+                       "landscape")
+    # the stored config is the normalised one: drop the None placeholders of unset keys
+    raw = {sec: ({k: v for k, v in tbl.items() if v is not None} if isinstance(tbl, dict)
+                 else tbl) for sec, tbl in cfg.items()}
+    try:
+        return validate_config(raw)
+    except ConfigError as err:
+        raise CliError(f"{file}: stored config is invalid: {_one_line(str(err))}") from None
+
+
+def _walker_temperatures(file: Path, params: dict, n: int) -> np.ndarray:
+    wt = params.get("walker_temperatures")
+    if wt is None:
+        raise CliError(f"{file}: no walker_temperatures in parameters")
+    wt = np.asarray(wt, dtype=np.float64).ravel()
+    if wt.size != n:
+        raise CliError(f"{file}: walker_temperatures has {wt.size} entries for {n} walkers")
+    return wt
+
+
+def _pick_temperature(file: Path, wt: np.ndarray, temperature: float | None) -> float:
+    temps = np.unique(wt)
+    if temperature is None:
+        return float(temps.min())
+    hit = temps[np.isclose(temps, temperature, rtol=1e-9, atol=1e-12)]
+    if hit.size == 0:
+        raise CliError(f"--temperature {temperature:g}: not in {file}; available: "
+                       f"{', '.join(f'{t:g}' for t in temps)}")
+    return float(hit[0])
+
+
+def _plt():  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_output(output: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    supported = FigureCanvasAgg.get_supported_filetypes()
+    ext = output.suffix.lstrip(".").lower()
+    if ext not in supported:
+        raise CliError(f"-o {output}: unsupported figure format {ext or '(no extension)'!r}; "
+                       f"use one of {', '.join(sorted(supported))}")
+    parent = output.parent
+    if not parent.is_dir():
+        raise CliError(f"-o {output}: directory {parent} does not exist")
+
+
+def _save(fig: Any, output: Path) -> None:
+    plt = _plt()
+    try:
+        fig.savefig(output, dpi=120)
+    except OSError as err:
+        raise CliError(f"-o {output}: cannot write figure ({_one_line(str(err))})") from None
+    finally:
+        plt.close(fig)
+
+
+def _exact_temperature(exp: Any, temperature: float, step: int) -> float:
+    """Temperature of the walkers at ``step`` (nominal times the schedule factor)."""
+    total = exp.config["ensemble"]["steps"]
+    factor = float(exp.schedule().factors(np.array([step]), total)[0])
+    return temperature * factor
+
+
+def _contour_grid(landscape: Any, lo: np.ndarray, hi: np.ndarray, n: int = 160) -> tuple:
+    xs = np.linspace(lo[0], hi[0], n)
+    ys = np.linspace(lo[1], hi[1], n)
+    e = landscape.energy_grid(xs, ys)
+    return xs, ys, e
+
+
+def _zoom_box(points: Sequence[np.ndarray], bounds: np.ndarray | None,
+              pad: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D box around ``points`` (padded), inside ``bounds``; ``bounds`` if degenerate."""
+    pts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in points if np.size(p)]
+    pts = [p[np.all(np.isfinite(p), axis=1)] for p in pts]
+    pts = [p for p in pts if p.size]
+    if not pts:
+        if bounds is None:
+            return np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+        return bounds[:, 0].copy(), bounds[:, 1].copy()
+    allp = np.concatenate(pts)
+    lo, hi = allp.min(axis=0), allp.max(axis=0)
+    span = np.maximum(hi - lo, 1e-6 if bounds is None else 0.05 * (bounds[:, 1] - bounds[:, 0]))
+    lo, hi = lo - pad * span, hi + pad * span
+    if bounds is not None:
+        lo, hi = np.maximum(lo, bounds[:, 0]), np.minimum(hi, bounds[:, 1])
+    return lo, hi
+
+
+def _energy_levels(e: np.ndarray, n: int = 25) -> np.ndarray:
+    finite = e[np.isfinite(e)]
+    lo = float(finite.min())
+    hi = float(np.percentile(finite, 70))
+    if hi <= lo:
+        hi = float(finite.max()) if finite.max() > lo else lo + 1.0
+    return np.linspace(lo, hi, n)
+
+
+def _plot_energy(file: Path, reader: Any, params: dict, output: Path) -> None:
+    plt = _plt()
+    names = reader.observable_names
+    fig, ax = plt.subplots(figsize=(7, 4.3))
+    if "energy" in names:
+        steps, _, values = reader.observable("energy")
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2:
+            raise CliError(f"{file}: observable 'energy' has shape {values.shape}, "
+                           "expected (frames, walkers)")
+        wt = _walker_temperatures(file, params, values.shape[1])
+        exp = None
+        if isinstance(params.get("config"), dict):
+            exp = _stored_experiment(file, params)
+        for i, t in enumerate(np.unique(wt)):
+            sel = wt == t
+            ax.plot(steps, values[:, sel].mean(axis=1), "-", color=f"C{i % 10}",
+                    label=f"T = {t:g}")
+            exact = _exact_mean_energy(exp, t) if exp is not None else None
+            if exact is not None:
+                ax.axhline(exact, color=f"C{i % 10}", ls=":", lw=1)
+        if exp is not None and exp.config["schedule"]["kind"] == "constant":
+            ax.plot([], [], "k:", lw=1, label="exact <U> (quadrature)")
+    elif "mean_energy" in names:
+        steps, _, values = reader.observable("mean_energy")
+        ax.plot(steps, values, "-", label="all walkers")
+    else:
+        raise CliError(f"{file}: no 'energy' or 'mean_energy' observable to plot")
+    title = params.get("config", {}).get("experiment", {}).get("name", file.stem) \
+        if isinstance(params.get("config"), dict) else file.stem
+    ax.set(xlabel="step", ylabel="mean energy <U> (k_B = 1)", title=f"{title}: mean energy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, output)
+
+
+def _exact_mean_energy(exp: Any, t: float) -> float | None:
+    """Exact ``<U>_T`` by quadrature (constant schedule, 1-D/2-D, ``T > 0``), else None."""
+    if exp.config["schedule"]["kind"] != "constant" or t <= 0:
+        return None
+    try:
+        landscape = exp.landscape()
+        if landscape.dim > 2 or landscape.bounds is None:
+            return None
+        from .analysis.boltzmann import quadrature_grid
+
+        return float(quadrature_grid(landscape, basins=False).at(t).mean_energy)
+    except ValueError:
+        return None
+
+
+def _plot_histogram(file: Path, reader: Any, params: dict, output: Path,
+                    temperature: float | None, bins: int) -> None:
+    plt = _plt()
+    exp = _stored_experiment(file, params)
+    landscape = exp.landscape()
+    if reader.n_frames == 0:
+        raise CliError(f"{file}: no frames recorded")
+    pos = np.asarray(reader.position(-1), dtype=np.float64)
+    step = int(reader.steps[-1])
+    wt = _walker_temperatures(file, params, pos.shape[0])
+    t = _pick_temperature(file, wt, temperature)
+    x = pos[wt == t]
+    x = x[np.all(np.isfinite(x), axis=1)]
+    t_eff = _exact_temperature(exp, t, step)
+    grid = None
+    if t_eff > 0 and landscape.dim <= 2 and landscape.bounds is not None:
+        from .analysis.boltzmann import quadrature_grid
+
+        try:
+            grid = quadrature_grid(landscape, basins=False)
+        except ValueError:
+            grid = None
+    label_t = f"T = {t:g}" + (f" (annealed to {t_eff:.4g} at step {step})"
+                              if t_eff != t else "")
+    name = exp.name
+    if landscape.dim == 1:
+        lo, hi = (landscape.bounds[0] if landscape.bounds is not None
+                  else (x.min(), x.max()))
+        if x.size:
+            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+        fig, ax = plt.subplots(figsize=(7, 4.3))
+        ax.hist(x[:, 0], bins=np.linspace(lo, hi, bins + 1), density=True, alpha=0.6,
+                color="C0", label=f"walkers, step {step} (n = {x.shape[0]})")
+        if grid is not None:
+            rho = grid.density(t_eff) / grid.cell_weights
+            ax.plot(grid.axes[0], rho, "k-", lw=1.2, label="exact Boltzmann density")
+        ax.set(xlabel="x", ylabel="probability density", title=f"{name}: {label_t}")
+        ax.legend(fontsize=8)
+    elif landscape.dim == 2:
+        rho = None
+        extents = [x] if x.size else []
+        if grid is not None:
+            rho = grid.density(t_eff) / grid.cell_weights
+            gx, gy = grid.axes
+            ii, jj = np.nonzero(rho > 1e-3 * rho.max())
+            extents.append(np.stack([gx[ii], gy[jj]], axis=1))
+        lo, hi = _zoom_box(extents, landscape.bounds)
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.6), sharex=True, sharey=True)
+        h, xe, ye = np.histogram2d(x[:, 0], x[:, 1], bins=bins,
+                                   range=[[lo[0], hi[0]], [lo[1], hi[1]]], density=True)
+        mesh = ax0.pcolormesh(xe, ye, h.T, cmap="viridis", shading="flat")
+        fig.colorbar(mesh, ax=ax0, label="walker density")
+        ax0.set(xlabel="x", ylabel="y", title=f"walkers, step {step} (n = {x.shape[0]})")
+        if rho is not None:
+            top = float(rho.max())
+            ax0.contour(gx, gy, rho.T, levels=top * np.array([0.01, 0.1, 0.3, 0.6, 0.9]),
+                        colors="w", linewidths=0.7)
+            cf = ax1.contourf(gx, gy, rho.T, levels=np.linspace(0, top, 21), cmap="viridis")
+            fig.colorbar(cf, ax=ax1, label="exact density")
+            ax1.set(xlabel="x", title="exact Boltzmann density (white lines on the left)",
+                    xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+        else:
+            xs, ys, e = _contour_grid(landscape, lo, hi)
+            ax1.contour(xs, ys, e.T, levels=_energy_levels(e), cmap="viridis")
+            ax1.set(xlabel="x", title="energy landscape (no exact density at T = 0)")
+        fig.suptitle(f"{name}: {label_t}")
+    else:
+        raise CliError(f"{file}: histogram plots need a 1-D or 2-D landscape, "
+                       f"got dim {landscape.dim}")
+    fig.tight_layout()
+    _save(fig, output)
+
+
+def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
+                temperature: float | None, n_walkers: int) -> None:
+    plt = _plt()
+    exp = _stored_experiment(file, params)
+    landscape = exp.landscape()
+    n = reader.n_frames
+    if n == 0:
+        raise CliError(f"{file}: no frames recorded")
+    m = reader.n_particles
+    wt = _walker_temperatures(file, params, m)
+    if temperature is None:
+        pool = np.arange(m)
+    else:
+        pool = np.flatnonzero(wt == _pick_temperature(file, wt, temperature))
+    idx = pool[np.unique(np.linspace(0, pool.size - 1, min(n_walkers, pool.size)).astype(int))]
+    paths = np.stack([np.asarray(reader.position(f), dtype=np.float64)[idx] for f in range(n)])
+    steps = reader.steps
+    fig, ax = plt.subplots(figsize=(7.5, 5) if landscape.dim == 2 else (7, 4.3))
+    if landscape.dim == 1:
+        for j, w in enumerate(idx):
+            ax.plot(steps, paths[:, j, 0], "-", lw=0.9, color=f"C{j % 10}",
+                    label=f"walker {w} (T = {wt[w]:g})")
+        if landscape.minima is not None:
+            for mnm in landscape.minima:
+                ax.axhline(mnm[0], color="0.6", ls="--", lw=0.8)
+        ax.set(xlabel="step", ylabel="x")
+    elif landscape.dim == 2:
+        finite = paths[np.all(np.isfinite(paths), axis=2)]
+        extents = [finite] + ([landscape.minima] if landscape.minima is not None else [])
+        lo, hi = _zoom_box(extents, landscape.bounds, pad=0.25)
+        xs, ys, e = _contour_grid(landscape, lo, hi)
+        ax.contour(xs, ys, e.T, levels=_energy_levels(e), cmap="Greys", linewidths=0.7)
+        for j, w in enumerate(idx):
+            p = paths[:, j]
+            ax.plot(p[:, 0], p[:, 1], "-", lw=0.9, color=f"C{j % 10}",
+                    label=f"walker {w} (T = {wt[w]:g})")
+            ax.plot(p[0, 0], p[0, 1], "o", color=f"C{j % 10}", ms=4)
+            ax.plot(p[-1, 0], p[-1, 1], "x", color=f"C{j % 10}", ms=6)
+        ax.set(xlabel="x", ylabel="y", xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+    else:
+        raise CliError(f"{file}: path plots need a 1-D or 2-D landscape, got dim {landscape.dim}")
+    ax.set_title(f"{exp.name}: {len(idx)} walker paths (o start, x end)"
+                 if landscape.dim == 2 else f"{exp.name}: {len(idx)} walker paths")
+    if len(idx) <= 12:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, output)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["energy", "histogram", "paths"]), default="energy",
+              show_default=True, help="What to plot.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Figure file (format from the extension) [default: <kind>.png next to FILE].")
+@click.option("--temperature", "-T", type=float, default=None,
+              help="Temperature to show (histogram, paths) [default: lowest / all].")
+@click.option("--walkers", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of walker paths (paths).")
+@click.option("--bins", type=click.IntRange(min=2), default=40, show_default=True,
+              help="Histogram bins per axis (histogram).")
+def plot(file: Path, kind: str, output: Path | None, temperature: float | None,
+         walkers: int, bins: int) -> None:
+    """Plot a stored run FILE.h5: energy traces, histogram or walker paths."""
+    output = output if output is not None else file.parent / f"{kind}.png"
+    reader = _open_reader(file)
+    try:
+        _check_output(output)
+        params = reader.parameters
+        if kind == "energy":
+            _plot_energy(file, reader, params, output)
+        elif kind == "histogram":
+            _plot_histogram(file, reader, params, output, temperature, bins)
+        else:
+            _plot_paths(file, reader, params, output, temperature, walkers)
+    except (OSError, KeyError) as err:
+        raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
+    finally:
+        reader.close()
+    click.echo(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------
+# list
+# --------------------------------------------------------------------------
+
+
+def _first_doc_line(obj: Any) -> str:
+    doc = (_inspect.getdoc(obj) or "").replace("``", "")
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _signature_text(func: Callable) -> str:
+    parts = []
+    for p in _inspect.signature(func).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        ann = p.annotation if p.annotation is not p.empty else ""
+        ann = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+        text = p.name + (f": {ann}" if ann else "")
+        if p.default is not p.empty:
+            text += f" = {p.default!r}"
+        parts.append(text)
+    return ", ".join(parts) if parts else "(no parameters)"
+
+
+def _fields_text(cls: type) -> str:
+    if not is_dataclass(cls):
+        return _signature_text(cls)
+    parts = []
+    for f in fields(cls):
+        text = f"{f.name}: {f.type}" if isinstance(f.type, str) else f.name
+        if f.default is not MISSING:
+            text += f" = {f.default!r}"
+        parts.append(text)
+    return ", ".join(parts) if parts else "(no parameters)"
+
+
+@cli.command("list")
+def list_cmd() -> None:
+    """List the built-in landscapes, integrators and schedules."""
+    from .landscapes import LANDSCAPES
+    from .sampling import INTEGRATORS
+    from .schedules import SCHEDULES
+
+    click.echo("landscapes ([landscape] name = ...):")
+    for name, factory in LANDSCAPES.items():
+        click.echo(f"  {name}: {_first_doc_line(factory)}")
+        click.echo(f"      {_signature_text(factory)}")
+    click.echo("integrators ([integrator] kind = ...):")
+    for name, cls in INTEGRATORS.items():
+        click.echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
+        click.echo(f"      {_fields_text(cls)}")
+    click.echo("schedules ([schedule] kind = ...; a temperature factor over the run; configs "
+               "need final for linear, geometric and cosine):")
+    for name, cls in SCHEDULES.items():
+        note = "  [Python API only]" if name == "array" else ""
+        click.echo(f"  {name}: {_first_doc_line(cls)}{note}")
+        click.echo(f"      {_fields_text(cls)}")
+
+
+# --------------------------------------------------------------------------
+# entry point
+# --------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point (``langevin-opt``).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    NoReturn
+        Exits the process with the command's status.
+    """
+    cli.main(args=None if argv is None else list(argv), prog_name=PROG)
+    raise SystemExit(0)  # pragma: no cover - cli.main always exits
+
+
+if __name__ == "__main__":
+    main()
