@@ -444,9 +444,12 @@ def grid_basin_labels(
     dt : float, optional
         Descent step for the quenches (see :func:`quench`).
     energy_cutoff : float, optional
-        Energy above the grid minimum (energy units) beyond which boundary
-        nodes are not quenched (default: all are).  ``30 T`` makes the
-        neglected weight ``< e^-30`` per node at temperature ``T``.
+        Energy above the grid minimum (energy units) beyond which nodes are
+        not quenched.  ``30 T`` makes the neglected weight ``< e^-30`` per node
+        at temperature ``T``.  Default: twice the height of the lowest point
+        of the grid's boundary above its minimum (a box that holds the
+        Boltzmann weight at ``T`` has its boundary many ``T`` up; pass
+        ``numpy.inf`` to quench every node).
 
     Returns
     -------
@@ -484,7 +487,13 @@ def _grid_labels_2d(
     lab = np.full((n1, n2), -1, dtype=np.int64)
     # nodes above the energy cutoff carry no weight: nearest minimum, no quench
     wild = np.zeros((n1, n2), dtype=bool)
-    if energy_cutoff is not None:
+    if energy_cutoff is None:
+        edge = min(float(e[0].min()), float(e[-1].min()), float(e[:, 0].min()),
+                   float(e[:, -1].min()))
+        energy_cutoff = 2.0 * (edge - float(np.min(e)))
+        if not energy_cutoff > 0:
+            energy_cutoff = np.inf
+    if math.isfinite(energy_cutoff):
         wild = e > float(np.min(e)) + float(energy_cutoff)
         if wild.any():
             lab[wild] = _nearest(pts[wild.ravel()], mins)[0]
