@@ -413,6 +413,7 @@ def narrow_wide(
     cn[0] = -s / 2
     cw[0] = s / 2
     params = np.concatenate([[dn, wn, dw, ww, k], cn, cw])
+    minima = _polish_minima(_narrow_wide.py_func, params, np.stack([cn, cw]))
     lo = -s / 2 - 4 * max(wn, ww) - 0.5
     hi = s / 2 + 4 * ww + 0.5
     half = 4 * ww + 0.5
@@ -422,7 +423,7 @@ def narrow_wide(
         dim=dim,
         params=params,
         energy_grad=_narrow_wide,
-        minima=np.stack([cn, cw]),
+        minima=minima,
         bounds=np.array(bounds),
         description="narrow deep well vs wide shallow well (entropy-energy crossover)",
         settings={
@@ -667,6 +668,22 @@ def ackley(
         description="Ackley global-optimisation test function",
         settings={"dim": dim, "a": a, "b": b, "c": c},
     )
+
+
+def _polish_minima(fn: Callable, params: np.ndarray, guesses: np.ndarray) -> np.ndarray:
+    """Refine approximate minima with BFGS on the plain-Python kernel (no compilation)."""
+    from scipy.optimize import minimize
+
+    d = guesses.shape[1]
+
+    def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        g = np.empty((d, 1))
+        e = fn(x.reshape(d, 1), 0, params, g)
+        return e, g[:, 0]
+
+    out = [minimize(fg, x0, jac=True, method="BFGS", options={"gtol": 1e-12}).x
+           for x0 in guesses]
+    return np.array(out)
 
 
 #: Registry of built-in landscapes: name -> factory.
