@@ -30,6 +30,7 @@ import inspect as _inspect
 import math
 import re
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -250,8 +251,9 @@ class _Progress:
         frac = step / self.total if self.total else 1.0
         nbar = 24
         fill = int(round(frac * nbar))
+        elapsed = _fmt_duration(time.perf_counter() - self.t0)
         text = (f"[{'#' * fill}{'-' * (nbar - fill)}] {100 * frac:3.0f}%  "
-                f"step {step}/{self.total}  ETA {_fmt_duration(eta)}")
+                f"step {step}/{self.total}  elapsed {elapsed}  ETA {_fmt_duration(eta)}")
         extra = self._obs_text(obs, " ")
         if extra:
             text += "  " + extra
@@ -301,6 +303,58 @@ class _Progress:
                 click.echo("")
             except BrokenPipeError:
                 self._broken = True
+
+
+class _GracefulInterrupt:
+    """Ctrl-C during a run: stop at the next checkpoint; a second Ctrl-C stops at once.
+
+    The first SIGINT only sets a flag, checked by the progress callback that
+    the runner calls right after each checkpoint, where the file is consistent
+    and nothing is buffered.  SIGINT handling is left alone when it is ignored
+    (background jobs) or outside the main thread.
+
+    Parameters
+    ----------
+    progress : _Progress or None
+        Progress display to end before the notice.
+    """
+
+    def __init__(self, progress: _Progress | None) -> None:
+        self.progress = progress
+        self.requested = False
+        self._old: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _GracefulInterrupt:
+        try:
+            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+                self._old = signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.progress is not None:
+            self.progress.close()
+        try:
+            click.echo("interrupt: stopping after the next checkpoint; press Ctrl-C again to "
+                       "stop now", err=True)
+        except OSError:
+            pass
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a stop was requested."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._old)
+            self._installed = False
 
 
 def _checkpoint_step(traj: Path) -> int:
@@ -414,9 +468,19 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         start = _checkpoint_step(traj) if resume and traj.is_file() else 0
         progress = _Progress(total, start, _stdout_is_tty(), acceptance=kind == "mala")
     resume_hint = f"{PROG} run {config} --out {out} --resume"
+    reached: list[int] = []
+
+    def on_chunk(step: int, total: int, obs: dict) -> None:
+        reached.append(step)
+        if progress is not None:
+            progress.update(step, total, obs)
+        stop.check()  # a checkpoint was just written: a safe point to stop
+
+    stop = _GracefulInterrupt(progress)
     try:
-        report = run_experiment(exp, out, resume=resume, overwrite=overwrite, threads=threads,
-                                progress=None if progress is None else progress.update)
+        with stop:
+            report = run_experiment(exp, out, resume=resume, overwrite=overwrite,
+                                    threads=threads, progress=on_chunk)
     except (OutputError, ConfigError) as err:
         _close(progress)
         raise CliError(_one_line(str(err))) from None
@@ -448,7 +512,9 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     except KeyboardInterrupt:
         _close(progress)
         if traj.exists():
-            raise Interrupted(f"interrupted; the run can be resumed with: {resume_hint}") from None
+            at = f" at step {reached[-1]}" if reached and stop.requested else ""
+            raise Interrupted(f"interrupted{at}; the run can be resumed with: {resume_hint}"
+                              ) from None
         raise Interrupted("interrupted before anything was written") from None
     except OSError as err:
         _close(progress)
@@ -941,8 +1007,11 @@ def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
         ax.set(xlabel="x", ylabel="y", xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
     else:
         raise CliError(f"{file}: path plots need a 1-D or 2-D landscape, got dim {landscape.dim}")
-    ax.set_title(f"{exp.name}: {len(idx)} walker paths (o start, x end)"
-                 if landscape.dim == 2 else f"{exp.name}: {len(idx)} walker paths")
+    title = f"{exp.name}: {len(idx)} walker paths" + (" (o start, x end)"
+                                                       if landscape.dim == 2 else "")
+    if exp.config["ensemble"]["replica_exchange"]:
+        title += "\nreplica exchange: a path follows a temperature slot across swaps"
+    ax.set_title(title)
     if len(idx) <= 12:
         ax.legend(fontsize=7)
     fig.tight_layout()

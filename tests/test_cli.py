@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -290,14 +291,19 @@ def test_bad_run_options(tmp_path, args, match):
     assert not (tmp_path / "run").exists()
 
 
-def test_keyboard_interrupt_then_resume(tiny_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["sigint", "forced"])
+def test_interrupt_then_resume(tiny_run, tmp_path, monkeypatch, mode):
+    """Ctrl-C stops at the next checkpoint (a second one at once): exit 130, resumable."""
     real = runner_module.run_experiment
 
     def interrupted(*args, progress=None, **kwargs):  # noqa: ANN001, ANN202
         def cb(step, total, obs):  # noqa: ANN001, ANN202
-            progress(step, total, obs)
             if step == 100:
-                raise KeyboardInterrupt
+                if mode == "sigint":  # the CLI's handler only sets a flag ...
+                    os.kill(os.getpid(), signal.SIGINT)
+                else:  # ... a second Ctrl-C raises wherever the run is
+                    raise KeyboardInterrupt
+            progress(step, total, obs)  # ... which is checked here, after a checkpoint
 
         return real(*args, progress=cb, **kwargs)
 
@@ -305,11 +311,22 @@ def test_keyboard_interrupt_then_resume(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(runner_module, "run_experiment", interrupted)
     result = invoke("run", TINY, "--out", out)
     assert result.exit_code == 130
-    line = error_line(result)
-    assert "interrupted" in line and "--resume" in line and str(out) in line
+    assert "Traceback" not in result.output
+    *notice, line = result.stderr.splitlines()
+    assert line.startswith("Error: interrupted") and str(out) in line
+    assert line.endswith(f"langevin-opt run {TINY} --out {out} --resume")
+    if mode == "sigint":
+        assert notice == ["interrupt: stopping after the next checkpoint; press Ctrl-C again "
+                          "to stop now"]
+        assert "interrupted at step 100;" in line
+    else:
+        assert notice == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     monkeypatch.setattr(runner_module, "run_experiment", real)
     with H5MDReader(out / "trajectory.h5") as reader:
         assert reader.checkpoint()[0] == 100
+        assert reader.steps.tolist() == list(range(0, 101, 20))
+        assert reader.parameters["status"] == "running"
     result = invoke("run", TINY, "--out", out, "--resume")
     assert result.exit_code == 0, result.output
     assert "resuming tiny_dw" in result.stdout

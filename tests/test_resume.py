@@ -1,20 +1,21 @@
 """Acceptance test: a run killed with SIGKILL and resumed equals an uninterrupted run, bit for bit.
 
-``langevin-opt run`` is started as a subprocess (``python -m langevin_opt.cli``)
-on ``tests/data/resume_mb.toml`` (2000 overdamped walkers annealed on the
+``langevin-opt run`` is started as a subprocess (``python -m langevin_opt.cli``,
+through a ``runpy`` wrapper that restores Python's SIGINT handler) on
+``tests/data/resume_mb.toml`` (2000 overdamped walkers annealed on the
 Müller–Brown surface, 20 checkpoints, a few seconds of sampling on one thread
 after a JIT compilation of 15-30 s).  A poller process watches the HDF5 file
 with ``H5MDReader(...).checkpoint()`` until it reports a step > 0; the run is
-then killed with SIGKILL after a random (seeded) fraction of a second, resumed
-with ``run --resume``, and every recorded frame, every observable and the
-final checkpoint are compared byte for byte with an uninterrupted run.
+then killed with SIGKILL (three times) or interrupted with SIGINT (once) after
+a random (seeded) fraction of a second, resumed with ``run --resume``, and
+every recorded frame, every observable and the final checkpoint are compared
+byte for byte with an uninterrupted run.
 
 The killed runs use ``--threads 1``, the reference and the resumes all
 threads: results must not depend on the thread count either.  To fit the time
-budget, the three killed runs compile and run concurrently (in threads of a
-module fixture) while the uninterrupted reference runs in-process; the
-resumes also run in-process (CliRunner), where the kernels are already
-compiled.
+budget, the killed runs compile and run concurrently (in threads of a module
+fixture) while the uninterrupted reference runs in-process; the resumes also
+run in-process (CliRunner), where the kernels are already compiled.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from langevin_opt.storage import H5MDReader
 DATA = Path(__file__).parent / "data"
 CONFIG = DATA / "resume_mb.toml"
 REPO = Path(cli_module.__file__).resolve().parents[1]
-KILL_SEEDS = (11, 22, 33)
+# (seed of the kill delay, signal): three SIGKILLs and one SIGINT (Ctrl-C: the CLI stops
+# at the next checkpoint and exits with status 130)
+KILLS = ((11, signal.SIGKILL), (22, signal.SIGKILL), (33, signal.SIGKILL), (44, signal.SIGINT))
 TOTAL_STEPS = 100000
 TIMEOUT = 420.0
 
@@ -98,12 +101,20 @@ def _wait_for_checkpoint(traj: Path, run: subprocess.Popen, deadline: float) -> 
     raise AssertionError("no checkpoint > 0 before the deadline")
 
 
-def _start_and_kill(out: Path, seed: int) -> dict:
-    """Start the run, SIGKILL it a random fraction of a second after its first checkpoint."""
+# SIGINT is ignored by processes started in the background by a non-interactive shell
+# (and then by their children): restore Python's handler before running the CLI.
+WITH_SIGINT = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'langevin-opt'; runpy.run_module('langevin_opt.cli', run_name='__main__')"
+)
+
+
+def _start_and_kill(out: Path, seed: int, sig: int) -> dict:
+    """Start the run, signal it a random fraction of a second after its first checkpoint."""
     delay = random.Random(seed).random()
     traj = out / "trajectory.h5"
     run = subprocess.Popen(
-        [sys.executable, "-m", "langevin_opt.cli", "run", str(CONFIG), "--out", str(out),
+        [sys.executable, "-c", WITH_SIGINT, "run", str(CONFIG), "--out", str(out),
          "--threads", "1", "--quiet"],
         env=_env(), cwd=out.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
@@ -111,8 +122,8 @@ def _start_and_kill(out: Path, seed: int) -> dict:
         seen = _wait_for_checkpoint(traj, run, time.monotonic() + TIMEOUT)
         time.sleep(delay)
         alive = run.poll() is None
-        os.kill(run.pid, signal.SIGKILL)
-        stderr = run.communicate(timeout=60)[1]
+        os.kill(run.pid, sig)
+        stderr = run.communicate(timeout=120)[1]
     finally:
         if run.poll() is None:
             run.kill()
@@ -125,9 +136,10 @@ def _start_and_kill(out: Path, seed: int) -> dict:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The uninterrupted reference and the three killed runs (computed concurrently)."""
     base = tmp_path_factory.mktemp("resume")
-    killed = {seed: base / f"killed_{seed}" for seed in KILL_SEEDS}
-    with ThreadPoolExecutor(len(KILL_SEEDS)) as pool:
-        futures = {seed: pool.submit(_start_and_kill, out, seed) for seed, out in killed.items()}
+    killed = {seed: base / f"killed_{seed}" for seed, _ in KILLS}
+    with ThreadPoolExecutor(len(KILLS)) as pool:
+        futures = {seed: pool.submit(_start_and_kill, killed[seed], seed, sig)
+                   for seed, sig in KILLS}
         ref = base / "reference"
         result = CliRunner().invoke(cli, ["run", str(CONFIG), "--out", str(ref), "--quiet"])
         assert result.exit_code == 0, result.output
@@ -163,12 +175,11 @@ def _assert_identical(ref: Path, other: Path) -> None:
     assert sa["temperatures"] == sb["temperatures"]
 
 
-@pytest.mark.parametrize("seed", KILL_SEEDS)
-def test_sigkill_then_resume_is_bit_identical(runs, seed):
+@pytest.mark.parametrize("seed,sig", KILLS, ids=[f"{s.name}-{n}" for n, s in KILLS])
+def test_kill_then_resume_is_bit_identical(runs, seed, sig):
     out = runs["killed"][seed]
     info = runs["info"][seed]
     assert info["alive"], f"the run ended before the kill: {info}"
-    assert info["returncode"] == -signal.SIGKILL
     assert "Traceback" not in info["stderr"]
     with H5MDReader(out / "trajectory.h5") as reader:
         ck = reader.checkpoint()
@@ -176,8 +187,17 @@ def test_sigkill_then_resume_is_bit_identical(runs, seed):
         killed_at = ck[0]
         assert info["seen"] <= killed_at < TOTAL_STEPS
         assert reader.parameters["status"] == "running"
-    print(f"seed {seed}: first checkpoint seen at step {info['seen']}, killed "
-          f"{info['delay']:.3f} s later with the checkpoint at step {killed_at}")
+        if sig == signal.SIGINT:  # stopped cleanly at a checkpoint: no frame after it
+            assert int(reader.steps[-1]) == killed_at
+    if sig == signal.SIGKILL:
+        assert info["returncode"] == -signal.SIGKILL
+    else:
+        assert info["returncode"] == 130, info["stderr"]
+        assert info["stderr"].splitlines()[-1] == (
+            f"Error: interrupted at step {killed_at}; the run can be resumed with: "
+            f"langevin-opt run {CONFIG} --out {out} --resume")
+    print(f"{sig.name} {seed}: first checkpoint seen at step {info['seen']}, signal "
+          f"{info['delay']:.3f} s later, last checkpoint at step {killed_at}")
 
     result = CliRunner().invoke(cli, ["run", str(CONFIG), "--out", str(out), "--resume",
                                       "--quiet"])
