@@ -14,9 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## demo: run the quick-start job (prints a summary, writes demo_out/*.png)
+## demo: run the quick-start experiment (summary table, demo_out/trajectory.h5 and figure)
 demo: $(STAMP)
-	$(BIN)/python -m langevin_opt.demo --out demo_out
+	$(BIN)/langevin-opt run experiments/quickstart.toml --out demo_out --overwrite
 
 ## test: run the whole test suite
 test: $(STAMP)
