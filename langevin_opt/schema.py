@@ -277,7 +277,8 @@ def validate_config(raw: Mapping) -> Experiment:
         _check_keys(sec, table, list(fields))
         norm = {}
         for key, f in fields.items():
-            if key in table:
+            # None only comes from a stored (normalised) config: it means "default"
+            if key in table and table[key] is not None:
                 norm[key] = _coerce(sec, key, f, table[key])
             elif f.required:
                 raise ConfigError(f"[{sec}] {key}: missing (required)")
