@@ -1,0 +1,63 @@
+"""Config schema: defaults, round trip of stored configs, one-line errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from langevin_opt.schema import ConfigError, load_config, validate_config
+
+EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_shipped_experiments_validate_and_round_trip(path):
+    exp = load_config(path)
+    stored = json.loads(json.dumps(exp.config))  # what the HDF5 parameters hold
+    again = validate_config(stored)
+    assert again.config == exp.config
+    exp.landscape(), exp.integrator(), exp.schedule()
+
+
+def base():
+    return {
+        "experiment": {"name": "t", "seed": 1},
+        "landscape": {"name": "double_well"},
+        "integrator": {"kind": "overdamped", "dt": 0.01},
+        "ensemble": {"walkers": 4, "temperatures": [1.0], "steps": 10},
+    }
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda c: c["ensemble"].update(walkres=3), r"\[ensemble\] unknown key 'walkres' \(did you mean 'walkers'\?\)"),
+        (lambda c: c["ensemble"].update(walkers="4"), r"\[ensemble\] walkers: must be an integer"),
+        (lambda c: c["ensemble"].update(walkers=0), r"\[ensemble\] walkers: must be >= 1"),
+        (lambda c: c["ensemble"].pop("steps"), r"\[ensemble\] steps: missing \(required\)"),
+        (lambda c: c.pop("integrator"), r"\[integrator\] section is missing"),
+        (lambda c: c["integrator"].update(dt=-1.0), r"\[integrator\] dt must be a finite number > 0"),
+        (lambda c: c["integrator"].update(kind="mal"), r"\[integrator\] kind: .*did you mean 'mala'"),
+        (lambda c: c["landscape"].update(barier=1.0), r"\[landscape\] unknown setting 'barier'.*did you mean 'barrier'"),
+        (lambda c: c["landscape"].update(name="double_wel"), r"did you mean 'double_well'"),
+        (lambda c: c.update(extra={}), r"\[config\] unknown key 'extra'"),
+        (lambda c: c["experiment"].update(seed=-1), r"\[experiment\] seed: must be in \[0, 2\*\*64\)"),
+        (lambda c: c.update(schedule={"kind": "linear"}), r"\[schedule\] final: missing"),
+        (lambda c: c["ensemble"].update(init="minimum:7"), r"\[ensemble\] init: landscape 'double_well' has 2 known minima"),
+    ],
+)
+def test_errors_are_one_line_naming_the_key(mutate, message):
+    cfg = base()
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=message) as info:
+        validate_config(cfg)
+    assert "\n" not in str(info.value)
+
+
+def test_toml_syntax_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[experiment\nname = 1\n")
+    with pytest.raises(ConfigError, match="TOML syntax error"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "missing.toml")
