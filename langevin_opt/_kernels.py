@@ -18,9 +18,10 @@ no floating-point operation mixes walkers, so results are bit-identical for any
 number of threads, any block size, any split of the ensemble (pass
 ``stream0``) and any chunking of the run into calls (pass ``step0``).
 
-One *block function* runs any integrator (selected by an integer code) over
-one block; a driver runs it over all blocks (:func:`_make_driver`) or
-interleaves it with replica-exchange swaps (:func:`_make_pt_driver`).  The landscape's
+One *block function* per integrator (one source, specialised by an integer
+closure constant) runs it over one block; a driver runs it over all blocks
+(:func:`_make_driver`) or interleaves it with replica-exchange swaps
+(:func:`_make_pt_driver`).  Drivers compile on first use.  The landscape's
 ``energy_grad(X, i, p, G)`` is a closure variable, so each landscape gets its own
 specialised, fully inlined machine code.
 
@@ -153,108 +154,110 @@ def _build(eg: Callable) -> dict[str, Callable]:
                     Vb[k, j] = c1 * Vb[k, j] + sd * z0
                     Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
 
-    @numba.njit(**_JIT)
-    def block_run(method, b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
-                  step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr):
-        d = Xt.shape[0]
-        w = hi - lo
-        s0 = stream0 + lo
-        Xb = scr.X[b]
-        Gb = scr.G[b]
-        Eb = scr.E[b]
-        Tb = scr.T[b]
-        Vb = scr.V[b]
-        Yb = scr.Y[b]
-        GYb = scr.GY[b]
-        EY = scr.EY[b]
-        accb = scr.acc[b]
-        for j in range(w):
-            Tb[j] = T[lo + j]
-            accb[j] = 0
-        load(lo, hi, Xt, Xb)
-        baoab = method == BAOAB
-        if baoab:
-            load(lo, hi, Vt, Vb)
-        mala = method == MALA
-        evaluate_block(Xb, p, Eb, Gb, w)
-        c1 = math.exp(-gamma * dt)
-        c2 = math.sqrt(1.0 - c1 * c1)
-        hdt = 0.5 * dt
-        hdtm = 0.5 * dt / mass
-        for s in range(n):
-            step = step0 + s
-            if method == GD:
-                for k in range(d):
-                    for j in range(w):
-                        Xb[k, j] = Xb[k, j] - dt * Gb[k, j]
-                evaluate_block(Xb, p, Eb, Gb, w)
-            elif method == OVERDAMPED:
-                add_noise_overdamped(Xb, Gb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
-                evaluate_block(Xb, p, Eb, Gb, w)
-            elif mala:
-                propose_mala(Xb, Gb, Yb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
-                evaluate_block(Yb, p, EY, GYb, w)
-                for j in range(w):
-                    temp = Tb[j] * phi[s]
-                    fwd = 0.0
-                    bwd = 0.0
+    def make_block(method: int) -> Callable:
+        # ``method`` is a closure constant: each integrator compiles on its own, and LLVM
+        # drops the branches of the others at once (compile time per integrator, not all).
+        @numba.njit(**_JIT)
+        def block_run(b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
+                      step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr):
+            d = Xt.shape[0]
+            w = hi - lo
+            s0 = stream0 + lo
+            Xb = scr.X[b]
+            Gb = scr.G[b]
+            Eb = scr.E[b]
+            Tb = scr.T[b]
+            Vb = scr.V[b]
+            Yb = scr.Y[b]
+            GYb = scr.GY[b]
+            EY = scr.EY[b]
+            accb = scr.acc[b]
+            for j in range(w):
+                Tb[j] = T[lo + j]
+                accb[j] = 0
+            load(lo, hi, Xt, Xb)
+            baoab = method == BAOAB
+            if baoab:
+                load(lo, hi, Vt, Vb)
+            mala = method == MALA
+            evaluate_block(Xb, p, Eb, Gb, w)
+            c1 = math.exp(-gamma * dt)
+            c2 = math.sqrt(1.0 - c1 * c1)
+            hdt = 0.5 * dt
+            hdtm = 0.5 * dt / mass
+            for s in range(n):
+                step = step0 + s
+                if method == GD:
                     for k in range(d):
-                        a = Yb[k, j] - Xb[k, j] + dt * Gb[k, j]
-                        b = Xb[k, j] - Yb[k, j] + dt * GYb[k, j]
-                        fwd += a * a
-                        bwd += b * b
-                    log_ratio = -(EY[j] - Eb[j]) / temp - (bwd - fwd) / (4.0 * temp * dt)
-                    u, _ = uniform2(seed, s0 + j, step, 0, PURPOSE_ACCEPT)
-                    if math.log(u) < log_ratio:
-                        accb[j] += 1
-                        Eb[j] = EY[j]
+                        for j in range(w):
+                            Xb[k, j] = Xb[k, j] - dt * Gb[k, j]
+                    evaluate_block(Xb, p, Eb, Gb, w)
+                elif method == OVERDAMPED:
+                    add_noise_overdamped(Xb, Gb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
+                    evaluate_block(Xb, p, Eb, Gb, w)
+                elif mala:
+                    propose_mala(Xb, Gb, Yb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
+                    evaluate_block(Yb, p, EY, GYb, w)
+                    for j in range(w):
+                        temp = Tb[j] * phi[s]
+                        fwd = 0.0
+                        bwd = 0.0
                         for k in range(d):
-                            Xb[k, j] = Yb[k, j]
-                            Gb[k, j] = GYb[k, j]
-            else:
-                # BAOAB (Leimkuhler & Matthews 2013): B A O A B, one gradient per step
-                for k in range(d):
-                    for j in range(w):
-                        Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-                        Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-                ou_baoab(Xb, Vb, Tb, c1, c2, phi[s] / mass, hdt, seed, s0, step, w)
-                evaluate_block(Xb, p, Eb, Gb, w)
-                for k in range(d):
-                    for j in range(w):
-                        Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-            if check_and_record(lo, w, Xb, Eb, status, step + 1, rec_every, rec_origin,
-                                frames, frame_e):
-                break
-        store(lo, hi, Xb, Xt)
-        if baoab:
-            store(lo, hi, Vb, Vt)
-        for j in range(w):
-            E[lo + j] = Eb[j]
-            acc[lo + j] += accb[j]
+                            a = Yb[k, j] - Xb[k, j] + dt * Gb[k, j]
+                            b = Xb[k, j] - Yb[k, j] + dt * GYb[k, j]
+                            fwd += a * a
+                            bwd += b * b
+                        log_ratio = -(EY[j] - Eb[j]) / temp - (bwd - fwd) / (4.0 * temp * dt)
+                        u, _ = uniform2(seed, s0 + j, step, 0, PURPOSE_ACCEPT)
+                        if math.log(u) < log_ratio:
+                            accb[j] += 1
+                            Eb[j] = EY[j]
+                            for k in range(d):
+                                Xb[k, j] = Yb[k, j]
+                                Gb[k, j] = GYb[k, j]
+                else:
+                    # BAOAB (Leimkuhler & Matthews 2013): B A O A B, one gradient per step
+                    for k in range(d):
+                        for j in range(w):
+                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
+                            Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+                    ou_baoab(Xb, Vb, Tb, c1, c2, phi[s] / mass, hdt, seed, s0, step, w)
+                    evaluate_block(Xb, p, Eb, Gb, w)
+                    for k in range(d):
+                        for j in range(w):
+                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
+                if check_and_record(lo, w, Xb, Eb, status, step + 1, rec_every, rec_origin,
+                                    frames, frame_e):
+                    break
+            store(lo, hi, Xb, Xt)
+            if baoab:
+                store(lo, hi, Vb, Vt)
+            for j in range(w):
+                E[lo + j] = Eb[j]
+                acc[lo + j] += accb[j]
 
-    @numba.njit(parallel=True, **_JIT)
+        return block_run
+
+    @numba.njit(**_JIT)
     def evaluate(Xt, p, E, Gt):
-        for i in prange(Xt.shape[1]):
+        # serial on purpose: it serves initial states, quadrature grids and tests, where a
+        # parallel region costs more to compile (seconds) and to launch than it saves
+        for i in range(Xt.shape[1]):
             E[i] = eg(Xt, i, p, Gt)
 
-    return {
-        "evaluate": evaluate,
-        "block": block_run,
-        "driver": _make_driver(block_run),
-        "pt_driver": _make_pt_driver(block_run),
-    }
+    return {"evaluate": evaluate, "make_block": make_block}
 
 
 def _make_driver(block_fn: Callable) -> Callable:
     @numba.njit(parallel=True, **_JIT)
-    def drive(method, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
+    def drive(Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
               rec_every, rec_origin, frames, frame_e, acc, status, block, scr):
         m = Xt.shape[1]
         nb = (m + block - 1) // block
         for b in prange(nb):
             lo = b * block
             hi = min(m, lo + block)
-            block_fn(method, b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
+            block_fn(b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
                      step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr)
 
     return drive
@@ -262,7 +265,7 @@ def _make_driver(block_fn: Callable) -> Callable:
 
 def _make_pt_driver(block_fn: Callable) -> Callable:
     @numba.njit(parallel=True, **_JIT)
-    def drive_pt(method, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
+    def drive_pt(Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
                  rec_every, rec_origin, frames, frame_e, acc, status, block, scr,
                  n_temps, swap_every, chain0, perm, attempts, accepts, has_velocity):
         # Replica exchange over chains of n_temps consecutive walkers (walker c*K + k sits
@@ -279,7 +282,7 @@ def _make_pt_driver(block_fn: Callable) -> Callable:
             for b in prange(nb):
                 lo = b * block
                 hi = min(m, lo + block)
-                block_fn(method, b, lo, hi, Xt, Vt, E, p, T, phi[s0:s0 + swap_every], dt,
+                block_fn(b, lo, hi, Xt, Vt, E, p, T, phi[s0:s0 + swap_every], dt,
                          gamma, mass, seed, stream0, step0 + s0, swap_every, rec_every,
                          rec_origin, frames, frame_e, acc, status, scr)
             for i in range(m):
@@ -381,6 +384,8 @@ class KernelSet:
 
     def __init__(self, energy_grad: Callable) -> None:
         self._k = _build(energy_grad)
+        self._blocks: dict[int, Callable] = {}
+        self._drivers: dict[tuple[int, bool], Callable] = {}
 
     def evaluate(self, Xt: np.ndarray, p: np.ndarray, E: np.ndarray, Gt: np.ndarray) -> None:
         """Evaluate energies ``E`` (M,) and gradients ``Gt`` (d, M) of ``Xt`` (d, M) in place.
@@ -392,11 +397,13 @@ class KernelSet:
         """
         self._k["evaluate"](Xt, p, E, Gt)
 
-    def driver(self, replica_exchange: bool = False) -> Callable:
-        """Return the compiled driver (its first argument is the integrator code).
+    def driver(self, method: int, replica_exchange: bool = False) -> Callable:
+        """Return (compiling on first use) the driver of one integrator.
 
         Parameters
         ----------
+        method : int
+            Integrator code: ``GD``, ``OVERDAMPED``, ``MALA`` or ``BAOAB``.
         replica_exchange : bool
             Whether to return the replica-exchange driver.
 
@@ -405,7 +412,14 @@ class KernelSet:
         callable
             The compiled driver.
         """
-        return self._k["pt_driver" if replica_exchange else "driver"]
+        key = (method, replica_exchange)
+        if key not in self._drivers:
+            block = self._blocks.get(method)
+            if block is None:
+                block = self._blocks[method] = self._k["make_block"](method)
+            make = _make_pt_driver if replica_exchange else _make_driver
+            self._drivers[key] = make(block)
+        return self._drivers[key]
 
 
 _KERNELS: dict[int, tuple[Callable, KernelSet]] = {}

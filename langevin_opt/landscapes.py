@@ -762,7 +762,12 @@ def _nonnegative(name: str, v: object) -> float:
     return f
 
 
+#: Largest dimension a built-in landscape accepts (a guard against typos such as 10**9,
+#: which would otherwise try to allocate gigabytes).
+MAX_DIM = 4096
+
+
 def _dim(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"dim must be an integer >= 1, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_DIM:
+        raise ValueError(f"dim must be an integer in [1, {MAX_DIM}], got {v!r}")
     return int(v)

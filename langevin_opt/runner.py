@@ -48,6 +48,7 @@ __all__ = ["OutputError", "RunDiverged", "RunReport", "prepare_output", "run_exp
 
 TRAJECTORY = "trajectory.h5"
 SUMMARY = "summary.json"
+FIGURES = ("basins_vs_temperature.png",)
 
 
 class OutputError(ValueError):
@@ -191,7 +192,7 @@ def _state_from_checkpoint(step: int, arrays: dict[str, np.ndarray]) -> Ensemble
     )
 
 
-def _append(writer: H5MDWriter, result: RunResult, dt: float) -> None:
+def _append(writer: H5MDWriter, result: RunResult, dt: float, mala: bool) -> None:
     traj = result.trajectory
     if len(traj.steps):
         times = traj.steps * dt
@@ -199,11 +200,12 @@ def _append(writer: H5MDWriter, result: RunResult, dt: float) -> None:
         writer.append_observables(traj.steps, times, energy=traj.energies,
                                   mean_energy=traj.energies.mean(axis=1))
     st = result.state
-    obs = {"acceptance": (st.accepted / max(st.step, 1))[None]}
+    obs = {"acceptance": (st.accepted / max(st.step, 1))[None]} if mala else {}
     if st.swap_attempts is not None:
         rate = st.swap_accepts / np.maximum(st.swap_attempts, 1)
         obs.update({f"swap_acceptance_{k}": rate[k:k + 1] for k in range(rate.size)})
-    writer.append_observables(np.array([st.step]), np.array([st.step * dt]), **obs)
+    if obs:
+        writer.append_observables(np.array([st.step]), np.array([st.step * dt]), **obs)
 
 
 def run_experiment(
@@ -278,7 +280,7 @@ def run_experiment(
         params = {**params, "resumed_at_step": int(step), "status": "running"}
         writer.write_parameters(params)
     else:
-        for name in (TRAJECTORY, SUMMARY):
+        for name in (TRAJECTORY, SUMMARY, *FIGURES):
             (out / name).unlink(missing_ok=True)
         state = sampler.init(initial_positions(exp, landscape, m))
         comp = None if outp["compression"] == "none" else outp["compression"]
@@ -299,6 +301,7 @@ def run_experiment(
                                                           "purpose_init": PURPOSE_INIT})
 
     dt = float(integ.dt)
+    mala = cfg["integrator"]["kind"] == "mala"
     chunk = outp["checkpoint_every"]
     status = "completed"
     try:
@@ -307,7 +310,7 @@ def run_experiment(
             try:
                 res = sampler.run(state, n, record_every=outp["record_every"], threads=threads)
             except DivergenceError as err:
-                _append(writer, err.result, dt)
+                _append(writer, err.result, dt, mala)
                 writer.flush()
                 status = "diverged"
                 _finish(writer, params, status, err.step)
@@ -316,7 +319,7 @@ def run_experiment(
                 _write_json(out / SUMMARY, summary)
                 raise RunDiverged(str(err), err.step, err.walker) from None
             state = res.state
-            _append(writer, res, dt)
+            _append(writer, res, dt, mala)
             writer.write_checkpoint(state.step, _state_arrays(state), {"total_steps": total})
             if progress is not None:
                 progress(state.step, total, _observables(state, temps))
@@ -369,7 +372,7 @@ def _summary(exp: Experiment, landscape: Landscape, state: EnsembleState, temps:
     for t in np.unique(temps):
         sel = temps == t  # with replica exchange slots keep their temperature
         row = {"T": float(t), "mean_energy": float(state.energies[sel].mean())}
-        if state.step:
+        if state.step and exp.config["integrator"]["kind"] == "mala":
             row["acceptance"] = float(state.accepted[sel].mean() / state.step)
         if basins is not None:
             row.update(basins[float(t)])
@@ -411,6 +414,6 @@ def _figures(exp: Experiment, landscape: Landscape, summary: dict, out: Path) ->
     rows = [r for r in summary["temperatures"] if "basin_exact" in r]
     if len(rows) < 2:
         return []
-    path = out / "basins_vs_temperature.png"
+    path = out / FIGURES[0]
     basin_crossover_figure(landscape, rows, path, title=exp.name)
     return [path]

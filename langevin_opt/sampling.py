@@ -587,19 +587,19 @@ class Sampler:
         mass = float(getattr(integ, "mass", 1.0))
         seed = np.uint64(self.seed)
         block = int(config.block_size)
-        args = (integ.code, xt, vt, e, self.landscape.params, temps, phi, dt, gamma, mass, seed,
+        args = (xt, vt, e, self.landscape.params, temps, phi, dt, gamma, mass, seed,
                 self.walker_offset, step0, n_steps, k if n_rec else 0, first, frames, frame_e,
                 acc, status, block, K.make_scratch(m, d, block, integ.code))
         perm = att = acc_sw = None
         with _threads(threads):
             if rex is None:
-                self._kernels.driver()(*args)
+                self._kernels.driver(integ.code)(*args)
             else:
                 perm = np.array(state.permutation, dtype=np.int64, copy=True)
                 att = np.array(state.swap_attempts, dtype=np.int64, copy=True)
                 acc_sw = np.array(state.swap_accepts, dtype=np.int64, copy=True)
                 chain0 = self.walker_offset // rex.n_temps
-                self._kernels.driver(replica_exchange=True)(
+                self._kernels.driver(integ.code, replica_exchange=True)(
                     *args, rex.n_temps, rex.swap_every, chain0, perm, att, acc_sw,
                     isinstance(integ, BAOAB))
             if n_steps == 0:

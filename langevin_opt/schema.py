@@ -182,6 +182,12 @@ def _coerce(section: str, key: str, f: _Field, v: object) -> object:
     return v
 
 
+def _is_numeric(v: object) -> bool:
+    if isinstance(v, list):
+        return len(v) > 0 and all(_is_numeric(x) for x in v)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _check_keys(section: str, table: Mapping, allowed: list[str]) -> None:
     for key in table:
         if key not in allowed:
@@ -298,6 +304,17 @@ def validate_config(raw: Mapping) -> Experiment:
             f"[landscape] name: unknown landscape {name!r}{_suggest(name, list(LANDSCAPES))}; "
             f"allowed: {', '.join(LANDSCAPES)}"
         )
+    for key, v in land.items():
+        if key == "name":
+            continue
+        if key == "dim":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"[landscape] dim: must be an integer, got {_typename(v)} {v!r}")
+        elif not _is_numeric(v):
+            raise ConfigError(
+                f"[landscape] {key}: must be a number or an array of numbers, "
+                f"got {_typename(v)} {v!r}"
+            )
     try:
         built = make_landscape(**land)
     except ValueError as err:

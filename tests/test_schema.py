@@ -44,6 +44,10 @@ def base():
         (lambda c: c["experiment"].update(seed=-1), r"\[experiment\] seed: must be in \[0, 2\*\*64\)"),
         (lambda c: c.update(schedule={"kind": "linear"}), r"\[schedule\] final: missing"),
         (lambda c: c["ensemble"].update(init="minimum:7"), r"\[ensemble\] init: landscape 'double_well' has 2 known minima"),
+        (lambda c: c["landscape"].update(barrier="2"), r"\[landscape\] barrier: must be a number or an array of numbers, got string"),
+        (lambda c: c["landscape"].update(tilt=True), r"\[landscape\] tilt: must be a number"),
+        (lambda c: c.update(landscape={"name": "rastrigin", "dim": 10**9}), r"\[landscape\] dim must be an integer in \[1, 4096\]"),
+        (lambda c: c.update(landscape={"name": "rastrigin", "dim": 2.0}), r"\[landscape\] dim: must be an integer, got number"),
     ],
 )
 def test_errors_are_one_line_naming_the_key(mutate, message):
