@@ -118,6 +118,9 @@ def _build(eg: Callable) -> dict[str, Callable]:
 
     @numba.njit(**_JIT)
     def propose_mala(Xb, Gb, Yb, Tb, f2, dt, seed, s0, step, w):
+        # the Euler–Maruyama step of add_noise_overdamped, written to Yb.  Not merged with
+        # it on purpose: called with Yb = Xb, LLVM's runtime overlap check fails and the
+        # walker loop falls back to scalar code.
         d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q
