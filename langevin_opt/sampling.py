@@ -571,8 +571,15 @@ class Sampler:
         else:
             first, rec_steps, include_initial = 0, [], False
         n_rec = len(rec_steps)
-        frames = np.full((n_rec, m, d), np.nan)
-        frame_e = np.full((n_rec, m), np.nan)
+        # one buffer for all frames of the call; slot 0 holds the initial state when it is
+        # recorded, the kernel fills the rest (frames after a divergence are dropped below)
+        n0 = int(include_initial)
+        all_frames = np.empty((n0 + n_rec, m, d))
+        all_e = np.empty((n0 + n_rec, m))
+        if include_initial:
+            all_frames[0] = x
+            all_e[0] = state.energies
+        frames, frame_e = all_frames[n0:], all_e[n0:]
 
         xt = np.ascontiguousarray(x.T)
         vt = (np.ascontiguousarray(np.asarray(state.velocities, dtype=np.float64).T)
@@ -605,12 +612,8 @@ class Sampler:
             if n_steps == 0:
                 self._kernels.evaluate(xt, self.landscape.params, e, np.empty_like(xt))
 
-        steps = np.asarray(rec_steps, dtype=np.int64)
-        if include_initial:
-            steps = np.concatenate([[step0], steps]).astype(np.int64)
-            frames = np.concatenate([x[None], frames])
-            frame_e = np.concatenate([np.asarray(state.energies, dtype=np.float64)[None],
-                                      frame_e])
+        steps = np.asarray([step0] * n0 + rec_steps, dtype=np.int64)
+        frames, frame_e = all_frames, all_e
         new_x = np.ascontiguousarray(xt.T)
         new_v = np.ascontiguousarray(vt.T) if isinstance(integ, BAOAB) else None
         failed = status >= 0
