@@ -198,6 +198,11 @@ def _chunk_frames(row_shape: tuple[int, ...], itemsize: int, chunk_frames: int |
     return int(max(1, min(_CHUNK_MAX_FRAMES, _CHUNK_TARGET_BYTES // row_bytes)))
 
 
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate buffered batches along time; a single batch is used as it is (no copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _decode(value: Any) -> Any:
     """Convert an HDF5 attribute value into a plain Python value."""
     if isinstance(value, h5py.Empty):
@@ -887,7 +892,7 @@ class H5MDWriter:
         if self._pending_frames:
             group = f[f"particles/{self.particle_group}"]
             batch = {
-                key: np.concatenate([p[key] for p in self._pending_frames])
+                key: _join([p[key] for p in self._pending_frames])
                 for key in self._pending_frames[0]
             }
             for name in _PARTICLE_ELEMENTS:
@@ -909,9 +914,9 @@ class H5MDWriter:
                 element = self._new_element(obs_root, name, chunks[0][2].shape[1:], np.float64)
             element = obs_root[name]
             cols = {
-                "step": np.concatenate([c[0] for c in chunks]),
-                "time": np.concatenate([c[1] for c in chunks]),
-                "value": np.concatenate([c[2] for c in chunks]),
+                "step": _join([c[0] for c in chunks]),
+                "time": _join([c[1] for c in chunks]),
+                "value": _join([c[2] for c in chunks]),
             }
             self._write_element(element, cols, done)
             touched.append(element)
