@@ -36,6 +36,8 @@ def make_runner(landscape, x0, steps, record_every, checkpoint_every, workdir, r
     sampler = lo.Sampler(landscape, lo.Overdamped(dt=1e-4), temperature=10.0, seed=1,
                          total_steps=steps)
     state0 = sampler.init(x0)
+    n_buf = checkpoint_every // record_every + 2  # reused across chunks, as the runner does
+    buffer = (np.empty((n_buf,) + x0.shape), np.empty((n_buf, x0.shape[0])))
 
     def go():
         state = state0
@@ -47,7 +49,8 @@ def make_runner(landscape, x0, steps, record_every, checkpoint_every, workdir, r
                                 compression=compression)
         while state.step < steps:
             n = min(checkpoint_every, steps - state.step)
-            res = sampler.run(state, n, record_every=record_every if record else 0, threads=2)
+            res = sampler.run(state, n, record_every=record_every if record else 0, threads=2,
+                              frame_buffer=buffer if record else None)
             state = res.state
             if writer is not None:
                 t = res.trajectory

@@ -303,12 +303,16 @@ def run_experiment(
     dt = float(integ.dt)
     mala = cfg["integrator"]["kind"] == "mala"
     chunk = outp["checkpoint_every"]
+    rec = outp["record_every"]
+    n_buf = chunk // rec + 2 if rec else 0  # frames of one chunk, plus the initial one
+    frame_buffer = (np.empty((n_buf, m, landscape.dim)), np.empty((n_buf, m)))
     status = "completed"
     try:
         while state.step < total:
             n = min(chunk, total - state.step)
             try:
-                res = sampler.run(state, n, record_every=outp["record_every"], threads=threads)
+                res = sampler.run(state, n, record_every=rec, threads=threads,
+                                  frame_buffer=frame_buffer)
             except DivergenceError as err:
                 _append(writer, err.result, dt, mala)
                 writer.flush()

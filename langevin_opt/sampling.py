@@ -502,6 +502,7 @@ class Sampler:
         *,
         record_every: int = 0,
         threads: int | None = None,
+        frame_buffer: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> RunResult:
         """Advance the ensemble by ``n_steps`` in one compiled call.
 
@@ -518,6 +519,12 @@ class Sampler:
             step 0 is recorded when a run starts there.
         threads : int, optional
             Number of threads for this call (default: Numba's current setting).
+        frame_buffer : (numpy.ndarray, numpy.ndarray), optional
+            Float64 arrays ``(F, M, d)`` and ``(F, M)`` with ``F`` at least the
+            number of frames of this call, reused for the returned trajectory
+            (which then is a view, overwritten by the next call that gets the same
+            buffer).  Long runs pass one buffer to every chunk: a fresh
+            multi-megabyte array costs a page fault per 4 KiB on first touch.
 
         Returns
         -------
@@ -574,8 +581,21 @@ class Sampler:
         # one buffer for all frames of the call; slot 0 holds the initial state when it is
         # recorded, the kernel fills the rest (frames after a divergence are dropped below)
         n0 = int(include_initial)
-        all_frames = np.empty((n0 + n_rec, m, d))
-        all_e = np.empty((n0 + n_rec, m))
+        n_all = n0 + n_rec
+        if frame_buffer is not None:
+            bx, be = frame_buffer
+            if (bx.dtype != np.float64 or be.dtype != np.float64 or bx.ndim != 3
+                    or bx.shape[0] < n_all or bx.shape[1:] != (m, d)
+                    or be.shape[0] < n_all or be.shape[1:] != (m,)
+                    or not (bx.flags.c_contiguous and be.flags.c_contiguous)):
+                raise ValueError(
+                    f"frame_buffer must be C-contiguous float64 arrays of shapes "
+                    f"(>= {n_all}, {m}, {d}) and (>= {n_all}, {m})"
+                )
+            all_frames, all_e = bx[:n_all], be[:n_all]
+        else:
+            all_frames = np.empty((n_all, m, d))
+            all_e = np.empty((n_all, m))
         if include_initial:
             all_frames[0] = x
             all_e[0] = state.energies

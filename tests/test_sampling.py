@@ -294,3 +294,15 @@ def test_zero_steps_returns_the_initial_state():
     assert np.array_equal(r.state.positions, start(50))
     assert np.allclose(r.state.energies, MB.energy(start(50)))
     assert r.trajectory.steps.tolist() == [0]
+
+
+def test_frame_buffer_gives_the_same_frames_and_is_validated():
+    sampler = lo.Sampler(MB, lo.Overdamped(dt=1e-4), temperature=10.0, seed=1)
+    s0 = sampler.init(start(30))
+    plain = sampler.run(s0, 100, record_every=10)
+    buf = (np.full((20, 30, 2), np.nan), np.full((20, 30), np.nan))
+    reused = sampler.run(s0, 100, record_every=10, frame_buffer=buf)
+    same_run(plain, reused)
+    assert np.shares_memory(reused.trajectory.positions, buf[0])
+    with pytest.raises(ValueError, match=r"frame_buffer must be .* \(>= 11, 30, 2\)"):
+        sampler.run(s0, 100, record_every=10, frame_buffer=(buf[0][:5], buf[1][:5]))
