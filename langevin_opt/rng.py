@@ -123,36 +123,13 @@ def philox4x32(c0, c1, c2, c3, k0, k1, rounds=10):
 
 @numba.njit(cache=True, inline="always")
 def _philox10(c0, c1, c2, c3, k0, k1):
-    # Unrolled ten-round Philox4x32 (the loop form above is for tests with other
-    # round counts); unrolling lets LLVM vectorize it across walkers.
+    # Ten-round Philox4x32 for the kernels (constant trip count: LLVM unrolls it and
+    # vectorizes the rounds across walkers).
     c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    k0 = (k0 + _W0) & _MASK32
-    k1 = (k1 + _W1) & _MASK32
-    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
+    for _ in range(9):
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+        c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
     return c0, c1, c2, c3
 
 

@@ -31,7 +31,6 @@ import numpy as np
 
 from ._version import __version__
 from .landscapes import Landscape
-from .rng import PURPOSE_INIT
 from .sampling import (
     DivergenceError,
     EnsembleState,
@@ -297,8 +296,7 @@ def run_experiment(
             "status": "running",
         }
         writer.write_parameters(params)
-        writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total,
-                                                          "purpose_init": PURPOSE_INIT})
+        writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total})
 
     dt = float(integ.dt)
     mala = cfg["integrator"]["kind"] == "mala"
@@ -326,7 +324,7 @@ def run_experiment(
             _append(writer, res, dt, mala)
             writer.write_checkpoint(state.step, _state_arrays(state), {"total_steps": total})
             if progress is not None:
-                progress(state.step, total, _observables(state, temps))
+                progress(state.step, total, _observables(state))
         _finish(writer, params, status, state.step)
     finally:
         if not writer.closed:
@@ -345,7 +343,7 @@ def _finish(writer: H5MDWriter, params: dict, status: str, step: int) -> None:
     writer.flush()
 
 
-def _observables(state: EnsembleState, temps: np.ndarray) -> dict:
+def _observables(state: EnsembleState) -> dict:
     obs = {"mean_energy": float(np.mean(state.energies))}
     if state.step:
         obs["acceptance"] = float(state.accepted.sum() / (state.step * state.accepted.size))

@@ -228,14 +228,7 @@ def laplacian(landscape: Landscape, x: np.ndarray, eps: float | None = None) -> 
     numpy.ndarray, shape (M,)
         ``ΔU`` (energy / length²).
     """
-    x = landscape._as_batch(x)
-    h = _fd_step(landscape, eps)
-    out = np.zeros(x.shape[0])
-    for k in range(landscape.dim):
-        e = np.zeros(landscape.dim)
-        e[k] = h
-        out += (landscape.gradient(x + e)[:, k] - landscape.gradient(x - e)[:, k]) / (2.0 * h)
-    return out
+    return np.trace(hessian(landscape, x, eps), axis1=1, axis2=2)
 
 
 # ----------------------------------------------------------------------------
