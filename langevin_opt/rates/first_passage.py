@@ -1,0 +1,646 @@
+"""Compiled first-passage loop: walkers start in one basin and run until they commit to another.
+
+Each walker is integrated with exactly the arithmetic and the random numbers of
+:class:`langevin_opt.Sampler` (overdamped Euler–Maruyama or BAOAB; every normal
+is keyed by ``(seed, walker id, step, draw, PURPOSE_NOISE)``), so until it
+escapes a walker's trajectory is bit-identical to the plain ensemble run with the
+same seed and walker id.  After every step each walker is tested against the
+*commitment regions* of the basins: balls ``|x - c_b| < r_b`` around the minima.
+A walker that enters the region of a basin other than its own has *committed*:
+its first-passage time is recorded and it stops.  A walker that only grazes the
+saddle and falls back is not counted (the regions lie well inside the basins).
+Walkers still running at their step limit are right-censored, not dropped.
+
+Performance
+-----------
+* Inside a block of walkers, a walker that escapes is swapped with the last
+  running one and the block shrinks at once: no step is spent on a finished
+  walker.
+* The run advances in chunks of ``chunk`` steps.  Between chunks the running
+  walkers are packed into contiguous arrays and re-cut into blocks of at most
+  ``config.block_size`` walkers, and at least as many blocks as threads while
+  enough walkers remain, so every core keeps busy as walkers drop out.
+* Results do not depend on the number of threads, the block size or the chunk
+  length (each walker's arithmetic is independent of where it sits).
+
+Units: reduced, ``k_B = 1``; times are ``steps * dt`` in the integrator's time
+unit (overdamped dynamics have unit friction, ``D = T``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba import prange
+
+from .. import _kernels as K
+from ..config import config
+from ..landscapes import Landscape
+from ..rng import PURPOSE_INIT, PURPOSE_NOISE, check_seed, normal2, normals
+from ..sampling import BAOAB, Overdamped
+
+__all__ = ["Basins", "basins_from_landscape", "FirstPassageResult", "first_passage",
+           "STILL_RUNNING", "CENSORED"]
+
+#: ``final_basin`` of a walker that has not committed (yet) / was censored.
+STILL_RUNNING = -1
+CENSORED = -1
+_DIVERGED = -2
+
+_JIT = {"cache": False, "nogil": True, "error_model": "numpy", "_nrt": False}
+
+
+@dataclass(frozen=True)
+class Basins:
+    """Commitment regions: balls around the minima of a landscape.
+
+    Parameters
+    ----------
+    centers : numpy.ndarray, shape (B, d)
+        Basin centres (usually the minima), length units.
+    radii : numpy.ndarray, shape (B,)
+        Ball radii ``r_b > 0``; a walker is *in* basin ``b`` when
+        ``|x - c_b| < r_b``.  Choose them well inside each basin (past the
+        barrier), so that reaching one means commitment.
+    """
+
+    centers: np.ndarray
+    radii: np.ndarray
+
+    def __post_init__(self) -> None:
+        c = np.atleast_2d(np.asarray(self.centers, dtype=np.float64))
+        r = np.asarray(self.radii, dtype=np.float64).ravel()
+        if r.size == 1 and c.shape[0] > 1:
+            r = np.full(c.shape[0], float(r[0]))
+        if c.ndim != 2 or c.shape[0] < 2:
+            raise ValueError(f"centers must have shape (B, d) with B >= 2, got {np.shape(c)}")
+        if r.shape != (c.shape[0],) or not np.all(np.isfinite(r)) or np.any(r <= 0):
+            raise ValueError(f"radii must be {c.shape[0]} finite numbers > 0, got {self.radii!r}")
+        if not np.all(np.isfinite(c)):
+            raise ValueError("centers must be finite")
+        dist = np.linalg.norm(c[:, None, :] - c[None, :, :], axis=-1)
+        np.fill_diagonal(dist, np.inf)
+        overlap = dist < r[:, None] + r[None, :]
+        if overlap.any():
+            a, b = np.argwhere(overlap)[0]
+            raise ValueError(f"basin regions {a} and {b} overlap (distance {dist[a, b]:.4g} < "
+                             f"r_{a} + r_{b} = {r[a] + r[b]:.4g})")
+        object.__setattr__(self, "centers", np.ascontiguousarray(c))
+        object.__setattr__(self, "radii", np.ascontiguousarray(r))
+
+    @property
+    def n(self) -> int:
+        """Number of basins ``B``."""
+        return self.centers.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d``."""
+        return self.centers.shape[1]
+
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        """Basin of each configuration (``-1`` outside every region).
+
+        Parameters
+        ----------
+        x : array_like, shape (M, d)
+            Configurations.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (M,)
+        """
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        d2 = ((x[:, None, :] - self.centers[None, :, :]) ** 2).sum(-1)
+        inside = d2 < self.radii[None, :] ** 2
+        out = np.where(inside.any(1), inside.argmax(1), -1)
+        return out.astype(np.int64)
+
+
+def basins_from_landscape(
+    landscape: Landscape, radius: float | Sequence[float] | None = None,
+    *, fraction: float = 0.5,
+) -> Basins:
+    """Commitment balls around the known minima of a landscape.
+
+    Parameters
+    ----------
+    landscape : Landscape
+        Needs ``landscape.minima`` (at least two).
+    radius : float or sequence of float, optional
+        Radius for every basin, or one per minimum.  Default: ``fraction``
+        times the distance from each minimum to its nearest known saddle
+        (``landscape.saddles``), or ``fraction / 2`` times the distance to the
+        nearest other minimum when no saddles are known.
+    fraction : float
+        See ``radius`` (0 < fraction < 1).
+
+    Returns
+    -------
+    Basins
+    """
+    if landscape.minima is None or landscape.minima.shape[0] < 2:
+        raise ValueError(f"landscape '{landscape.name}' lists fewer than 2 minima; "
+                         "pass Basins(centers, radii) explicitly")
+    m = landscape.minima
+    if radius is None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+        if landscape.saddles is not None and landscape.saddles.shape[0]:
+            ref = landscape.saddles
+            dist = np.linalg.norm(m[:, None, :] - ref[None, :, :], axis=-1).min(1)
+            r = fraction * dist
+        else:
+            dist = np.linalg.norm(m[:, None, :] - m[None, :, :], axis=-1)
+            np.fill_diagonal(dist, np.inf)
+            r = 0.5 * fraction * dist.min(1)
+    else:
+        r = np.broadcast_to(np.asarray(radius, dtype=np.float64), (m.shape[0],)).copy()
+    return Basins(m, r)
+
+
+@dataclass(frozen=True)
+class FirstPassageResult:
+    """Per-walker outcome of :func:`first_passage`.
+
+    Attributes
+    ----------
+    steps : numpy.ndarray of int64, shape (M,)
+        Step at which the walker committed (entered another basin's region);
+        for censored walkers, the step limit at which it was stopped.
+    times : numpy.ndarray, shape (M,)
+        ``steps * dt`` (time units of the integrator).
+    censored : numpy.ndarray of bool, shape (M,)
+        True when the walker had not committed by its step limit.
+    final_basin : numpy.ndarray of int64, shape (M,)
+        Basin committed to, ``-1`` if censored.
+    positions : numpy.ndarray, shape (M, d)
+        Position at commitment (or at the step limit).
+    temperatures : numpy.ndarray, shape (M,)
+        Temperature of each walker.
+    start_basin : numpy.ndarray of int64, shape (M,)
+        Basin each walker started in.
+    dt : float
+        Time step.
+    walker_steps : int
+        Total number of walker-steps simulated (the work actually done).
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    censored: np.ndarray
+    final_basin: np.ndarray
+    positions: np.ndarray
+    temperatures: np.ndarray
+    start_basin: np.ndarray
+    dt: float
+    walker_steps: int
+
+    @property
+    def n_events(self) -> int:
+        """Number of walkers that committed."""
+        return int((~self.censored).sum())
+
+    def select(self, mask: np.ndarray) -> FirstPassageResult:
+        """The walkers selected by a boolean mask or index array.
+
+        Parameters
+        ----------
+        mask : array_like
+            Boolean mask of shape (M,) or integer indices.
+
+        Returns
+        -------
+        FirstPassageResult
+        """
+        sel = np.asarray(mask)
+        return FirstPassageResult(self.steps[sel], self.times[sel], self.censored[sel],
+                                  self.final_basin[sel], self.positions[sel],
+                                  self.temperatures[sel], self.start_basin[sel], self.dt,
+                                  int(self.steps[sel].sum()))
+
+
+# --------------------------------------------------------------------------
+# compiled kernel (one per landscape, like langevin_opt._kernels)
+# --------------------------------------------------------------------------
+
+
+def _build(eg: Callable) -> dict[str, Callable]:
+    @numba.njit(**_JIT)
+    def evaluate_block(Xb, p, Eb, Gb, w):
+        for j in range(w):
+            Eb[j] = eg(Xb, j, p, Gb)
+
+    @numba.njit(**_JIT)
+    def step_overdamped(Xb, Gb, Tb, ids, f2, dt, seed, step, w):
+        # the arithmetic of _kernels.add_noise_overdamped, with per-walker stream ids
+        d = Xb.shape[0]
+        for q in range((d + 1) // 2):
+            k = 2 * q
+            if k + 1 < d:
+                for j in range(w):
+                    sig = math.sqrt(f2 * Tb[j])
+                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
+                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
+                    Xb[k + 1, j] = Xb[k + 1, j] - dt * Gb[k + 1, j] + sig * z1
+            else:
+                for j in range(w):
+                    sig = math.sqrt(f2 * Tb[j])
+                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
+                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
+
+    @numba.njit(**_JIT)
+    def ou_baoab(Xb, Vb, Tb, ids, c1, c2, fs, hdt, seed, step, w):
+        d = Xb.shape[0]
+        for q in range((d + 1) // 2):
+            k = 2 * q
+            if k + 1 < d:
+                for j in range(w):
+                    sd = c2 * math.sqrt(fs * Tb[j])
+                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
+                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
+                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+                    Vb[k + 1, j] = c1 * Vb[k + 1, j] + sd * z1
+                    Xb[k + 1, j] = Xb[k + 1, j] + hdt * Vb[k + 1, j]
+            else:
+                for j in range(w):
+                    sd = c2 * math.sqrt(fs * Tb[j])
+                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
+                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
+                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+
+    def make_block(method: int) -> Callable:
+        baoab = method == K.BAOAB
+
+        @numba.njit(**_JIT)
+        def block_run(b, lo, hi, Xt, Vt, E, T, ids, origin, limit, p, dt, gamma, mass, seed,
+                      step0, n, centers, r2, out_step, out_basin, out_x, scr):
+            # Runs walkers lo..hi-1 of the packed arrays for up to n steps from step0.
+            # Escaped or censored walkers are written to out_* at their packed index and
+            # swapped out of the block; the rest are stored back.  Returns nothing: the
+            # caller finds the finished ones by out_step >= 0.
+            d = Xt.shape[0]
+            nbas = centers.shape[0]
+            w = hi - lo
+            Xb = scr.X[b]
+            Gb = scr.G[b]
+            Eb = scr.E[b]
+            Tb = scr.T[b]
+            Vb = scr.V[b]
+            idb = scr.ids[b]
+            orb = scr.origin[b]
+            limb = scr.limit[b]
+            locb = scr.loc[b]
+            for j in range(w):
+                Tb[j] = T[lo + j]
+                idb[j] = ids[lo + j]
+                orb[j] = origin[lo + j]
+                limb[j] = limit[lo + j]
+                locb[j] = lo + j
+                for k in range(d):
+                    Xb[k, j] = Xt[k, lo + j]
+                    if baoab:
+                        Vb[k, j] = Vt[k, lo + j]
+            evaluate_block(Xb, p, Eb, Gb, w)
+            c1 = math.exp(-gamma * dt)
+            c2 = math.sqrt(1.0 - c1 * c1)
+            hdt = 0.5 * dt
+            hdtm = 0.5 * dt / mass
+            fs = 1.0 / mass
+            f2 = 2.0 * dt
+            for s in range(n):
+                if w == 0:
+                    break
+                step = step0 + s
+                if baoab:
+                    for k in range(d):
+                        for j in range(w):
+                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
+                            Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
+                    ou_baoab(Xb, Vb, Tb, idb, c1, c2, fs, hdt, seed, step, w)
+                    evaluate_block(Xb, p, Eb, Gb, w)
+                    for k in range(d):
+                        for j in range(w):
+                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
+                else:
+                    step_overdamped(Xb, Gb, Tb, idb, f2, dt, seed, step, w)
+                    evaluate_block(Xb, p, Eb, Gb, w)
+                # commitment test; finished walkers leave the block at once
+                done_step = step + 1
+                j = 0
+                while j < w:
+                    hit = -1
+                    v = Eb[j]
+                    for k in range(d):
+                        v += 0.0 * Xb[k, j]
+                    if not math.isfinite(v):
+                        hit = -2
+                    else:
+                        for bb in range(nbas):
+                            if bb == orb[j]:
+                                continue
+                            acc = 0.0
+                            for k in range(d):
+                                dx = Xb[k, j] - centers[bb, k]
+                                acc += dx * dx
+                            if acc < r2[bb]:
+                                hit = bb
+                                break
+                    if hit != -1 or done_step >= limb[j]:
+                        g = locb[j]
+                        out_step[g] = done_step
+                        out_basin[g] = hit
+                        for k in range(d):
+                            out_x[g, k] = Xb[k, j]
+                        last = w - 1
+                        if j != last:
+                            Tb[j] = Tb[last]
+                            idb[j] = idb[last]
+                            orb[j] = orb[last]
+                            limb[j] = limb[last]
+                            locb[j] = locb[last]
+                            Eb[j] = Eb[last]
+                            for k in range(d):
+                                Xb[k, j] = Xb[k, last]
+                                Gb[k, j] = Gb[k, last]
+                                if baoab:
+                                    Vb[k, j] = Vb[k, last]
+                        w -= 1
+                    else:
+                        j += 1
+            for j in range(w):
+                g = locb[j]
+                E[g] = Eb[j]
+                for k in range(d):
+                    Xt[k, g] = Xb[k, j]
+                    if baoab:
+                        Vt[k, g] = Vb[k, j]
+
+        return block_run
+
+    return {"make_block": make_block}
+
+
+def _make_driver(block_fn: Callable) -> Callable:
+    @numba.njit(parallel=True, **_JIT)
+    def drive(Xt, Vt, E, T, ids, origin, limit, p, dt, gamma, mass, seed, step0, n,
+              centers, r2, out_step, out_basin, out_x, block, scr):
+        m = Xt.shape[1]
+        nb = (m + block - 1) // block
+        for b in prange(nb):
+            lo = b * block
+            hi = min(m, lo + block)
+            block_fn(b, lo, hi, Xt, Vt, E, T, ids, origin, limit, p, dt, gamma, mass, seed,
+                     step0, n, centers, r2, out_step, out_basin, out_x, scr)
+
+    return drive
+
+
+class _Scratch(NamedTuple):
+    """Per-block work arrays (the kernels allocate nothing)."""
+
+    X: np.ndarray
+    G: np.ndarray
+    E: np.ndarray
+    T: np.ndarray
+    V: np.ndarray
+    ids: np.ndarray
+    origin: np.ndarray
+    limit: np.ndarray
+    loc: np.ndarray
+
+
+def _make_scratch(nb: int, d: int, block: int, baoab: bool) -> _Scratch:
+    i8 = np.int64
+    return _Scratch(np.empty((nb, d, block)), np.empty((nb, d, block)), np.empty((nb, block)),
+                    np.empty((nb, block)), np.empty((nb, d, block if baoab else 1)),
+                    np.empty((nb, block), dtype=i8), np.empty((nb, block), dtype=i8),
+                    np.empty((nb, block), dtype=i8), np.empty((nb, block), dtype=i8))
+
+
+_DRIVERS: dict[tuple[int, int], tuple[Callable, Callable]] = {}
+
+
+def _driver(energy_grad: Callable, method: int) -> Callable:
+    key = (id(energy_grad), method)
+    hit = _DRIVERS.get(key)
+    if hit is None or hit[0] is not energy_grad:
+        blocks = _build(energy_grad)
+        hit = (energy_grad, _make_driver(blocks["make_block"](method)))
+        _DRIVERS[key] = hit
+    return hit[1]
+
+
+# --------------------------------------------------------------------------
+# public entry point
+# --------------------------------------------------------------------------
+
+
+def _threads_now(threads: int | None) -> int:
+    return int(threads) if threads is not None else int(numba.get_num_threads())
+
+
+def first_passage(
+    landscape: Landscape,
+    integrator: Overdamped | BAOAB,
+    positions: np.ndarray,
+    basins: Basins,
+    *,
+    temperature: float | np.ndarray,
+    max_steps: int | np.ndarray,
+    seed: int,
+    start_basin: int | np.ndarray | None = None,
+    velocities: np.ndarray | None = None,
+    walker_offset: int = 0,
+    chunk: int = 1000,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    compact: bool = True,
+) -> FirstPassageResult:
+    """Run walkers until each commits to another basin or reaches its step limit.
+
+    Parameters
+    ----------
+    landscape : Landscape
+        Energy surface.
+    integrator : Overdamped or BAOAB
+        Update rule (the same arithmetic and random numbers as
+        :class:`langevin_opt.Sampler`).
+    positions : array_like, shape (M, d)
+        Starting positions (``(M,)`` accepted for ``d = 1``).
+    basins : Basins
+        Commitment regions.
+    temperature : float or array_like, shape (M,)
+        Temperature of each walker (``k_B = 1``), > 0.
+    max_steps : int or array_like of int, shape (M,)
+        Step limit per walker; walkers still running then are censored.
+    seed : int
+        Generator key (keyword only).
+    start_basin : int or array_like of int, optional
+        Basin each walker starts in (it never "escapes" into its own region);
+        default: the region each starting position lies in (it must lie in one).
+    velocities : array_like, shape (M, d), optional
+        BAOAB only; default Maxwell–Boltzmann draws exactly as
+        :meth:`langevin_opt.Sampler.init` makes them.
+    walker_offset : int
+        RNG stream id of walker 0.
+    chunk : int
+        Steps between two packings of the running walkers (results do not depend on it).
+    threads : int, optional
+        Numba threads for this call.
+    progress : callable, optional
+        ``progress(step, n_running)`` after every chunk.
+    compact : bool
+        Pack the running walkers between chunks (True); False keeps the initial
+        blocks (for tests: results are identical either way).
+
+    Returns
+    -------
+    FirstPassageResult
+
+    Raises
+    ------
+    FloatingPointError
+        A walker's energy or position became non-finite (reduce ``dt``).
+    """
+    from ..sampling import _as_positions, _threads
+
+    if not isinstance(landscape, Landscape):
+        raise ValueError(f"landscape must be a Landscape, got {type(landscape).__name__}")
+    if not isinstance(integrator, (Overdamped, BAOAB)):
+        raise ValueError("integrator must be Overdamped or BAOAB for first-passage runs, "
+                         f"got {type(integrator).__name__}")
+    if not isinstance(basins, Basins):
+        raise ValueError(f"basins must be a Basins, got {type(basins).__name__}")
+    d = landscape.dim
+    if basins.dim != d:
+        raise ValueError(f"basins have dimension {basins.dim}, the landscape {d}")
+    x = _as_positions("positions", positions, d)
+    m = x.shape[0]
+    seed = check_seed(seed)
+    temps = np.broadcast_to(np.asarray(temperature, dtype=np.float64), (m,)).copy()
+    if not np.all(np.isfinite(temps)) or np.any(temps <= 0):
+        raise ValueError("temperature must be finite and > 0 for every walker")
+    ms = np.asarray(max_steps)
+    if ms.dtype.kind not in "iu" or np.any(ms < 1) or ms.ndim > 1:
+        raise ValueError(f"max_steps must be an integer >= 1 or one per walker, got {max_steps!r}")
+    limit = np.broadcast_to(ms, (m,)).astype(np.int64)
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    if isinstance(walker_offset, bool) or not isinstance(walker_offset, (int, np.integer)) \
+            or not 0 <= walker_offset or walker_offset + m > 2**32:
+        raise ValueError(f"walker_offset must be an integer >= 0 with offset + M <= 2**32, "
+                         f"got {walker_offset!r}")
+    here = basins.assign(x)
+    if start_basin is None:
+        if np.any(here < 0):
+            bad = int(np.flatnonzero(here < 0)[0])
+            raise ValueError(f"walker {bad} starts outside every basin region; "
+                             "pass start_basin")
+        origin = here
+    else:
+        origin = np.broadcast_to(np.asarray(start_basin, dtype=np.int64), (m,)).copy()
+        if np.any(origin < 0) or np.any(origin >= basins.n):
+            raise ValueError(f"start_basin must be in [0, {basins.n}), got {start_basin!r}")
+        clash = (here >= 0) & (here != origin)
+        if clash.any():
+            bad = int(np.flatnonzero(clash)[0])
+            raise ValueError(f"walker {bad} starts inside basin {here[bad]}, "
+                             f"not its start_basin {origin[bad]}")
+    baoab = isinstance(integrator, BAOAB)
+    mass = float(getattr(integrator, "mass", 1.0))
+    gamma = float(getattr(integrator, "friction", 1.0))
+    if baoab:
+        if velocities is None:
+            z = normals(seed, (m, d), stream0=int(walker_offset), step=0, purpose=PURPOSE_INIT)
+            v = z * np.sqrt(temps * 1.0 / mass)[:, None]
+        else:
+            v = _as_positions("velocities", velocities, d)
+            if v.shape != x.shape:
+                raise ValueError(f"velocities must have shape {x.shape}, got {v.shape}")
+    elif velocities is not None:
+        raise ValueError("velocities are only used by baoab")
+    drive = _driver(landscape.energy_grad, integrator.code)
+
+    # packed state of the running walkers
+    idx = np.arange(m, dtype=np.int64)               # original index of each packed walker
+    xt = np.ascontiguousarray(x.T)
+    vt = np.ascontiguousarray(v.T) if baoab else np.zeros((d, 1))
+    e = np.empty(m)
+    ids = idx + int(walker_offset)
+    tt = temps.copy()
+    org = origin.copy()
+    lim = limit.copy()
+    res_step = np.full(m, -1, dtype=np.int64)
+    res_basin = np.full(m, STILL_RUNNING, dtype=np.int64)
+    res_x = np.empty((m, d))
+    n_thr = _threads_now(threads)
+    max_block = int(config.block_size)
+    cen = basins.centers
+    r2 = basins.radii**2
+    step = 0
+    total_limit = int(lim.max())
+    walker_steps = 0
+    with _threads(threads):
+        while idx.size and step < total_limit:
+            n_run = idx.size
+            if compact:
+                block = max(1, min(max_block, -(-n_run // n_thr)))
+            else:
+                block = max_block
+            nb = -(-n_run // block)
+            scr = _make_scratch(nb, d, block, baoab)
+            n = int(min(chunk, total_limit - step))
+            o_step = np.full(n_run, -1, dtype=np.int64)
+            o_basin = np.full(n_run, STILL_RUNNING, dtype=np.int64)
+            o_x = np.empty((n_run, d))
+            drive(xt, vt, e, tt, ids, org, lim, landscape.params, float(integrator.dt), gamma,
+                  mass, np.uint64(seed), step, n, cen, r2, o_step, o_basin, o_x, block, scr)
+            fin = o_step >= 0
+            if not compact:
+                fin &= res_step[idx] < 0
+            walker_steps += int(np.where(o_step >= 0, o_step - step, n).sum())
+            if fin.any():
+                g = idx[fin]
+                res_step[g] = o_step[fin]
+                res_basin[g] = o_basin[fin]
+                res_x[g] = o_x[fin]
+                if np.any(o_basin[fin] == _DIVERGED):
+                    k = int(np.flatnonzero(o_basin == _DIVERGED)[0])
+                    raise FloatingPointError(  # noqa: TRY003
+                        f"non-finite energy or coordinates at step {o_step[k]} for walker "
+                        f"{idx[k]} (landscape '{landscape.name}', integrator "
+                        f"{integrator.kind}, dt={integrator.dt:g}); reduce dt")
+                if compact:
+                    keep = ~fin
+                    idx = idx[keep]
+                    xt = np.ascontiguousarray(xt[:, keep])
+                    if baoab:
+                        vt = np.ascontiguousarray(vt[:, keep])
+                    e = e[keep]
+                    ids = ids[keep]
+                    tt = tt[keep]
+                    org = org[keep]
+                    lim = lim[keep]
+                else:
+                    # keep the layout; finished walkers get a zero step budget
+                    lim = lim.copy()
+                    lim[fin] = 0
+            step += n
+            if not compact:
+                if np.all(res_step >= 0):
+                    break
+            if progress is not None:
+                progress(step, int((res_step < 0).sum()))
+    censored = res_basin < 0
+    steps = res_step
+    times = steps * float(integrator.dt)
+    return FirstPassageResult(steps=steps, times=times, censored=censored,
+                              final_basin=res_basin, positions=res_x, temperatures=temps,
+                              start_basin=origin, dt=float(integrator.dt),
+                              walker_steps=int(walker_steps))
