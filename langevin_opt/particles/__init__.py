@@ -13,6 +13,10 @@ Reduced units (``k_B = 1``).  The pieces:
   (Lennard-Jones, Morse, Gaussian and harmonic bonds), tail corrections.
 * :mod:`~langevin_opt.particles.forces`: compiled energy/force/virial kernels
   (neighbor list, all-pairs, batched replicas, bonds) and observables.
+* :mod:`~langevin_opt.particles.dynamics`: velocity Verlet, BAOAB Langevin and
+  overdamped Langevin for one system (:class:`Dynamics`) or many replicas of a
+  small one (:func:`run_replicas`, :func:`replica_exchange`), FIRE quenches,
+  H5MD trajectories (:func:`open_trajectory`).
 
 Example
 -------
@@ -28,6 +32,26 @@ Example
 -7.225
 """
 
+from .dynamics import (
+    FIRE,
+    PARTICLE_INTEGRATORS,
+    Container,
+    Dynamics,
+    ExchangeStats,
+    LangevinBAOAB,
+    LangevinOverdamped,
+    MDRecord,
+    MinimizeResult,
+    ReplicaState,
+    VelocityVerlet,
+    fire_minimize,
+    fire_replicas,
+    make_particle_integrator,
+    maxwell_boltzmann,
+    open_trajectory,
+    replica_exchange,
+    run_replicas,
+)
 from .forces import (
     BatchResult,
     BondKernels,
@@ -106,4 +130,22 @@ __all__ = [
     "kinetic_temperature",
     "degrees_of_freedom",
     "pressure",
+    "VelocityVerlet",
+    "LangevinBAOAB",
+    "LangevinOverdamped",
+    "FIRE",
+    "PARTICLE_INTEGRATORS",
+    "make_particle_integrator",
+    "maxwell_boltzmann",
+    "Dynamics",
+    "MDRecord",
+    "MinimizeResult",
+    "fire_minimize",
+    "open_trajectory",
+    "Container",
+    "ReplicaState",
+    "ExchangeStats",
+    "run_replicas",
+    "replica_exchange",
+    "fire_replicas",
 ]

@@ -982,6 +982,43 @@ class H5MDWriter:
         group.attrs[_PARAMS_JSON] = text
         f.flush()
 
+    def write_static(self, **arrays: Any) -> None:
+        """Store time-independent per-particle data, e.g. ``species`` and ``mass``.
+
+        H5MD allows a particle element without time dependence as a plain
+        dataset ``particles/<group>/<name>`` of shape ``(n_particles, ...)``.
+
+        Parameters
+        ----------
+        **arrays : array_like, shape (n_particles, ...)
+            Numeric arrays (ints or floats), one per name; an existing dataset
+            of the same name is replaced.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            Bad name, a name of a time-dependent element, or a wrong shape/dtype.
+        """
+        f = self._check_open()
+        group = f[f"particles/{self.particle_group}"]
+        for name, value in arrays.items():
+            _check_name(name, "static element name")
+            if name in _PARTICLE_ELEMENTS or name == "box":
+                raise ValueError(f"{name} is a time-dependent H5MD element, not a static one")
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf" or arr.ndim < 1 or arr.shape[0] != self.n_particles:
+                raise ValueError(f"{name} must be a numeric array with first axis "
+                                 f"n_particles={self.n_particles}, got shape {arr.shape} and "
+                                 f"dtype {arr.dtype}")
+            if name in group:
+                del group[name]
+            group.create_dataset(name, data=arr)
+        f.flush()
+
     def write_checkpoint(
         self, step: int, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any] | None = None
     ) -> None:
@@ -1229,6 +1266,24 @@ class H5MDReader:
         if box is not None and isinstance(box.get("edges"), h5py.Group):
             out.append(box["edges"])
         return out
+
+    def static(self, name: str) -> np.ndarray:
+        """A time-independent particle element (see :meth:`H5MDWriter.write_static`).
+
+        Parameters
+        ----------
+        name : str
+            E.g. ``"species"`` or ``"mass"``.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        self._check_open()
+        if self._group is None or name not in self._group or not isinstance(
+                self._group[name], h5py.Dataset):
+            raise KeyError(f"no static element {name!r} in {self.path}")
+        return self._group[name][()]
 
     @property
     def n_frames(self) -> int:

@@ -1,0 +1,1409 @@
+"""Dynamics and minimisation of particle systems: NVE, Langevin, overdamped, FIRE.
+
+Units are reduced (``k_B = 1``): temperatures are energies, masses ``m_i`` in
+mass units, the time step ``dt`` and ``1 / friction`` in time units.
+
+Integrators
+-----------
+:class:`VelocityVerlet` (NVE)
+    ``v += (dt/2) F/m; x += dt v; F = F(x); v += (dt/2) F/m``.
+:class:`LangevinBAOAB` (NVT; Leimkuhler & Matthews 2013)
+    ``B A O A B`` with ``O: v <- c v + sqrt((1 - c^2) T / m_i) xi``,
+    ``c = exp(-friction dt)``; per-particle masses; configurational averages
+    are exact for harmonic wells at any stable ``dt``.
+:class:`LangevinOverdamped` (Brownian dynamics, Euler–Maruyama)
+    ``x += F dt / (m_i friction) + sqrt(2 T dt / (m_i friction)) xi``
+    (friction coefficient ``zeta_i = m_i friction``).
+:class:`FIRE` (Bitzek et al., PRL 97, 170201 (2006))
+    Local minimisation (quench): velocity mixing toward the force with an
+    adaptive time step, restarted whenever ``F . v < 0``.
+
+Temperatures can follow a schedule (:mod:`langevin_opt.schedules`): the
+temperature at step ``s`` of a run of ``total`` steps is
+``T_s = T * schedule.factors(s, total)``, which gives simulated annealing.
+
+Two drivers share the same update math (module-level ``njit`` functions):
+
+* :class:`Dynamics` moves one system (a periodic liquid with a
+  :class:`~langevin_opt.particles.neighbors.NeighborList`, or a cluster with
+  all pairs).  Updates are parallel over atoms; forces come from the
+  deterministic threaded kernels of :mod:`~langevin_opt.particles.forces`.
+* :func:`run_replicas` moves ``R`` independent replicas of a small system
+  (clusters, dimers) in one compiled loop (replicas over threads, each replica
+  runs all steps of the call), with per-replica temperatures, an optional
+  spherical container, and replica exchange (:func:`replica_exchange`).
+  :func:`fire_replicas` quenches ``R`` replicas at once.
+
+Random numbers
+--------------
+The noise on component ``k`` of atom ``i`` at step ``s`` is the counter-based
+normal ``normal2(seed, stream = replica * N + i, s, draw = k // 2, NOISE)``
+(:mod:`langevin_opt.rng`): trajectories are bit-identical for any number of
+threads, any chunking of the run into calls, and any batch of replicas (a
+replica keeps its id).  Replica swaps use ``uniform2(seed, pair, exchange,
+0, SWAP)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba import prange
+
+from ..rng import PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, check_seed, normal2, uniform2
+from ..schedules import Constant, Schedule
+from .forces import (
+    _as_terms,
+    _check_bond,
+    _check_pair,
+    bond_kernels,
+    degrees_of_freedom,
+    make_scratch,
+    pair_kernels,
+)
+from .neighbors import NeighborList
+from .potentials import BondPotential, LennardJones, PairPotential, harmonic_pair
+from .system import ParticleSystem, check_box
+
+__all__ = [
+    "VelocityVerlet",
+    "LangevinBAOAB",
+    "LangevinOverdamped",
+    "FIRE",
+    "PARTICLE_INTEGRATORS",
+    "make_particle_integrator",
+    "maxwell_boltzmann",
+    "Dynamics",
+    "MDRecord",
+    "MinimizeResult",
+    "fire_minimize",
+    "open_trajectory",
+    "ReplicaState",
+    "ExchangeStats",
+    "Container",
+    "run_replicas",
+    "replica_exchange",
+    "fire_replicas",
+]
+
+_JIT = {"nogil": True, "error_model": "numpy", "cache": True}
+
+# integer codes used by the compiled loops
+_VV, _BAOAB, _OVERDAMPED = 0, 1, 2
+
+
+# ---------------------------------------------------------------------------
+# Integrator configurations
+# ---------------------------------------------------------------------------
+def _positive(value, name: str) -> float:
+    v = float(value)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class VelocityVerlet:
+    """Velocity Verlet (NVE, symplectic, time reversible).
+
+    Parameters
+    ----------
+    dt : float
+        Time step (time units).
+    """
+
+    dt: float
+    name = "velocity_verlet"
+    code = _VV
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
+
+    @property
+    def friction(self) -> float:
+        """Friction rate (0: no thermostat)."""
+        return 0.0
+
+
+@dataclass(frozen=True)
+class LangevinBAOAB:
+    """BAOAB Langevin integrator (NVT) with per-particle masses.
+
+    Parameters
+    ----------
+    dt : float
+        Time step (time units).
+    friction : float
+        Friction rate ``gamma`` (1 / time units); ``exp(-gamma dt)`` is the
+        velocity memory per step.
+    """
+
+    dt: float
+    friction: float = 1.0
+    name = "baoab"
+    code = _BAOAB
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
+        object.__setattr__(self, "friction", _positive(self.friction, "friction"))
+
+
+@dataclass(frozen=True)
+class LangevinOverdamped:
+    """Overdamped (Brownian) Langevin dynamics, Euler–Maruyama.
+
+    ``dx = F / (m gamma) dt + sqrt(2 T / (m gamma)) dW``: the friction
+    coefficient of atom ``i`` is ``m_i gamma``; velocities are not used.
+
+    Parameters
+    ----------
+    dt : float
+        Time step (time units).
+    friction : float
+        Friction rate ``gamma`` (1 / time units).
+    """
+
+    dt: float
+    friction: float = 1.0
+    name = "overdamped"
+    code = _OVERDAMPED
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
+        object.__setattr__(self, "friction", _positive(self.friction, "friction"))
+
+
+@dataclass(frozen=True)
+class FIRE:
+    """Fast inertial relaxation engine (Bitzek et al. 2006) settings.
+
+    Parameters
+    ----------
+    dt : float
+        Initial time step.
+    dt_max : float
+        Largest time step (default ``10 dt``).
+    n_min : int
+        Steps with ``F . v > 0`` before the time step may grow.
+    f_inc, f_dec : float
+        Growth (> 1) and cut (< 1) factors of the time step.
+    alpha_start, f_alpha : float
+        Initial mixing parameter and its decay factor.
+    max_move : float
+        Largest displacement of one atom in one step (length units).
+    fmax : float
+        Convergence: largest atomic force norm below ``fmax``.
+    max_steps : int
+        Iteration limit.
+    """
+
+    dt: float = 0.005
+    dt_max: float | None = None
+    n_min: int = 5
+    f_inc: float = 1.1
+    f_dec: float = 0.5
+    alpha_start: float = 0.1
+    f_alpha: float = 0.99
+    max_move: float = 0.2
+    fmax: float = 1e-6
+    max_steps: int = 100_000
+    name = "fire"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
+        dtm = 10.0 * self.dt if self.dt_max is None else _positive(self.dt_max, "dt_max")
+        if dtm < self.dt:
+            raise ValueError(f"dt_max must be >= dt={self.dt}, got {dtm}")
+        object.__setattr__(self, "dt_max", dtm)
+        if int(self.n_min) != self.n_min or self.n_min < 0:
+            raise ValueError(f"n_min must be an integer >= 0, got {self.n_min!r}")
+        if not float(self.f_inc) > 1.0:
+            raise ValueError(f"f_inc must be > 1, got {self.f_inc!r}")
+        if not 0.0 < float(self.f_dec) < 1.0:
+            raise ValueError(f"f_dec must be in (0, 1), got {self.f_dec!r}")
+        if not 0.0 < float(self.alpha_start) < 1.0:
+            raise ValueError(f"alpha_start must be in (0, 1), got {self.alpha_start!r}")
+        if not 0.0 < float(self.f_alpha) <= 1.0:
+            raise ValueError(f"f_alpha must be in (0, 1], got {self.f_alpha!r}")
+        _positive(self.max_move, "max_move")
+        _positive(self.fmax, "fmax")
+        if int(self.max_steps) != self.max_steps or self.max_steps < 1:
+            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+
+    def params(self) -> np.ndarray:
+        """Parameters as the float array the kernels take."""
+        return np.array([self.dt, self.dt_max, self.n_min, self.f_inc, self.f_dec,
+                         self.alpha_start, self.f_alpha, self.max_move, self.fmax],
+                        dtype=np.float64)
+
+
+#: Particle integrators by name.
+PARTICLE_INTEGRATORS = {"velocity_verlet": VelocityVerlet, "baoab": LangevinBAOAB,
+                        "overdamped": LangevinOverdamped}
+
+
+def make_particle_integrator(name: str, **settings):
+    """Build a particle integrator by name.
+
+    Parameters
+    ----------
+    name : {"velocity_verlet", "baoab", "overdamped"}
+        Integrator.
+    **settings
+        Its parameters (``dt``, ``friction``).
+
+    Returns
+    -------
+    VelocityVerlet or LangevinBAOAB or LangevinOverdamped
+
+    Raises
+    ------
+    ValueError
+        Unknown name (listing the allowed ones) or bad parameters.
+    """
+    if name not in PARTICLE_INTEGRATORS:
+        raise ValueError(f"integrator must be one of {sorted(PARTICLE_INTEGRATORS)}, "
+                         f"got {name!r}")
+    return PARTICLE_INTEGRATORS[name](**settings)
+
+
+# ---------------------------------------------------------------------------
+# Update math (one source for both drivers)
+# ---------------------------------------------------------------------------
+@numba.njit(inline="always", **_JIT)
+def _noise(D, seed, stream, step):
+    """Normals for the ``D`` components of one atom (one Philox call per pair)."""
+    a, b = normal2(seed, stream, step, 0, PURPOSE_NOISE)
+    c = 0.0
+    if D == 3:
+        c, _ = normal2(seed, stream, step, 1, PURPOSE_NOISE)
+    return a, b, c
+
+
+@numba.njit(inline="always", **_JIT)
+def _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, stream, step):
+    """Everything of one step of atom ``i`` before the new force is known.
+
+    ``c1`` is ``exp(-friction dt)`` for BAOAB and ``1 / friction`` for the
+    overdamped scheme.
+    """
+    D = x.shape[1]
+    if code == _OVERDAMPED:
+        mu = minv[i] * c1
+        s = math.sqrt(2.0 * T * dt * mu)
+        n0, n1, n2 = _noise(D, seed, stream, step)
+        x[i, 0] += dt * mu * f[i, 0] + s * n0
+        x[i, 1] += dt * mu * f[i, 1] + s * n1
+        if D == 3:
+            x[i, 2] += dt * mu * f[i, 2] + s * n2
+        return
+    h = 0.5 * dt
+    for k in range(D):
+        v[i, k] += h * minv[i] * f[i, k]
+    if code == _VV:
+        for k in range(D):
+            x[i, k] += dt * v[i, k]
+        return
+    for k in range(D):
+        x[i, k] += h * v[i, k]
+    s = math.sqrt((1.0 - c1 * c1) * T * minv[i])
+    n0, n1, n2 = _noise(D, seed, stream, step)
+    v[i, 0] = c1 * v[i, 0] + s * n0
+    v[i, 1] = c1 * v[i, 1] + s * n1
+    if D == 3:
+        v[i, 2] = c1 * v[i, 2] + s * n2
+    for k in range(D):
+        x[i, k] += h * v[i, k]
+
+
+@numba.njit(inline="always", **_JIT)
+def _kick_atom(i, v, f, minv, h):
+    for k in range(v.shape[1]):
+        v[i, k] += h * minv[i] * f[i, k]
+
+
+@numba.njit(parallel=True, **_JIT)
+def _first_half(code, x, v, f, minv, dt, c1, T, seed, stream0, step):
+    for i in prange(x.shape[0]):
+        _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, stream0 + i, step)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _kick(v, f, minv, h):
+    for i in prange(v.shape[0]):
+        _kick_atom(i, v, f, minv, h)
+
+
+@numba.njit(**_JIT)
+def _kinetic(v, m):
+    k = 0.0
+    for i in range(v.shape[0]):
+        s = 0.0
+        for j in range(v.shape[1]):
+            s += v[i, j] * v[i, j]
+        k += m[i] * s
+    return 0.5 * k
+
+
+@numba.njit(**_JIT)
+def _all_finite(a):
+    for i in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            if not math.isfinite(a[i, k]):
+                return False
+    return True
+
+
+def _c1(integrator, dt: float) -> float:
+    if integrator.code == _BAOAB:
+        return math.exp(-integrator.friction * dt)
+    if integrator.code == _OVERDAMPED:
+        return 1.0 / integrator.friction
+    return 0.0
+
+
+# -- FIRE ---------------------------------------------------------------------
+@numba.njit(inline="always", **_JIT)
+def _fire_fmax2(f):
+    m = 0.0
+    for i in range(f.shape[0]):
+        s = 0.0
+        for k in range(f.shape[1]):
+            s += f[i, k] * f[i, k]
+        if s > m:
+            m = s
+    return m
+
+
+@numba.njit(inline="always", **_JIT)
+def _fire_step(x, v, f, st, prm):
+    """One FIRE iteration on ``(x, v)`` given the force ``f`` at ``x`` (unit masses).
+
+    ``st = [dt, alpha, n_positive]`` is updated; ``prm`` is :meth:`FIRE.params`.
+    """
+    dt_max, n_min, f_inc, f_dec = prm[1], prm[2], prm[3], prm[4]
+    a0, f_a, max_move = prm[5], prm[6], prm[7]
+    n, D = x.shape
+    p = 0.0
+    vv = 0.0
+    ff = 0.0
+    for i in range(n):
+        for k in range(D):
+            p += f[i, k] * v[i, k]
+            vv += v[i, k] * v[i, k]
+            ff += f[i, k] * f[i, k]
+    if p > 0.0:
+        a = st[1]
+        scale = a * math.sqrt(vv / ff) if ff > 0.0 else 0.0
+        for i in range(n):
+            for k in range(D):
+                v[i, k] = (1.0 - a) * v[i, k] + scale * f[i, k]
+        if st[2] > n_min:
+            st[0] = min(st[0] * f_inc, dt_max)
+            st[1] *= f_a
+        st[2] += 1.0
+    else:
+        for i in range(n):
+            for k in range(D):
+                v[i, k] = 0.0
+        st[0] *= f_dec
+        st[1] = a0
+        st[2] = 0.0
+    dt = st[0]
+    for i in range(n):
+        d2 = 0.0
+        for k in range(D):
+            v[i, k] += dt * f[i, k]
+            d2 += v[i, k] * v[i, k]
+        step = dt * math.sqrt(d2)
+        c = dt if step <= max_move else dt * max_move / step
+        for k in range(D):
+            x[i, k] += c * v[i, k]
+
+
+# ---------------------------------------------------------------------------
+# Velocities
+# ---------------------------------------------------------------------------
+@numba.njit(**_JIT)
+def _mb_fill(v, minv, T, seed, stream0):
+    n, D = v.shape
+    for i in range(n):
+        s = math.sqrt(T * minv[i])
+        a, b = normal2(seed, stream0 + i, 0, 0, PURPOSE_INIT)
+        c, _ = normal2(seed, stream0 + i, 0, 1, PURPOSE_INIT)
+        v[i, 0] = s * a
+        v[i, 1] = s * b
+        if D == 3:
+            v[i, 2] = s * c
+
+
+def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
+                      stream0: int = 0, zero_momentum: bool = True) -> np.ndarray:
+    """Velocities drawn from the Maxwell–Boltzmann distribution at ``temperature``.
+
+    Component ``k`` of atom ``i`` is ``sqrt(T / m_i)`` times a counter-based
+    normal keyed by ``(seed, stream0 + i)`` (purpose ``INIT``).
+
+    Parameters
+    ----------
+    masses : array_like, shape (N,)
+        Atomic masses.
+    dim : int
+        Spatial dimension (2 or 3).
+    temperature : float
+        Temperature (energy units, ``k_B = 1``), ``>= 0``.
+    seed : int
+        Generator key.
+    stream0 : int
+        Stream of atom 0 (use ``replica * N`` for replica ``replica``).
+    zero_momentum : bool
+        Remove the centre-of-mass velocity (the temperature is not rescaled).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, dim)
+    """
+    m = np.ascontiguousarray(masses, dtype=np.float64)
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim}")
+    t = float(temperature)
+    if not (math.isfinite(t) and t >= 0):
+        raise ValueError(f"temperature must be finite and >= 0, got {temperature!r}")
+    v = np.zeros((m.shape[0], dim))
+    _mb_fill(v, 1.0 / m, t, np.uint64(check_seed(seed)), int(stream0))
+    if zero_momentum and m.shape[0] > 1:
+        v -= (m[:, None] * v).sum(axis=0) / m.sum()
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Single-system driver
+# ---------------------------------------------------------------------------
+class MDRecord(NamedTuple):
+    """Observables of a run, one row per recorded step.
+
+    Attributes
+    ----------
+    step : numpy.ndarray of int64
+    time : numpy.ndarray
+        ``step * dt`` (time units).
+    potential_energy, kinetic_energy, total_energy : numpy.ndarray
+        Energies (energy units; ``potential_energy`` includes tail corrections
+        when enabled).
+    temperature : numpy.ndarray
+        Kinetic temperature ``2 K / N_f``.
+    pressure : numpy.ndarray
+        ``(2 K + W) / (d V) + P_tail`` (periodic systems; NaN for open ones).
+    target_temperature : numpy.ndarray
+        Thermostat temperature at that step (schedules).
+    """
+
+    step: np.ndarray
+    time: np.ndarray
+    potential_energy: np.ndarray
+    kinetic_energy: np.ndarray
+    total_energy: np.ndarray
+    temperature: np.ndarray
+    pressure: np.ndarray
+    target_temperature: np.ndarray
+
+
+def _check_temperature(t, name: str = "temperature") -> float:
+    v = float(t)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {t!r}")
+    return v
+
+
+class _ForceField:
+    """Forces of one system: pair terms over a neighbor list or all pairs, bonds."""
+
+    def __init__(self, terms: list, species: np.ndarray, box: np.ndarray | None, dim: int,
+                 neighbors: NeighborList | None) -> None:
+        self.terms = terms
+        self.species = species
+        self.box = box
+        self.bx = np.zeros(dim) if box is None else box
+        self.periodic = box is not None
+        self.neighbors = neighbors
+        n_species = int(species.max()) + 1
+        n = species.shape[0]
+        self.calls = []
+        for p in terms:
+            if isinstance(p, PairPotential):
+                _check_pair(p, n_species, box)
+                if neighbors is not None and neighbors.cutoff < p.cutoff:
+                    raise ValueError(f"neighbors.cutoff ({neighbors.cutoff}) must be >= the "
+                                     f"cutoff of {p.name} ({p.cutoff})")
+                if neighbors is None and self.periodic and not math.isfinite(p.cutoff):
+                    raise ValueError(f"cutoff of {p.name} must be finite in a periodic system")
+                self.calls.append(("pair", p, pair_kernels(p, dim)))
+            else:
+                _check_bond(p, n)
+                self.calls.append(("bond", p, bond_kernels(p, dim)))
+        self.n_builds = 0
+
+    def __call__(self, x: np.ndarray, F: np.ndarray) -> tuple[float, float]:
+        F[:] = 0.0
+        e_tot = 0.0
+        w_tot = 0.0
+        nl = self.neighbors
+        for kind, p, kern in self.calls:
+            if kind == "bond":
+                e, w = kern.bonds(x, p.bonds, p.table, self.bx, self.periodic, F)
+            elif nl is None:
+                e, w = kern.all_pairs(x, self.species, p.table, p.n_species, self.bx,
+                                      self.periodic, F)
+            else:
+                if nl.arrays is None or nl.n_atoms != x.shape[0]:
+                    nl.build(x, self.box, self.species)
+                fn = kern.neighbor if nl.parallel else kern.neighbor_serial
+                half2 = 0.25 * nl.skin**2
+                for _ in range(3):
+                    ok, e, w, _ = fn(x, nl.arrays, half2, p.table, p.n_species,
+                                     make_scratch(nl), F, True)
+                    if ok:
+                        break
+                    nl.build(x, self.box, self.species)
+                else:  # pragma: no cover - rounding at the skin boundary twice in a row
+                    raise RuntimeError("neighbor list could not be made valid")
+            e_tot += e
+            w_tot += w
+        return float(e_tot), float(w_tot)
+
+
+class Dynamics:
+    """Molecular or Langevin dynamics of one particle system.
+
+    Parameters
+    ----------
+    system : ParticleSystem
+        Initial configuration (positions, species, masses, box).
+    potentials : PairPotential, BondPotential or sequence of them
+        Terms of the potential energy.
+    integrator : VelocityVerlet, LangevinBAOAB or LangevinOverdamped
+        The update rule and its time step.
+    temperature : float, optional
+        Thermostat temperature ``T`` (energy units); ignored by velocity Verlet
+        except to draw initial velocities.
+    velocities : array_like, shape (N, d), optional
+        Initial velocities; default Maxwell–Boltzmann at ``temperature`` with
+        zero total momentum (zero if ``temperature = 0``).
+    schedule : Schedule, optional
+        Temperature factors over the run (simulated annealing); needs
+        ``total_steps``.
+    total_steps : int, optional
+        Length of the whole run for the schedule (default: the first
+        ``run``'s ``n_steps``).
+    neighbors : NeighborList, optional
+        Neighbor list for the pair terms (periodic liquids); without one, pair
+        terms are summed over all pairs (clusters, small boxes).
+    seed : int
+        Key of the counter-based generator.
+    tail_corrections : bool
+        Add the Lennard-Jones long-range corrections to the reported potential
+        energy and pressure (periodic systems with truncated LJ terms).
+    remove_com : bool
+        Count ``d`` fewer degrees of freedom in the kinetic temperature (NVE
+        with zero total momentum).  Default: ``True`` for velocity Verlet.
+
+    Attributes
+    ----------
+    x, v, forces : numpy.ndarray, shape (N, d)
+        Current (unwrapped) positions, velocities and forces.
+    step : int
+        Steps done so far.
+    energy, virial : float
+        Potential energy (without tail corrections) and virial at ``x``.
+
+    Notes
+    -----
+    Positions are integrated unwrapped; :attr:`system` returns them wrapped
+    into the box with image counts.
+    """
+
+    def __init__(self, system: ParticleSystem, potentials, integrator, *,
+                 temperature: float = 1.0, velocities=None, schedule: Schedule | None = None,
+                 total_steps: int | None = None, neighbors: NeighborList | None = None,
+                 seed: int = 0, tail_corrections: bool = False,
+                 remove_com: bool | None = None) -> None:
+        if not isinstance(system, ParticleSystem):
+            raise TypeError(f"system must be a ParticleSystem, got {type(system).__name__}")
+        if not isinstance(integrator, (VelocityVerlet, LangevinBAOAB, LangevinOverdamped)):
+            raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or "
+                            f"LangevinOverdamped, got {type(integrator).__name__}")
+        self.integrator = integrator
+        self.temperature = _check_temperature(temperature)
+        self.schedule = Constant() if schedule is None else schedule
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+        if total_steps is not None and (int(total_steps) != total_steps or total_steps < 1):
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+        self.total_steps = None if total_steps is None else int(total_steps)
+        self.seed = check_seed(seed)
+        self.species = system.species
+        self.masses = system.masses
+        self.minv = 1.0 / system.masses
+        self.box = system.box
+        self.x = system.unwrapped_positions.copy()
+        n, d = self.x.shape
+        if velocities is None:
+            self.v = maxwell_boltzmann(self.masses, d, self.temperature, seed=self.seed)
+        else:
+            v = np.array(velocities, dtype=np.float64)
+            if v.shape != (n, d) or not np.all(np.isfinite(v)):
+                raise ValueError(f"velocities must be finite with shape ({n}, {d}), "
+                                 f"got {v.shape}")
+            self.v = v
+        self.neighbors = neighbors
+        self.terms = _as_terms(potentials)
+        self._ff = _ForceField(self.terms, self.species, self.box, d, neighbors)
+        self.tail_energy = 0.0
+        self.tail_pressure = 0.0
+        if tail_corrections:
+            if self.box is None:
+                raise ValueError("tail_corrections need a periodic box")
+            for p in self.terms:
+                if isinstance(p, LennardJones):
+                    e, pt = p.tail(system)
+                    self.tail_energy += e
+                    self.tail_pressure += pt
+        rc = integrator.code == _VV if remove_com is None else bool(remove_com)
+        self.dof = degrees_of_freedom(n, d, remove_com=rc)
+        self.forces = np.zeros((n, d))
+        self.energy, self.virial = self._ff(self.x, self.forces)
+        self.step = 0
+
+    # -- properties -----------------------------------------------------------
+    @property
+    def n_atoms(self) -> int:
+        """Number of atoms."""
+        return self.x.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """Spatial dimension."""
+        return self.x.shape[1]
+
+    @property
+    def system(self) -> ParticleSystem:
+        """Current configuration (wrapped into the box, with image counts)."""
+        if self.box is None:
+            return ParticleSystem(self.x.copy(), species=self.species, masses=self.masses)
+        im = np.floor(self.x / self.box).astype(np.int64)
+        return ParticleSystem(self.x - im * self.box, species=self.species, masses=self.masses,
+                              box=self.box, images=im)
+
+    def kinetic_energy(self) -> float:
+        """Kinetic energy ``sum m v^2 / 2`` (energy units)."""
+        return float(_kinetic(self.v, self.masses))
+
+    def observables(self) -> dict:
+        """Potential, kinetic and total energy, kinetic temperature and pressure now.
+
+        Returns
+        -------
+        dict
+            Keys ``potential_energy`` (with tail corrections if enabled),
+            ``kinetic_energy``, ``total_energy``, ``temperature``, ``pressure``
+            (NaN for open systems).
+        """
+        k = self.kinetic_energy()
+        u = self.energy + self.tail_energy
+        if self.box is None:
+            p = math.nan
+        else:
+            vol = float(np.prod(self.box))
+            p = (2.0 * k + self.virial) / (self.dim * vol) + self.tail_pressure
+        return {"potential_energy": u, "kinetic_energy": k, "total_energy": u + k,
+                "temperature": 2.0 * k / self.dof, "pressure": p}
+
+    # -- running --------------------------------------------------------------
+    def run(self, n_steps: int, *, record_every: int = 0, writer=None,
+            frame_every: int = 0) -> MDRecord:
+        """Advance ``n_steps`` steps.
+
+        Parameters
+        ----------
+        n_steps : int
+            Steps to take (``>= 0``).
+        record_every : int
+            Record the observables every this many steps (0: only at the end).
+        writer : H5MDWriter, optional
+            Trajectory file (see :func:`open_trajectory`); observables are
+            appended at every record, frames every ``frame_every`` steps.
+        frame_every : int
+            Steps between frames in ``writer`` (0: no frames).
+
+        Returns
+        -------
+        MDRecord
+            The recorded observables.
+
+        Raises
+        ------
+        FloatingPointError
+            When positions, velocities or forces stop being finite (the step is
+            named; the state is left at the last finite step's update).
+        """
+        if int(n_steps) != n_steps or n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+        for nm, val in (("record_every", record_every), ("frame_every", frame_every)):
+            if int(val) != val or val < 0:
+                raise ValueError(f"{nm} must be a non-negative integer, got {val!r}")
+        n_steps = int(n_steps)
+        if self.total_steps is None:
+            self.total_steps = self.step + n_steps
+        integ = self.integrator
+        dt = integ.dt
+        c1 = _c1(integ, dt)
+        seed = np.uint64(self.seed)
+        code = integ.code
+        fac = self.schedule.factors(np.arange(self.step, self.step + n_steps),
+                                    self.total_steps) if n_steps else np.zeros(0)
+        rows: list[tuple] = []
+        rec = record_every if record_every else max(n_steps, 1)
+        for s in range(n_steps):
+            T = self.temperature * fac[s]
+            _first_half(code, self.x, self.v, self.forces, self.minv, dt, c1, T, seed, 0,
+                        self.step)
+            self.energy, self.virial = self._ff(self.x, self.forces)
+            if code != _OVERDAMPED:
+                _kick(self.v, self.forces, self.minv, 0.5 * dt)
+            self.step += 1
+            if not (math.isfinite(self.energy) and _all_finite(self.forces)
+                    and _all_finite(self.x)):
+                raise FloatingPointError(f"non-finite energy, force or position at step "
+                                         f"{self.step}; reduce dt={dt}")
+            if (s + 1) % rec == 0 or (frame_every and self.step % frame_every == 0):
+                if (s + 1) % rec == 0:
+                    o = self.observables()
+                    rows.append((self.step, self.step * dt, o["potential_energy"],
+                                 o["kinetic_energy"], o["total_energy"], o["temperature"],
+                                 o["pressure"], T))
+                    if writer is not None:
+                        writer.append_observables([self.step], [self.step * dt],
+                                                  **{k: [v] for k, v in o.items()})
+                if writer is not None and frame_every and self.step % frame_every == 0:
+                    self.write_frame(writer)
+        cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
+        return MDRecord(np.array(cols[0], dtype=np.int64),
+                        *(np.array(c, dtype=np.float64) for c in cols[1:]))
+
+    def write_frame(self, writer) -> None:
+        """Append the current frame (wrapped positions, images, velocities) to ``writer``.
+
+        Parameters
+        ----------
+        writer : H5MDWriter
+            Created by :func:`open_trajectory` for this system.
+        """
+        sysw = self.system
+        kw = {}
+        if writer.record["velocity"]:
+            kw["velocity"] = self.v[None]
+        if writer.record["image"]:
+            kw["image"] = sysw.images[None]
+        if writer.record["force"]:
+            kw["force"] = self.forces[None]
+        writer.append_frames([self.step], [self.step * self.integrator.dt],
+                             sysw.positions[None], **kw)
+
+    def minimize(self, fire: FIRE | None = None) -> MinimizeResult:
+        """Quench the current positions with FIRE (velocities are set to zero after).
+
+        Parameters
+        ----------
+        fire : FIRE, optional
+            Settings (default ``FIRE()``).
+
+        Returns
+        -------
+        MinimizeResult
+        """
+        fire = FIRE() if fire is None else fire
+        res = _fire_loop(self.x, self._ff, fire)
+        self.forces[:] = res.forces
+        self.energy = res.energy
+        self.virial = self._ff(self.x, self.forces)[1]
+        self.v[:] = 0.0
+        return res
+
+
+def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
+                    record_velocity: bool = True, record_force: bool = False,
+                    parameters: dict | None = None):
+    """Create an H5MD trajectory file for a particle system.
+
+    The particle group is ``trajectory`` (what MDAnalysis looks for), with
+    the box (periodic or ``none`` boundaries), wrapped positions, image counts
+    (periodic systems), velocities, and the time-independent ``species`` and
+    ``mass`` of every atom.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to create.
+    system : ParticleSystem
+        The system (its size, dimension, box, species and masses).
+    overwrite : bool
+        Replace an existing file.
+    record_velocity, record_force : bool
+        Store velocities / forces in the frames.
+    parameters : dict, optional
+        Stored under ``/parameters`` (run configuration).
+
+    Returns
+    -------
+    H5MDWriter
+    """
+    from .. import __version__
+    from ..storage.h5md import H5MDWriter
+
+    w = H5MDWriter(path, n_particles=system.n_atoms, dim=system.dim,
+                   particle_group="trajectory", creator_version=__version__,
+                   box_edges=system.box, record_velocity=record_velocity,
+                   record_force=record_force, record_image=system.periodic,
+                   overwrite=overwrite)
+    w.write_static(species=system.species, mass=system.masses)
+    if parameters:
+        w.write_parameters(parameters)
+    return w
+
+
+# ---------------------------------------------------------------------------
+# Minimisation (single system)
+# ---------------------------------------------------------------------------
+class MinimizeResult(NamedTuple):
+    """Outcome of a FIRE minimisation.
+
+    Attributes
+    ----------
+    positions : numpy.ndarray, shape (N, d)
+    energy : float
+    forces : numpy.ndarray, shape (N, d)
+    fmax : float
+        Largest atomic force norm at the end.
+    n_steps : int
+    converged : bool
+        ``fmax < FIRE.fmax``.
+    """
+
+    positions: np.ndarray
+    energy: float
+    forces: np.ndarray
+    fmax: float
+    n_steps: int
+    converged: bool
+
+
+def _fire_loop(x: np.ndarray, ff, fire: FIRE) -> MinimizeResult:
+    prm = fire.params()
+    st = np.array([fire.dt, fire.alpha_start, 0.0])
+    v = np.zeros_like(x)
+    F = np.zeros_like(x)
+    e, _ = ff(x, F)
+    f2 = fire.fmax**2
+    it = 0
+    while it < fire.max_steps and _fire_fmax2_py(F) >= f2:
+        _fire_step_py(x, v, F, st, prm)
+        e, _ = ff(x, F)
+        it += 1
+        if not math.isfinite(e):
+            raise FloatingPointError(f"FIRE produced a non-finite energy at iteration {it}")
+    fm = math.sqrt(_fire_fmax2_py(F))
+    return MinimizeResult(x.copy(), float(e), F.copy(), fm, it, fm < fire.fmax)
+
+
+@numba.njit(**_JIT)
+def _fire_step_py(x, v, f, st, prm):
+    _fire_step(x, v, f, st, prm)
+
+
+@numba.njit(**_JIT)
+def _fire_fmax2_py(f):
+    return _fire_fmax2(f)
+
+
+def fire_minimize(system: ParticleSystem, potentials, *, fire: FIRE | None = None,
+                  neighbors: NeighborList | None = None) -> MinimizeResult:
+    """Local minimisation of a particle system with FIRE.
+
+    Parameters
+    ----------
+    system : ParticleSystem
+        Starting configuration.
+    potentials : PairPotential, BondPotential or sequence of them
+        Energy terms.
+    fire : FIRE, optional
+        Settings (default ``FIRE()``: ``fmax = 1e-6``).
+    neighbors : NeighborList, optional
+        For large periodic systems.
+
+    Returns
+    -------
+    MinimizeResult
+        ``positions`` are unwrapped (add images back with ``ParticleSystem``).
+    """
+    fire = FIRE() if fire is None else fire
+    ff = _ForceField(_as_terms(potentials), system.species, system.box, system.dim, neighbors)
+    return _fire_loop(system.unwrapped_positions.copy(), ff, fire)
+
+
+# ---------------------------------------------------------------------------
+# Batched replicas of a small system
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Container:
+    """Spherical harmonic wall that keeps open clusters from evaporating.
+
+    ``U_wall = (k / 2) sum_i max(0, |x_i - c| - radius)^2`` with ``c`` the origin.
+    It is an external field: it breaks translation invariance (use it for
+    sampling and global optimisation, not for rate or force-law checks).
+
+    Parameters
+    ----------
+    radius : float
+        Radius of the free region (length units).
+    k : float
+        Wall stiffness (energy / length^2).
+    """
+
+    radius: float
+    k: float = 100.0
+
+    def __post_init__(self) -> None:
+        _positive(self.radius, "radius")
+        _positive(self.k, "k")
+
+
+class ReplicaState(NamedTuple):
+    """State of ``R`` replicas of one small system.
+
+    Attributes
+    ----------
+    positions, velocities, forces : numpy.ndarray, shape (R, N, d)
+    energy, virial : numpy.ndarray, shape (R,)
+        Potential energy (including the container) and virial.
+    step : int
+        Global step of the state.
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    forces: np.ndarray
+    energy: np.ndarray
+    virial: np.ndarray
+    step: int
+
+
+def _make_batch(pair, bond, D: int) -> dict:
+    all_pairs = pair_kernels(pair, D).all_pairs
+    bonds = bond_kernels(bond, D).bonds
+
+    @numba.njit(inline="always", nogil=True, error_model="numpy")
+    def forces(x, species, ptab, S, blist, btab, box, periodic, wall, F):
+        for i in range(x.shape[0]):
+            for k in range(D):
+                F[i, k] = 0.0
+        e, w = all_pairs(x, species, ptab, S, box, periodic, F)
+        e2, w2 = bonds(x, blist, btab, box, periodic, F)
+        e += e2
+        w += w2
+        if wall[1] > 0.0:
+            for i in range(x.shape[0]):
+                r2 = 0.0
+                for k in range(D):
+                    r2 += x[i, k] * x[i, k]
+                r = math.sqrt(r2)
+                if r > wall[0]:
+                    ex = r - wall[0]
+                    e += 0.5 * wall[1] * ex * ex
+                    g = wall[1] * ex / r
+                    for k in range(D):
+                        F[i, k] -= g * x[i, k]
+                    w -= g * r2
+        return e, w
+
+    @numba.njit(parallel=True, nogil=True, error_model="numpy")
+    def run(code, X, V, F, E, W, minv, species, ptab, S, blist, btab, box, periodic, wall,
+            dt, c1, temps, tfac, seed, streams, step0, n_steps, status):
+        n = X.shape[1]
+        for r in prange(X.shape[0]):
+            if status[r] >= 0:
+                continue
+            x = X[r]
+            v = V[r]
+            f = F[r]
+            base = streams[r] * n
+            for s in range(n_steps):
+                T = temps[r] * tfac[s]
+                step = step0 + s
+                for i in range(n):
+                    _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, base + i, step)
+                e, w = forces(x, species, ptab, S, blist, btab, box, periodic, wall, f)
+                if code != _OVERDAMPED:
+                    for i in range(n):
+                        _kick_atom(i, v, f, minv, 0.5 * dt)
+                E[r] = e
+                W[r] = w
+                if not math.isfinite(e):
+                    status[r] = step + 1
+                    break
+
+    @numba.njit(parallel=True, nogil=True, error_model="numpy")
+    def evaluate(X, F, E, W, species, ptab, S, blist, btab, box, periodic, wall):
+        for r in prange(X.shape[0]):
+            e, w = forces(X[r], species, ptab, S, blist, btab, box, periodic, wall, F[r])
+            E[r] = e
+            W[r] = w
+
+    @numba.njit(parallel=True, nogil=True, error_model="numpy")
+    def fire(X, E, steps, conv, species, ptab, S, blist, btab, box, periodic, wall, prm,
+             max_steps):
+        n = X.shape[1]
+        f2 = prm[8] * prm[8]
+        for r in prange(X.shape[0]):
+            x = X[r]
+            v = np.zeros((n, D))
+            f = np.zeros((n, D))
+            st = np.empty(3)
+            st[0] = prm[0]
+            st[1] = prm[5]
+            st[2] = 0.0
+            e, _ = forces(x, species, ptab, S, blist, btab, box, periodic, wall, f)
+            it = 0
+            while it < max_steps and _fire_fmax2(f) >= f2:
+                _fire_step(x, v, f, st, prm)
+                e, _ = forces(x, species, ptab, S, blist, btab, box, periodic, wall, f)
+                it += 1
+                if not math.isfinite(e):
+                    break
+            E[r] = e
+            steps[r] = it
+            conv[r] = _fire_fmax2(f) < f2
+
+    return {"run": run, "evaluate": evaluate, "fire": fire}
+
+
+_BATCH: dict = {}
+
+
+def _batch_kernels(pair, bond, D: int) -> dict:
+    key = (id(pair), id(bond), D)
+    hit = _BATCH.get(key)
+    if hit is None:
+        hit = (pair, bond, _make_batch(pair, bond, D))
+        _BATCH[key] = hit
+    return hit[2]
+
+
+@dataclass
+class _BatchSetup:
+    kern: dict
+    species: np.ndarray
+    ptab: np.ndarray
+    S: int
+    blist: np.ndarray
+    btab: np.ndarray
+    box: np.ndarray
+    periodic: bool
+    wall: np.ndarray
+    minv: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    def args(self) -> tuple:
+        return (self.species, self.ptab, self.S, self.blist, self.btab, self.box,
+                self.periodic, self.wall)
+
+
+def _setup(n: int, d: int, potentials, species, masses, box, container) -> _BatchSetup:
+    terms = _as_terms(potentials)
+    pairs = [p for p in terms if isinstance(p, PairPotential)]
+    bonds = [p for p in terms if isinstance(p, BondPotential)]
+    if len(pairs) != 1 or len(bonds) > 1:
+        raise ValueError("replica kernels take exactly one pair potential and at most one bond "
+                         f"potential, got {len(pairs)} pair and {len(bonds)} bond terms")
+    p = pairs[0]
+    sp = (np.zeros(n, dtype=np.int64) if species is None
+          else np.ascontiguousarray(species, dtype=np.int64))
+    if sp.shape != (n,) or np.any(sp < 0):
+        raise ValueError(f"species must be {n} non-negative integers, got shape {sp.shape}")
+    b = check_box(box, d)
+    _check_pair(p, int(sp.max()) + 1, b)
+    if b is not None and not math.isfinite(p.cutoff):
+        raise ValueError(f"cutoff of {p.name} must be finite in a periodic system")
+    if bonds:
+        _check_bond(bonds[0], n)
+        bpair, blist, btab = bonds[0].pair, bonds[0].bonds, bonds[0].table
+    else:
+        bpair, blist, btab = harmonic_pair, np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2))
+    m = np.ones(n) if masses is None else np.broadcast_to(
+        np.asarray(masses, dtype=np.float64), (n,)).copy()
+    if not np.all(np.isfinite(m) & (m > 0)):
+        raise ValueError("masses must be positive and finite")
+    if container is not None and not isinstance(container, Container):
+        raise TypeError(f"container must be a Container or None, got {type(container).__name__}")
+    wall = np.zeros(2) if container is None else np.array([container.radius, container.k])
+    return _BatchSetup(_batch_kernels(p.pair, bpair, d), sp, p.table, p.n_species,
+                       np.ascontiguousarray(blist, dtype=np.int64), btab,
+                       np.zeros(d) if b is None else b, b is not None, wall, 1.0 / m)
+
+
+def _as_positions(positions) -> np.ndarray:
+    X = np.array(positions, dtype=np.float64)  # copy: kernels move it in place
+    if X.ndim != 3 or X.shape[2] not in (2, 3) or X.shape[1] < 1 or X.shape[0] < 1:
+        raise ValueError(f"positions must have shape (R, N, 2) or (R, N, 3), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("positions must be finite")
+    return X
+
+
+def run_replicas(positions, potentials, integrator, n_steps: int, *, temperatures=1.0,
+                 velocities=None, masses=None, species=None, box=None,
+                 container: Container | None = None, schedule: Schedule | None = None,
+                 total_steps: int | None = None, step0: int = 0, seed: int = 0,
+                 replica_ids=None) -> ReplicaState:
+    """Advance ``R`` independent replicas of a small system by ``n_steps``.
+
+    Parameters
+    ----------
+    positions : array_like, shape (R, N, d)
+        Starting positions (or a :class:`ReplicaState` to continue from,
+        in which case ``velocities`` and ``step0`` come from it).
+    potentials : PairPotential and optionally one BondPotential
+        Energy terms (one pair potential summed over all pairs, at most one
+        bond potential).
+    integrator : VelocityVerlet, LangevinBAOAB or LangevinOverdamped
+        Update rule.
+    n_steps : int
+        Steps to take.
+    temperatures : float or array_like, shape (R,)
+        Temperature of every replica (energy units).
+    velocities : array_like, shape (R, N, d), optional
+        Default: Maxwell–Boltzmann at each replica's temperature.
+    masses : float or array_like, shape (N,), optional
+        Default 1.
+    species : array_like of int, shape (N,), optional
+    box : array_like, shape (d,), optional
+        Periodic box shared by all replicas.
+    container : Container, optional
+        Spherical wall around the origin (open clusters at high temperature).
+    schedule : Schedule, optional
+        Temperature factors ``T_r(s) = temperatures[r] * phi(s)`` over a run of
+        ``total_steps`` (default ``step0 + n_steps``): simulated annealing.
+    total_steps : int, optional
+    step0 : int
+        Global step of the starting state (keys the random numbers).
+    seed : int
+    replica_ids : array_like of int, shape (R,), optional
+        Stream ids of the replicas (default ``0..R-1``); a replica's trajectory
+        depends on its id, not on the batch it runs in.
+
+    Returns
+    -------
+    ReplicaState
+
+    Raises
+    ------
+    FloatingPointError
+        A replica's energy stopped being finite (the replica and step are named).
+    """
+    if isinstance(positions, ReplicaState):
+        st = positions
+        positions, velocities, step0 = st.positions, st.velocities, st.step
+    X = _as_positions(positions)
+    r, n, d = X.shape
+    if int(n_steps) != n_steps or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+    if not isinstance(integrator, (VelocityVerlet, LangevinBAOAB, LangevinOverdamped)):
+        raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or LangevinOverdamped")
+    temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (r,)).copy()
+    if not np.all(np.isfinite(temps) & (temps >= 0)):
+        raise ValueError("temperatures must be finite and >= 0")
+    su = _setup(n, d, potentials, species, masses, box, container)
+    seed = check_seed(seed)
+    ids = np.arange(r, dtype=np.int64) if replica_ids is None else np.ascontiguousarray(
+        replica_ids, dtype=np.int64)
+    if ids.shape != (r,) or np.any(ids < 0) or len(np.unique(ids)) != r:
+        raise ValueError(f"replica_ids must be {r} distinct non-negative integers")
+    if (int(ids.max()) + 1) * n >= 2**32:
+        raise ValueError("replica_ids * n_atoms must stay below 2**32 (random-number streams)")
+    if velocities is None:
+        V = np.stack([maxwell_boltzmann(1.0 / su.minv, d, temps[k], seed=seed,
+                                        stream0=int(ids[k]) * n) for k in range(r)])
+    else:
+        V = np.array(velocities, dtype=np.float64)
+        if V.shape != X.shape:
+            raise ValueError(f"velocities must have shape {X.shape}, got {V.shape}")
+    sched = Constant() if schedule is None else schedule
+    total = int(step0) + int(n_steps) if total_steps is None else int(total_steps)
+    tfac = np.ascontiguousarray(sched.factors(np.arange(step0, step0 + n_steps), total),
+                                dtype=np.float64) if n_steps else np.zeros(0)
+    F = np.zeros_like(X)
+    E = np.zeros(r)
+    W = np.zeros(r)
+    kern = su.kern
+    kern["evaluate"](X, F, E, W, *su.args())
+    status = np.full(r, -1, dtype=np.int64)
+    if n_steps:
+        kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
+                    _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
+                    int(step0), int(n_steps), status)
+    bad = np.flatnonzero(status >= 0)
+    if bad.size:
+        raise FloatingPointError(f"replica {int(ids[bad[0]])} became non-finite at step "
+                                 f"{int(status[bad[0]])}; reduce dt={integrator.dt}")
+    return ReplicaState(X, V, F, E, W, int(step0) + int(n_steps))
+
+
+class ExchangeStats(NamedTuple):
+    """Replica-exchange bookkeeping.
+
+    Attributes
+    ----------
+    attempted, accepted : numpy.ndarray of int64, shape (R - 1,)
+        Swap attempts and acceptances between temperature slots ``k, k+1``.
+    """
+
+    attempted: np.ndarray
+    accepted: np.ndarray
+
+    @property
+    def acceptance(self) -> np.ndarray:
+        """Acceptance ratio per neighbouring pair (NaN where never attempted)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.accepted / self.attempted
+
+
+@numba.njit(**_JIT)
+def _swap_pass(X, V, F, E, W, temps, seed, exchange, parity, att, acc):
+    r = X.shape[0]
+    for k in range(parity, r - 1, 2):
+        att[k] += 1
+        b1 = 1.0 / temps[k] if temps[k] > 0 else np.inf
+        b2 = 1.0 / temps[k + 1] if temps[k + 1] > 0 else np.inf
+        delta = (b1 - b2) * (E[k] - E[k + 1])
+        u, _ = uniform2(seed, k, exchange, 0, PURPOSE_SWAP)
+        if delta >= 0.0 or u < math.exp(delta):
+            acc[k] += 1
+            sa = math.sqrt(temps[k] / temps[k + 1]) if temps[k + 1] > 0 else 0.0
+            for i in range(X.shape[1]):
+                for j in range(X.shape[2]):
+                    t = X[k, i, j]
+                    X[k, i, j] = X[k + 1, i, j]
+                    X[k + 1, i, j] = t
+                    t = F[k, i, j]
+                    F[k, i, j] = F[k + 1, i, j]
+                    F[k + 1, i, j] = t
+                    # velocities rescaled to the new temperature
+                    t = V[k, i, j]
+                    V[k, i, j] = V[k + 1, i, j] * sa
+                    V[k + 1, i, j] = t / sa if sa > 0 else 0.0
+            t = E[k]
+            E[k] = E[k + 1]
+            E[k + 1] = t
+            t = W[k]
+            W[k] = W[k + 1]
+            W[k + 1] = t
+
+
+def replica_exchange(positions, potentials, integrator, n_steps: int, temperatures, *,
+                     swap_every: int = 100, seed: int = 0, callback=None,
+                     **kwargs) -> tuple[ReplicaState, ExchangeStats]:
+    """Parallel tempering over ``R`` temperature slots of one small system.
+
+    Every ``swap_every`` steps, neighbouring slots ``(k, k+1)`` (even pairs,
+    then odd pairs at the next exchange) swap configurations with the
+    Metropolis probability ``min(1, exp[(1/T_k - 1/T_{k+1}) (U_k - U_{k+1})])``;
+    swapped velocities are rescaled by ``sqrt(T_new / T_old)``.  Slots keep
+    their random streams, so the run is reproducible for any thread count.
+
+    Parameters
+    ----------
+    positions : array_like, shape (R, N, d) or ReplicaState
+        Starting configurations, slot ``k`` at ``temperatures[k]``.
+    potentials, integrator :
+        As in :func:`run_replicas`.
+    n_steps : int
+        Total steps (a multiple of ``swap_every``).
+    temperatures : array_like, shape (R,)
+        Increasing temperature ladder.
+    swap_every : int
+        Steps between exchange attempts.
+    seed : int
+    callback : callable, optional
+        ``callback(state)`` after every exchange (e.g. quench and record the
+        lowest minimum); a true return value stops the run early.
+    **kwargs
+        Passed to :func:`run_replicas` (``masses``, ``species``, ``box``,
+        ``container``).
+
+    Returns
+    -------
+    (ReplicaState, ExchangeStats)
+    """
+    temps = np.ascontiguousarray(temperatures, dtype=np.float64)
+    if temps.ndim != 1 or temps.size < 2 or np.any(np.diff(temps) <= 0) or temps[0] <= 0:
+        raise ValueError("temperatures must be an increasing ladder of >= 2 positive values")
+    if int(swap_every) != swap_every or swap_every < 1:
+        raise ValueError(f"swap_every must be a positive integer, got {swap_every!r}")
+    if int(n_steps) != n_steps or n_steps < 0 or n_steps % swap_every:
+        raise ValueError(f"n_steps must be a non-negative multiple of swap_every={swap_every}, "
+                         f"got {n_steps!r}")
+    r = temps.size
+    att = np.zeros(r - 1, dtype=np.int64)
+    acc = np.zeros(r - 1, dtype=np.int64)
+    state = positions
+    useed = np.uint64(check_seed(seed))
+    if not isinstance(state, ReplicaState):
+        state = run_replicas(positions, potentials, integrator, 0, temperatures=temps,
+                             seed=seed, **kwargs)
+    for _ in range(n_steps // swap_every):
+        state = run_replicas(state, potentials, integrator, swap_every, temperatures=temps,
+                             seed=seed, **kwargs)
+        ex = state.step // swap_every
+        _swap_pass(state.positions, state.velocities, state.forces, state.energy,
+                   state.virial, temps, useed, ex, ex % 2, att, acc)
+        if callback is not None and callback(state):
+            break
+    return state, ExchangeStats(att, acc)
+
+
+def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=None, box=None,
+                  container: Container | None = None) -> MinimizeResult:
+    """Quench ``R`` replicas of a small system with FIRE in one compiled loop.
+
+    Parameters
+    ----------
+    positions : array_like, shape (R, N, d)
+        Starting configurations (not modified).
+    potentials : PairPotential and optionally one BondPotential
+    fire : FIRE, optional
+    species, box, container :
+        As in :func:`run_replicas`.
+
+    Returns
+    -------
+    MinimizeResult
+        With arrays: ``positions`` (R, N, d), ``energy`` (R,), ``n_steps``
+        (R,), ``converged`` (R,); ``forces`` and ``fmax`` of the final
+        configurations.
+    """
+    fire = FIRE() if fire is None else fire
+    X = _as_positions(positions)
+    r, n, d = X.shape
+    su = _setup(n, d, potentials, species, None, box, container)
+    E = np.zeros(r)
+    steps = np.zeros(r, dtype=np.int64)
+    conv = np.zeros(r, dtype=np.bool_)
+    su.kern["fire"](X, E, steps, conv, *su.args(), fire.params(), int(fire.max_steps))
+    F = np.zeros_like(X)
+    W = np.zeros(r)
+    su.kern["evaluate"](X, F, E, W, *su.args())
+    fm = np.sqrt((F**2).sum(axis=2).max(axis=1))
+    return MinimizeResult(X, E, F, fm, steps, conv)
