@@ -1,0 +1,341 @@
+"""Run many SG-MCMC chains on a data landscape in one compiled loop.
+
+>>> from langevin_opt.sgmcmc import SGLD, run_chains               # doctest: +SKIP
+>>> res = run_chains(landscape, SGLD(step_size=1e-4), theta0, 10_000,
+...                  n_chains=16, seed=1, burn_in=1_000, thin=10)  # doctest: +SKIP
+>>> res.samples.shape            # (kept, chains, params)          # doctest: +SKIP
+
+``run_chains`` validates its inputs, builds the per-step step-size and
+temperature factors (method schedule x user schedules) and the record table in
+Python, then makes *one* call into a compiled loop (:mod:`.kernels`): no
+Python work per step.  Chain ``c`` uses random stream ``chain_offset + c``, so a
+chain's trajectory does not depend on which other chains run with it or on the
+number of threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from .._version import __version__
+from ..datalandscape import DataLandscape
+from ..rng import check_seed
+from ..schedules import Schedule
+from . import kernels as KR
+from .methods import (
+    AUX_PER_PARAM,
+    CyclicalSGLD,
+    Method,
+    ReplicaExchangeSGLD,
+    make_method,
+    method_to_config,
+)
+
+__all__ = ["ChainResult", "run_chains"]
+
+
+class ChainResult(NamedTuple):
+    """Output of :func:`run_chains`.
+
+    Attributes
+    ----------
+    samples : numpy.ndarray, shape (S, C, P)
+        Kept states: ``samples[k, c]`` is chain ``c``'s ``theta`` at step
+        ``steps[k]``, *before* that step's update.
+    steps : numpy.ndarray of int64, shape (S,)
+        Steps of the kept samples (``>= burn_in``, every ``thin``-th; for
+        cSGLD only sampling-stage steps).
+    energies : numpy.ndarray, shape (S, C)
+        Minibatch energies ``U~`` evaluated at the kept samples (full-data
+        scale, the energy the step used).
+    theta : numpy.ndarray, shape (C, P)
+        Final parameters.
+    energy : numpy.ndarray, shape (C,)
+        Exact full-data energy ``U`` at ``theta``.
+    best_theta : numpy.ndarray, shape (C, P)
+        Per chain, the state with the lowest energy evaluated during the run.
+    best_energy : numpy.ndarray, shape (C,)
+        That energy (``U~``; exact for full-batch landscapes).
+    temperatures : numpy.ndarray, shape (C,)
+        Base temperature of every chain (before schedules).
+    swap_attempts, swap_accepts : numpy.ndarray of int64, shape (K - 1,)
+        Replica-exchange swaps per neighbouring pair, summed over groups
+        (empty for other methods).
+    status : numpy.ndarray of int64, shape (C,)
+        ``-1``, or the step at which the chain's energy became non-finite
+        (the chain stopped there).
+    nfev : int
+        Minibatch gradient evaluations per chain.
+    state : dict
+        Method state: ``aux`` (per-parameter, e.g. SGHMC velocity) and ``auxs``.
+    """
+
+    samples: np.ndarray
+    steps: np.ndarray
+    energies: np.ndarray
+    theta: np.ndarray
+    energy: np.ndarray
+    best_theta: np.ndarray
+    best_energy: np.ndarray
+    temperatures: np.ndarray
+    swap_attempts: np.ndarray
+    swap_accepts: np.ndarray
+    status: np.ndarray
+    nfev: int
+    state: dict
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    if n is None:
+        yield
+        return
+    top = numba.config.NUMBA_NUM_THREADS
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= top:
+        raise ValueError(f"threads must be an integer in [1, {top}], got {n!r}")
+    old = numba.get_num_threads()
+    numba.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def _nonneg_int(name: str, v: object, lo: int = 0) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _schedule_factors(name: str, sched: Schedule | None, steps: np.ndarray,
+                      total: int) -> np.ndarray:
+    if sched is None:
+        return np.ones(len(steps))
+    if not isinstance(sched, Schedule):
+        raise ValueError(f"{name} must be a langevin_opt.schedules.Schedule, "
+                         f"got {type(sched).__name__}")
+    f = np.asarray(sched.factors(steps, total), dtype=np.float64)
+    if f.shape != (len(steps),) or not np.all(np.isfinite(f)) or np.any(f < 0):
+        raise ValueError(f"{name} factors must be finite and >= 0")
+    return f
+
+
+def run_chains(
+    landscape: DataLandscape,
+    method: str | Method,
+    theta0: np.ndarray,
+    n_steps: int,
+    *,
+    seed: int,
+    n_chains: int | None = None,
+    temperature: float | np.ndarray | None = None,
+    burn_in: int = 0,
+    thin: int = 1,
+    schedule: Schedule | None = None,
+    lr_schedule: Schedule | None = None,
+    chain_offset: int = 0,
+    threads: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    **settings: object,
+) -> ChainResult:
+    """Run ``C`` chains of an SG-MCMC method or optimiser on a data landscape.
+
+    Parameters
+    ----------
+    landscape : DataLandscape
+        Any object following the protocol of :mod:`langevin_opt.datalandscape`.
+    method : str or Method
+        A method instance (:mod:`.methods`) or its name (``"sgd"``,
+        ``"sgld"``, ``"psgld"``, ``"sghmc"``, ``"csgld"``, ``"resgld"``,
+        ``"entropy-sgd"``) with ``**settings`` as its fields.
+    theta0 : array_like, shape (C, P) or (P,)
+        Initial parameters; a 1-D vector is copied to ``n_chains`` chains.
+    n_steps : int
+        Steps (outer steps for Entropy-SGD) >= 1.
+    seed : int
+        Key of the counter-based generator, ``[0, 2**64)``.
+    n_chains : int, optional
+        Number of chains when ``theta0`` is 1-D (default 1).
+    temperature : float or array_like of shape (C,), optional
+        ``T`` per chain (``k_B = 1``; default 1, the posterior).  Ignored by SGD;
+        must be omitted for replica exchange (the ladder is in the method:
+        chain ``g * K + k`` runs at ``temperatures[k]``).
+    burn_in : int
+        First step whose state is kept (>= 0).
+    thin : int
+        Keep every ``thin``-th step from ``burn_in`` on (>= 1).
+    schedule : Schedule, optional
+        Temperature profile ``φ(t)`` over the run (``T_c φ(t)``).
+    lr_schedule : Schedule, optional
+        Step-size profile over the run (multiplies the method's own).
+    chain_offset : int
+        Random stream of chain 0 (run a subset of a larger ensemble and get the
+        same chains).
+    threads : int, optional
+        Numba threads for this call (results do not depend on it).
+    out : path, optional
+        Write the kept samples to this H5MD file: particle group ``chains``
+        (``position`` = samples, one "particle" per chain, ``dim = P``),
+        observable ``energy`` (``(S, C)``), the configuration under
+        ``/parameters``.
+    overwrite : bool
+        Replace an existing ``out``.
+    **settings
+        Method fields when ``method`` is a name.
+
+    Returns
+    -------
+    ChainResult
+
+    Raises
+    ------
+    ValueError
+        A bad argument (one line naming it and the allowed range).
+    """
+    if not isinstance(landscape, DataLandscape) and not all(
+            hasattr(landscape, a) for a in ("energy_grad", "full_energy_grad", "data")):
+        raise ValueError(f"landscape must be a DataLandscape, got {type(landscape).__name__}")
+    m = make_method(method, **settings)
+    seed = check_seed(seed)
+    n_steps = _nonneg_int("n_steps", n_steps, 1)
+    burn_in = _nonneg_int("burn_in", burn_in)
+    thin = _nonneg_int("thin", thin, 1)
+    chain_offset = _nonneg_int("chain_offset", chain_offset)
+    P = landscape.n_params
+    th = np.asarray(theta0)
+    if th.dtype.kind not in "iuf":
+        raise ValueError(f"theta0 must be a real float array, got dtype {th.dtype}")
+    if th.ndim == 1:
+        nc = 1 if n_chains is None else _nonneg_int("n_chains", n_chains, 1)
+        th = np.broadcast_to(th, (nc, th.shape[0]))
+    elif n_chains is not None and th.shape[0] != n_chains:
+        raise ValueError(f"n_chains={n_chains} does not match theta0 with {th.shape[0]} rows")
+    if th.ndim != 2 or th.shape[1] != P or th.shape[0] < 1:
+        raise ValueError(f"theta0 must have shape (C, {P}) or ({P},), got {np.shape(theta0)}")
+    theta = np.array(th, dtype=np.float64, order="C", copy=True)
+    if not np.all(np.isfinite(theta)):
+        raise ValueError("theta0 must be finite")
+    C = theta.shape[0]
+    if chain_offset + C > 2**32:
+        raise ValueError("chain_offset + number of chains must be <= 2**32")
+
+    rex = isinstance(m, ReplicaExchangeSGLD)
+    if rex:
+        if temperature is not None:
+            raise ValueError("temperature must be omitted for resgld: the ladder is "
+                             "ReplicaExchangeSGLD.temperatures")
+        K = m.n_temps
+        if C % K:
+            raise ValueError(f"resgld needs a multiple of {K} chains (groups of one replica per "
+                             f"temperature), got {C}")
+        temps = np.tile(np.asarray(m.temperatures), C // K)
+        eta = np.tile(m.step_sizes(), C // K)
+        if chain_offset % K:
+            raise ValueError(f"chain_offset must be a multiple of {K} for resgld")
+    else:
+        tv = 1.0 if temperature is None else temperature
+        try:
+            temps = np.broadcast_to(np.asarray(tv, dtype=np.float64), (C,)).copy()
+        except (ValueError, TypeError):
+            raise ValueError(f"temperature must be a number or one per chain ({C}), "
+                             f"got {np.shape(tv)}") from None
+        if not np.all(np.isfinite(temps)) or np.any(temps < 0):
+            raise ValueError("temperature must be finite and >= 0")
+        if m.kind == "sgd":
+            temps[:] = 0.0
+        eta = np.full(C, float(m.step_size))
+
+    steps = np.arange(n_steps, dtype=np.int64)
+    eta_m, temp_m = m.step_factors(steps, n_steps)
+    eta_fac = np.ascontiguousarray(eta_m * _schedule_factors("lr_schedule", lr_schedule, steps,
+                                                             n_steps))
+    temp_fac = np.ascontiguousarray(temp_m * _schedule_factors("schedule", schedule, steps,
+                                                               n_steps))
+    keep = (steps >= burn_in) & ((steps - burn_in) % thin == 0)
+    if isinstance(m, CyclicalSGLD):
+        keep &= m.sampling_stage(steps, n_steps)
+    rec_steps = steps[keep]
+    rec_idx = np.full(n_steps, -1, dtype=np.int64)
+    rec_idx[keep] = np.arange(rec_steps.size)
+    S = rec_steps.size
+    samples = np.zeros((S, C, P))
+    energies = np.zeros((S, C))
+    best_e = np.full(C, np.inf)
+    best_theta = theta.copy()
+    status = np.full(C, -1, dtype=np.int64)
+    fwork, iwork = landscape.make_work(C)
+    grad = np.zeros((C, P))
+    aux = np.zeros((C, max(1, AUX_PER_PARAM[m.code] * P)))
+    auxs = np.zeros((C, 4))
+    hp = m.hyper()
+    K1 = m.n_temps - 1 if rex else 0
+    attempts = np.zeros(K1, dtype=np.int64)
+    accepts = np.zeros(K1, dtype=np.int64)
+    useed = np.uint64(seed)
+    data = landscape.data
+    with _threads(threads):
+        if rex:
+            run = KR.make_exchange_runner(landscape.energy_grad)
+            ubuf = np.zeros(C)
+            run(theta, data, fwork, iwork, auxs, grad, ubuf, useed, np.int64(chain_offset),
+                np.int64(chain_offset // m.n_temps), np.int64(0), eta, temps, eta_fac, temp_fac,
+                hp, rec_idx, samples, energies, best_e, best_theta, status, attempts, accepts)
+        else:
+            run = KR.make_runner(landscape.energy_grad, m.code)
+            run(theta, data, fwork, iwork, aux, auxs, grad, useed, np.int64(chain_offset),
+                np.int64(0), eta, temps, eta_fac, temp_fac, hp, rec_idx, samples, energies,
+                best_e, best_theta, status)
+        energy = np.zeros(C)
+        KR.make_full_energy(landscape.full_energy_grad)(theta, data, fwork, iwork, grad, energy)
+    nfev = n_steps * (int(hp[1]) if m.kind == "entropy-sgd" else 1)
+    res = ChainResult(samples, rec_steps, energies, theta, energy, best_theta, best_e, temps,
+                      attempts, accepts, status, nfev, {"aux": aux, "auxs": auxs})
+    if out is not None:
+        _write_h5md(out, overwrite, landscape, m, res, seed=seed, n_steps=n_steps,
+                    burn_in=burn_in, thin=thin, chain_offset=chain_offset, schedule=schedule,
+                    lr_schedule=lr_schedule)
+    return res
+
+
+def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLandscape,
+                m: Method, res: ChainResult, **cfg: object) -> None:
+    from ..storage.h5md import H5MDWriter
+
+    S, C, P = res.samples.shape
+    sched = {k: (None if cfg[k] is None else cfg[k].to_config())  # type: ignore[union-attr]
+             for k in ("schedule", "lr_schedule")}
+    params = {
+        "sgmcmc": {
+            "method": method_to_config(m),
+            "landscape": {"name": landscape.name, "n_params": int(P),
+                          "n_data": int(landscape.n_data),
+                          "batch_size": int(landscape.batch_size)},
+            "seed": int(cfg["seed"]),  # type: ignore[arg-type]
+            "n_steps": cfg["n_steps"], "burn_in": cfg["burn_in"], "thin": cfg["thin"],
+            "n_chains": int(C), "chain_offset": cfg["chain_offset"],
+            "temperatures": res.temperatures.tolist(),
+            **sched,
+        },
+        "result": {
+            "energy": res.energy.tolist(),
+            "status": res.status.tolist(),
+            "swap_attempts": res.swap_attempts.tolist(),
+            "swap_accepts": res.swap_accepts.tolist(),
+            "nfev": int(res.nfev),
+        },
+    }
+    times = res.steps.astype(np.float64)
+    with H5MDWriter(path, n_particles=C, dim=P, particle_group="chains",
+                    creator_version=__version__, overwrite=overwrite) as w:
+        w.write_parameters(params)
+        if S:
+            w.append_frames(res.steps, times, res.samples)
+            w.append_observables(res.steps, times, energy=res.energies)
+
