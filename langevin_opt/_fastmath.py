@@ -350,3 +350,132 @@ def sincos_2pi(u: float) -> tuple[float, float]:
     if ((q ^ (q >> 1)) & 1) != 0:  # q % 4 in (1, 2); bit ops only: no int overflow
         cos_v = -cos_v
     return sin_v, cos_v
+
+
+# ---------------------------------------------------------------------------
+# tanh, sigmoid, softplus, log1p (added for langevin_opt.nn): built on exp/log
+# above, so they vectorize the same way inside jitted loops.
+# ---------------------------------------------------------------------------
+def _tanh_taylor_coefficients(n_terms: int) -> tuple:
+    """Taylor coefficients of ``tanh`` (``x**1, x**3, ...``), exact rationals rounded once."""
+    from fractions import Fraction
+    from math import comb, factorial
+
+    bern = [Fraction(1)]  # B_0..B_{2 n_terms} (B_1 = -1/2 convention; only even ones used)
+    for m in range(1, 2 * n_terms + 1):
+        bern.append(-sum(comb(m + 1, k) * bern[k] for k in range(m)) / (m + 1))
+    out = []
+    for n in range(1, n_terms + 1):
+        c = Fraction(2 ** (2 * n) * (2 ** (2 * n) - 1)) * bern[2 * n] / factorial(2 * n)
+        out.append(float(c))
+    return tuple(out)
+
+
+# Below |x| = 1/4 a degree-23 odd Taylor polynomial (first omitted term < 3e-18
+# relative); above, (1 - e) / (1 + e) with e = exp(-2|x|), whose cancellation
+# costs at most ~1 ulp there.
+_TH = _tanh_taylor_coefficients(12)
+_TANH_SMALL = 0.25
+
+
+@_jit
+def tanh(x: float) -> float:
+    """Hyperbolic tangent from IEEE arithmetic and :func:`exp` only (vectorizable).
+
+    Parameters
+    ----------
+    x : float
+        Argument (any float64).
+
+    Returns
+    -------
+    float
+        ``tanh(x)`` within 3 ulp (see ``tests/test_nn_fastmath.py``); exactly
+        ``+-1`` for ``|x| > 19.1``, ``nan`` for ``nan``; odd (``tanh(-x) = -tanh(x)``).
+    """
+    ax = abs(x)
+    z = x * x
+    p = _TH[10] + z * _TH[11]
+    p = _TH[9] + z * p
+    p = _TH[8] + z * p
+    p = _TH[7] + z * p
+    p = _TH[6] + z * p
+    p = _TH[5] + z * p
+    p = _TH[4] + z * p
+    p = _TH[3] + z * p
+    p = _TH[2] + z * p
+    p = _TH[1] + z * p
+    small = x + (x * z) * p
+    e = exp(-2.0 * ax)
+    big = (1.0 - e) / (1.0 + e)
+    if x < 0.0:
+        big = -big
+    return small if ax < _TANH_SMALL else big
+
+
+@_jit
+def log1p(x: float) -> float:
+    """``log(1 + x)`` accurate for small ``x`` (vectorizable; for ``x > -1``).
+
+    Uses ``u = 1 + x`` and ``log(u) * x / (u - 1)`` (exact correction of the
+    rounding of ``u``), and ``x`` itself where ``u == 1``.
+
+    Parameters
+    ----------
+    x : float
+        Argument, ``x > -1``.
+
+    Returns
+    -------
+    float
+        ``log1p(x)`` within a few ulp; ``nan`` for ``x < -1`` or ``nan``.
+    """
+    u = 1.0 + x
+    d = u - 1.0
+    r = log(u) * (x / d)
+    if d == 0.0:
+        r = x
+    if u == _INF:
+        r = u
+    return r
+
+
+@_jit
+def sigmoid(x: float) -> float:
+    """Logistic function ``1 / (1 + exp(-x))`` without overflow (vectorizable).
+
+    Parameters
+    ----------
+    x : float
+        Argument (any float64).
+
+    Returns
+    -------
+    float
+        Value in ``[0, 1]`` within a few ulp; ``nan`` for ``nan``.
+    """
+    e = exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    return e * r if x < 0.0 else r
+
+
+@_jit
+def softplus(x: float) -> float:
+    """``log(1 + exp(x))`` without overflow or cancellation (vectorizable).
+
+    Parameters
+    ----------
+    x : float
+        Argument (any float64).
+
+    Returns
+    -------
+    float
+        ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``, within a few ulp;
+        ``x`` itself for ``x > 37`` to double precision, ``nan`` for ``nan``.
+    """
+    m = x if x > 0.0 else 0.0
+    return m + log1p(exp(-abs(x)))
+
+
+__all__ += ["log1p", "sigmoid", "softplus", "tanh"]
