@@ -1,0 +1,158 @@
+"""First-passage loop: identity with the plain sampler, thread/compaction independence, exact MFPT."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import langevin_opt as lo
+from langevin_opt.rates import Basins, basins_from_landscape, first_passage
+from langevin_opt.rates.estimators import mean_first_passage_time
+from langevin_opt.rates.theory import harmonic_point, kramers_overdamped_rate, mfpt_1d_exact
+
+REPO = Path(lo.__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def mb() -> lo.Landscape:
+    return lo.muller_brown()
+
+
+@pytest.mark.parametrize(("integ", "n"), [
+    (lo.Overdamped(dt=2e-5), 4000),
+    (lo.BAOAB(dt=1e-4, friction=100.0, mass=0.01), 8000),   # friction coefficient m*gamma = 1
+], ids=["overdamped", "baoab"])
+def test_trajectory_identical_to_sampler_until_escape(mb, integ, n):
+    x0 = np.tile(mb.minima[0], (40, 1))
+    basins = basins_from_landscape(mb)
+    res = first_passage(mb, integ, x0, basins, temperature=30.0, max_steps=n, seed=11,
+                        walker_offset=5, chunk=97)
+    sampler = lo.Sampler(mb, integ, temperature=30.0, seed=11, walker_offset=5)
+    traj = sampler.run(sampler.init(x0), n, record_every=1).trajectory.positions
+    assert res.n_events > 0 and res.censored.any()
+    for i in range(x0.shape[0]):
+        k = res.steps[i]
+        assert np.array_equal(traj[k, i], res.positions[i])
+        if not res.censored[i]:
+            # the walker entered the region of another basin exactly at step k, never before
+            b = basins.assign(traj[1:k + 1, i])
+            assert b[-1] == res.final_basin[i] != 0
+            assert np.all((b[:-1] == 0) | (b[:-1] == -1))
+        else:
+            assert k == n and res.final_basin[i] == -1
+
+
+def test_independent_of_compaction_block_and_chunk(mb):
+    x0 = np.tile(mb.minima[0], (300, 1))
+    basins = basins_from_landscape(mb)
+    kw = dict(temperature=np.linspace(22.0, 35.0, 300), max_steps=6000, seed=3)
+    a = first_passage(mb, lo.Overdamped(dt=2e-5), x0, basins, chunk=1000, **kw)
+    old = lo.config.block_size
+    lo.config.block_size = 16
+    try:
+        b = first_passage(mb, lo.Overdamped(dt=2e-5), x0, basins, chunk=333, compact=False, **kw)
+    finally:
+        lo.config.block_size = old
+    for f in ("steps", "final_basin", "censored", "positions"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert 0 < a.n_events < 300
+    # no wasted steps: the work done is the sum of the walkers' own step counts
+    assert a.walker_steps == int(a.steps.sum())
+
+
+_SCRIPT = """
+import json, numpy as np, langevin_opt as lo
+from langevin_opt.rates import basins_from_landscape, first_passage
+dw = lo.double_well(barrier=1.0)
+r = first_passage(dw, lo.BAOAB(dt=1e-2, friction=2.0), np.full((300, 1), -1.0),
+                  basins_from_landscape(dw), temperature=0.3, max_steps=3000, seed=5, chunk=500)
+print(json.dumps({"steps": r.steps.tolist(), "basin": r.final_basin.tolist(),
+                  "x": r.positions.ravel().tolist()}))
+"""
+
+
+def test_independent_of_thread_count():
+    out = []
+    for n in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=n, PYTHONPATH=str(REPO))
+        p = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
+                           env=env, timeout=300, check=True)
+        out.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    assert out[0] == out[1]
+    assert 0 < sum(b >= 0 for b in out[0]["basin"]) < 300
+
+
+def test_rejects_bad_inputs(mb):
+    basins = basins_from_landscape(mb)
+    x0 = np.tile(mb.minima[0], (4, 1))
+    with pytest.raises(ValueError, match="integrator"):
+        first_passage(mb, lo.MALA(dt=1e-5), x0, basins, temperature=1.0, max_steps=10, seed=0)
+    with pytest.raises(ValueError, match="outside every basin"):
+        first_passage(mb, lo.Overdamped(dt=1e-5), np.zeros((4, 2)), basins, temperature=1.0,
+                      max_steps=10, seed=0)
+    with pytest.raises(ValueError, match="max_steps"):
+        first_passage(mb, lo.Overdamped(dt=1e-5), x0, basins, temperature=1.0, max_steps=0,
+                      seed=0)
+    with pytest.raises(ValueError, match="overlap"):
+        Basins([[0.0], [1.0]], [0.6, 0.6])
+
+
+def test_divergence_is_reported():
+    dw = lo.double_well()
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        first_passage(dw, lo.Overdamped(dt=5.0), np.full((8, 1), -1.0),
+                      basins_from_landscape(dw), temperature=1.0, max_steps=1000, seed=0)
+
+
+def _dw_potential(dw: lo.Landscape):
+    return lambda x: dw.energy(np.asarray(x)[:, None])
+
+
+@pytest.mark.parametrize("temperature", [0.5, 0.33, 0.25])
+def test_mfpt_matches_exact_double_integral(temperature):
+    # absorbing boundary = the edge of the right basin's ball, x = 1 - r = 0.5 (well past the
+    # barrier at 0); walkers start at the left minimum; reflecting boundary at -inf
+    dw = lo.double_well(barrier=1.0)
+    basins = basins_from_landscape(dw)
+    assert np.allclose(basins.radii, 0.5)
+    m = 1000
+    res = first_passage(dw, lo.Overdamped(dt=5e-4), np.full((m, 1), -1.0), basins,
+                        temperature=temperature, max_steps=10**7, seed=2026)
+    assert res.n_events == m and np.all(res.final_basin == 1)
+    mean, se, restricted = mean_first_passage_time(res.times, res.censored)
+    exact = mfpt_1d_exact(_dw_potential(dw), -1.0, 0.5, temperature)
+    assert not restricted
+    assert abs(mean - exact) < 4 * se, (mean, se, exact)
+    # the standard error itself is that of exponential-ish times
+    assert 0.7 * exact / math.sqrt(m) < se < 1.3 * exact / math.sqrt(m)
+
+
+def test_double_integral_tends_to_eyring_kramers():
+    dw = lo.double_well(barrier=1.0)
+    u = _dw_potential(dw)
+    mn = harmonic_point([-1.0], 0.0, [[8.0]])
+    sd = harmonic_point([0.0], 1.0, [[-4.0]])
+    ratios = []
+    for t in (0.2, 0.1, 0.05, 0.02):
+        ek = 1.0 / kramers_overdamped_rate(mn, sd, t)
+        ratios.append(mfpt_1d_exact(u, -1.0, 0.5, t) / ek)
+    dev = np.abs(np.log(ratios))
+    assert np.all(np.diff(dev) < 0), ratios
+    assert dev[-1] < 0.01
+    # the clock stopped at the saddle reads about half the Eyring–Kramers time
+    half = mfpt_1d_exact(u, -1.0, 0.0, 0.02) * kramers_overdamped_rate(mn, sd, 0.02)
+    assert abs(half - 0.5) < 0.01
+
+
+def test_mfpt_1d_exact_against_closed_form():
+    # free diffusion on [0, b] reflecting at 0: tau(x0 -> b) = (b^2 - x0^2) / (2 D)
+    for t, x0, b in ((1.0, 0.0, 1.0), (0.5, 0.3, 2.0)):
+        got = mfpt_1d_exact(lambda x: np.zeros_like(x), x0, b, t, a=0.0)
+        assert got == pytest.approx((b**2 - x0**2) / (2 * t), rel=1e-8)
