@@ -29,7 +29,7 @@ def _synthetic(rng, temps, n_walkers, log_k):
 
 
 def _rates(times, cens):
-    est = [exponential_rate(a, b) for a, b in zip(times, cens)]
+    est = [exponential_rate(a, b) for a, b in zip(times, cens, strict=True)]
     return np.array([e.rate for e in est]), np.array([e.n_events for e in est])
 
 

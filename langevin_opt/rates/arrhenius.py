@@ -176,13 +176,13 @@ def bootstrap_arrhenius(temperatures: Sequence[float], times: Sequence[np.ndarra
         raise ValueError("times and censored need one array per temperature")
     tt = [np.asarray(x, dtype=np.float64).ravel() for x in times]
     cc = [np.asarray(x, dtype=bool).ravel() for x in censored]
-    est = [exponential_rate(a, b) for a, b in zip(tt, cc)]
+    est = [exponential_rate(a, b) for a, b in zip(tt, cc, strict=True)]
     base = arrhenius_fit(t, [e.rate for e in est], [e.n_events for e in est], level=level)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(int(n_boot)):
         ks, ns = [], []
-        for a, b in zip(tt, cc):
+        for a, b in zip(tt, cc, strict=True):
             i = rng.integers(0, a.size, a.size)
             ev = int((~b[i]).sum())
             ks.append(ev / a[i].sum() if ev else 0.0)
