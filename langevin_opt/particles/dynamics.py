@@ -65,7 +65,7 @@ from .forces import (
     make_scratch,
     pair_kernels,
 )
-from .neighbors import NeighborList
+from .neighbors import PARALLEL_MIN_ATOMS, NeighborList
 from .potentials import BondPotential, LennardJones, PairPotential, harmonic_pair
 from .system import ParticleSystem, check_box
 
@@ -326,16 +326,23 @@ def _kick_atom(i, v, f, minv, h):
         v[i, k] += h * minv[i] * f[i, k]
 
 
-@numba.njit(parallel=True, **_JIT)
-def _first_half(code, x, v, f, minv, dt, c1, T, seed, stream0, step):
+def _first_half_py(code, x, v, f, minv, dt, c1, T, seed, stream0, step):
     for i in prange(x.shape[0]):
         _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, stream0 + i, step)
 
 
-@numba.njit(parallel=True, **_JIT)
-def _kick(v, f, minv, h):
+def _kick_py(v, f, minv, h):
     for i in prange(v.shape[0]):
         _kick_atom(i, v, f, minv, h)
+
+
+# threaded versions for large systems, serial ones below PARALLEL_MIN_ATOMS (where
+# fork/join costs more than the work); every atom's update is independent, so both
+# give bit-identical results
+_first_half = numba.njit(parallel=True, **_JIT)(_first_half_py)
+_kick = numba.njit(parallel=True, **_JIT)(_kick_py)
+_first_half_serial = numba.njit(**_JIT)(_first_half_py)
+_kick_serial = numba.njit(**_JIT)(_kick_py)
 
 
 @numba.njit(**_JIT)
@@ -767,13 +774,15 @@ class Dynamics:
                                     self.total_steps) if n_steps else np.zeros(0)
         rows: list[tuple] = []
         rec = record_every if record_every else max(n_steps, 1)
+        par = self.n_atoms >= PARALLEL_MIN_ATOMS
+        first = _first_half if par else _first_half_serial
+        kick = _kick if par else _kick_serial
         for s in range(n_steps):
             T = self.temperature * fac[s]
-            _first_half(code, self.x, self.v, self.forces, self.minv, dt, c1, T, seed, 0,
-                        self.step)
+            first(code, self.x, self.v, self.forces, self.minv, dt, c1, T, seed, 0, self.step)
             self.energy, self.virial = self._ff(self.x, self.forces)
             if code != _OVERDAMPED:
-                _kick(self.v, self.forces, self.minv, 0.5 * dt)
+                kick(self.v, self.forces, self.minv, 0.5 * dt)
             self.step += 1
             if not (math.isfinite(self.energy) and _all_finite(self.forces)
                     and _all_finite(self.x)):
