@@ -549,6 +549,79 @@ def _close(progress: _Progress | None) -> None:
 
 
 # --------------------------------------------------------------------------
+# arrhenius (body in langevin_opt.rates.cli)
+# --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory [default: runs/<experiment name>].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing result in --out.")
+@click.option("--threads", type=click.IntRange(1, numba.config.NUMBA_NUM_THREADS), default=None,
+              help="Numba threads [default: all].")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary line.")
+def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int | None,
+              quiet: bool) -> None:
+    """Escape rates over a temperature grid from the arrhenius config CONFIG.toml.
+
+    Walkers start in one minimum and run until they commit to another basin
+    (or are censored at the step limit).  Writes DIR/first_passage.h5 (H5MD,
+    first-passage times per walker), DIR/summary.json and DIR/arrhenius.png,
+    and prints the table (T, events, censored, k with CI, theory).
+    """
+    from .rates.cli import OutputError, run_arrhenius, table_lines
+    from .rates.config import load_rates_config
+    from .schema import ConfigError
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            exp = load_rates_config(config)
+    except ConfigError as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(config)) else f"{config}: {msg}") from None
+    out = out_dir if out_dir is not None else _default_out(exp.name)
+    if not quiet:
+        rc = exp.config["rates"]
+        click.echo(f"arrhenius {exp.name} ({exp.config['landscape']['name']}, "
+                   f"{exp.config['integrator']['kind']}, {rc['walkers']} walkers x "
+                   f"{len(rc['temperatures'])} temperatures) -> {out}")
+    last = [0.0]
+
+    def progress(step: int, total: int, running: int) -> None:
+        now = time.monotonic()
+        if not quiet and now - last[0] > 5.0:
+            last[0] = now
+            click.echo(f"  step {step}/{total}: {running} walkers running")
+
+    try:
+        report = run_arrhenius(exp, out, overwrite=overwrite, threads=threads, progress=progress)
+    except OutputError as err:
+        raise CliError(_one_line(str(err))) from None
+    except FloatingPointError as err:
+        raise RunFailed(f"run diverged: {_one_line(str(err))}") from None
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted (arrhenius runs cannot be resumed; run again with "
+                          "--overwrite)") from None
+    s = report.summary
+    fit = s.get("fit")
+    status = (f"{exp.name}: {sum(r['events'] for r in s['rows'])} escapes, "
+              f"{sum(r['censored'] for r in s['rows'])} censored, {report.wall_s:.1f} s"
+              + (f", barrier {fit['barrier']:.5g}" if fit else "") + f" -> {out}")
+    if quiet:
+        click.echo(status)
+        return
+    click.echo("")
+    click.echo(status)
+    for line in table_lines(s):
+        click.echo("  " + line)
+    click.echo("wrote:")
+    for p in report.files:
+        click.echo(f"  {p}")
+
+
+# --------------------------------------------------------------------------
 # validate
 # --------------------------------------------------------------------------
 

@@ -1,0 +1,419 @@
+"""Body of ``langevin-opt arrhenius CONFIG.toml``: temperature grid, H5MD output, table, figure.
+
+:func:`run_arrhenius` does the work (importable from Python); the click command
+in :mod:`langevin_opt.cli` only maps its exceptions to exit codes.
+
+Output directory ``DIR`` (default ``runs/<name>``):
+
+``DIR/first_passage.h5``
+    H5MD 1.1 file.  ``particles/walkers/position`` holds the starting positions
+    (step 0); per-walker observables, one row at the last step of the run,
+    shape ``(1, M)``: ``first_passage_time``, ``first_passage_step``,
+    ``censored`` (1/0), ``final_basin`` (-1 if censored), ``start_basin``,
+    ``temperature``.  ``/first_passage/position`` (outside the H5MD groups)
+    holds the ``(M, d)`` positions at commitment.  ``/parameters`` holds the
+    config, the seed, the per-temperature table and the theory.
+``DIR/summary.json``
+    The same table and fit as JSON.
+``DIR/arrhenius.png``
+    ``ln k`` against ``1/T`` with intervals, the fit and the theory lines.
+
+Walker layout: walker ``k * walkers + j`` runs at ``temperatures[k]`` with RNG
+stream id ``k * walkers + j``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..sampling import BAOAB
+from .arrhenius import arrhenius_fit, arrhenius_plot, bootstrap_arrhenius, curvature_test
+from .config import RatesExperiment
+from .estimators import estimate_rate
+from .first_passage import FirstPassageResult, basins_from_landscape, first_passage
+
+__all__ = ["H5", "SUMMARY", "FIGURE", "OutputError", "ArrheniusReport", "prepare_output",
+           "predict", "run_arrhenius", "table_lines"]
+
+H5 = "first_passage.h5"
+SUMMARY = "summary.json"
+FIGURE = "arrhenius.png"
+
+
+class OutputError(ValueError):
+    """The output directory cannot be used (exists without --overwrite, not writable)."""
+
+
+@dataclass
+class ArrheniusReport:
+    """What :func:`run_arrhenius` returns.
+
+    Attributes
+    ----------
+    summary : dict
+        Table rows, fit, curvature test and theory (as written to summary.json).
+    result : FirstPassageResult
+        Per-walker outcome of the whole grid.
+    files : list of Path
+        Files written.
+    wall_s : float
+        Wall time of the simulation (seconds).
+    """
+
+    summary: dict
+    result: FirstPassageResult
+    files: list[Path] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def prepare_output(out_dir: Path, *, overwrite: bool) -> None:
+    """Check and create the output directory.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Output directory.
+    overwrite : bool
+        Replace an existing result.
+
+    Raises
+    ------
+    OutputError
+        Existing result without ``overwrite``, a file in the way, or no write access.
+    """
+    target = out_dir / H5
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is not a directory")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{out_dir}: cannot create output directory ({err.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"{out_dir}: output directory is not writable")
+
+
+def predict(exp: RatesExperiment) -> dict[str, Any]:
+    """Saddle search (CI-NEB + dimer) from the start minimum and the rate predictions.
+
+    The saddle with the lowest barrier among the searches from the start
+    minimum to every other known minimum is taken.
+
+    Parameters
+    ----------
+    exp : RatesExperiment
+        Validated config.
+
+    Returns
+    -------
+    dict
+        ``saddle`` (coordinates), ``saddle_energy``, ``minimum``, ``barrier``,
+        ``negative_modes``, ``converged`` and ``formulas``: name -> ``[k(T) for T]``.
+    """
+    from .saddles import find_saddle, landscape_function
+    from .theory import kramers_overdamped_rate, langer_rate, vineyard_rate
+
+    land = exp.landscape()
+    integ = exp.integrator()
+    th = exp.config["theory"]
+    f = landscape_function(land)
+    s = exp.config["rates"]["start"]
+    best = None
+    for j in range(land.minima.shape[0]):
+        if j == s:
+            continue
+        r = find_saddle(f, land.minima[s], land.minima[j], n_images=th["n_images"],
+                        fmax=th["fmax"])
+        if r.saddle.n_negative == 1 and (best is None or r.barrier < best.barrier):
+            best = r
+    if best is None:
+        return {"converged": False, "formulas": {}}
+    temps = np.asarray(exp.config["rates"]["temperatures"])
+    if isinstance(integ, BAOAB):
+        formulas = {
+            "Kramers-Langer": langer_rate(best.minimum, best.saddle, temps,
+                                          friction=integ.friction, mass=integ.mass),
+            "harmonic TST": vineyard_rate(best.minimum, best.saddle, temps, mass=integ.mass),
+        }
+    else:
+        formulas = {"Eyring-Kramers": kramers_overdamped_rate(best.minimum, best.saddle, temps)}
+        exact = _exact_1d(exp)
+        if exact is not None:
+            formulas["exact 1-D MFPT"] = exact(temps)
+    return {
+        "minimum": best.minimum.x.tolist(),
+        "minimum_energy": best.minimum.energy,
+        "saddle": best.saddle.x.tolist(),
+        "saddle_energy": best.saddle.energy,
+        "barrier": best.barrier,
+        "saddle_eigenvalues": best.saddle.eigenvalues.tolist(),
+        "minimum_eigenvalues": best.minimum.eigenvalues.tolist(),
+        "negative_modes": best.saddle.n_negative,
+        "converged": best.ok,
+        "formulas": {k: np.atleast_1d(v).tolist() for k, v in formulas.items()},
+    }
+
+
+def _exact_1d(exp: RatesExperiment) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``1/τ(T)`` from the exact double integral (1-D overdamped landscapes only).
+
+    The clock stops where a walker first enters a region of another basin: the
+    nearest edge of those balls on the far side of the saddle.
+    """
+    from .theory import mfpt_1d_exact
+
+    land = exp.landscape()
+    if land.dim != 1 or isinstance(exp.integrator(), BAOAB):
+        return None
+    rc = exp.config["rates"]
+    basins = basins_from_landscape(land, rc["basin_radius"], fraction=rc["basin_fraction"])
+    s = rc["start"]
+    x0 = float(basins.centers[s, 0])
+    c = basins.centers[:, 0]
+    r = basins.radii
+    right = [c[j] - r[j] for j in range(basins.n) if j != s and c[j] > x0]
+    left = [c[j] + r[j] for j in range(basins.n) if j != s and c[j] < x0]
+    if left and right:
+        return None  # two absorbing ends: not the one-sided formula
+    if right:
+        b = min(right)
+
+        def u(x: np.ndarray) -> np.ndarray:
+            return land.energy(np.asarray(x)[:, None])
+
+        start, end = x0, b
+    else:
+        b = max(left)
+
+        def u(x: np.ndarray) -> np.ndarray:  # mirrored: absorbing on the right again
+            return land.energy(-np.asarray(x)[:, None])
+
+        start, end = -x0, -b
+
+    def rate(t: np.ndarray) -> np.ndarray:
+        return np.array([1.0 / mfpt_1d_exact(u, start, end, float(ti))
+                         for ti in np.atleast_1d(t)])
+
+    return rate
+
+
+def _theory_fn(info: dict, name: str, exp: RatesExperiment) -> Callable[[np.ndarray], np.ndarray]:
+    from .theory import HarmonicPoint, kramers_overdamped_rate, langer_rate, vineyard_rate
+
+    mn = HarmonicPoint(np.asarray(info["minimum"]), info["minimum_energy"],
+                       np.asarray(info["minimum_eigenvalues"]), 0, 0)
+    sd = HarmonicPoint(np.asarray(info["saddle"]), info["saddle_energy"],
+                       np.asarray(info["saddle_eigenvalues"]), 1, 0)
+    integ = exp.integrator()
+    if name == "exact 1-D MFPT":
+        return _exact_1d(exp)
+    if name == "Kramers-Langer":
+        return lambda t: langer_rate(mn, sd, t, friction=integ.friction, mass=integ.mass)
+    if name == "harmonic TST":
+        return lambda t: vineyard_rate(mn, sd, t, mass=integ.mass)
+    return lambda t: kramers_overdamped_rate(mn, sd, t)
+
+
+def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = False,
+                  threads: int | None = None,
+                  progress: Callable[[int, int, int], None] | None = None) -> ArrheniusReport:
+    """Run the temperature grid of an ``arrhenius`` config and write all outputs.
+
+    Parameters
+    ----------
+    exp : RatesExperiment
+        Validated config.
+    out_dir : Path
+        Output directory.
+    overwrite : bool
+        Replace an existing result.
+    threads : int, optional
+        Numba threads.
+    progress : callable, optional
+        ``progress(step, max_steps, n_running)`` after every chunk.
+
+    Returns
+    -------
+    ArrheniusReport
+
+    Raises
+    ------
+    OutputError
+        Unusable output directory.
+    FloatingPointError
+        A walker diverged (reduce dt).
+    """
+    from ..storage import H5MDWriter
+
+    prepare_output(out_dir, overwrite=overwrite)
+    cfg = exp.config
+    rc = cfg["rates"]
+    land = exp.landscape()
+    integ = exp.integrator()
+    temps = np.asarray(rc["temperatures"], dtype=np.float64)
+    n_w = rc["walkers"]
+    n_t = temps.size
+    m = n_w * n_t
+    limits = np.repeat(np.asarray(exp.max_steps(), dtype=np.int64), n_w)
+    basins = basins_from_landscape(land, rc["basin_radius"], fraction=rc["basin_fraction"])
+    x0 = np.tile(land.minima[rc["start"]], (m, 1))
+    t_walker = np.repeat(temps, n_w)
+    total = int(limits.max())
+    cb = None if progress is None else (lambda step, running: progress(step, total, running))
+    t0 = time.perf_counter()
+    res = first_passage(land, integ, x0, basins, temperature=t_walker, max_steps=limits,
+                        seed=exp.seed, start_basin=rc["start"], chunk=rc["chunk"],
+                        threads=threads, progress=cb)
+    wall = time.perf_counter() - t0
+
+    rows = []
+    times, cens = [], []
+    for k, t in enumerate(temps):
+        sl = slice(k * n_w, (k + 1) * n_w)
+        tt, cc = res.times[sl], res.censored[sl]
+        times.append(tt)
+        cens.append(cc)
+        est = estimate_rate(tt, cc, level=rc["level"], seed=exp.seed % 2**32 + k)
+        basins_hit = np.bincount(res.final_basin[sl][~cc], minlength=basins.n).tolist()
+        rows.append({"temperature": float(t), **est, "final_basins": basins_hit,
+                     "max_steps": int(limits[k * n_w])})
+    summary: dict[str, Any] = {"name": exp.name, "walkers": n_w, "temperatures": temps.tolist(),
+                               "rows": rows, "walker_steps": res.walker_steps,
+                               "wall_s": wall, "basin_radii": basins.radii.tolist()}
+    n_ev = np.array([r["events"] for r in rows])
+    if (n_ev > 0).sum() >= 2:
+        k_arr = np.array([r["rate"] for r in rows])
+        if rc["bootstrap"] > 0:
+            fit = bootstrap_arrhenius(temps, times, cens, n_boot=rc["bootstrap"],
+                                      level=rc["level"], seed=exp.seed % 2**32)
+        else:
+            fit = arrhenius_fit(temps, k_arr, n_ev, level=rc["level"])
+        summary["fit"] = {"barrier": fit.barrier, "barrier_ci": list(fit.barrier_ci),
+                          "log_prefactor": fit.log_prefactor,
+                          "log_prefactor_ci": list(fit.log_prefactor_ci),
+                          "chi2": fit.chi2, "dof": fit.dof, "method": fit.method}
+        if (n_ev > 0).sum() >= 3:
+            ct = curvature_test(temps, k_arr, n_ev)
+            summary["curvature"] = {"z": ct.z, "p_value": ct.p_value, "curved": ct.curved,
+                                    "chi2_line": ct.chi2_line, "p_line": ct.p_line}
+    else:
+        fit = None
+    theory: dict[str, Any] = {}
+    if cfg["theory"]["enabled"]:
+        theory = predict(exp)
+        summary["theory"] = theory
+        for name, vals in theory.get("formulas", {}).items():
+            for r, v in zip(rows, vals, strict=True):
+                r[f"theory_{name}"] = v
+                r[f"ratio_{name}"] = r["rate"] / v if v > 0 else math.nan
+
+    files: list[Path] = []
+    comp = None if cfg["output"]["compression"] == "none" else cfg["output"]["compression"]
+    h5 = out_dir / H5
+    if h5.exists():
+        h5.unlink()
+    with H5MDWriter(h5, n_particles=m, dim=land.dim, particle_group="walkers",
+                    creator_version=__version__, compression=comp) as w:
+        w.append_frames([0], [0.0], x0[None])
+        last = int(limits.max())
+        obs = {"first_passage_time": res.times, "first_passage_step": res.steps,
+               "censored": res.censored.astype(np.int64), "final_basin": res.final_basin,
+               "start_basin": res.start_basin, "temperature": res.temperatures}
+        w.append_observables([last], [last * integ.dt], **{k: v[None] for k, v in obs.items()})
+        w.write_parameters({"config": cfg, "seed": exp.seed, "kind": "arrhenius",
+                            "summary": json.loads(json.dumps(summary, default=_json_default))})
+    import h5py
+
+    with h5py.File(h5, "r+") as fh:
+        grp = fh.require_group("first_passage")
+        grp.create_dataset("position", data=res.positions)
+        grp.attrs["description"] = "positions at commitment (or at the step limit), (M, d)"
+    files.append(h5)
+    (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    files.append(out_dir / SUMMARY)
+    if cfg["output"]["plot"]:
+        ci = np.array([[r["rate_low"], r["rate_high"]] for r in rows])
+        fns = {name: _theory_fn(theory, name, exp) for name in theory.get("formulas", {})}
+        arrhenius_plot(str(out_dir / FIGURE), temps, [r["rate"] for r in rows], ci, fit=fit,
+                       theory=fns, title=f"{exp.name}: {land.name}, {integ.kind}")
+        files.append(out_dir / FIGURE)
+    return ArrheniusReport(summary, res, files, wall)
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _g(v: float, spec: str = ".4g") -> str:
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def table_lines(summary: dict) -> list[str]:
+    """The printed table: T, events, censored, k with CI, theory, ratio; then fit and theory.
+
+    Parameters
+    ----------
+    summary : dict
+        ``ArrheniusReport.summary``.
+
+    Returns
+    -------
+    list of str
+    """
+    theory = summary.get("theory", {})
+    names = list(theory.get("formulas", {}))
+    head = f"{'T':>9} {'events':>7} {'censored':>8} {'k':>11} {'CI':>25} {'MFPT':>11}"
+    for n in names:
+        head += f" {n:>16} {'k/theory':>9}"
+    lines = [head]
+    for r in summary["rows"]:
+        ci = f"[{_g(r['rate_low'])}, {_g(r['rate_high'])}]"
+        mf = _g(r["mfpt"]) + ("*" if r["mfpt_restricted"] else "")
+        line = (f"{r['temperature']:>9.4g} {r['events']:>7d} {r['censored']:>8d} "
+                f"{_g(r['rate']):>11} {ci:>25} {mf:>11}")
+        for n in names:
+            line += f" {_g(r[f'theory_{n}']):>16} {_g(r[f'ratio_{n}'], '.3f'):>9}"
+        if r.get("non_exponential"):
+            line += f"  non-exponential (p={r['gof_p']:.2g})"
+        lines.append(line)
+    if names:
+        lines.append("theory columns are rates (" + ", ".join(names) + "; the exact 1-D "
+                     "MFPT column is 1/tau)" if "exact 1-D MFPT" in names else
+                     "theory columns are rates (" + ", ".join(names) + ")")
+    if any(r["mfpt_restricted"] for r in summary["rows"]):
+        lines.append("* restricted mean (censored walkers): a lower bound")
+    fit = summary.get("fit")
+    if fit:
+        lo, hi = fit["barrier_ci"]
+        lines.append(f"Arrhenius fit ({fit['method']}): barrier {fit['barrier']:.5g} "
+                     f"[{lo:.5g}, {hi:.5g}], ln A {fit['log_prefactor']:.4g} "
+                     f"[{fit['log_prefactor_ci'][0]:.4g}, {fit['log_prefactor_ci'][1]:.4g}]")
+    cur = summary.get("curvature")
+    if cur:
+        verdict = "curved (non-Arrhenius)" if cur["curved"] else "no significant curvature"
+        lines.append(f"curvature test: z = {cur['z']:.2f}, p = {cur['p_value']:.3g}: {verdict}")
+    if theory.get("saddle") is not None:
+        sx = ", ".join(f"{v:.6g}" for v in theory["saddle"])
+        ok = "" if theory.get("converged") else " (NOT converged)"
+        lines.append(f"saddle ({sx}) energy {theory['saddle_energy']:.6g}, barrier "
+                     f"{theory['barrier']:.6g}{ok}")
+    return lines
