@@ -148,10 +148,12 @@ def test_nve_energy_conservation_and_dt2_scaling():
 ])
 def test_baoab_matches_nist_reference_states(T, rho, u_ref, p_ref):
     s, lj = lj_liquid(rho, rc=3.0, mode="truncated")
-    md = lp.Dynamics(s, lj, lp.LangevinBAOAB(0.005, 2.0), temperature=T,
+    # dt = 0.0025: at dt = 0.005 BAOAB's O(dt^2) configurational bias is visible at
+    # this precision (measured at T = 0.9: U/N -0.004 and P -0.03 below NIST, ~3 sigma)
+    md = lp.Dynamics(s, lj, lp.LangevinBAOAB(0.0025, 2.0), temperature=T,
                      neighbors=lp.NeighborList(3.0, 0.3), seed=5, tail_corrections=True)
     md.run(2000)
-    rec = md.run(25_000, record_every=10)
+    rec = md.run(30_000, record_every=10)
     u, du = blocks(rec.potential_energy / md.n_atoms)
     p, dp = blocks(rec.pressure)
     t, dt = blocks(rec.temperature)
@@ -161,8 +163,8 @@ def test_baoab_matches_nist_reference_states(T, rho, u_ref, p_ref):
     # against NIST's 500 adds a finite-size shift well inside these bounds
     assert abs(u - u_ref) < 4 * du + 0.005
     assert abs(p - p_ref) < 4 * dp + 0.02
-    # kinetic temperature: BAOAB's full-step velocities are biased by O(dt^2) (< 0.5% here)
-    assert abs(t - T) < 4 * dt + 0.005 * T
+    # kinetic temperature: BAOAB's full-step velocities are biased by O(dt^2) (~0.1% here)
+    assert abs(t - T) < 4 * dt + 0.002 * T
 
 
 # ---------------------------------------------------------------------------
