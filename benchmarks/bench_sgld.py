@@ -1,0 +1,403 @@
+"""SGLD steps per second on an MLP data landscape: langevin_opt vs NumPy vs PyTorch.
+
+The computation: stochastic gradient Langevin dynamics
+``theta <- theta - eta grad U~(theta) + sqrt(2 eta T) xi`` on the training loss
+of an MLP 64-128-10 (tanh hidden layer, softmax cross-entropy, float64,
+P = 9,610 parameters) over N = 20,000 examples (teacher-student
+classification, :func:`langevin_opt.nn.data.teacher_student_classification`),
+minibatch n = 128 drawn without replacement by epochs, ``U~ = (N/n) sum_batch
+loss + ||theta||^2 / 2`` (prior sigma 1), ``eta = 0.05 / N`` (a mean-loss
+learning rate of 0.05), ``T = 1``.  Contenders:
+
+* ``langevin_opt_1chain``: one chain on one thread through
+  :func:`langevin_opt.sgmcmc.run_chains` (method ``"sgld"``) when the package
+  has it, otherwise through the minimal compiled SGLD loop in this file
+  (``fallback_*``, labelled as such in the output).  The whole call is timed,
+  including its final exact-energy pass over the data (N/n = 156 extra
+  forward/backward passes per chain: 5 % of a 3,000-step run, 10 % of the
+  1,500 steps per chain of the multi-chain run).  ``kernel_*``: the same
+  ``energy_grad`` in the minimal compiled SGLD loop of this file (no final
+  pass, vectorized noise), shown alongside as the landscape's own speed.
+* ``langevin_opt_16chains``: 16 independent chains in one call, ``--threads``
+  threads (``prange`` over chains); reported as chain-steps per second.
+* ``numpy``: hand-written forward/backward with ``@`` (OpenBLAS ``dgemm``),
+  ``np.tanh``/``np.exp``, the same minibatch scheme (``rng.permutation`` per
+  epoch) and update, noise ``Generator(PCG64).standard_normal``.
+* ``torch``: the idiomatic PyTorch version (float64 tensors, autograd,
+  ``F.cross_entropy(reduction="sum")``, in-place update under ``no_grad``),
+  run in a subprocess with the interpreter given by ``--torch-python``
+  (default ``/tmp/torchenv/bin/python`` if it exists), ``torch.set_num_threads(1)``.
+  Reported as null when no PyTorch interpreter is available.
+
+Every contender is pinned to one BLAS/OpenMP thread (``_common`` sets the
+environment before NumPy is imported; the PyTorch subprocess gets the same
+environment).  JIT compilation is excluded from the throughputs and reported
+as ``compile_s`` (first call, small run).  Timed runs: one warm-up each, then
+``--repeats`` rounds interleaved round-robin; medians.  Checks: the gradient of
+``U~`` for the first batch agrees between langevin_opt and the NumPy code
+(relative error reported), and every contender ends with a finite loss.
+
+Targets (issue 6): one chain >= 1.0x NumPy and >= 1.5x PyTorch; 16 chains on
+2 cores >= 1.7x the steps/s of one chain.
+
+Run:  python benchmarks/bench_sgld.py [--steps S] [--repeats R] [--threads K]
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+# _common pins the BLAS/OpenMP thread pools, so it must be imported before NumPy
+import _common  # isort: skip
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import numba
+import numpy as np
+
+from langevin_opt.datalandscape import minibatch
+from langevin_opt.nn import MLP, mlp_landscape
+from langevin_opt.nn.data import teacher_student_classification
+from langevin_opt.nn.landscape import energy_grad
+from langevin_opt.rng import PURPOSE_NOISE, normal2
+
+SIZES = (64, 128, 10)
+SEED = 20240607
+LR = 0.05  # mean-loss learning rate; eta = LR / N on U
+TEMPERATURE = 1.0
+PRIOR_SIGMA = 1.0
+DEFAULT_TORCH = "/tmp/torchenv/bin/python"
+
+
+# ------------------------------------------------------- langevin_opt runners
+def sgmcmc_runner():
+    """``run_chains`` of langevin_opt.sgmcmc when it offers SGLD, else None."""
+    try:
+        from langevin_opt import sgmcmc
+    except ImportError:
+        return None
+    if not hasattr(sgmcmc, "run_chains") or "sgld" not in getattr(sgmcmc, "METHODS", ()):
+        return None
+    return sgmcmc.run_chains
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _fallback_chain(theta, data, fw, iw, grad, seed, chain, n_steps, eta, temp):
+    """Minimal compiled SGLD loop for one chain: ``energy_grad`` + update.
+
+    The noise pair of Philox draw ``q`` goes to parameters ``q`` and ``q + P // 2``
+    (contiguous halves, no state carried between iterations), so the update
+    loop vectorizes.
+    """
+    P = theta.shape[0]
+    h = P // 2
+    s = math.sqrt(2.0 * eta * temp)
+    u = 0.0
+    for t in range(n_steps):
+        u = energy_grad(theta, data, fw, iw, seed, chain, t, grad)
+        for q in range(h):
+            z0, z1 = normal2(seed, chain, t, q, PURPOSE_NOISE)
+            theta[q] = theta[q] - eta * grad[q] + s * z0
+            theta[h + q] = theta[h + q] - eta * grad[h + q] + s * z1
+        if P % 2:
+            z0, z1 = normal2(seed, chain, t, h, PURPOSE_NOISE)
+            theta[P - 1] = theta[P - 1] - eta * grad[P - 1] + s * z0
+    return u
+
+
+@numba.njit(cache=True, parallel=True)
+def _fallback_chains(theta, data, fw, iw, grad, seed, n_steps, eta, temp):
+    for c in numba.prange(theta.shape[0]):
+        _fallback_chain(theta[c], data, fw[c], iw[c], grad[c], seed, c, n_steps, eta, temp)
+
+
+def make_lo(landscape, theta0, eta, n_chains, n_steps, threads, *, kernel=False):
+    """Zero-argument callable running ``n_chains`` SGLD chains for ``n_steps``.
+
+    Through ``langevin_opt.sgmcmc.run_chains`` when available, unless ``kernel``
+    (or without sgmcmc): the minimal compiled loop of this file.
+    """
+    run_chains = None if kernel else sgmcmc_runner()
+    if run_chains is not None:
+        def run():
+            res = run_chains(landscape, "sgld", theta0, n_steps, seed=SEED, n_chains=n_chains,
+                             temperature=TEMPERATURE, step_size=eta, threads=threads,
+                             burn_in=n_steps - 1)
+            return res.theta
+        return run
+
+    def run_fallback():
+        th = np.ascontiguousarray(np.tile(theta0, (n_chains, 1)))
+        fw, iw = landscape.make_work(n_chains)
+        g = np.zeros_like(th)
+        old = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            _fallback_chains(th, landscape.data, fw, iw, g, np.uint64(SEED), n_steps, eta,
+                             TEMPERATURE)
+        finally:
+            numba.set_num_threads(old)
+        return th
+    return run_fallback
+
+
+# ---------------------------------------------------------------------- NumPy
+def numpy_energy_grad(theta, xb, yb, scale):
+    """``U~`` and its gradient for one batch, hand-written with ``@`` (BLAS)."""
+    d, h, k = SIZES
+    o1 = h * d
+    W1 = theta[:o1].reshape(h, d)
+    b1 = theta[o1:o1 + h]
+    o2 = o1 + h
+    W2 = theta[o2:o2 + k * h].reshape(k, h)
+    b2 = theta[o2 + k * h:]
+    a1 = np.tanh(xb @ W1.T + b1)
+    z = a1 @ W2.T + b2
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    se = e.sum(axis=1, keepdims=True)
+    rows = np.arange(xb.shape[0])
+    loss = float(np.sum(np.log(se[:, 0]) - z[rows, yb]))
+    dz = e / se
+    dz[rows, yb] -= 1.0
+    dz *= scale
+    grad = np.empty_like(theta)
+    grad[o2:o2 + k * h] = (dz.T @ a1).ravel()
+    grad[o2 + k * h:] = dz.sum(axis=0)
+    da = (dz @ W2) * (1.0 - a1 * a1)
+    grad[:o1] = (da.T @ xb).ravel()
+    grad[o1:o2] = da.sum(axis=0)
+    grad += theta / PRIOR_SIGMA**2
+    return scale * loss + 0.5 * float(theta @ theta) / PRIOR_SIGMA**2, grad
+
+
+def make_numpy(X, y, theta0, eta, batch, n_steps):
+    """Zero-argument callable: one NumPy SGLD chain of ``n_steps``."""
+    N = X.shape[0]
+    spe = N // batch
+    scale = N / batch
+    s = math.sqrt(2.0 * eta * TEMPERATURE)
+
+    def run():
+        rng = np.random.Generator(np.random.PCG64(SEED))
+        theta = theta0.copy()
+        perm = None
+        u = 0.0
+        for t in range(n_steps):
+            if t % spe == 0:
+                perm = rng.permutation(N)
+            idx = perm[(t % spe) * batch:(t % spe + 1) * batch]
+            u, g = numpy_energy_grad(theta, X[idx], y[idx], scale)
+            theta -= eta * g
+            theta += s * rng.standard_normal(theta.size)
+        return theta
+    return run
+
+
+# -------------------------------------------------------------------- PyTorch
+TORCH_SCRIPT = r"""
+import json, math, sys, time
+import numpy as np
+import torch
+import torch.nn.functional as F
+torch.set_num_threads(1)
+cfg = json.loads(sys.argv[1])
+z = np.load(cfg["data"])
+X = torch.from_numpy(z["X"]); y = torch.from_numpy(z["y"]); theta0 = z["theta0"]
+d, h, k = cfg["sizes"]; N = X.shape[0]; n = cfg["batch"]; eta = cfg["eta"]
+scale = N / n; s = math.sqrt(2.0 * eta * cfg["temperature"]); prec = 1.0 / cfg["prior_sigma"] ** 2
+spe = N // n
+
+def params():
+    o1 = h * d; o2 = o1 + h
+    t = torch.from_numpy(theta0.copy())
+    return [t[:o1].reshape(h, d).clone().requires_grad_(), t[o1:o2].clone().requires_grad_(),
+            t[o2:o2 + k * h].reshape(k, h).clone().requires_grad_(),
+            t[o2 + k * h:].clone().requires_grad_()]
+
+def run(n_steps):
+    torch.manual_seed(cfg["seed"])
+    g = torch.Generator().manual_seed(cfg["seed"])
+    W1, b1, W2, b2 = ps = params()
+    for t in range(n_steps):
+        if t % spe == 0:
+            perm = torch.randperm(N, generator=g)
+        idx = perm[(t % spe) * n:(t % spe + 1) * n]
+        out = torch.tanh(X[idx] @ W1.T + b1) @ W2.T + b2
+        u = scale * F.cross_entropy(out, y[idx], reduction="sum") \
+            + 0.5 * prec * sum((p * p).sum() for p in ps)
+        u.backward()
+        with torch.no_grad():
+            for p in ps:
+                p.add_(p.grad, alpha=-eta)
+                p.add_(torch.randn(p.shape, dtype=p.dtype, generator=g), alpha=s)
+                p.grad = None
+    return float(u)
+
+t0 = time.perf_counter(); run(cfg["warm_steps"]); compile_s = time.perf_counter() - t0
+run(cfg["steps"])
+times = []
+for _ in range(cfg["repeats"]):
+    t0 = time.perf_counter(); u = run(cfg["steps"]); times.append(time.perf_counter() - t0)
+print(json.dumps({"times": times, "first_call_s": compile_s, "final_u": u,
+                  "torch_version": torch.__version__, "threads": torch.get_num_threads()}))
+"""
+
+
+def run_torch(python, X, y, theta0, eta, batch, n_steps, repeats):
+    """Time the PyTorch contender in a subprocess; returns its JSON dict or an error string."""
+    with tempfile.TemporaryDirectory(prefix="lo_bench_sgld_") as tmp:
+        path = os.path.join(tmp, "data.npz")
+        np.savez(path, X=X, y=y, theta0=theta0)
+        cfg = {"data": path, "sizes": SIZES, "batch": batch, "eta": eta, "steps": n_steps,
+               "repeats": repeats, "warm_steps": 20, "temperature": TEMPERATURE,
+               "prior_sigma": PRIOR_SIGMA, "seed": SEED}
+        env = dict(os.environ)
+        for v in _common.THREAD_ENV_VARS:
+            env[v] = "1"
+        try:
+            proc = subprocess.run([python, "-c", TORCH_SCRIPT, json.dumps(cfg)],
+                                  capture_output=True, text=True, env=env, timeout=1800)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"{python}: {exc}"
+        if proc.returncode != 0:
+            return f"{python} failed: {proc.stderr.strip()[-400:]}"
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--examples", type=int, default=20_000)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=3_000, help="steps per timed one-chain run")
+    ap.add_argument("--chains", type=int, default=16)
+    ap.add_argument("--steps-multi", type=int, default=None,
+                    help="steps per chain of the multi-chain run (default steps // 2)")
+    ap.add_argument("--threads", type=int, default=2, help="threads of the multi-chain run")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--torch-python", default=None,
+                    help=f"interpreter with PyTorch (default {DEFAULT_TORCH} if present)")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+    steps_multi = args.steps_multi or max(1, args.steps // 2)
+
+    ds = teacher_student_classification(args.examples, sizes=SIZES, seed=SEED)
+    X, y = ds.X_train, ds.y_train
+    N = X.shape[0]
+    net = MLP(SIZES, "tanh", "softmax_ce")
+    landscape = mlp_landscape(net, X, y, batch_size=args.batch, prior_sigma=PRIOR_SIGMA)
+    theta0 = net.init_params(SEED)
+    eta = LR / N
+    via = "langevin_opt.sgmcmc.run_chains" if sgmcmc_runner() else "fallback loop in bench_sgld"
+    print(f"MLP {SIZES} tanh/softmax-CE, P = {net.n_params}, N = {N}, batch {args.batch}, "
+          f"eta = {eta:.3g}, T = {TEMPERATURE}; langevin_opt via {via}; "
+          f"load {_common.load_average()}")
+
+    # gradient check on the first batch of chain 0
+    fw, iw = landscape.make_work(1)
+    off = minibatch(np.uint64(SEED), 0, 0, N, args.batch, iw[0])
+    idx = iw[0, 1 + off:1 + off + args.batch].copy()
+    u_lo, g_lo = landscape.energy(theta0, seed=SEED, chain=0, step=0)
+    u_np, g_np = numpy_energy_grad(theta0, X[idx], y[idx], N / args.batch)
+    grad_err = float(np.max(np.abs(g_lo - g_np)) / np.max(np.abs(g_np)))
+    energy_err = abs(u_lo - u_np) / abs(u_np)
+    print(f"first-batch check vs NumPy: energy rel. err {energy_err:.2e}, "
+          f"gradient max rel. err {grad_err:.2e}")
+
+    compile_s, _ = _common.time_once(make_lo(landscape, theta0, eta, 1, 5, 1))
+    compile_multi_s, _ = _common.time_once(make_lo(landscape, theta0, eta, args.chains, 5,
+                                                   args.threads))
+    multi = f"langevin_opt_{args.chains}chains"
+    contenders = {
+        "langevin_opt_1chain": make_lo(landscape, theta0, eta, 1, args.steps, 1),
+        "numpy": make_numpy(X, y, theta0, eta, args.batch, args.steps),
+        multi: make_lo(landscape, theta0, eta, args.chains, steps_multi, args.threads),
+    }
+    if sgmcmc_runner() is not None:  # also the bare kernel loop of this file
+        _common.time_once(make_lo(landscape, theta0, eta, 1, 5, 1, kernel=True))
+        _common.time_once(make_lo(landscape, theta0, eta, args.chains, 5, args.threads,
+                                  kernel=True))
+        contenders["kernel_1chain"] = make_lo(landscape, theta0, eta, 1, args.steps, 1,
+                                              kernel=True)
+        contenders[f"kernel_{args.chains}chains"] = make_lo(
+            landscape, theta0, eta, args.chains, steps_multi, args.threads, kernel=True)
+    timings, results = _common.time_interleaved(contenders, repeats=args.repeats, warmup=1)
+    finals = {}
+    for name, th in results.items():
+        th = np.atleast_2d(th)
+        finals[name] = float(landscape.energy(th[0])[0]) / N
+    thr = {}
+    for name, t in timings.items():
+        nc = args.chains if name.endswith(f"_{args.chains}chains") else 1
+        thr[name] = nc * (steps_multi if nc > 1 else args.steps) / t.median
+
+    torch_info: dict | str | None = None
+    torch_python = args.torch_python or (DEFAULT_TORCH if os.path.exists(DEFAULT_TORCH) else None)
+    if not args.no_torch and torch_python:
+        torch_info = run_torch(torch_python, X, y, theta0, eta, args.batch, args.steps,
+                               args.repeats)
+        if isinstance(torch_info, dict):
+            thr["torch"] = args.steps / float(np.median(torch_info["times"]))
+            finals["torch"] = float(torch_info["final_u"]) / N
+    elif not args.no_torch:
+        torch_info = "no PyTorch interpreter (pass --torch-python)"
+    if isinstance(torch_info, str):
+        print(f"torch: unavailable ({torch_info})")
+
+    def ratios(prefix):
+        one = thr[f"{prefix}_1chain"]
+        return {"vs_numpy": one / thr["numpy"],
+                "vs_torch": one / thr["torch"] if "torch" in thr else None,
+                "chains16_scaling": thr[f"{prefix}_{args.chains}chains"] / one}
+
+    head = ratios("langevin_opt")
+    kern = ratios("kernel") if "kernel_1chain" in thr else None
+    vs_numpy, vs_torch, scaling = head["vs_numpy"], head["vs_torch"], head["chains16_scaling"]
+
+    rows = []
+    for name, v in thr.items():
+        t = timings.get(name)
+        rows.append([name, f"{v:,.0f}", f"{t.spread:.2f}" if t else "",
+                     f"{t.cpu_per_wall:.2f}" if t else "", f"{finals.get(name, math.nan):.4f}"])
+    print(_common.format_table(["contender", "steps/s", "spread", "cpu/wall",
+                                "last U~/N"], rows))
+    print(f"vs NumPy {vs_numpy:.2f}x (target >= 1.0), "
+          f"vs PyTorch {'n/a' if vs_torch is None else f'{vs_torch:.2f}x'} (target >= 1.5), "
+          f"{args.chains} chains on {args.threads} threads {scaling:.2f}x one chain "
+          f"(target >= 1.7); compile {compile_s:.1f} s")
+    if kern:
+        print("bare kernel loop (energy_grad + vectorized SGLD update in this file): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in kern.items() if v is not None))
+    ok_finite = all(math.isfinite(v) for v in finals.values())
+    _common.emit_json({
+        "benchmark": "sgld_mlp",
+        "network": {"sizes": SIZES, "activation": "tanh", "loss": "softmax_ce",
+                    "n_params": net.n_params},
+        "n_examples": N, "batch_size": args.batch, "steps": args.steps,
+        "steps_multi": steps_multi, "chains": args.chains, "threads_multi": args.threads,
+        "eta": eta, "temperature": TEMPERATURE, "prior_sigma": PRIOR_SIGMA,
+        "langevin_opt_via": via,
+        "steps_per_s": thr,
+        "chain_steps_per_s_multi": thr[multi],
+        "kernel_loop": kern,
+        "vs_numpy": vs_numpy, "vs_torch": vs_torch, "chains16_scaling": scaling,
+        "compile_s": compile_s, "compile_multi_s": compile_multi_s,
+        "torch": torch_info if isinstance(torch_info, dict) else None,
+        "torch_unavailable_reason": torch_info if isinstance(torch_info, str) else None,
+        "check": {"grad_rel_err": grad_err, "energy_rel_err": energy_err,
+                  "final_losses_finite": ok_finite, "final_mean_loss": finals},
+        "timings": {k: {"median_s": t.median, "spread": t.spread,
+                        "cpu_per_wall": t.cpu_per_wall} for k, t in timings.items()},
+        "load_average": _common.load_average(),
+        "machine": _common.machine_info(),
+    })
+
+
+if __name__ == "__main__":
+    sys.exit(main())
