@@ -69,7 +69,7 @@ def swap_log_ratio(u1, u2, t1, t2, variance, inv_correction):
     return d * (u1 - u2 - d * variance * inv_correction)
 
 
-@numba.njit(inline="always")
+@numba.njit(cache=True)
 def _z(seed, stream, step, p, z1):
     # normal for parameter p: draw p // 2 gives the pair (p even, p + 1)
     if p % 2 == 0:
@@ -78,7 +78,7 @@ def _z(seed, stream, step, p, z1):
     return z1, z1
 
 
-@numba.njit(inline="always")
+@numba.njit(cache=True)
 def update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
     """One update of a single chain (all methods but Entropy-SGD and the swaps).
 
@@ -182,24 +182,23 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
         return _RUNNERS[key]
     kind_c = int(kind)
 
-    @numba.njit(parallel=True)
-    def run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0, eta, temps,
-            eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e, best_theta, status):
-        n_chains, n_par = theta.shape
-        n_steps = eta_fac.shape[0]
-        for c in prange(n_chains):
-            th = theta[c]
-            g = grad[c]
-            fw = fwork[c]
-            iw = iwork[c]
-            ax = aux[c]
-            axs = auxs[c]
-            stream = chain0 + c
-            for t in range(n_steps):
-                gs = step0 + t
-                e = eta[c] * eta_fac[t]
-                temp = temps[c] * temp_fac[t]
-                if kind_c == K_ENTROPY:
+    if kind_c == K_ENTROPY:
+        @numba.njit(parallel=True)
+        def run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0, eta, temps,
+                eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e, best_theta, status):
+            n_chains, n_par = theta.shape
+            n_steps = eta_fac.shape[0]
+            for c in prange(n_chains):
+                th = theta[c]
+                g = grad[c]
+                fw = fwork[c]
+                iw = iwork[c]
+                ax = aux[c]
+                stream = chain0 + c
+                for t in range(n_steps):
+                    gs = step0 + t
+                    e = eta[c] * eta_fac[t]
+                    temp = temps[c] * temp_fac[t]
                     inner = np.int64(hp[1])
                     eta_in = hp[0]
                     gam = hp[2] * (1.0 + hp[3]) ** gs
@@ -250,7 +249,25 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
                             else:
                                 df = mb[p]
                         th[p] = th[p] - e * df
-                else:
+
+    else:
+        @numba.njit(parallel=True)
+        def run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0, eta, temps,
+                eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e, best_theta, status):
+            n_chains, n_par = theta.shape
+            n_steps = eta_fac.shape[0]
+            for c in prange(n_chains):
+                th = theta[c]
+                g = grad[c]
+                fw = fwork[c]
+                iw = iwork[c]
+                ax = aux[c]
+                axs = auxs[c]
+                stream = chain0 + c
+                for t in range(n_steps):
+                    gs = step0 + t
+                    e = eta[c] * eta_fac[t]
+                    temp = temps[c] * temp_fac[t]
                     u = energy_grad(th, data, fw, iw, seed, stream, gs, g)
                     if not math.isfinite(u):
                         status[c] = gs

@@ -347,7 +347,7 @@ class ReplicaExchangeSGLD(SGD):
     Parameters
     ----------
     temperatures : tuple of float
-        Strictly increasing ladder of ``K >= 2`` temperatures (> 0).
+        Non-decreasing ladder of ``K >= 2`` temperatures (> 0).
     step_size : float or tuple of float
         ``eta`` of every replica, or one per rung (> 0).
     swap_every : int
@@ -373,8 +373,8 @@ class ReplicaExchangeSGLD(SGD):
 
     def __post_init__(self) -> None:
         t = np.asarray(self.temperatures, dtype=np.float64).ravel()
-        if t.size < 2 or not np.all(np.isfinite(t)) or np.any(t <= 0) or np.any(np.diff(t) <= 0):
-            raise ValueError("temperatures must be a strictly increasing tuple of at least 2 "
+        if t.size < 2 or not np.all(np.isfinite(t)) or np.any(t <= 0) or np.any(np.diff(t) < 0):
+            raise ValueError("temperatures must be a non-decreasing tuple of at least 2 "
                              f"finite numbers > 0, got {self.temperatures!r}")
         object.__setattr__(self, "temperatures", tuple(float(x) for x in t))
         if np.ndim(self.step_size) == 0:
