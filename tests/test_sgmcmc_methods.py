@@ -299,3 +299,13 @@ def test_entropy_sgd_prefers_the_wide_minimum():
     # one-sided binomial check that more than half of the walkers chose the wide well
     assert stats.binom.sf(int(wide * 64) - 1, 64, 0.5) < ALPHA, wide
     assert ent.nfev == 200 * 100
+
+
+def test_divergent_chain_stops_and_warns(land):
+    x0 = np.zeros((3, 3))
+    temps = [0.0, 0.0, 1.0]
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        r = run_chains(land, SGLD(step_size=1.0), x0, 2_000, seed=1, temperature=temps)
+    assert np.all(r.status >= 0)
+    ok = run_chains(land, SGLD(step_size=1e-3), x0, 50, seed=1)
+    assert np.all(ok.status == -1)

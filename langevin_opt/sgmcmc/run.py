@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -69,7 +70,8 @@ class ChainResult(NamedTuple):
         (empty for other methods).
     status : numpy.ndarray of int64, shape (C,)
         ``-1``, or the step at which the chain's energy became non-finite
-        (the chain stopped there).
+        (the chain stopped there; :func:`run_chains` warns with a
+        ``RuntimeWarning``).
     nfev : int
         Minibatch gradient evaluations per chain.
     state : dict
@@ -294,6 +296,11 @@ def run_chains(
                 best_e, best_theta, status)
         energy = np.zeros(C)
         KR.make_full_energy(landscape.full_energy_grad)(theta, data, fwork, iwork, grad, energy)
+    if np.any(status >= 0):
+        c = int(np.argmax(status >= 0))
+        warnings.warn(f"{int(np.sum(status >= 0))} chain(s) stopped on a non-finite energy "
+                      f"(first: chain {c} at step {int(status[c])}); see ChainResult.status",
+                      RuntimeWarning, stacklevel=2)
     nfev = n_steps * (int(hp[1]) if m.kind == "entropy-sgd" else 1)
     res = ChainResult(samples, rec_steps, energies, theta, energy, best_theta, best_e, temps,
                       attempts, accepts, status, nfev, {"aux": aux, "auxs": auxs})
