@@ -1,14 +1,49 @@
 """Neural networks as data landscapes.
 
 * :mod:`.mlp`: compiled multilayer perceptrons (flat parameter vector,
-  hand-written backpropagation, input gradients);
+  hand-written backpropagation, input gradients): :class:`MLP`;
 * :mod:`.landscape`: :func:`mlp_landscape`, the training loss as a
   :class:`~langevin_opt.datalandscape.DataLandscape` (``U = N * mean loss + prior``);
-* :mod:`.data`: synthetic and real small data sets;
-* :mod:`.flatness`: Hessian trace and top eigenvalues, local entropy, basin width.
+* :mod:`.data`: teacher-student regression and classification, two moons,
+  Fisher's Iris (shipped with the package), seeded splits;
+* :mod:`.flatness`: Hessian-vector products, Hutchinson trace, Lanczos top
+  eigenvalues, Entropy-SGD local entropy, basin width.
 """
 
+from .data import (
+    Dataset,
+    iris,
+    teacher_student_classification,
+    teacher_student_regression,
+    train_test_split,
+    two_moons,
+)
+from .flatness import (
+    LocalEntropy,
+    basin_width,
+    hessian_trace,
+    hessian_vector_product,
+    local_entropy,
+    top_eigenvalues,
+)
 from .landscape import mlp_landscape
 from .mlp import ACTIVATIONS, LOSSES, MLP
 
-__all__ = ["ACTIVATIONS", "LOSSES", "MLP", "mlp_landscape"]
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "MLP",
+    "Dataset",
+    "LocalEntropy",
+    "basin_width",
+    "hessian_trace",
+    "hessian_vector_product",
+    "iris",
+    "local_entropy",
+    "mlp_landscape",
+    "teacher_student_classification",
+    "teacher_student_regression",
+    "top_eigenvalues",
+    "train_test_split",
+    "two_moons",
+]
