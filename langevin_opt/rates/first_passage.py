@@ -296,6 +296,9 @@ def _build(eg: Callable) -> dict[str, Callable]:
             orb = scr.origin[b]
             limb = scr.limit[b]
             locb = scr.loc[b]
+            hitb = scr.hit[b]
+            finb = scr.fin[b]
+            accb = scr.acc[b]
             for j in range(w):
                 Tb[j] = T[lo + j]
                 idb[j] = ids[lo + j]
@@ -330,27 +333,39 @@ def _build(eg: Callable) -> dict[str, Callable]:
                 else:
                     step_overdamped(Xb, Gb, Tb, idb, f2, dt, seed, step, w)
                     evaluate_block(Xb, p, Eb, Gb, w)
-                # commitment test; finished walkers leave the block at once
+                # commitment test, vectorised over the block: squared distances to each
+                # basin centre; the first basin (other than its own) whose ball holds the
+                # walker is its hit.  Energy + distances also carry the non-finite test.
                 done_step = step + 1
+                for j in range(w):
+                    hitb[j] = -1
+                    finb[j] = Eb[j]
+                for bb in range(nbas):
+                    for j in range(w):
+                        accb[j] = 0.0
+                    for k in range(d):
+                        ck = centers[bb, k]
+                        for j in range(w):
+                            dx = Xb[k, j] - ck
+                            accb[j] += dx * dx
+                    rr = r2[bb]
+                    for j in range(w):
+                        a = accb[j]
+                        finb[j] += 0.0 * a
+                        if a < rr and orb[j] != bb and hitb[j] < 0:
+                            hitb[j] = bb
+                nflag = 0
+                for j in range(w):
+                    if hitb[j] >= 0 or done_step >= limb[j] or not math.isfinite(finb[j]):
+                        nflag += 1
+                if nflag == 0:
+                    continue
+                # finished walkers leave the block at once (swapped with the last running one)
                 j = 0
                 while j < w:
-                    hit = -1
-                    v = Eb[j]
-                    for k in range(d):
-                        v += 0.0 * Xb[k, j]
-                    if not math.isfinite(v):
-                        hit = -2
-                    else:
-                        for bb in range(nbas):
-                            if bb == orb[j]:
-                                continue
-                            acc = 0.0
-                            for k in range(d):
-                                dx = Xb[k, j] - centers[bb, k]
-                                acc += dx * dx
-                            if acc < r2[bb]:
-                                hit = bb
-                                break
+                    hit = hitb[j]
+                    if not math.isfinite(finb[j]):
+                        hit = _DIVERGED
                     if hit != -1 or done_step >= limb[j]:
                         g = locb[j]
                         out_step[g] = done_step
@@ -365,6 +380,8 @@ def _build(eg: Callable) -> dict[str, Callable]:
                             limb[j] = limb[last]
                             locb[j] = locb[last]
                             Eb[j] = Eb[last]
+                            hitb[j] = hitb[last]
+                            finb[j] = finb[last]
                             for k in range(d):
                                 Xb[k, j] = Xb[k, last]
                                 Gb[k, j] = Gb[k, last]
@@ -413,6 +430,9 @@ class _Scratch(NamedTuple):
     origin: np.ndarray
     limit: np.ndarray
     loc: np.ndarray
+    hit: np.ndarray
+    fin: np.ndarray
+    acc: np.ndarray
 
 
 def _make_scratch(nb: int, d: int, block: int, baoab: bool) -> _Scratch:
@@ -420,7 +440,8 @@ def _make_scratch(nb: int, d: int, block: int, baoab: bool) -> _Scratch:
     return _Scratch(np.empty((nb, d, block)), np.empty((nb, d, block)), np.empty((nb, block)),
                     np.empty((nb, block)), np.empty((nb, d, block if baoab else 1)),
                     np.empty((nb, block), dtype=i8), np.empty((nb, block), dtype=i8),
-                    np.empty((nb, block), dtype=i8), np.empty((nb, block), dtype=i8))
+                    np.empty((nb, block), dtype=i8), np.empty((nb, block), dtype=i8),
+                    np.empty((nb, block), dtype=i8), np.empty((nb, block)), np.empty((nb, block)))
 
 
 _DRIVERS: dict[tuple[int, int], tuple[Callable, Callable]] = {}
