@@ -220,6 +220,21 @@ def test_equal_temperatures_always_swap(land):
     assert r.swap_accepts[0] == r.swap_attempts[0]
 
 
+def test_three_replica_ladder_groups_are_independent(land):
+    """Any number of replicas: pairs alternate; a group's chains do not depend on other groups."""
+    m = ReplicaExchangeSGLD(temperatures=(0.5, 1.0, 2.0), step_size=(1e-3, 1e-3, 5e-4),
+                            swap_every=2, correction=math.inf)
+    x0 = np.random.default_rng(5).standard_normal((6, 3))
+    r = run_chains(land, m, x0, 101, seed=3, thin=10)
+    assert np.array_equal(r.temperatures, [0.5, 1.0, 2.0] * 2)
+    # rounds at steps 1, 3, ..., 99: 50 rounds, pair 0 on even rounds, pair 1 on odd ones
+    assert r.swap_attempts.tolist() == [2 * 25, 2 * 25]
+    assert np.all(r.swap_accepts > 0)
+    part = run_chains(land, m, x0[3:], 101, seed=3, thin=10, chain_offset=3)
+    assert part.samples.tobytes() == r.samples[:, 3:].tobytes()
+    assert part.theta.tobytes() == r.theta[3:].tobytes()
+
+
 def test_two_temperature_swap_rate_matches_the_product_distribution():
     """Full-batch reSGLD swap rate = E[min(1, exp(d (U1 - U2)))] under the stationary product law."""
     X, y = make_linear_data(100, [1.0, -0.5], seed=5)
