@@ -8,6 +8,25 @@ replica-exchange SGLD (Deng et al. 2020) and Entropy-SGD (Chaudhari et al.
 :class:`Optimizer` updates a user's NumPy array in place; :func:`minimize`
 is the SciPy-style entry point; :mod:`.diagnostics` gives autocorrelation
 times, effective sample sizes and split R-hat.
+
+Energy convention: ``U = -log posterior`` (``sum_i loss_i + prior``), target
+``exp(-U/T)``, SGLD step ``theta <- theta - eta grad U~ + sqrt(2 eta T) xi``
+(``eta = ε/2`` of Welling & Teh; ``eta = lr / N`` for a mean-loss learning
+rate ``lr``).
+
+Example
+-------
+>>> import numpy as np
+>>> from langevin_opt.sgmcmc import (SGLD, run_chains, linear_regression,
+...                                  make_linear_data, split_rhat)
+>>> X, y = make_linear_data(200, [1.0, -0.5], seed=0)
+>>> land = linear_regression(X, y, batch_size=50)           # a DataLandscape
+>>> res = run_chains(land, SGLD(step_size=5e-5), np.zeros(2), 4_000,
+...                  n_chains=16, seed=1, burn_in=1_000, thin=10)
+>>> res.samples.shape                                       # (kept, chains, params)
+(300, 16, 2)
+>>> bool(np.all(split_rhat(res.samples.transpose(1, 0, 2)) < 1.1))
+True
 """
 
 from .diagnostics import autocorr_time, ess, split_rhat
