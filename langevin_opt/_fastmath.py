@@ -382,6 +382,11 @@ _TANH_SMALL = 0.25
 def tanh(x: float) -> float:
     """Hyperbolic tangent from IEEE arithmetic and :func:`exp` only (vectorizable).
 
+    Larger than LLVM's inlining budget: inside a hot loop, inline it at the
+    Numba-IR level (``numba.njit(inline="always", error_model="numpy")(tanh.py_func)``,
+    as :mod:`langevin_opt.nn.mlp` does) or the loop keeps a scalar call per
+    element.
+
     Parameters
     ----------
     x : float

@@ -35,18 +35,24 @@ layer sizes as an int64 array, so they compile once per argument type and are
 cached on disk.  Activations of a batch of ``n`` examples are stored
 *feature-major* (``a_l`` as an ``(s_l, n)`` block: the batch is the fast,
 SIMD axis, as in the walker kernels), together with a batch-major copy for
-the weight gradients.  Every matrix product is then written as a sequence of
-AXPYs along a contiguous axis (unrolled by 4 over the summed index), which
-LLVM vectorizes without reassociation; with no fast-math flags, results are
+the weight gradients.  Every matrix product is then written
+as AXPYs along a contiguous axis in 4 x 4 register blocks (4 output rows per
+pass over 4 input rows), which LLVM vectorizes without reassociation; with no
+fast-math flags the order of every sum is fixed by the source, so results are
 bit-identical whatever the caller (serial loop, ``prange`` over chains, any
 number of threads).  ``tanh``, ``sigmoid``, ``softplus`` and the softmax use
 the vectorizable IEEE-only functions of :mod:`langevin_opt._fastmath`
 (Numba would otherwise call scalar libm ``tanh``/``exp``, the reason a naive
-Numba MLP is 2.7x slower than NumPy).  The alternative, ``np.dot(a, b, out)``
-inside ``njit``, calls OpenBLAS ``dgemm``: measured in ``benchmarks/bench_sgld.py``
-development it was no faster at these sizes (64-128-10, batch 128) than the
-vectorized loops, and it brings BLAS thread pools into ``prange`` loops
-(oversubscription, thread-count-dependent scheduling) -- so it is not used.
+Numba MLP is 2.7x slower than NumPy).
+
+Why not BLAS: measured on the benchmark's shapes (64-128-10, batch 128), a
+forward product plus a weight-gradient product take ~102 us of CPU time here
+and in OpenBLAS ``dgemm`` as NumPy calls it (~101-104 us): near the machine's
+multiply-add throughput either way (letting LLVM fuse them into FMAs would gain
+~8 %, at the price of FMA-dependent bits).  ``np.dot(a, b, out)`` inside
+``njit`` would add OpenBLAS thread pools inside the samplers' ``prange``
+loops (oversubscription unless pinned, scheduling that depends on the thread
+count), so it is not used.
 
 Scratch (``fwork``) for a batch of capacity ``n``: :func:`fwork_size`
 float64 values; nothing is allocated per call.
