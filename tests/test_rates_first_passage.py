@@ -63,6 +63,11 @@ def test_independent_of_compaction_block_and_chunk(mb):
     for f in ("steps", "final_basin", "censored", "positions"):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     assert 0 < a.n_events < 300
+    # commitment regions lie inside the basins: committed walkers quench to the basin entered
+    from langevin_opt.rates.first_passage import quench_basins
+
+    q = quench_basins(mb, a, basins)
+    assert np.array_equal(q[~a.censored], a.final_basin[~a.censored])
     # no wasted steps: the work done is the sum of the walkers' own step counts
     assert a.walker_steps == int(a.steps.sum())
 

@@ -18,8 +18,9 @@ Performance
   walker.
 * The run advances in chunks of ``chunk`` steps.  Between chunks the running
   walkers are packed into contiguous arrays and re-cut into blocks of at most
-  ``config.block_size`` walkers, and at least as many blocks as threads while
-  enough walkers remain, so every core keeps busy as walkers drop out.
+  ``config.block_size`` walkers, as a multiple of the thread count of equal
+  blocks (``prange`` gives every thread an equal share), so every core keeps
+  busy as walkers drop out.
 * Results do not depend on the number of threads, the block size or the chunk
   length (each walker's arithmetic is independent of where it sits).
 
@@ -45,7 +46,7 @@ from ..rng import PURPOSE_INIT, PURPOSE_NOISE, check_seed, normal2, normals
 from ..sampling import BAOAB, Overdamped
 
 __all__ = ["Basins", "basins_from_landscape", "FirstPassageResult", "first_passage",
-           "STILL_RUNNING", "CENSORED"]
+           "quench_basins", "STILL_RUNNING", "CENSORED"]
 
 #: ``final_basin`` of a walker that has not committed (yet) / was censored.
 STILL_RUNNING = -1
@@ -611,7 +612,11 @@ def first_passage(
         while idx.size and step < total_limit:
             n_run = idx.size
             if compact:
-                block = max(1, min(max_block, -(-n_run // n_thr)))
+                # blocks of equal size, a multiple of the thread count of them (prange hands
+                # each thread an equal share of the iterations)
+                per_thread = -(-n_run // n_thr)
+                blocks_per_thread = -(-per_thread // max_block)
+                block = max(1, -(-n_run // (n_thr * blocks_per_thread)))
             else:
                 block = max_block
             nb = -(-n_run // block)
@@ -665,3 +670,33 @@ def first_passage(
                               final_basin=res_basin, positions=res_x, temperatures=temps,
                               start_basin=origin, dt=float(integrator.dt),
                               walker_steps=int(walker_steps))
+
+
+def quench_basins(landscape: Landscape, result: FirstPassageResult, basins: Basins
+                  ) -> np.ndarray:
+    """Basin of each walker's final position by a gradient-descent quench.
+
+    A check of the commitment regions: a committed walker's position should
+    quench to the minimum whose region it entered (balls drawn too large, across
+    a basin boundary, show up as disagreements).
+
+    Parameters
+    ----------
+    landscape : Landscape
+        Energy surface.
+    result : FirstPassageResult
+        Output of :func:`first_passage`.
+    basins : Basins
+        The regions used (their centres are the minima quenched to).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (M,)
+        Index of the basin centre each final position quenches to (-1 if the
+        quench did not converge to one of them).
+    """
+    from ..analysis.boltzmann import quench
+
+    x, ok = quench(landscape, result.positions, minima=basins.centers)
+    d2 = ((x[:, None, :] - basins.centers[None, :, :]) ** 2).sum(-1)
+    return np.where(ok, d2.argmin(1), -1).astype(np.int64)
