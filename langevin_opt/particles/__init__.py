@@ -17,6 +17,9 @@ Reduced units (``k_B = 1``).  The pieces:
   overdamped Langevin for one system (:class:`Dynamics`) or many replicas of a
   small one (:func:`run_replicas`, :func:`replica_exchange`), FIRE quenches,
   H5MD trajectories (:func:`open_trajectory`).
+* :mod:`~langevin_opt.particles.rearrangements`: escape times of clusters by
+  periodic quenches (:func:`cluster_first_passage`), point-group operations and
+  symmetry-equivalent saddles, rigid alignment.
 
 Example
 -------
@@ -88,6 +91,14 @@ from .potentials import (
     morse,
     morse_pair,
 )
+from .rearrangements import (
+    ClusterFirstPassage,
+    align,
+    cluster_energy_function,
+    cluster_first_passage,
+    count_equivalent_saddles,
+    symmetry_operations,
+)
 from .system import ParticleSystem, cubic_lattice, fcc_lattice, minimum_image, wrap_positions
 
 __all__ = [
@@ -148,4 +159,10 @@ __all__ = [
     "run_replicas",
     "replica_exchange",
     "fire_replicas",
+    "ClusterFirstPassage",
+    "cluster_first_passage",
+    "cluster_energy_function",
+    "align",
+    "symmetry_operations",
+    "count_equivalent_saddles",
 ]

@@ -1,0 +1,323 @@
+"""Rearrangements of small clusters: first-passage times by quenching, symmetry, saddles.
+
+Reduced units (``k_B = 1``); times in the time units of the integrator.
+
+* :func:`cluster_first_passage` runs replicas of a cluster that start in one
+  minimum at several temperatures and watches them by periodic quenches: a
+  replica has *committed* to a rearrangement when a FIRE quench of its current
+  configuration lands in a minimum of a different energy (a replica that only
+  grazes a saddle quenches back and is not counted).  Escaped replicas stop
+  being simulated; the others are right-censored at the time limit.  Every
+  replica keeps its random stream (its id), so the result does not depend on
+  which replicas are still running.
+* :func:`align` (Kabsch), :func:`symmetry_operations` (the point-group
+  operations of a configuration, with the atom permutations they induce) and
+  :func:`count_equivalent_saddles` (how many symmetry-equivalent copies of one
+  saddle border a labelled minimum; the escape rate out of the minimum is that
+  many times the rate through one of them).
+* :func:`cluster_energy_function` turns potentials into the flat-vector
+  ``f(x) -> (E, g)`` that :mod:`langevin_opt.rates.saddles` works with.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .dynamics import FIRE, Container, fire_replicas, run_replicas
+from .forces import compute_forces
+from .system import ParticleSystem
+
+__all__ = [
+    "ClusterFirstPassage",
+    "cluster_first_passage",
+    "cluster_energy_function",
+    "align",
+    "symmetry_operations",
+    "count_equivalent_saddles",
+]
+
+
+class ClusterFirstPassage(NamedTuple):
+    """First-passage times of cluster replicas (one row per replica).
+
+    Attributes
+    ----------
+    temperature : numpy.ndarray, shape (M,)
+        Temperature of every replica.
+    time : numpy.ndarray, shape (M,)
+        First-passage time: the middle of the check interval in which the
+        quench first left the start minimum (the exponential waiting time is
+        then unbiased to first order in ``resolution * rate``), or the time
+        limit for censored replicas.
+    censored : numpy.ndarray of bool, shape (M,)
+        True if the replica never left within the time limit.
+    product_energy : numpy.ndarray, shape (M,)
+        Energy of the minimum it committed to (NaN if censored).
+    products : numpy.ndarray, shape (M, N, d)
+        The quenched product configurations (NaN if censored).
+    start_energy : float
+        Energy of the start minimum.
+    resolution : float
+        Time between checks (``check_every * dt``): the times are known to
+        within this.
+    """
+
+    temperature: np.ndarray
+    time: np.ndarray
+    censored: np.ndarray
+    product_energy: np.ndarray
+    products: np.ndarray
+    start_energy: float
+    resolution: float
+
+
+def cluster_first_passage(minimum, potentials, integrator, temperatures, max_steps: int, *,
+                          replicas: int = 100, check_every: int = 200,
+                          energy_tol: float = 1e-3, seed: int = 0, masses=None,
+                          container: Container | None = None,
+                          fire: FIRE | None = None) -> ClusterFirstPassage:
+    """Escape times of a cluster out of a minimum, by dynamics and periodic quenches.
+
+    Parameters
+    ----------
+    minimum : array_like, shape (N, d)
+        The start configuration (quenched with FIRE first).
+    potentials : PairPotential and optionally one BondPotential
+        Energy terms (as in :func:`~langevin_opt.particles.run_replicas`).
+    integrator : LangevinBAOAB or LangevinOverdamped
+        Dynamics (with its time step and friction).
+    temperatures : array_like, shape (K,)
+        Temperatures; ``replicas`` replicas run at each.
+    max_steps : int
+        Time limit in steps (a multiple of ``check_every``).
+    replicas : int
+        Replicas per temperature.
+    check_every : int
+        Steps between quenches.
+    energy_tol : float
+        A quench whose energy differs from the start minimum's by more than
+        this has left the basin.
+    seed : int
+        Generator key; replica ``k`` at temperature index ``t`` has id
+        ``t * replicas + k``.
+    masses : float or array_like, optional
+    container : Container, optional
+        A spherical wall (keeps hot clusters from evaporating; it must not
+        touch the minimum or the saddles that matter).
+    fire : FIRE, optional
+        Quench settings (default ``FIRE(fmax=1e-5)``).
+
+    Returns
+    -------
+    ClusterFirstPassage
+    """
+    temps = np.atleast_1d(np.asarray(temperatures, dtype=np.float64))
+    if temps.ndim != 1 or np.any(~np.isfinite(temps)) or np.any(temps <= 0):
+        raise ValueError("temperatures must be positive finite numbers")
+    for name, v in (("replicas", replicas), ("check_every", check_every)):
+        if int(v) != v or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if int(max_steps) != max_steps or max_steps < check_every or max_steps % check_every:
+        raise ValueError(f"max_steps must be a positive multiple of check_every={check_every}, "
+                         f"got {max_steps!r}")
+    if not energy_tol > 0:
+        raise ValueError(f"energy_tol must be > 0, got {energy_tol!r}")
+    fire = FIRE(fmax=1e-5) if fire is None else fire
+    q0 = fire_replicas(np.asarray(minimum, dtype=np.float64)[None], potentials, fire=fire,
+                       container=container)
+    x0, e0 = q0.positions[0], float(q0.energy[0])
+    n_rep = replicas * temps.size
+    T = np.repeat(temps, replicas)
+    ids = np.arange(n_rep, dtype=np.int64)
+    X = np.repeat(x0[None], n_rep, axis=0)
+    V = None
+    times = np.full(n_rep, max_steps * integrator.dt)
+    cens = np.ones(n_rep, dtype=bool)
+    e_prod = np.full(n_rep, np.nan)
+    prods = np.full_like(X, np.nan)
+    active = np.arange(n_rep)
+    step = 0
+    while step < max_steps and active.size:
+        st = run_replicas(X[active], potentials, integrator, check_every, temperatures=T[active],
+                          velocities=None if V is None else V[active], masses=masses,
+                          container=container, step0=step, seed=seed, replica_ids=ids[active])
+        if V is None:
+            V = np.zeros_like(X)
+        X[active] = st.positions
+        V[active] = st.velocities
+        step += check_every
+        q = fire_replicas(st.positions, potentials, fire=fire, container=container)
+        out = np.abs(q.energy - e0) > energy_tol
+        gone = active[out]
+        times[gone] = (step - 0.5 * check_every) * integrator.dt  # middle of the interval
+        cens[gone] = False
+        e_prod[gone] = q.energy[out]
+        prods[gone] = q.positions[out]
+        active = active[~out]
+    return ClusterFirstPassage(T, times, cens, e_prod, prods, e0, check_every * integrator.dt)
+
+
+def cluster_energy_function(potentials, n_atoms: int, dim: int, *, species=None):
+    """``f(x) -> (E, g)`` on flat coordinates, for saddle searches and Hessians.
+
+    Parameters
+    ----------
+    potentials : PairPotential, BondPotential or sequence of them
+    n_atoms, dim : int
+        Shape of a configuration.
+    species : array_like of int, optional
+
+    Returns
+    -------
+    callable
+        ``f(x)`` with ``x`` of shape ``(n_atoms * dim,)``; returns the energy and
+        its gradient (``-forces``), flat.
+    """
+    def f(x):
+        s = ParticleSystem(np.asarray(x, dtype=np.float64).reshape(n_atoms, dim),
+                           species=species)
+        r = compute_forces(s, potentials)
+        return r.energy, -r.forces.ravel()
+    return f
+
+
+def align(x, ref) -> np.ndarray:
+    """Rigidly move ``x`` onto ``ref`` (same atom labels): translation and rotation.
+
+    Kabsch's algorithm, proper rotations only (no reflection).
+
+    Parameters
+    ----------
+    x, ref : array_like, shape (N, d)
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+        ``x`` rotated and translated to minimise the RMSD to ``ref``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    xc = x - x.mean(axis=0)
+    rc = ref - ref.mean(axis=0)
+    u, _, vt = np.linalg.svd(xc.T @ rc)
+    d = np.sign(np.linalg.det(u @ vt))
+    s = np.eye(x.shape[1])
+    s[-1, -1] = d
+    rot = u @ s @ vt
+    return xc @ rot + ref.mean(axis=0)
+
+
+def _match(y: np.ndarray, x: np.ndarray, tol: float) -> np.ndarray | None:
+    """Permutation p with y[i] ~ x[p[i]] for all i, or None."""
+    d = np.linalg.norm(y[:, None, :] - x[None, :, :], axis=2)
+    p = np.argmin(d, axis=1)
+    if np.all(d[np.arange(len(p)), p] < tol) and len(np.unique(p)) == len(p):
+        return p
+    return None
+
+
+def symmetry_operations(x, *, tol: float = 1e-4) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Point-group operations of a configuration (rotations and reflections).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, d)
+        Configuration (any position and orientation; d = 2 or 3).
+    tol : float
+        Distance within which two atoms coincide (length units).
+
+    Returns
+    -------
+    list of (Q, p)
+        Orthogonal matrices ``Q`` (d, d) about the centroid and the atom
+        permutations they induce: ``Q (x_i - c) = x_{p[i]} - c``.  Always
+        contains the identity; e.g. 12 operations for a centred hexagon in 2-D,
+        120 for an icosahedron in 3-D.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    c = x - x.mean(axis=0)
+    r = np.linalg.norm(c, axis=1)
+    # reference atoms: far from the centre, spanning the space
+    order = np.argsort(-r)
+    ref = [int(order[0])]
+    for i in order[1:]:
+        m = c[ref + [int(i)]]
+        if np.linalg.matrix_rank(m, tol=1e-6 * max(r.max(), 1.0)) == len(ref) + 1:
+            ref.append(int(i))
+        if len(ref) == d:
+            break
+    if len(ref) < d:  # collinear (or coplanar in 3-D): complete with an orthogonal direction
+        basis = np.linalg.svd(c[ref])[2]
+        extra = basis[len(ref):]
+    else:
+        extra = np.zeros((0, d))
+    A = np.vstack([c[ref], extra]).T
+    ops: list[tuple[np.ndarray, np.ndarray]] = []
+    cands = [np.flatnonzero(np.abs(r - r[i]) < tol) for i in ref]
+    for imgs in itertools.product(*cands):
+        if len(set(imgs)) < len(imgs):
+            continue
+        B = c[list(imgs)]
+        ok = all(abs(np.linalg.norm(B[a] - B[b]) - np.linalg.norm(c[ref[a]] - c[ref[b]])) < tol
+                 for a in range(len(ref)) for b in range(a))
+        if not ok:
+            continue
+        for sign in ((1.0, -1.0) if extra.shape[0] else (1.0,)):
+            Bx = np.vstack([B, sign * _completion(B, extra.shape[0], d)]).T
+            try:
+                Q = Bx @ np.linalg.inv(A)
+            except np.linalg.LinAlgError:
+                continue
+            if not np.allclose(Q @ Q.T, np.eye(d), atol=1e-6):
+                continue
+            p = _match(c @ Q.T, c, tol)
+            if p is not None and not any(np.array_equal(p, q) and np.allclose(Q, R, atol=1e-6)
+                                         for R, q in ops):
+                ops.append((Q, p))
+    return ops
+
+
+def _completion(B: np.ndarray, k: int, d: int) -> np.ndarray:
+    """Unit vectors completing the rows of ``B`` to a right-handed orthonormal frame."""
+    if k == 0:
+        return np.zeros((0, d))
+    basis = np.linalg.svd(B)[2]
+    return basis[B.shape[0]:]
+
+
+def count_equivalent_saddles(minimum, saddle, *, tol: float = 1e-3) -> int:
+    """Number of symmetry-equivalent copies of ``saddle`` that border the labelled ``minimum``.
+
+    Each point-group operation ``(Q, p)`` of the minimum maps it onto itself
+    (after relabelling the atoms by ``p``) and the saddle onto a saddle of the
+    same energy next to the same labelled minimum; the distinct images are
+    counted.  The escape rate out of the minimum through this kind of saddle is
+    this count times the rate through one of them.
+
+    Parameters
+    ----------
+    minimum, saddle : array_like, shape (N, d)
+        The minimum and a saddle next to it, with the same atom labels.
+    tol : float
+        RMSD below which two saddle images are the same.
+
+    Returns
+    -------
+    int
+    """
+    m = np.asarray(minimum, dtype=np.float64)
+    s = align(saddle, m)
+    cm = m.mean(axis=0)
+    images: list[np.ndarray] = []
+    for Q, p in symmetry_operations(m):
+        img = np.empty_like(s)
+        img[p] = (s - cm) @ Q.T + cm
+        img = align(img, m)
+        if not any(math.sqrt(np.mean(np.sum((img - o) ** 2, axis=1))) < tol for o in images):
+            images.append(img)
+    return len(images)
