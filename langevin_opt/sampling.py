@@ -45,6 +45,7 @@ import numpy as np
 
 from . import _kernels as K
 from .config import config
+from .cuda.backend import check_backend
 from .landscapes import Landscape, _suggest
 from .rng import PURPOSE_INIT, check_seed, normals, uniforms
 from .schedules import Constant, Schedule
@@ -364,6 +365,12 @@ class Sampler:
     total_steps : int, optional
         Length of the whole run for the schedule profile; defaults to the end
         step of each :meth:`run` call.
+    backend : {"cpu", "cuda"}
+        Where :meth:`run` computes.  ``"cuda"`` runs the same integrators with the
+        same random numbers on an NVIDIA GPU (:mod:`langevin_opt.cuda`; results
+        agree with the CPU to rounding, see there) and raises
+        :class:`langevin_opt.cuda.BackendUnavailableError` (one line) at once if
+        no GPU can be used: it never falls back to the CPU.
     """
 
     def __init__(
@@ -377,6 +384,7 @@ class Sampler:
         seed: int,
         walker_offset: int = 0,
         total_steps: int | None = None,
+        backend: str = "cpu",
     ) -> None:
         if not isinstance(landscape, Landscape):
             raise ValueError(f"landscape must be a Landscape, got {type(landscape).__name__}")
@@ -412,6 +420,11 @@ class Sampler:
         self.seed = check_seed(seed)
         self.walker_offset = int(walker_offset)
         self.total_steps = None if total_steps is None else int(total_steps)
+        self.backend = check_backend(backend)
+        if self.backend == "cuda":
+            from .cuda.backend import require
+
+            require()
         self._kernels = K.kernels_for(landscape.energy_grad)
 
     # ------------------------------------------------------------------ setup
@@ -616,10 +629,23 @@ class Sampler:
         block = int(config.block_size)
         args = (xt, vt, e, self.landscape.params, temps, phi, dt, gamma, mass, seed,
                 self.walker_offset, step0, n_steps, k if n_rec else 0, first, frames, frame_e,
-                acc, status, block, K.make_scratch(m, d, block, integ.code))
+                acc, status)
+        if self.backend == "cpu":
+            args += (block, K.make_scratch(m, d, block, integ.code))
         perm = att = acc_sw = None
         with _threads(threads):
-            if rex is None:
+            if self.backend == "cuda":
+                from .cuda.walkers import run_ensemble
+
+                replica = None
+                if rex is not None:
+                    perm = np.array(state.permutation, dtype=np.int64, copy=True)
+                    att = np.array(state.swap_attempts, dtype=np.int64, copy=True)
+                    acc_sw = np.array(state.swap_accepts, dtype=np.int64, copy=True)
+                    replica = (rex.n_temps, rex.swap_every, self.walker_offset // rex.n_temps,
+                               perm, att, acc_sw, isinstance(integ, BAOAB))
+                run_ensemble(self.landscape.energy_grad, integ.code, *args, replica=replica)
+            elif rex is None:
                 self._kernels.driver(integ.code)(*args)
             else:
                 perm = np.array(state.permutation, dtype=np.int64, copy=True)
@@ -669,6 +695,8 @@ class Sampler:
             "seed": self.seed,
             "walker_offset": self.walker_offset,
         }
+        if self.backend != "cpu":
+            cfg["backend"] = self.backend
         if self.replica_exchange is not None:
             cfg["replica_exchange"] = {
                 "temperatures": list(self.replica_exchange.temperatures),
@@ -722,6 +750,7 @@ def sample(
     velocities: np.ndarray | None = None,
     walker_offset: int = 0,
     threads: int | None = None,
+    backend: str = "cpu",
 ) -> RunResult:
     """Run a walker ensemble in one call (the convenience front end of :class:`Sampler`).
 
@@ -755,6 +784,8 @@ def sample(
         RNG stream id of walker 0.
     threads : int, optional
         Thread count for the call.
+    backend : {"cpu", "cuda"}
+        Compute backend (see :class:`Sampler`).
 
     Returns
     -------
@@ -767,6 +798,6 @@ def sample(
     sampler = Sampler(landscape, integ, temperature=temperature, schedule=schedule,
                       replica_exchange=replica_exchange, seed=seed,
                       walker_offset=walker_offset, total_steps=max(int(n_steps), 1)
-                      if isinstance(n_steps, (int, np.integer)) else None)
+                      if isinstance(n_steps, (int, np.integer)) else None, backend=backend)
     state = sampler.init(positions, velocities)
     return sampler.run(state, n_steps, record_every=record_every, threads=threads)
