@@ -26,8 +26,11 @@ learning rate of 0.05), ``T = 1``.  Contenders:
 * ``torch``: the idiomatic PyTorch version (float64 tensors, autograd,
   ``F.cross_entropy(reduction="sum")``, in-place update under ``no_grad``),
   run in a subprocess with the interpreter given by ``--torch-python``
-  (default ``/tmp/torchenv/bin/python`` if it exists), ``torch.set_num_threads(1)``.
-  Reported as null when no PyTorch interpreter is available.
+  (default ``/tmp/torchenv/bin/python`` if it exists), ``torch.set_num_threads(1)``;
+  the subprocess performs one timed run per request, so PyTorch takes its turn
+  in the same interleaved rounds as the others (wall time seen by the parent;
+  cpu/wall is not available for it).  Reported as null when no PyTorch
+  interpreter is available.
 
 Every contender is pinned to one BLAS/OpenMP thread (``_common`` sets the
 environment before NumPy is imported; the PyTorch subprocess gets the same
@@ -240,34 +243,62 @@ def run(n_steps):
     return float(u)
 
 t0 = time.perf_counter(); run(cfg["warm_steps"]); compile_s = time.perf_counter() - t0
-run(cfg["steps"])
-times = []
-for _ in range(cfg["repeats"]):
-    t0 = time.perf_counter(); u = run(cfg["steps"]); times.append(time.perf_counter() - t0)
-print(json.dumps({"times": times, "first_call_s": compile_s, "final_u": u,
-                  "torch_version": torch.__version__, "threads": torch.get_num_threads()}))
+print(json.dumps({"ready": True, "first_call_s": compile_s, "torch_version": torch.__version__,
+                  "threads": torch.get_num_threads()}), flush=True)
+for line in sys.stdin:  # one timed run per request, so the parent can interleave contenders
+    if line.strip() != "run":
+        break
+    t0 = time.perf_counter(); u = run(cfg["steps"]); dt = time.perf_counter() - t0
+    print(json.dumps({"time": dt, "final_u": u}), flush=True)
 """
 
 
-def run_torch(python, X, y, theta0, eta, batch, n_steps, repeats):
-    """Time the PyTorch contender in a subprocess; returns its JSON dict or an error string."""
-    with tempfile.TemporaryDirectory(prefix="lo_bench_sgld_") as tmp:
-        path = os.path.join(tmp, "data.npz")
+class TorchContender:
+    """The PyTorch SGLD loop in a subprocess; each call runs ``n_steps`` there.
+
+    The subprocess compiles nothing; it answers one timed run per request, so
+    the PyTorch contender is interleaved with the others like an in-process one.
+    """
+
+    def __init__(self, python, X, y, theta0, eta, batch, n_steps):
+        self.tmp = tempfile.TemporaryDirectory(prefix="lo_bench_sgld_")
+        path = os.path.join(self.tmp.name, "data.npz")
         np.savez(path, X=X, y=y, theta0=theta0)
         cfg = {"data": path, "sizes": SIZES, "batch": batch, "eta": eta, "steps": n_steps,
-               "repeats": repeats, "warm_steps": 20, "temperature": TEMPERATURE,
-               "prior_sigma": PRIOR_SIGMA, "seed": SEED}
+               "warm_steps": 20, "temperature": TEMPERATURE, "prior_sigma": PRIOR_SIGMA,
+               "seed": SEED}
         env = dict(os.environ)
         for v in _common.THREAD_ENV_VARS:
             env[v] = "1"
-        try:
-            proc = subprocess.run([python, "-c", TORCH_SCRIPT, json.dumps(cfg)],
-                                  capture_output=True, text=True, env=env, timeout=1800)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"{python}: {exc}"
-        if proc.returncode != 0:
-            return f"{python} failed: {proc.stderr.strip()[-400:]}"
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        self.proc = subprocess.Popen([python, "-c", TORCH_SCRIPT, json.dumps(cfg)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip()[-400:]
+            self.close()
+            raise RuntimeError(f"{python} failed: {err}")
+        self.info = json.loads(line)
+        self.inner_times: list[float] = []
+        self.final_u = math.nan
+
+    def __call__(self):
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        out = json.loads(self.proc.stdout.readline())
+        self.inner_times.append(out["time"])
+        self.final_u = out["final_u"]
+        return out["final_u"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.SubprocessError):
+                self.proc.kill()
+        self.tmp.cleanup()
 
 
 # ----------------------------------------------------------------------- main
@@ -327,28 +358,36 @@ def main() -> None:
                                               kernel=True)
         contenders[f"kernel_{args.chains}chains"] = make_lo(
             landscape, theta0, eta, args.chains, steps_multi, args.threads, kernel=True)
-    timings, results = _common.time_interleaved(contenders, repeats=args.repeats, warmup=1)
+    torch_c: TorchContender | None = None
+    torch_error: str | None = None
+    torch_python = args.torch_python or (DEFAULT_TORCH if os.path.exists(DEFAULT_TORCH) else None)
+    if args.no_torch:
+        torch_error = "--no-torch"
+    elif torch_python is None:
+        torch_error = "no PyTorch interpreter (pass --torch-python)"
+    else:
+        try:
+            torch_c = TorchContender(torch_python, X, y, theta0, eta, args.batch, args.steps)
+            contenders["torch"] = torch_c
+        except (OSError, RuntimeError) as exc:
+            torch_error = str(exc)
+    if torch_error:
+        print(f"torch: unavailable ({torch_error})")
+    try:
+        timings, results = _common.time_interleaved(contenders, repeats=args.repeats, warmup=1)
+    finally:
+        if torch_c is not None:
+            torch_c.close()
     finals = {}
     for name, th in results.items():
-        th = np.atleast_2d(th)
-        finals[name] = float(landscape.energy(th[0])[0]) / N
+        if name == "torch":
+            finals[name] = float(th) / N
+        else:
+            finals[name] = float(landscape.energy(np.atleast_2d(th)[0])[0]) / N
     thr = {}
     for name, t in timings.items():
         nc = args.chains if name.endswith(f"_{args.chains}chains") else 1
         thr[name] = nc * (steps_multi if nc > 1 else args.steps) / t.median
-
-    torch_info: dict | str | None = None
-    torch_python = args.torch_python or (DEFAULT_TORCH if os.path.exists(DEFAULT_TORCH) else None)
-    if not args.no_torch and torch_python:
-        torch_info = run_torch(torch_python, X, y, theta0, eta, args.batch, args.steps,
-                               args.repeats)
-        if isinstance(torch_info, dict):
-            thr["torch"] = args.steps / float(np.median(torch_info["times"]))
-            finals["torch"] = float(torch_info["final_u"]) / N
-    elif not args.no_torch:
-        torch_info = "no PyTorch interpreter (pass --torch-python)"
-    if isinstance(torch_info, str):
-        print(f"torch: unavailable ({torch_info})")
 
     def ratios(prefix):
         one = thr[f"{prefix}_1chain"]
@@ -363,8 +402,9 @@ def main() -> None:
     rows = []
     for name, v in thr.items():
         t = timings.get(name)
-        rows.append([name, f"{v:,.0f}", f"{t.spread:.2f}" if t else "",
-                     f"{t.cpu_per_wall:.2f}" if t else "", f"{finals.get(name, math.nan):.4f}"])
+        cpw = f"{t.cpu_per_wall:.2f}" if name != "torch" else "(child)"
+        rows.append([name, f"{v:,.0f}", f"{t.spread:.2f}", cpw,
+                     f"{finals.get(name, math.nan):.4f}"])
     print(_common.format_table(["contender", "steps/s", "spread", "cpu/wall",
                                 "last U~/N"], rows))
     print(f"vs NumPy {vs_numpy:.2f}x (target >= 1.0), "
@@ -388,8 +428,9 @@ def main() -> None:
         "kernel_loop": kern,
         "vs_numpy": vs_numpy, "vs_torch": vs_torch, "chains16_scaling": scaling,
         "compile_s": compile_s, "compile_multi_s": compile_multi_s,
-        "torch": torch_info if isinstance(torch_info, dict) else None,
-        "torch_unavailable_reason": torch_info if isinstance(torch_info, str) else None,
+        "torch": None if torch_c is None else {**torch_c.info,
+                                               "inner_times_s": torch_c.inner_times},
+        "torch_unavailable_reason": torch_error,
         "check": {"grad_rel_err": grad_err, "energy_rel_err": energy_err,
                   "final_losses_finite": ok_finite, "final_mean_loss": finals},
         "timings": {k: {"median_s": t.median, "spread": t.spread,
