@@ -1,4 +1,4 @@
-"""Global optimisation of LJ clusters: annealed Langevin, replica exchange, basin hopping.
+"""Global optimisation of LJ clusters: annealing, replica exchange, Langevin and SciPy hopping.
 
 Targets: the putative global minima of LJ13 (icosahedron, E = -44.326801) and
 LJ38 (fcc truncated octahedron, E = -173.928427; the double-funnel case),
@@ -19,6 +19,13 @@ Methods (all starting from random configurations in a sphere, seeded):
   all replicas are copied and quenched with FIRE; a trial stops when the target
   is found or the step budget is spent.  Success rate over trials and median
   wall time to solution of the successful trials.
+* ``langevin_bh``: :func:`~langevin_opt.particles.basin_hopping_replicas`,
+  basin hopping whose perturbations are 200-step Langevin bursts at T = 0.4
+  from fresh Maxwell–Boltzmann velocities, 16 replicas hopping together on a
+  geometric ladder of acceptance temperatures 0.5 to 1.2 with exchanges every
+  10 hops (parallel-tempering basin hopping); stops when the target is found
+  or the budget is spent.  Success rate over trials and median wall time to
+  solution (including the initial quenches).
 * ``basinhopping``: ``scipy.optimize.basinhopping`` (L-BFGS-B local
   minimiser with the analytic gradient from langevin_opt's compiled LJ kernel,
   Metropolis temperature 0.8, step size 0.4, random displacement of all atoms),
@@ -111,6 +118,19 @@ def replica_exchange(n: int, seed: int, budget_s: float) -> dict:
             "best": best[0], "wall_s": time.perf_counter() - t0}
 
 
+def langevin_bh(n: int, seed: int, budget_s: float) -> dict:
+    s = SETTINGS[n]
+    X = random_cluster(n, s["radius"], np.random.default_rng(seed), 16)
+    t0 = time.perf_counter()
+    stop = lambda hop, e: time.perf_counter() - t0 > budget_s  # noqa: E731
+    res = lp.basin_hopping_replicas(X, LJ, 10**7, temperatures=np.geomspace(0.5, 1.2, 16),
+                                    swap_every=10, container=lp.Container(s["container"], 50.0),
+                                    seed=seed, target=TARGETS[n], target_tol=TOL,
+                                    callback=stop)
+    return {"success": res.hops_to_target is not None, "time_s": res.seconds_to_target,
+            "hops": res.n_hops, "best": res.best_energy, "wall_s": time.perf_counter() - t0}
+
+
 def basinhopping(n: int, seed: int, budget_s: float) -> dict:
     s = SETTINGS[n]
     rng = np.random.default_rng(seed)
@@ -160,6 +180,8 @@ def main() -> None:
                     container=lp.Container(2.0))
     lp.replica_exchange(np.zeros((2, 2, 3)) + [[0.0], [1.1]], LJ, lp.LangevinBAOAB(0.005), 10,
                         [0.1, 0.2], swap_every=5, container=lp.Container(2.0))
+    lp.basin_hopping_replicas(np.zeros((2, 2, 3)) + [[0.0], [1.1]], LJ, 2, temperatures=[0.5, 1],
+                              swap_every=1, container=lp.Container(2.0))
     compile_s = time.perf_counter() - t0
     print(f"load {_common.load_average()}; compile {compile_s:.1f} s", flush=True)
     rec: dict = {"benchmark": "bench_clusters", "compile_s": compile_s, "targets": TARGETS,
@@ -180,6 +202,11 @@ def main() -> None:
                                              for k in range(args.trials)])
         print(f"LJ{n} replica exchange: {res['replica_exchange']['successes']}/{args.trials}, "
               f"median {res['replica_exchange']['median_time_to_solution_s']} s", flush=True)
+        res["langevin_bh"] = summarise([langevin_bh(n, 400 + k, args.budget_s)
+                                        for k in range(args.trials)])
+        print(f"LJ{n} Langevin basin hopping + exchange: {res['langevin_bh']['successes']}/"
+              f"{args.trials}, median {res['langevin_bh']['median_time_to_solution_s']} s",
+              flush=True)
         res["basinhopping"] = summarise([basinhopping(n, 300 + k, args.budget_s)
                                          for k in range(args.trials)])
         print(f"LJ{n} basinhopping: {res['basinhopping']['successes']}/{args.trials}, "
@@ -189,6 +216,9 @@ def main() -> None:
         rows += [[f"LJ{n}", "anneal (per replica)", f"{p:.2f}", fmt(res["anneal"]["tts99_s"])],
                  [f"LJ{n}", "replica exchange", f"{res['replica_exchange']['success_rate']:.2f}",
                   fmt(res["replica_exchange"]["median_time_to_solution_s"])],
+                 [f"LJ{n}", "Langevin basin hopping + RE",
+                  f"{res['langevin_bh']['success_rate']:.2f}",
+                  fmt(res["langevin_bh"]["median_time_to_solution_s"])],
                  [f"LJ{n}", "scipy basinhopping", f"{res['basinhopping']['success_rate']:.2f}",
                   fmt(res["basinhopping"]["median_time_to_solution_s"])]]
     print(_common.format_table(["cluster", "method", "success", "time to solution (s)"], rows,

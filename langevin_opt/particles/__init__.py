@@ -17,6 +17,8 @@ Reduced units (``k_B = 1``).  The pieces:
   overdamped Langevin for one system (:class:`Dynamics`) or many replicas of a
   small one (:func:`run_replicas`, :func:`replica_exchange`), FIRE quenches,
   H5MD trajectories (:func:`open_trajectory`).
+* :mod:`~langevin_opt.particles.globalopt`: Langevin basin hopping of many
+  replicas with replica exchange (:func:`basin_hopping_replicas`).
 * :mod:`~langevin_opt.particles.rearrangements`: escape times of clusters by
   periodic quenches (:func:`cluster_first_passage`), point-group operations and
   symmetry-equivalent saddles, rigid alignment.
@@ -72,6 +74,7 @@ from .forces import (
     potential_energy,
     pressure,
 )
+from .globalopt import HoppingResult, basin_hopping_replicas
 from .neighbors import NeighborArrays, NeighborList, brute_force_pairs
 from .potentials import (
     LJ_MODES,
@@ -159,6 +162,8 @@ __all__ = [
     "run_replicas",
     "replica_exchange",
     "fire_replicas",
+    "HoppingResult",
+    "basin_hopping_replicas",
     "ClusterFirstPassage",
     "cluster_first_passage",
     "cluster_energy_function",

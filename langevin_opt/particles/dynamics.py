@@ -436,12 +436,12 @@ def _fire_step(x, v, f, st, prm):
 # Velocities
 # ---------------------------------------------------------------------------
 @numba.njit(**_JIT)
-def _mb_fill(v, minv, T, seed, stream0):
+def _mb_fill(v, minv, T, seed, stream0, step):
     n, D = v.shape
     for i in range(n):
         s = math.sqrt(T * minv[i])
-        a, b = normal2(seed, stream0 + i, 0, 0, PURPOSE_INIT)
-        c, _ = normal2(seed, stream0 + i, 0, 1, PURPOSE_INIT)
+        a, b = normal2(seed, stream0 + i, step, 0, PURPOSE_INIT)
+        c, _ = normal2(seed, stream0 + i, step, 1, PURPOSE_INIT)
         v[i, 0] = s * a
         v[i, 1] = s * b
         if D == 3:
@@ -449,11 +449,12 @@ def _mb_fill(v, minv, T, seed, stream0):
 
 
 def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
-                      stream0: int = 0, zero_momentum: bool = True) -> np.ndarray:
+                      stream0: int = 0, step: int = 0,
+                      zero_momentum: bool = True) -> np.ndarray:
     """Velocities drawn from the Maxwell–Boltzmann distribution at ``temperature``.
 
     Component ``k`` of atom ``i`` is ``sqrt(T / m_i)`` times a counter-based
-    normal keyed by ``(seed, stream0 + i)`` (purpose ``INIT``).
+    normal keyed by ``(seed, stream0 + i, step)`` (purpose ``INIT``).
 
     Parameters
     ----------
@@ -467,6 +468,8 @@ def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
         Generator key.
     stream0 : int
         Stream of atom 0 (use ``replica * N`` for replica ``replica``).
+    step : int
+        Counter of the draw (e.g. the step at which velocities are redrawn).
     zero_momentum : bool
         Remove the centre-of-mass velocity (the temperature is not rescaled).
 
@@ -481,7 +484,9 @@ def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
     if not (math.isfinite(t) and t >= 0):
         raise ValueError(f"temperature must be finite and >= 0, got {temperature!r}")
     v = np.zeros((m.shape[0], dim))
-    _mb_fill(v, 1.0 / m, t, np.uint64(check_seed(seed)), int(stream0))
+    if int(step) != step or not 0 <= step < 2**48:
+        raise ValueError(f"step must be an integer in [0, 2**48), got {step!r}")
+    _mb_fill(v, 1.0 / m, t, np.uint64(check_seed(seed)), int(stream0), int(step))
     if zero_momentum and m.shape[0] > 1:
         v -= (m[:, None] * v).sum(axis=0) / m.sum()
     return v
@@ -1194,7 +1199,8 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     temperatures : float or array_like, shape (R,)
         Temperature of every replica (energy units).
     velocities : array_like, shape (R, N, d), optional
-        Default: Maxwell–Boltzmann at each replica's temperature.
+        Default: Maxwell–Boltzmann at each replica's temperature (keyed by the
+        replica id and ``step0``).
     masses : float or array_like, shape (N,), optional
         Default 1.
     species : array_like of int, shape (N,), optional
@@ -1244,7 +1250,8 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         raise ValueError("replica_ids * n_atoms must stay below 2**32 (random-number streams)")
     if velocities is None:
         V = np.stack([maxwell_boltzmann(1.0 / su.minv, d, temps[k], seed=seed,
-                                        stream0=int(ids[k]) * n) for k in range(r)])
+                                        stream0=int(ids[k]) * n, step=int(step0))
+                      for k in range(r)])
     else:
         V = np.array(velocities, dtype=np.float64)
         if V.shape != X.shape:
