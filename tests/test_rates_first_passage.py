@@ -25,16 +25,17 @@ def mb() -> lo.Landscape:
     return lo.muller_brown()
 
 
-@pytest.mark.parametrize(("integ", "n"), [
-    (lo.Overdamped(dt=2e-5), 4000),
-    (lo.BAOAB(dt=1e-4, friction=100.0, mass=0.01), 8000),   # friction coefficient m*gamma = 1
+@pytest.mark.parametrize(("name", "integ", "n", "temp"), [
+    ("muller_brown", lo.Overdamped(dt=2e-5), 4000, 30.0),
+    ("double_well", lo.BAOAB(dt=0.01, friction=2.0), 3000, 0.5),
 ], ids=["overdamped", "baoab"])
-def test_trajectory_identical_to_sampler_until_escape(mb, integ, n):
-    x0 = np.tile(mb.minima[0], (40, 1))
-    basins = basins_from_landscape(mb)
-    res = first_passage(mb, integ, x0, basins, temperature=30.0, max_steps=n, seed=11,
+def test_trajectory_identical_to_sampler_until_escape(name, integ, n, temp):
+    land = lo.make_landscape(name)
+    x0 = np.tile(land.minima[0], (40, 1))
+    basins = basins_from_landscape(land)
+    res = first_passage(land, integ, x0, basins, temperature=temp, max_steps=n, seed=11,
                         walker_offset=5, chunk=97)
-    sampler = lo.Sampler(mb, integ, temperature=30.0, seed=11, walker_offset=5)
+    sampler = lo.Sampler(land, integ, temperature=temp, seed=11, walker_offset=5)
     traj = sampler.run(sampler.init(x0), n, record_every=1).trajectory.positions
     assert res.n_events > 0 and res.censored.any()
     for i in range(x0.shape[0]):

@@ -246,7 +246,7 @@ def mfpt_1d_exact(potential: Callable[[np.ndarray], np.ndarray], x0: float, b: f
     """Exact mean first-passage time of 1-D overdamped diffusion (double integral).
 
     ``τ(x0 → b) = (ζ/T) ∫_{x0}^{b} dy e^{U(y)/T} ∫_{a}^{y} dz e^{-U(z)/T}``, reflecting
-    at ``a < x0``, absorbing at ``b > x0`` (reference §3).  The inner integral is
+    at ``a <= x0``, absorbing at ``b > x0`` (reference §3).  The inner integral is
     accumulated with ``scipy.integrate.cumulative_simpson`` on a fine grid and
     the outer one with ``scipy.integrate.simpson`` (energies are shifted by their
     maxima so nothing overflows).
@@ -277,8 +277,8 @@ def mfpt_1d_exact(potential: Callable[[np.ndarray], np.ndarray], x0: float, b: f
     t = float(_check_t(temperature))
     if not x0 < b:
         raise ValueError(f"need x0 < b, got x0={x0!r}, b={b!r}")
-    if not a < x0:
-        raise ValueError(f"need a < x0, got a={a!r}, x0={x0!r}")
+    if not a <= x0:
+        raise ValueError(f"need a <= x0, got a={a!r}, x0={x0!r}")
 
     def u(x: np.ndarray) -> np.ndarray:
         return np.asarray(potential(np.asarray(x, dtype=np.float64)), dtype=np.float64)
@@ -295,7 +295,10 @@ def mfpt_1d_exact(potential: Callable[[np.ndarray], np.ndarray], x0: float, b: f
             if step > 1e8:
                 raise ValueError("the potential does not confine the walker on the left; "
                                  "give a reflecting boundary a")
-    z = np.concatenate([np.linspace(lo, x0, n), np.linspace(x0, b, n)[1:]])
+    if lo < x0:
+        z = np.concatenate([np.linspace(lo, x0, n), np.linspace(x0, b, n)[1:]])
+    else:
+        z = np.linspace(x0, b, 2 * n - 1)
     uz = u(z)
     umin = uz.min()
     inner = np.concatenate([[0.0], cumulative_simpson(np.exp(-(uz - umin) / t), x=z)])
