@@ -163,7 +163,8 @@ def hessian_trace(landscape: DataLandscape, theta: np.ndarray, *, n_samples: int
 
 def top_eigenvalues(landscape: DataLandscape, theta: np.ndarray, k: int = 1, *,
                     n_iter: int | None = None, seed: int = 0, eps: float = 1e-5,
-                    return_vectors: bool = False):
+                    return_vectors: bool = False
+                    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Largest ``k`` Hessian eigenvalues by Lanczos iteration (full reorthogonalisation).
 
     Parameters
