@@ -204,3 +204,37 @@ def test_bad_shapes_and_labels():
         reg.losses(reg.init_params(0), np.zeros((2, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="exactly one of"):
         reg.input_grad(reg.init_params(0), np.zeros((2, 3)))
+
+
+# ------------------------------------------------------------- vectorization
+def _ir(fn, sig):
+    """LLVM IR of a fresh (uncached) compilation of one of the kernels."""
+    import numba
+
+    from langevin_opt.nn import mlp
+
+    f = numba.njit(error_model="numpy")(getattr(mlp, fn).py_func)
+    f.compile(sig)
+    return f.inspect_llvm(sig)
+
+
+@pytest.mark.parametrize("fn", ["_act_tanh", "_act_sigmoid", "_act_softplus", "_dense",
+                                "_grad_w", "_dense_t"])
+def test_hot_loops_are_vectorized_without_calls(fn):
+    import re
+
+    import numba
+
+    m2 = numba.types.float64[:, ::1]
+    m1 = numba.types.float64[::1]
+    i = numba.types.int64
+    sigs = {"_act_tanh": (m2, m2, i, i), "_act_sigmoid": (m2, m2, i, i),
+            "_act_softplus": (m2, m2, i, i), "_dense": (m2, m1, m2, m2, i, i, i),
+            "_grad_w": (m2, m2, m2, m1, i, i, i), "_dense_t": (m2, m2, m2, i, i, i)}
+    ir = _ir(fn, sigs[fn])
+    assert re.search(r"fmul <\d+ x double>", ir), f"{fn}: no vector multiply"
+    assert re.search(r"fadd <\d+ x double>", ir), f"{fn}: no vector add"
+    calls = [ln for ln in ir.splitlines() if " call " in ln and "@llvm." not in ln
+             and "NRT_" not in ln]
+    assert not [ln for ln in calls if "_fastmath" in ln], f"{fn}: scalar call left in the loop"
+    assert "ZeroDivisionError" not in ir
