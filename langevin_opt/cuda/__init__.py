@@ -32,13 +32,16 @@ __all__ = ["BACKENDS", "BackendUnavailableError", "available", "check_backend", 
            "compile_ptx_all"]
 
 
-def compile_ptx_all(cc: tuple[int, int] = (8, 0)) -> dict[str, str]:
+def compile_ptx_all(cc: tuple[int, int] = (8, 0), *, fma: bool | None = None) -> dict[str, str]:
     """Compile every CUDA kernel of the package to PTX (no GPU or driver needed).
 
     Parameters
     ----------
     cc : (int, int)
         Compute capability, e.g. ``(8, 0)`` (A100) or ``(9, 0)`` (H100).
+    fma : bool, optional
+        Multiply-add contraction; default: as kernels are launched (off unless
+        ``LANGEVIN_OPT_CUDA_FMA=1``).
 
     Returns
     -------
@@ -47,4 +50,4 @@ def compile_ptx_all(cc: tuple[int, int] = (8, 0)) -> dict[str, str]:
     """
     from .ptx import compile_ptx_all as _compile
 
-    return _compile(cc)
+    return _compile(cc, fma=fma)

@@ -21,26 +21,42 @@ casts are plain LLVM ``bitcast`` instructions, valid in NVVM).
 
 Floating point on the GPU
 -------------------------
-NVVM contracts ``a * b + c`` into fused multiply-adds (its default ``-fma=1``,
-which numba-cuda does not expose), while the CPU kernels are compiled without
-contraction.  A fused multiply-add rounds once instead of twice, so GPU results
-differ from the CPU ones by rounding (about 1 ulp per fused operation in the
-normals, the landscape and the update), and those differences grow with the
-dynamics' Lyapunov exponent over a run.  Integer work (the Philox stream, the
-uniforms, replica-exchange bookkeeping) is exact.
+NVVM contracts ``a * b + c`` into fused multiply-adds by default (``-fma=1``),
+while the CPU kernels are compiled without contraction (Numba emits no
+``contract`` flags).  A fused multiply-add rounds once instead of twice, which
+changes results by about 1 ulp per fused operation, and such differences grow
+with the dynamics' Lyapunov exponent over a run.  numba-cuda does not expose the
+option, so :func:`nvvm_fma` sets it around our launches (the first launch of a
+kernel compiles it) and PTX compilations.  Default: **no contraction**
+(``LANGEVIN_OPT_CUDA_FMA=0``), so that every ``+ - * /`` and ``sqrt`` is the
+same correctly rounded IEEE operation on both targets; set
+``LANGEVIN_OPT_CUDA_FMA=1`` for speed at the price of rounding-level agreement.
+
+What then remains different from the CPU: ``math.exp``/``log``/``sin``/``cos``
+compile to CUDA's libdevice on the GPU and to the C library on the CPU (both
+within 1-2 ulp, not the same bits).  The integrators use them only in the MALA
+acceptance test (``log u < log ratio``: a different decision needs the two within
+an ulp, probability ~1e-16 per step); landscapes written with IEEE arithmetic and
+:mod:`langevin_opt.fastmath` (``double_well``, ``narrow_wide``, ``muller_brown``,
+``gaussian``) are bit-identical, while ``rastrigin``, ``ackley`` and user
+landscapes calling ``math.*`` agree to a few ulp per evaluation.  Integer work
+(the Philox stream, the uniforms, replica-exchange bookkeeping) is exact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+from collections.abc import Iterator
 
 import numba
 
 from .. import _fastmath as fm
 from ..rng import _bits, _to_unit
 
-__all__ = ["normal2", "device_fn", "gd_update", "em_update", "kick", "drift", "ou_update",
-           "mala_log_ratio"]
+__all__ = ["nvvm_fma", "fma_default", "normal2", "device_fn", "gd_update", "em_update", "kick",
+           "drift", "ou_update", "mala_log_ratio"]
 
 _inline = numba.njit(inline="always", error_model="numpy")
 
@@ -117,3 +133,51 @@ def device_fn(fn):
     if simulator():
         return getattr(fn, "py_func", fn)
     return fn
+
+
+def fma_default() -> bool:
+    """Whether kernels are compiled with multiply-add contraction (``LANGEVIN_OPT_CUDA_FMA``).
+
+    Returns
+    -------
+    bool
+        True only if the environment variable is ``1`` (default: False, exact).
+    """
+    return os.environ.get("LANGEVIN_OPT_CUDA_FMA", "0").strip() == "1"
+
+
+@contextlib.contextmanager
+def nvvm_fma(enabled: bool | None = None) -> Iterator[None]:
+    """Compile CUDA kernels with (or without) FMA contraction inside this block.
+
+    numba-cuda compiles a kernel to PTX on its first launch (or in
+    ``compile_ptx``) by calling ``numba.cuda.cudadrv.nvvm.compile_ir`` with its
+    NVVM options; this passes ``fma`` to it for the duration of the block.
+
+    Parameters
+    ----------
+    enabled : bool, optional
+        Contract multiply-adds; default :func:`fma_default`.
+    """
+    from .backend import simulator
+
+    if simulator():  # no compiler: kernels run as Python
+        yield
+        return
+    if enabled is None:
+        enabled = fma_default()
+    from numba.cuda.cudadrv import nvvm
+
+    saved = nvvm.compile_ir
+    inner = getattr(saved, "_langevin_opt_inner", saved)
+
+    def compile_ir(llvmir, **options):
+        options.setdefault("fma", bool(enabled))
+        return inner(llvmir, **options)
+
+    compile_ir._langevin_opt_inner = inner
+    nvvm.compile_ir = compile_ir
+    try:
+        yield
+    finally:
+        nvvm.compile_ir = saved

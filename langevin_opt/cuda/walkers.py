@@ -24,11 +24,13 @@ positions, as every CPU block call does: a pure function of the positions, so
 splitting a run into launches changes nothing.
 
 Under the CUDA simulator the kernels reproduce the CPU kernels bit for bit (the
-same IEEE operations in the same order, no contraction).  On a GPU, NVVM fuses
-multiply-adds (see :mod:`langevin_opt.cuda._device`): positions then agree with a
-CPU run to about ``1e-15 * n_steps`` relative for smooth, non-chaotic stretches,
-and diverge like any two rounding-level perturbations of a chaotic trajectory
-beyond that; statistics agree to their sampling error.
+same IEEE operations in the same order).  On a GPU they are compiled without
+multiply-add contraction by default, so they are bit-identical to the CPU for
+landscapes written with IEEE arithmetic and :mod:`langevin_opt.fastmath`, and
+agree to libm-vs-libdevice rounding (a few ulp per evaluation, amplified by the
+dynamics' Lyapunov exponent over a run) for landscapes calling ``math.*``;
+with ``LANGEVIN_OPT_CUDA_FMA=1`` (faster) every fused multiply-add is such a
+rounding difference.  See :mod:`langevin_opt.cuda._device`.
 
 Difference from the CPU on divergence: the CPU stops a whole block of walkers at
 the step where one of them becomes non-finite; here only that walker stops.  The
@@ -428,25 +430,26 @@ def run_ensemble(
     grid = _blocks(m)
     cur = step0
     sd = np.uint64(seed)
-    for b in bounds:
-        kernel[grid, THREADS_PER_BLOCK](
-            dX, dV, dE, dG, dY, dGY, dp, dT, dphi, np.int64(cur - step0), np.float64(dt),
-            np.float64(c1), np.float64(c2), np.float64(mass), sd, np.int64(stream0),
-            np.int64(cur), np.int64(b - cur), dacc, dstatus, dflag)
-        cur = b
-        if b in rounds:
-            if dflag.copy_to_host()[0]:
-                break  # as the CPU driver: no swap after a divergence, stop here
-            parity = (b // swap_every) % 2
-            fac = float(phi[b - step0 - 1])
-            swap[_blocks(n_chains), THREADS_PER_BLOCK](
-                dX, dV, dE, dT, np.float64(fac), sd, np.int64(chain0), np.int64(b),
-                np.int64(parity), np.int64(n_temps), dperm, datt, dacs, bool(has_velocity))
-        if b in rec:
-            f = (b - rec_origin) // rec_every
-            if f < frames.shape[0]:
-                frames[f] = dX.copy_to_host().T
-                frame_e[f] = dE.copy_to_host()
+    with dv.nvvm_fma():
+        for b in bounds:
+            kernel[grid, THREADS_PER_BLOCK](
+                dX, dV, dE, dG, dY, dGY, dp, dT, dphi, np.int64(cur - step0), np.float64(dt),
+                np.float64(c1), np.float64(c2), np.float64(mass), sd, np.int64(stream0),
+                np.int64(cur), np.int64(b - cur), dacc, dstatus, dflag)
+            cur = b
+            if b in rounds:
+                if dflag.copy_to_host()[0]:
+                    break  # as the CPU driver: no swap after a divergence, stop here
+                parity = (b // swap_every) % 2
+                fac = float(phi[b - step0 - 1])
+                swap[_blocks(n_chains), THREADS_PER_BLOCK](
+                    dX, dV, dE, dT, np.float64(fac), sd, np.int64(chain0), np.int64(b),
+                    np.int64(parity), np.int64(n_temps), dperm, datt, dacs, bool(has_velocity))
+            if b in rec:
+                f = (b - rec_origin) // rec_every
+                if f < frames.shape[0]:
+                    frames[f] = dX.copy_to_host().T
+                    frame_e[f] = dE.copy_to_host()
     xt[...] = dX.copy_to_host()
     if method == BAOAB:
         vt[...] = dV.copy_to_host()

@@ -54,6 +54,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..cuda.backend import check_backend
 from ..rng import PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, check_seed, normal2, uniform2
 from ..schedules import Constant, Schedule
 from .forces import (
@@ -622,6 +623,11 @@ class Dynamics:
     remove_com : bool
         Count ``d`` fewer degrees of freedom in the kinetic temperature (NVE
         with zero total momentum).  Default: ``True`` for velocity Verlet.
+    backend : {"cpu", "cuda"}
+        ``"cuda"``: :meth:`run` steps on an NVIDIA GPU
+        (:class:`langevin_opt.cuda.particles.DeviceDynamics`; one pair potential,
+        same random numbers, forces equal to rounding); raises a one-line
+        :class:`langevin_opt.cuda.BackendUnavailableError` without a GPU.
 
     Attributes
     ----------
@@ -642,7 +648,7 @@ class Dynamics:
                  temperature: float = 1.0, velocities=None, schedule: Schedule | None = None,
                  total_steps: int | None = None, neighbors: NeighborList | None = None,
                  seed: int = 0, tail_corrections: bool = False,
-                 remove_com: bool | None = None) -> None:
+                 remove_com: bool | None = None, backend: str = "cpu") -> None:
         if not isinstance(system, ParticleSystem):
             raise TypeError(f"system must be a ParticleSystem, got {type(system).__name__}")
         if not isinstance(integrator, (VelocityVerlet, LangevinBAOAB, LangevinOverdamped)):
@@ -689,6 +695,11 @@ class Dynamics:
         self.forces = np.zeros((n, d))
         self.energy, self.virial = self._ff(self.x, self.forces)
         self.step = 0
+        self._device = None
+        if check_backend(backend) == "cuda":
+            from ..cuda.particles import DeviceDynamics
+
+            self._device = DeviceDynamics(self)
 
     # -- properties -----------------------------------------------------------
     @property
@@ -768,6 +779,8 @@ class Dynamics:
             if int(val) != val or val < 0:
                 raise ValueError(f"{nm} must be a non-negative integer, got {val!r}")
         n_steps = int(n_steps)
+        if self._device is not None:
+            return self._device.run(self, n_steps, int(record_every), writer, int(frame_every))
         if self.total_steps is None:
             self.total_steps = self.step + n_steps
         integ = self.integrator
@@ -1181,7 +1194,7 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
                  velocities=None, masses=None, species=None, box=None,
                  container: Container | None = None, schedule: Schedule | None = None,
                  total_steps: int | None = None, step0: int = 0, seed: int = 0,
-                 replica_ids=None) -> ReplicaState:
+                 replica_ids=None, backend: str = "cpu") -> ReplicaState:
     """Advance ``R`` independent replicas of a small system by ``n_steps``.
 
     Parameters
@@ -1218,6 +1231,9 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     replica_ids : array_like of int, shape (R,), optional
         Stream ids of the replicas (default ``0..R-1``); a replica's trajectory
         depends on its id, not on the batch it runs in.
+    backend : {"cpu", "cuda"}
+        ``"cuda"``: one GPU thread per replica (:mod:`langevin_opt.cuda.particles`;
+        no bond potentials), the same random numbers and loop order.
 
     Returns
     -------
@@ -1260,16 +1276,23 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     total = int(step0) + int(n_steps) if total_steps is None else int(total_steps)
     tfac = np.ascontiguousarray(sched.factors(np.arange(step0, step0 + n_steps), total),
                                 dtype=np.float64) if n_steps else np.zeros(0)
-    F = np.zeros_like(X)
-    E = np.zeros(r)
-    W = np.zeros(r)
-    kern = su.kern
-    kern["evaluate"](X, F, E, W, *su.args())
-    status = np.full(r, -1, dtype=np.int64)
-    if n_steps:
-        kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
-                    _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
-                    int(step0), int(n_steps), status)
+    if check_backend(backend) == "cuda":
+        from ..cuda import particles as cuda_particles
+
+        pair = next(p for p in _as_terms(potentials) if isinstance(p, PairPotential)).pair
+        F, E, W, status = cuda_particles.run_replicas(
+            X, V, su, integrator, temps, tfac, seed, ids, int(step0), int(n_steps), pair)
+    else:
+        F = np.zeros_like(X)
+        E = np.zeros(r)
+        W = np.zeros(r)
+        kern = su.kern
+        kern["evaluate"](X, F, E, W, *su.args())
+        status = np.full(r, -1, dtype=np.int64)
+        if n_steps:
+            kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
+                        _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
+                        int(step0), int(n_steps), status)
     bad = np.flatnonzero(status >= 0)
     if bad.size:
         raise FloatingPointError(f"replica {int(ids[bad[0]])} became non-finite at step "
