@@ -137,3 +137,50 @@ def test_multidimensional_eyring_kramers_is_product_of_1d():
     assert mz.n_zero == sz.n_zero == 1
     assert kramers_overdamped_rate(mz, sz, 0.4) == pytest.approx(
         kramers_overdamped_rate(mn, sd, 0.4))
+
+
+def _lj2d(x):
+    # Lennard-Jones cluster in 2-D (epsilon = sigma = 1), flat coordinates (N * 2,)
+    p = x.reshape(-1, 2)
+    n = p.shape[0]
+    d = p[:, None, :] - p[None, :, :]
+    r2 = (d**2).sum(-1) + np.eye(n)
+    ir6 = 1.0 / r2**3
+    e = 4 * (ir6**2 - ir6)
+    np.fill_diagonal(e, 0.0)
+    fr = (48 * ir6**2 - 24 * ir6) / r2
+    np.fill_diagonal(fr, 0.0)
+    return 0.5 * e.sum(), -(fr[:, :, None] * d).sum(1).ravel()
+
+
+def test_cluster_hook_lj7_2d_dimer_and_neb_with_zero_modes():
+    # the 2-D LJ7 cluster (hexagon around a centre atom, E = -12.5349): a particle system
+    # through the same flat-vector interface, with its 3 rigid-body zero modes projected out
+    from langevin_opt.rates.saddles import rigid_body_modes
+
+    ang = np.arange(6) * np.pi / 3
+    hexagon = np.vstack([[0, 0], np.c_[np.cos(ang), np.sin(ang)] * 2 ** (1 / 6)]).ravel()
+    xm, em = minimize(_lj2d, hexagon)
+    assert em == pytest.approx(-12.534867, abs=1e-5)
+    modes = rigid_body_modes(xm, 2)
+    assert modes.shape == (3, 14) and np.allclose(modes @ modes.T, np.eye(3))
+    assert np.allclose(modes @ hessian_fd(_lj2d, xm), 0.0, atol=1e-4)
+    mn = analyse_point(_lj2d, xm, n_zero=3)
+    assert mn.n_negative == 0 and mn.eigenvalues.size == 11
+
+    def zm(x):
+        return rigid_body_modes(x, 2)
+
+    rng = np.random.default_rng(0)
+    d = dimer(_lj2d, xm + 0.02 * rng.standard_normal(14), fmax=FMAX, max_step=0.05,
+              zero_modes=zm)
+    assert d.converged and d.gradient_norm < FMAX and d.curvature < 0
+    sp = analyse_point(_lj2d, d.x, n_zero=3)
+    assert sp.n_negative == 1
+    # slide off the saddle both ways; CI-NEB between the two minima finds the same saddle
+    ends = [minimize(_lj2d, d.x + s * 0.05 * d.mode) for s in (-1.0, 1.0)]
+    assert min(e for _, e in ends) == pytest.approx(em, abs=1e-6)
+    band = neb(_lj2d, ends[0][0], ends[1][0], n_images=9, fmax=FMAX, zero_modes=zm)
+    assert band.converged and band.gradient_norm < FMAX
+    assert band.saddle_energy == pytest.approx(d.energy, abs=1e-6)
+    assert vineyard_rate(mn, sp, 0.2) > 0

@@ -36,7 +36,13 @@ from .estimators import (
     kaplan_meier,
     mean_first_passage_time,
 )
-from .first_passage import Basins, FirstPassageResult, basins_from_landscape, first_passage
+from .first_passage import (
+    Basins,
+    FirstPassageResult,
+    basins_from_landscape,
+    first_passage,
+    quench_basins,
+)
 from .saddles import (
     DimerResult,
     NEBResult,
@@ -48,6 +54,7 @@ from .saddles import (
     landscape_function,
     minimize,
     neb,
+    rigid_body_modes,
 )
 from .theory import (
     HarmonicPoint,
@@ -64,9 +71,9 @@ __all__ = [
     "curvature_test",
     "GofResult", "RateEstimate", "estimate_rate", "exponential_gof", "exponential_rate",
     "kaplan_meier", "mean_first_passage_time",
-    "Basins", "FirstPassageResult", "basins_from_landscape", "first_passage",
+    "Basins", "FirstPassageResult", "basins_from_landscape", "first_passage", "quench_basins",
     "DimerResult", "NEBResult", "SaddleResult", "analyse_point", "dimer", "find_saddle",
-    "hessian_fd", "landscape_function", "minimize", "neb",
+    "hessian_fd", "landscape_function", "minimize", "neb", "rigid_body_modes",
     "HarmonicPoint", "eyring_kramers_mfpt", "harmonic_point", "kramers_overdamped_rate",
     "langer_rate", "mfpt_1d_exact", "vineyard_rate",
 ]

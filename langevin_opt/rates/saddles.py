@@ -35,6 +35,7 @@ from .theory import HarmonicPoint, harmonic_point
 __all__ = [
     "EnergyGradient",
     "landscape_function",
+    "rigid_body_modes",
     "hessian_fd",
     "minimize",
     "analyse_point",
@@ -167,6 +168,52 @@ def analyse_point(f: EnergyGradient, x: np.ndarray, *, hessian: np.ndarray | Non
     return harmonic_point(x, f(x)[0], h, n_zero=n_zero)
 
 
+def rigid_body_modes(x: np.ndarray, dim: int) -> np.ndarray:
+    """Orthonormal translation and rotation modes of a free cluster.
+
+    Parameters
+    ----------
+    x : array_like, shape (N * dim,)
+        Flat particle coordinates (``x.reshape(N, dim)``).
+    dim : int
+        Spatial dimension, 1, 2 or 3.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k, N * dim)
+        Orthonormal rows spanning the ``dim`` translations and the rotations
+        (1 in 2-D, 3 in 3-D, fewer for collinear configurations): the zero
+        modes of any rotation- and translation-invariant energy.  Pass
+        ``zero_modes=lambda x: rigid_body_modes(x, dim)`` to :func:`dimer` and
+        :func:`neb` for clusters.
+    """
+    p = _flat(x).reshape(-1, dim)
+    c = p - p.mean(0)
+    vecs = []
+    for a in range(dim):
+        t = np.zeros_like(p)
+        t[:, a] = 1.0
+        vecs.append(t.ravel())
+    if dim == 2:
+        vecs.append(np.c_[-c[:, 1], c[:, 0]].ravel())
+    elif dim == 3:
+        for a in range(3):
+            e = np.zeros(3)
+            e[a] = 1.0
+            vecs.append(np.cross(e, c).ravel())
+    q, r = np.linalg.qr(np.array(vecs).T)
+    keep = np.abs(np.diag(r)) > 1e-10 * max(1.0, float(np.abs(r).max()))
+    return q[:, keep].T
+
+
+def _projector(zero_modes: Callable[[np.ndarray], np.ndarray] | None, x: np.ndarray
+               ) -> Callable[[np.ndarray], np.ndarray]:
+    if zero_modes is None:
+        return lambda v: v
+    b = np.atleast_2d(np.asarray(zero_modes(x), dtype=np.float64))
+    return lambda v: v - b.T @ (b @ v)
+
+
 # --------------------------------------------------------------------------
 # FIRE
 # --------------------------------------------------------------------------
@@ -276,7 +323,8 @@ def _tangent(xm: np.ndarray, x: np.ndarray, xp: np.ndarray, em: float, e: float,
 def neb(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *, n_images: int = 11,
         spring: float | None = None, climb: bool = True, fmax: float = 1e-3,
         max_iter: int = 20000, max_step: float | None = None,
-        path: np.ndarray | None = None) -> NEBResult:
+        path: np.ndarray | None = None,
+        zero_modes: Callable[[np.ndarray], np.ndarray] | None = None) -> NEBResult:
     """Climbing-image nudged elastic band between two minima.
 
     Parameters
@@ -304,6 +352,10 @@ def neb(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *, n_images: 
         default 1/20 of the segment length.
     path : array_like, shape (n_images, n), optional
         Initial band (default: linear interpolation).
+    zero_modes : callable, optional
+        ``zero_modes(x) -> (k, n)`` orthonormal zero modes projected out of
+        each image's force (e.g. :func:`rigid_body_modes`; align the end
+        points first).
 
     Returns
     -------
@@ -358,6 +410,8 @@ def neb(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *, n_images: 
                 fs = spring * (np.linalg.norm(imgs[i + 1] - imgs[i])
                                - np.linalg.norm(imgs[i] - imgs[i - 1]))
                 out[i - 1] = -g + gt * t + fs * t
+            if zero_modes is not None:
+                out[i - 1] = _projector(zero_modes, imgs[i])(out[i - 1])
         norms = np.linalg.norm(out, axis=1)
         state["ci"] = ci
         state["gnorm"] = float(np.linalg.norm(gs[ci]))
@@ -418,7 +472,8 @@ class DimerResult:
 def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = None,
           fmax: float = 1e-3, max_iter: int = 5000, delta: float = 1e-4,
           max_step: float = 0.02, rotations: int = 8, rotation_tol: float = 1e-3,
-          seed: int = 0) -> DimerResult:
+          seed: int = 0, zero_modes: Callable[[np.ndarray], np.ndarray] | None = None
+          ) -> DimerResult:
     """Dimer search for an index-1 saddle point from a starting point.
 
     Each iteration rotates the dimer (length ``2 delta``) onto the lowest-
@@ -426,14 +481,15 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
     rotation angle is below ``rotation_tol``), then moves along the effective
     force ``F† = F - 2 (F·N) N`` (``F = -∇U``) while the curvature ``N·H N``
     is negative, or ``-(F·N) N`` (straight uphill along the mode) while it is
-    positive.
+    positive (at least as fast as a spring of that curvature stretched by
+    ``max_step``, so that the dimer also climbs out of a flat well bottom).
 
     Parameters
     ----------
     f : callable
         ``f(x) -> (E, g)`` on flat vectors.
     x0 : array_like, shape (n,)
-        Start (near a saddle, or in a well's rim).
+        Start (near a saddle, in a well's rim, or a minimum displaced a little).
     direction : array_like, shape (n,), optional
         Initial dimer orientation; default random (``seed``).
     fmax : float
@@ -450,6 +506,10 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
         Rotation angle (radians) below which rotation stops.
     seed : int
         Seed of the random initial orientation.
+    zero_modes : callable, optional
+        ``zero_modes(x) -> (k, n)`` orthonormal rows spanning exact zero modes
+        (e.g. :func:`rigid_body_modes` of a free cluster); the dimer and the
+        step are kept orthogonal to them.
 
     Returns
     -------
@@ -463,6 +523,7 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
         nvec = _flat(direction)
         if nvec.size != n:
             raise ValueError(f"direction must have length {n}")
+    nvec = _projector(zero_modes, x)(nvec)
     nvec /= np.linalg.norm(nvec)
     count = [0]
 
@@ -474,7 +535,10 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
         return (fg(y + delta * v)[1] - fg(y - delta * v)[1]) / (2 * delta)
 
     def rotate(y: np.ndarray, nv: np.ndarray) -> tuple[np.ndarray, float]:
-        hn = hv(y, nv)
+        proj = _projector(zero_modes, y)
+        nv = proj(nv)
+        nv /= np.linalg.norm(nv)
+        hn = proj(hv(y, nv))
         c = float(nv @ hn)
         if n == 1:
             return nv, c
@@ -484,7 +548,7 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
             if fr < 1e-14 * max(abs(c), 1.0):
                 break
             th = frot / fr
-            ht = hv(y, th)
+            ht = proj(hv(y, th))
             m = np.array([[c, float(nv @ ht)], [float(th @ hn), float(th @ ht)]])
             m = 0.5 * (m + m.T)
             w, u = np.linalg.eigh(m)
@@ -503,9 +567,13 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
     def force(y: np.ndarray) -> tuple[np.ndarray, float]:
         nv, c = rotate(y, state["n"])
         e, g = fg(y)
-        fvec = -g
+        fvec = _projector(zero_modes, y)(-g)
         fn = float(fvec @ nv)
-        eff = fvec - 2 * fn * nv if c < 0 else -fn * nv
+        if c < 0:
+            eff = fvec - 2 * fn * nv
+        else:  # climb the lowest mode, at least as hard as a spring stretched by max_step
+            up = -1.0 if fn > 0 else 1.0
+            eff = up * max(abs(fn), c * max_step) * nv
         state.update(n=nv, c=c, g=float(np.linalg.norm(g)), e=e)
         err = state["g"] if c < 0 else math.inf
         return eff, err
@@ -548,7 +616,8 @@ class SaddleResult:
 
 def find_saddle(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *,
                 n_images: int = 11, fmax: float = 1e-3, n_zero: int | None = None,
-                eps: float = 1e-5) -> SaddleResult:
+                eps: float = 1e-5,
+                zero_modes: Callable[[np.ndarray], np.ndarray] | None = None) -> SaddleResult:
     """Polish both minima, run CI-NEB between them, refine its top with the dimer method.
 
     Parameters
@@ -565,6 +634,8 @@ def find_saddle(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *,
         Zero modes of the Hessians (see :func:`analyse_point`).
     eps : float
         Finite-difference step of the Hessians.
+    zero_modes : callable, optional
+        Zero modes projected out in NEB and dimer (see :func:`rigid_body_modes`).
 
     Returns
     -------
@@ -572,11 +643,11 @@ def find_saddle(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *,
     """
     a, _ = minimize(f, x_start)
     b, _ = minimize(f, x_end)
-    band = neb(f, a, b, n_images=n_images, fmax=fmax)
+    band = neb(f, a, b, n_images=n_images, fmax=fmax, zero_modes=zero_modes)
     i = int(np.argmax(band.energies))
     tangent = band.images[min(i + 1, n_images - 1)] - band.images[max(i - 1, 0)]
     dm = dimer(f, band.saddle, direction=tangent, fmax=min(fmax, band.gradient_norm),
-               delta=eps * 10)
+               delta=eps * 10, zero_modes=zero_modes)
     mn = analyse_point(f, a, n_zero=n_zero, eps=eps)
     sd = analyse_point(f, dm.x, n_zero=n_zero, eps=eps)
     ok = band.converged and dm.converged and sd.n_negative == 1 and mn.n_negative == 0
