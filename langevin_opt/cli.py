@@ -115,17 +115,23 @@ class _Group(click.Group):
 
 
 class _Backend(click.Choice):
-    """``--backend``: only ``cpu`` in this build; ``cuda`` gets a specific message."""
+    """``--backend``: ``cpu`` or ``cuda`` (checked for a usable GPU by :func:`_require_backend`)."""
 
     def __init__(self) -> None:
-        super().__init__(["cpu"], case_sensitive=False)
+        super().__init__(["cpu", "cuda"], case_sensitive=False)
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:  # noqa: D102
-        if isinstance(value, str) and value.strip().lower() == "cuda":
-            self.fail("the CUDA backend is not available in this build; use --backend cpu",
-                      param, ctx)
-        return super().convert(value, param, ctx)
+
+def _require_backend(backend: str) -> None:
+    """Fail with one line (exit 2) if ``backend`` cannot run here; never fall back."""
+    if backend != "cuda":
+        return
+    from .cuda import BackendUnavailableError, require
+
+    try:
+        require()
+    except BackendUnavailableError as err:
+        msg = str(err).replace("backend='cuda'", "--backend cuda")
+        raise CliError(msg.replace("backend='cpu'", "--backend cpu")) from None
 
 
 # --------------------------------------------------------------------------
@@ -438,7 +444,7 @@ def cli() -> None:
 @click.option("--threads", type=click.IntRange(1, numba.config.NUMBA_NUM_THREADS), default=None,
               help="Numba threads [default: all].")
 @click.option("--backend", type=_Backend(), default="cpu", show_default=True,
-              help="Compute backend (only cpu in this build).")
+              help="Compute backend (cuda: an NVIDIA GPU with numba-cuda).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary line.")
 def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         threads: int | None, backend: str, quiet: bool) -> None:
@@ -451,6 +457,8 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     from .runner import TRAJECTORY, OutputError, RunDiverged, prepare_output, run_experiment
     from .schema import ConfigError
 
+    backend = backend.lower()
+    _require_backend(backend)
     exp = _load_experiment(config)
     out = out_dir if out_dir is not None else _default_out(exp.name)
     traj = out / TRAJECTORY
@@ -480,7 +488,7 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     try:
         with stop:
             report = run_experiment(exp, out, resume=resume, overwrite=overwrite,
-                                    threads=threads, progress=on_chunk)
+                                    threads=threads, progress=on_chunk, backend=backend)
     except (OutputError, ConfigError) as err:
         _close(progress)
         raise CliError(_one_line(str(err))) from None

@@ -216,6 +216,7 @@ def run_experiment(
     threads: int | None = None,
     progress: Callable[[int, int, dict], None] | None = None,
     make_figures: bool = True,
+    backend: str = "cpu",
 ) -> RunReport:
     """Run (or resume) an experiment and write its outputs.
 
@@ -235,6 +236,9 @@ def run_experiment(
         ``progress(step, total, observables)`` after each chunk.
     make_figures : bool
         Write the experiment's figures at the end.
+    backend : {"cpu", "cuda"}
+        Compute backend of the sampler (see :class:`langevin_opt.Sampler`); the
+        trajectory and checkpoints do not depend on it.
 
     Returns
     -------
@@ -257,7 +261,7 @@ def run_experiment(
     total = ens["steps"]
     sampler = Sampler(landscape, integ, temperature=temps if rex is None else 1.0,
                       schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
-                      total_steps=total)
+                      total_steps=total, backend=backend)
     m = temps.size
     traj_path = out / TRAJECTORY
     t_start = time.perf_counter()
