@@ -159,3 +159,22 @@ def test_bad_landscape_inputs(kwargs, match):
     args = {"X": np.zeros((20, 2)), "y": np.zeros(20, dtype=int)} | kwargs
     with pytest.raises(ValueError, match=match):
         mlp_landscape(net, **args)
+
+
+def test_kernels_accept_strided_arrays():
+    """theta, grad and scratch may be any strided vectors (e.g. Fortran-order rows)."""
+    _, _, _, ls, theta = _problem(n_data=48, batch=8)
+    P = ls.n_params
+    fw, iw = ls.make_work(1)
+    g = np.zeros(P)
+    u_c = energy_grad(theta, ls.data, fw[0], iw[0], np.uint64(5), 1, 4, g)
+    th_s = np.zeros(2 * P)[::2]
+    th_s[:] = theta
+    g_s = np.zeros(3 * P)[::3]
+    fw_s = np.zeros(2 * ls.fwork_size)[1::2]
+    _, iw2 = ls.make_work(1)
+    assert not th_s.flags.c_contiguous and not fw_s.flags.c_contiguous
+    u_s = energy_grad(th_s, ls.data, fw_s, iw2[0], np.uint64(5), 1, 4, g_s)
+    assert u_s == u_c
+    np.testing.assert_array_equal(g_s, g)
+    assert full_energy_grad(th_s, ls.data, fw_s, iw2[0], g_s) == ls.energy(theta)[0]

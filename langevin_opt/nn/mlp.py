@@ -64,6 +64,7 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
+from numba.extending import overload
 
 from .. import _fastmath as fm
 
@@ -113,6 +114,24 @@ def fwork_size(sizes: Sequence[int], batch: int) -> int:
         ``4 n sum(sizes) + 3 n``.
     """
     return 4 * int(batch) * int(sum(int(s) for s in sizes)) + 3 * int(batch)
+
+
+def _mat(a, o, r, c):
+    """``a[o:o + r*c]`` viewed as an ``(r, c)`` matrix (compiled code only)."""
+    raise NotImplementedError("_mat is for compiled code")
+
+
+@overload(_mat, jit_options={"cache": True})
+def _mat_impl(a, o, r, c):
+    if a.layout == "C":  # the fast path: a C-contiguous matrix type
+        def view(a, o, r, c):
+            return a[o:o + r * c].reshape((r, c))
+    else:  # any strided vector (e.g. a column of a Fortran array): still no copy
+        def view(a, o, r, c):
+            v = a[o:o + r * c]
+            s = v.strides[0]
+            return np.lib.stride_tricks.as_strided(v, shape=(r, c), strides=(c * s, s))
+    return view
 
 
 # ----------------------------------------------------------------- kernels
@@ -305,8 +324,8 @@ def mlp_forward(theta, sizes, acts, X, idx, i0, n, fwork):
     """
     L = sizes.shape[0] - 1
     s0 = sizes[0]
-    _gather(X, idx, i0, n, fwork[0:s0 * n].reshape((s0, n)),
-            fwork[3 * s0 * n:4 * s0 * n].reshape((n, s0)))
+    _gather(X, idx, i0, n, _mat(fwork, 0, s0, n),
+            _mat(fwork, 3 * s0 * n, n, s0))
     base = 0
     po = 0
     for l in range(L):  # noqa: E741
@@ -314,12 +333,12 @@ def mlp_forward(theta, sizes, acts, X, idx, i0, n, fwork):
         so = sizes[l + 1]
         bo = po + so * si
         nb = base + 4 * si * n
-        Z = fwork[nb:nb + so * n].reshape((so, n))
-        _dense(theta[po:bo].reshape((so, si)), theta[bo:bo + so],
-               fwork[base:base + si * n].reshape((si, n)), Z, so, si, n)
-        _act_layer(acts[l], Z, fwork[nb + so * n:nb + 2 * so * n].reshape((so, n)), so, n)
+        Z = _mat(fwork, nb, so, n)
+        _dense(_mat(theta, po, so, si), theta[bo:bo + so],
+               _mat(fwork, base, si, n), Z, so, si, n)
+        _act_layer(acts[l], Z, _mat(fwork, nb + so * n, so, n), so, n)
         if l < L - 1:  # batch-major copy for the weight gradient of the next layer
-            _transpose(Z, fwork[nb + 3 * so * n:nb + 4 * so * n].reshape((n, so)), so, n)
+            _transpose(Z, _mat(fwork, nb + 3 * so * n, n, so), so, n)
         base = nb
         po = bo + so
     return base
@@ -361,8 +380,8 @@ def mlp_output_loss(sizes, loss_kind, inv_var, Yf, Yi, idx, i0, n, scale, fwork)
     L = sizes.shape[0] - 1
     so = sizes[L]
     base = _block(sizes, L, n)
-    F = fwork[base:base + so * n].reshape((so, n))
-    E = fwork[base + 2 * so * n:base + 3 * so * n].reshape((so, n))
+    F = _mat(fwork, base, so, n)
+    E = _mat(fwork, base + 2 * so * n, so, n)
     sc = _block(sizes, L + 1, n)
     mx = fwork[sc:sc + n]
     sm = fwork[sc + n:sc + 2 * n]
@@ -443,15 +462,15 @@ def mlp_backward(theta, sizes, n, fwork, grad, input_grad):
         so = sizes[l + 1]
         po -= so * (si + 1)
         bo = po + so * si
-        E = fwork[base + 2 * so * n:base + 3 * so * n].reshape((so, n))
+        E = _mat(fwork, base + 2 * so * n, so, n)
         pb = base - 4 * si * n
-        _grad_w(E, fwork[pb + 3 * si * n:pb + 4 * si * n].reshape((n, si)),
-                grad[po:bo].reshape((so, si)), grad[bo:bo + so], so, si, n)
+        _grad_w(E, _mat(fwork, pb + 3 * si * n, n, si),
+                _mat(grad, po, so, si), grad[bo:bo + so], so, si, n)
         if l > 0 or input_grad:
-            Ep = fwork[pb + 2 * si * n:pb + 3 * si * n].reshape((si, n))
-            _dense_t(theta[po:bo].reshape((so, si)), E, Ep, so, si, n)
+            Ep = _mat(fwork, pb + 2 * si * n, si, n)
+            _dense_t(_mat(theta, po, so, si), E, Ep, so, si, n)
             if l > 0:
-                _mul(Ep, fwork[pb + si * n:pb + 2 * si * n].reshape((si, n)), si, n)
+                _mul(Ep, _mat(fwork, pb + si * n, si, n), si, n)
         base = pb
 
 
