@@ -48,8 +48,8 @@ codes, ``ipar = [batch_size, loss_code]`` and ``fpar = [1 / noise_var,
 1 / sigma_prior^2 (0: no prior)]``.  ``iwork`` holds the epoch permutation
 (``iwork[0:N + 1]``, see :func:`~langevin_opt.datalandscape.minibatch`) and
 then ``n`` indices for the chunks of the full-data pass.  ``theta``, ``grad``
-and the scratch rows must be C-contiguous arrays (rows of C-ordered 2-D
-arrays are), since the kernels view slices of them as matrices.
+and the scratch rows may be any strided float64 vectors; C-contiguous ones
+(rows of C-ordered 2-D arrays) get the vectorized fast path.
 """
 
 from __future__ import annotations
