@@ -8,6 +8,17 @@
   Fisher's Iris (shipped with the package), seeded splits;
 * :mod:`.flatness`: Hessian-vector products, Hutchinson trace, Lanczos top
   eigenvalues, Entropy-SGD local entropy, basin width.
+
+Example::
+
+    from langevin_opt import nn, sgmcmc
+
+    ds = nn.two_moons(1000, 200, noise=0.1, seed=0)
+    net = nn.MLP([2, 32, 2], "tanh", "softmax_ce")
+    land = nn.mlp_landscape(net, ds.X_train, ds.y_train, batch_size=50, prior_sigma=1.0)
+    res = sgmcmc.run_chains(land, "sgld", net.init_params(0), 5000, seed=1, n_chains=8,
+                            step_size=0.05 / land.n_data, thin=100)
+    lam = nn.top_eigenvalues(land, res.theta[0], k=3)     # sharpest directions
 """
 
 from .data import (
