@@ -43,7 +43,7 @@ from .estimators import estimate_rate
 from .first_passage import FirstPassageResult, basins_from_landscape, first_passage
 
 __all__ = ["H5", "SUMMARY", "FIGURE", "OutputError", "ArrheniusReport", "prepare_output",
-           "predict", "run_arrhenius", "table_lines"]
+           "predict", "run_arrhenius", "table_lines", "load_first_passage"]
 
 H5 = "first_passage.h5"
 SUMMARY = "summary.json"
@@ -417,3 +417,41 @@ def table_lines(summary: dict) -> list[str]:
         lines.append(f"saddle ({sx}) energy {theory['saddle_energy']:.6g}, barrier "
                      f"{theory['barrier']:.6g}{ok}")
     return lines
+
+
+def load_first_passage(path: str | Path) -> dict[str, Any]:
+    """Read the per-walker results of an ``arrhenius`` run back from its H5MD file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``DIR/first_passage.h5``.
+
+    Returns
+    -------
+    dict
+        ``times, steps, censored (bool), final_basin, start_basin, temperature``
+        (shape ``(M,)`` each), ``positions`` (``(M, d)``, at commitment),
+        ``start`` (``(M, d)``, step 0), ``config`` and ``summary`` (dicts).
+    """
+    import h5py
+
+    from ..storage import H5MDReader
+
+    out: dict[str, Any] = {}
+    with H5MDReader(path) as r:
+        for key, name in (("times", "first_passage_time"), ("steps", "first_passage_step"),
+                          ("censored", "censored"), ("final_basin", "final_basin"),
+                          ("start_basin", "start_basin"), ("temperature", "temperature")):
+            out[key] = r.observable(name)[2][-1]
+        out["start"] = r.position(0)
+        params = r.parameters
+    out["steps"] = out["steps"].astype(np.int64)
+    out["final_basin"] = out["final_basin"].astype(np.int64)
+    out["start_basin"] = out["start_basin"].astype(np.int64)
+    out["censored"] = out["censored"].astype(bool)
+    with h5py.File(path, "r") as fh:
+        out["positions"] = fh["first_passage/position"][()]
+    out["config"] = params.get("config", {})
+    out["summary"] = params.get("summary", {})
+    return out
