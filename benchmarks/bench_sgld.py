@@ -389,6 +389,10 @@ def main() -> None:
         nc = args.chains if name.endswith(f"_{args.chains}chains") else 1
         thr[name] = nc * (steps_multi if nc > 1 else args.steps) / t.median
 
+    cpu_step = {name: 1e6 * t.cpu_median / (args.chains * steps_multi if
+                                            name.endswith(f"_{args.chains}chains") else args.steps)
+                for name, t in timings.items() if name != "torch"}
+
     def ratios(prefix):
         one = thr[f"{prefix}_1chain"]
         return {"vs_numpy": one / thr["numpy"],
@@ -435,6 +439,14 @@ def main() -> None:
                   "final_losses_finite": ok_finite, "final_mean_loss": finals},
         "timings": {k: {"median_s": t.median, "spread": t.spread,
                         "cpu_per_wall": t.cpu_per_wall} for k, t in timings.items()},
+        # CPU time per (chain-)step: comparable across a loaded machine, where the
+        # wall-clock ratios above are not; cpu_efficiency_multi = CPU per step of one
+        # chain / CPU per chain-step of the multi-chain run (1.0: the threads do the
+        # same work per step as a lone chain, i.e. linear scaling on idle cores)
+        "cpu_us_per_step": cpu_step,
+        "cpu_efficiency_multi": {
+            p: cpu_step[f"{p}_1chain"] / cpu_step[f"{p}_{args.chains}chains"]
+            for p in ("langevin_opt", "kernel") if f"{p}_1chain" in cpu_step},
         "load_average": _common.load_average(),
         "machine": _common.machine_info(),
     })
