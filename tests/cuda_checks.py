@@ -131,6 +131,26 @@ def sim_checks() -> None:
              "frames before the failure")
         return f"step {errs[0].step} walker {errs[0].walker}"
 
+    @check("first_passage[double_well,overdamped+baoab]")
+    def _():
+        from langevin_opt.cuda.first_passage import first_passage as fp_gpu
+        from langevin_opt.rates.first_passage import Basins, first_passage
+
+        dw = lo.double_well()
+        basins = Basins(np.array([[-1.0], [1.0]]), [0.3, 0.3])
+        x = np.full((16, 1), -1.0)
+        kw = dict(temperature=np.linspace(0.6, 1.2, 16), max_steps=np.arange(40, 200, 10),
+                  seed=5, walker_offset=3)
+        events = []
+        for integ in (lo.Overdamped(0.02), lo.BAOAB(0.05, friction=2.0)):
+            a = first_passage(dw, integ, x, basins, chunk=25, **kw)
+            b = fp_gpu(dw, integ, x, basins, chunk=25, **kw)
+            for f in ("steps", "final_basin", "positions", "censored", "walker_steps"):
+                same(getattr(a, f), getattr(b, f), f"{integ.kind} {f}")
+            events.append(a.n_events)
+        assert min(events) > 0, events
+        return f"events {events}"
+
     @check("particles[run_replicas,lj13]")
     def _():
         # a cuboctahedron of 12 atoms around one, jittered: 4 replicas

@@ -36,6 +36,7 @@ SIM_CHECKS = [
     "walkers[gaussian3d,mala,chunked,offset]",
     "walkers[replica_exchange,overdamped+baoab]",
     "walkers[divergence]",
+    "first_passage[double_well,overdamped+baoab]",
     "particles[run_replicas,lj13]",
     "particles[dynamics,lj_box_cells]",
     "particles[dynamics,morse_2d_cells+cluster_all_pairs]",
@@ -94,10 +95,12 @@ def test_every_kernel_compiles_to_ptx(checks):
         pytest.skip(ptx["skip"])
     assert "error" not in ptx, ptx.get("error")
     kernels = ptx["kernels"]
-    assert len(kernels) >= 24 + 1 + 40  # 6 landscapes x 4 integrators, swap, particles
+    assert len(kernels) == 24 + 1 + 12 + 40  # walkers, swap, first passage, particles
     for lname in lo.LANDSCAPES:
         for method in ("gd", "overdamped", "mala", "baoab"):
             assert f"walkers.step[{lname},{method}]" in kernels
+        for method in ("overdamped", "baoab"):
+            assert f"first_passage[{lname},{method}]" in kernels
     for cc, target in (("80", "sm_80"), ("90", "sm_90")):
         for name in kernels:
             info = ptx["ptx"][f"{cc}:{name}"]

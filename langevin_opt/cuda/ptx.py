@@ -40,7 +40,8 @@ def kernel_sources() -> dict[str, tuple[Callable, tuple]]:
     """Every kernel of the CUDA backend as (Python source, argument types).
 
     Walker step kernels for every built-in landscape and every integrator, the
-    replica-exchange swap kernel, and the particle kernels.
+    replica-exchange swap kernel, the first-passage kernels (overdamped and BAOAB
+    on every built-in landscape), and the particle kernels.
 
     Returns
     -------
@@ -60,6 +61,12 @@ def kernel_sources() -> dict[str, tuple[Callable, tuple]]:
         for mname, code in methods.items():
             out[f"walkers.step[{lname},{mname}]"] = (W.make_step_kernel(eg, code), sig)
     out["walkers.swap"] = (W.make_swap_kernel(), W.swap_signature())
+    from . import first_passage as FP
+
+    for lname, eg in lands.items():
+        for mname in ("overdamped", "baoab"):
+            out[f"first_passage[{lname},{mname}]"] = (
+                FP.make_first_passage_kernel(eg, methods[mname]), FP.first_passage_signature())
     out.update(P.kernel_sources())
     return out
 
