@@ -592,7 +592,7 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     out = out_dir if out_dir is not None else _default_out(exp.name)
     if not quiet:
         rc = exp.config["rates"]
-        click.echo(f"arrhenius {exp.name} ({exp.config['landscape']['name']}, "
+        click.echo(f"arrhenius {exp.name} ({exp.system_name}, "
                    f"{exp.config['integrator']['kind']}, {rc['walkers']} walkers x "
                    f"{len(rc['temperatures'])} temperatures) -> {out}")
     last = [0.0]

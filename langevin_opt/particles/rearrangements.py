@@ -64,6 +64,8 @@ class ClusterFirstPassage(NamedTuple):
     resolution : float
         Time between checks (``check_every * dt``): the times are known to
         within this.
+    replica_steps : int
+        Replica-steps simulated (escaped replicas stop).
     """
 
     temperature: np.ndarray
@@ -73,13 +75,14 @@ class ClusterFirstPassage(NamedTuple):
     products: np.ndarray
     start_energy: float
     resolution: float
+    replica_steps: int = 0
 
 
 def cluster_first_passage(minimum, potentials, integrator, temperatures, max_steps: int, *,
                           replicas: int = 100, check_every: int = 200,
                           energy_tol: float = 1e-3, seed: int = 0, masses=None,
-                          container: Container | None = None,
-                          fire: FIRE | None = None) -> ClusterFirstPassage:
+                          container: Container | None = None, fire: FIRE | None = None,
+                          id_offset: int = 0, progress=None) -> ClusterFirstPassage:
     """Escape times of a cluster out of a minimum, by dynamics and periodic quenches.
 
     Parameters
@@ -103,13 +106,17 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
         this has left the basin.
     seed : int
         Generator key; replica ``k`` at temperature index ``t`` has id
-        ``t * replicas + k``.
+        ``id_offset + t * replicas + k``.
     masses : float or array_like, optional
     container : Container, optional
         A spherical wall (keeps hot clusters from evaporating; it must not
         touch the minimum or the saddles that matter).
     fire : FIRE, optional
         Quench settings (default ``FIRE(fmax=1e-5)``).
+    id_offset : int
+        Added to every replica id (to split one experiment into several calls).
+    progress : callable, optional
+        ``progress(step, n_running)`` after every check.
 
     Returns
     -------
@@ -132,7 +139,7 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
     x0, e0 = q0.positions[0], float(q0.energy[0])
     n_rep = replicas * temps.size
     T = np.repeat(temps, replicas)
-    ids = np.arange(n_rep, dtype=np.int64)
+    ids = int(id_offset) + np.arange(n_rep, dtype=np.int64)
     X = np.repeat(x0[None], n_rep, axis=0)
     V = None
     times = np.full(n_rep, max_steps * integrator.dt)
@@ -141,7 +148,9 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
     prods = np.full_like(X, np.nan)
     active = np.arange(n_rep)
     step = 0
+    work = 0
     while step < max_steps and active.size:
+        work += active.size * check_every
         st = run_replicas(X[active], potentials, integrator, check_every, temperatures=T[active],
                           velocities=None if V is None else V[active], masses=masses,
                           container=container, step0=step, seed=seed, replica_ids=ids[active])
@@ -158,7 +167,10 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
         e_prod[gone] = q.energy[out]
         prods[gone] = q.positions[out]
         active = active[~out]
-    return ClusterFirstPassage(T, times, cens, e_prod, prods, e0, check_every * integrator.dt)
+        if progress is not None:
+            progress(step, int(active.size))
+    return ClusterFirstPassage(T, times, cens, e_prod, prods, e0, check_every * integrator.dt,
+                               work)
 
 
 def cluster_energy_function(potentials, n_atoms: int, dim: int, *, species=None):

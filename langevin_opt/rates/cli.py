@@ -259,22 +259,35 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
     prepare_output(out_dir, overwrite=overwrite)
     cfg = exp.config
     rc = cfg["rates"]
-    land = exp.landscape()
     integ = exp.integrator()
     temps = np.asarray(rc["temperatures"], dtype=np.float64)
     n_w = rc["walkers"]
     n_t = temps.size
     m = n_w * n_t
     limits = np.repeat(np.asarray(exp.max_steps(), dtype=np.int64), n_w)
-    basins = basins_from_landscape(land, rc["basin_radius"], fraction=rc["basin_fraction"])
-    x0 = np.tile(land.minima[rc["start"]], (m, 1))
-    t_walker = np.repeat(temps, n_w)
     total = int(limits.max())
     cb = None if progress is None else (lambda step, running: progress(step, total, running))
     t0 = time.perf_counter()
-    res = first_passage(land, integ, x0, basins, temperature=t_walker, max_steps=limits,
-                        seed=exp.seed, start_basin=rc["start"], chunk=rc["chunk"],
-                        threads=threads, progress=cb)
+    if exp.is_cluster:
+        from .clusters import run_cluster_first_passage
+
+        res, start, classes = run_cluster_first_passage(exp, threads=threads, progress=cb)
+        x0 = np.tile(start.ravel(), (m, 1))
+        n_basins = len(classes) + 1
+        from ..particles import ParticleSystem, compute_forces
+
+        e_start = compute_forces(ParticleSystem(start), exp.cluster()[1]).energy
+        where: dict[str, Any] = {"start_energy": e_start, "product_energies": classes.tolist()}
+    else:
+        land = exp.landscape()
+        basins = basins_from_landscape(land, rc["basin_radius"], fraction=rc["basin_fraction"])
+        x0 = np.tile(land.minima[rc["start"]], (m, 1))
+        t_walker = np.repeat(temps, n_w)
+        res = first_passage(land, integ, x0, basins, temperature=t_walker, max_steps=limits,
+                            seed=exp.seed, start_basin=rc["start"], chunk=rc["chunk"],
+                            threads=threads, progress=cb)
+        n_basins = basins.n
+        where = {"basin_radii": basins.radii.tolist()}
     wall = time.perf_counter() - t0
 
     rows = []
@@ -285,12 +298,12 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
         times.append(tt)
         cens.append(cc)
         est = estimate_rate(tt, cc, level=rc["level"], seed=exp.seed % 2**32 + k)
-        basins_hit = np.bincount(res.final_basin[sl][~cc], minlength=basins.n).tolist()
+        basins_hit = np.bincount(res.final_basin[sl][~cc], minlength=n_basins).tolist()
         rows.append({"temperature": float(t), **est, "final_basins": basins_hit,
                      "max_steps": int(limits[k * n_w])})
     summary: dict[str, Any] = {"name": exp.name, "walkers": n_w, "temperatures": temps.tolist(),
                                "rows": rows, "walker_steps": res.walker_steps,
-                               "wall_s": wall, "basin_radii": basins.radii.tolist()}
+                               "wall_s": wall, **where}
     n_ev = np.array([r["events"] for r in rows])
     if (n_ev > 0).sum() >= 2:
         k_arr = np.array([r["rate"] for r in rows])
@@ -311,7 +324,12 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
         fit = None
     theory: dict[str, Any] = {}
     if cfg["theory"]["enabled"]:
-        theory = predict(exp)
+        if exp.is_cluster:
+            from .clusters import predict_cluster
+
+            theory = predict_cluster(exp, res, start, classes)
+        else:
+            theory = predict(exp)
         summary["theory"] = theory
         for name, vals in theory.get("formulas", {}).items():
             for r, v in zip(rows, vals, strict=True):
@@ -323,7 +341,7 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
     h5 = out_dir / H5
     if h5.exists():
         h5.unlink()
-    with H5MDWriter(h5, n_particles=m, dim=land.dim, particle_group="walkers",
+    with H5MDWriter(h5, n_particles=m, dim=x0.shape[1], particle_group="walkers",
                     creator_version=__version__, compression=comp) as w:
         w.append_frames([0], [0.0], x0[None])
         last = int(limits.max())
@@ -344,9 +362,15 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
     files.append(out_dir / SUMMARY)
     if cfg["output"]["plot"]:
         ci = np.array([[r["rate_low"], r["rate_high"]] for r in rows])
-        fns = {name: _theory_fn(theory, name, exp) for name in theory.get("formulas", {})}
+        if exp.is_cluster:
+            from .clusters import cluster_theory_fn
+
+            fns = {name: cluster_theory_fn(theory, name) for name in theory.get("formulas", {})}
+        else:
+            fns = {name: _theory_fn(theory, name, exp) for name in theory.get("formulas", {})}
         arrhenius_plot(str(out_dir / FIGURE), temps, [r["rate"] for r in rows], ci, fit=fit,
-                       theory=fns, title=f"{exp.name}: {land.name}, {integ.kind}")
+                       theory=fns, title=f"{exp.name}: {exp.system_name}, "
+                                         f"{cfg['integrator']['kind']}")
         files.append(out_dir / FIGURE)
     return ArrheniusReport(summary, res, files, wall)
 
@@ -411,6 +435,11 @@ def table_lines(summary: dict) -> list[str]:
     if cur:
         verdict = "curved (non-Arrhenius)" if cur["curved"] else "no significant curvature"
         lines.append(f"curvature test: z = {cur['z']:.2f}, p = {cur['p_value']:.3g}: {verdict}")
+    for ch in theory.get("channels", []):
+        ok = "" if ch["converged"] and ch["negative_modes"] == 1 else " (NOT converged)"
+        lines.append(f"channel to E = {ch['product_energy']:.6g}: saddle energy "
+                     f"{ch['saddle_energy']:.6g}, barrier {ch['barrier']:.6g}, "
+                     f"{ch['equivalent_saddles']} equivalent saddles{ok}")
     if theory.get("saddle") is not None:
         sx = ", ".join(f"{v:.6g}" for v in theory["saddle"])
         ok = "" if theory.get("converged") else " (NOT converged)"

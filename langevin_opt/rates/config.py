@@ -11,9 +11,15 @@ key, as for ``langevin-opt run``.  Layout::
     [landscape]
     name = "muller_brown"             # a built-in landscape and its settings
 
+    # ... or, instead of [landscape], a cluster of atoms:
+    [cluster]
+    structure = "lj7_2d"              # lj7_2d (2-D LJ7 hexagon) | lj13 (LJ13 icosahedron)
+    container_radius = 0.0            # spherical wall around the origin (0: none)
+    energy_tol = 1e-3                 # quench energies differing by more: another minimum
+
     [integrator]
     kind = "overdamped"               # overdamped | baoab
-    dt = 1e-5                         # plus friction, mass for baoab
+    dt = 1e-5                         # plus friction, mass for baoab (clusters: friction)
 
     [rates]
     temperatures = [12.0, 15.0, 20.0] # k_B = 1; >= 1 temperature (>= 2 for a fit)
@@ -24,6 +30,7 @@ key, as for ``langevin-opt run``.  Layout::
     basin_fraction = 0.5              # default radius: this fraction of the distance to the
                                       # nearest known saddle
     chunk = 2000                      # steps between packings of the running walkers
+                                      # (clusters: steps between quenches)
     level = 0.95                      # confidence level
     bootstrap = 1000                  # bootstrap replicas of the Arrhenius fit (0: normal theory)
 
@@ -67,7 +74,8 @@ from ..schema import (
     _typename,
 )
 
-__all__ = ["RatesExperiment", "validate_rates_config", "load_rates_config", "INTEGRATOR_KINDS"]
+__all__ = ["RatesExperiment", "validate_rates_config", "load_rates_config", "INTEGRATOR_KINDS",
+           "CLUSTER_STRUCTURES", "cluster_structure"]
 
 #: Integrators the first-passage loop supports.
 INTEGRATOR_KINDS = ("overdamped", "baoab")
@@ -124,7 +132,40 @@ SECTIONS: dict[str, dict[str, _Field]] = {
         "compression": _Field("str", default="none", choices=("none", "gzip", "lzf")),
     },
 }
-REQUIRED = ("experiment", "landscape", "integrator", "rates")
+REQUIRED = ("experiment", "integrator", "rates")
+
+#: Cluster start structures of ``[cluster] structure`` (plain Lennard-Jones, eps = sigma = 1).
+CLUSTER_STRUCTURES = ("lj7_2d", "lj13")
+CLUSTER_FIELDS = {
+    "structure": _Field("str", required=True, choices=CLUSTER_STRUCTURES),
+    "container_radius": _Field("float", default=0.0,
+                               check=lambda v: None if v >= 0 else "must be >= 0"),
+    "energy_tol": _Field("float", default=1e-3, check=_gt0),
+}
+
+
+def cluster_structure(name: str):  # noqa: ANN201
+    """Start configuration of a built-in cluster (a minimum before polishing).
+
+    Parameters
+    ----------
+    name : {"lj7_2d", "lj13"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+    """
+    import numpy as np
+
+    if name == "lj7_2d":
+        a = np.arange(6) * np.pi / 3
+        return 1.12 * np.vstack([[0.0, 0.0], np.stack([np.cos(a), np.sin(a)], axis=1)])
+    phi = (1 + 5**0.5) / 2
+    v = [(0, a, b) for a in (-1, 1) for b in (-phi, phi)]
+    v += [(a, b, 0) for a in (-1, 1) for b in (-phi, phi)]
+    v += [(b, 0, a) for a in (-1, 1) for b in (-phi, phi)]
+    v = np.array(v, dtype=float)
+    return np.vstack([np.zeros(3), 1.1 * v / np.linalg.norm(v[0])])
 
 
 def _coerce_any(sec: str, key: str, f: _Field, v: object) -> object:
@@ -169,6 +210,30 @@ class RatesExperiment:
         """Generator key."""
         return self.config["experiment"]["seed"]
 
+    @property
+    def is_cluster(self) -> bool:
+        """True for a ``[cluster]`` config (atoms), False for a ``[landscape]`` one."""
+        return "cluster" in self.config
+
+    @property
+    def system_name(self) -> str:
+        """Landscape name or cluster structure."""
+        return (self.config["cluster"]["structure"] if self.is_cluster
+                else self.config["landscape"]["name"])
+
+    def cluster(self) -> tuple:
+        """Start configuration, potential and container of a ``[cluster]`` config.
+
+        Returns
+        -------
+        (numpy.ndarray, LennardJones, Container or None)
+        """
+        from ..particles import Container, lennard_jones
+
+        c = self.config["cluster"]
+        box = Container(c["container_radius"]) if c["container_radius"] > 0 else None
+        return cluster_structure(c["structure"]), lennard_jones(mode="plain"), box
+
     def landscape(self) -> Landscape:
         """Build the landscape.
 
@@ -184,10 +249,15 @@ class RatesExperiment:
 
         Returns
         -------
-        Overdamped or BAOAB
+        Overdamped or BAOAB (walkers); LangevinOverdamped or LangevinBAOAB (clusters)
         """
         s = dict(self.config["integrator"])
-        return make_integrator(s.pop("kind"), **s)
+        kind = s.pop("kind")
+        if self.is_cluster:
+            from ..particles import make_particle_integrator
+
+            return make_particle_integrator(kind, **s)
+        return make_integrator(kind, **s)
 
     def max_steps(self) -> list[int]:
         """Step limit per temperature.
@@ -220,10 +290,13 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
     """
     if not isinstance(raw, Mapping):
         raise ConfigError("config: the document must be a TOML table")
-    _check_keys("config", raw, [*SECTIONS, "landscape", "integrator"])
+    _check_keys("config", raw, [*SECTIONS, "landscape", "cluster", "integrator"])
     for sec in REQUIRED:
         if sec not in raw:
             raise ConfigError(f"[{sec}] section is missing (required)")
+    if ("landscape" in raw) == ("cluster" in raw):
+        raise ConfigError("config: needs exactly one of the sections [landscape] (walkers) "
+                          "and [cluster] (atoms)")
     for sec in raw:
         if not isinstance(raw[sec], Mapping):
             raise ConfigError(f"[{sec}] must be a table, got {_typename(raw[sec])}")
@@ -241,6 +314,8 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
                 norm[key] = f.default
         out[sec] = norm
 
+    if "cluster" in raw:
+        return _validate_cluster(raw, out)
     land = dict(raw["landscape"])
     name = land.get("name")
     if not isinstance(name, str) or name not in LANDSCAPES:
@@ -295,6 +370,53 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
         basins_from_landscape(built, br, fraction=r["basin_fraction"])
     except ValueError as err:
         raise ConfigError(f"[rates] basin_radius: {err}") from None
+    return RatesExperiment(out)
+
+
+def _validate_cluster(raw: Mapping, out: dict) -> RatesExperiment:
+    """The ``[cluster]`` branch of :func:`validate_rates_config`."""
+    from ..particles import make_particle_integrator
+
+    table = raw["cluster"]
+    _check_keys("cluster", table, list(CLUSTER_FIELDS))
+    norm = {}
+    for key, f in CLUSTER_FIELDS.items():
+        if key in table and table[key] is not None:
+            norm[key] = _coerce("cluster", key, f, table[key])
+        elif f.required:
+            raise ConfigError(f"[cluster] {key}: missing (required); one of "
+                              f"{', '.join(CLUSTER_STRUCTURES)}")
+        else:
+            norm[key] = f.default
+    out["cluster"] = norm
+    integ = dict(raw["integrator"])
+    kind = integ.get("kind")
+    if not isinstance(kind, str) or kind not in INTEGRATOR_KINDS:
+        got = f" {kind!r}{_suggest(str(kind), list(INTEGRATOR_KINDS))}" if kind is not None \
+            else " nothing"
+        raise ConfigError(f"[integrator] kind: must be one of {', '.join(INTEGRATOR_KINDS)} "
+                          f"for first-passage runs, got{got}")
+    for key, v in integ.items():
+        if key != "kind" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ConfigError(f"[integrator] {key}: must be a number, got {_typename(v)} {v!r}")
+    try:
+        make_particle_integrator(kind, **{k: v for k, v in integ.items() if k != "kind"})
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"[integrator] {err}") from None
+    out["integrator"] = integ
+    r = out["rates"]
+    n_t = len(r["temperatures"])
+    if isinstance(r["max_steps"], list) and len(r["max_steps"]) != n_t:
+        raise ConfigError(f"[rates] max_steps: needs one entry per temperature ({n_t}), "
+                          f"got {len(r['max_steps'])}")
+    for m in (r["max_steps"] if isinstance(r["max_steps"], list) else [r["max_steps"]]):
+        if m % r["chunk"]:
+            raise ConfigError(f"[rates] max_steps: must be a multiple of chunk={r['chunk']} "
+                              f"(the steps between quenches) for a cluster, got {m}")
+    for key in ("start", "basin_radius"):
+        if key in raw["rates"]:
+            raise ConfigError(f"[rates] {key}: not used for a [cluster] (basins are defined "
+                              "by quenching)")
     return RatesExperiment(out)
 
 
