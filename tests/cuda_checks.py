@@ -3,6 +3,11 @@
 ``python tests/cuda_checks.py sim OUT.json``
     With ``NUMBA_ENABLE_CUDASIM=1``: every CUDA kernel at small sizes against the
     CPU kernels with the same seed.  Writes ``{check name: [ok, detail]}``.
+``python tests/cuda_checks.py gpu OUT.json``
+    The same checks on a real GPU (``pytest -m gpu``); bit-identity is expected
+    there too with the default ``LANGEVIN_OPT_CUDA_FMA=0`` for every check but
+    MALA's acceptance test (libdevice ``log``, a difference needs a tie within
+    an ulp) and the large particle systems (tolerances as above).
 ``python tests/cuda_checks.py ptx OUT.json``
     Without the simulator: every kernel compiled to PTX for cc 8.0 and 9.0.
     Writes ``{"skip": reason}`` when NVIDIA's compiler wheels are missing.
@@ -276,7 +281,7 @@ def ptx_checks() -> dict:
 
 if __name__ == "__main__":
     mode, dest = sys.argv[1], Path(sys.argv[2])
-    if mode == "sim":
+    if mode in ("sim", "gpu"):  # gpu: the same checks on a real device
         sim_checks()
         data = RESULTS
     else:

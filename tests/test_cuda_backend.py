@@ -179,3 +179,16 @@ def test_cli_backend_cuda_without_gpu(tmp_path):
     assert "use --backend cpu" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not B.available() or B.simulator(), reason="needs a real NVIDIA GPU")
+def test_gpu_matches_cpu(tmp_path):
+    """On a machine with a GPU: every simulator check again on the device."""
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "cuda_checks.py"), "gpu",
+                           str(out)], env=_env(False), cwd=ROOT, capture_output=True, text=True,
+                          timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    failed = {k: v[1] for k, v in json.loads(out.read_text()).items() if not v[0]}
+    assert not failed, failed

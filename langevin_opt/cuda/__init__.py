@@ -18,8 +18,30 @@ Modules
 :mod:`.particles`
     Pair forces (Lennard-Jones, Morse) with host-built cell/neighbour lists,
     integrator steps for particle systems and batched small-cluster replicas.
+:mod:`.first_passage`
+    The first-passage loop (:func:`~.first_passage.first_passage`, the GPU twin of
+    :func:`langevin_opt.rates.first_passage`).
 :mod:`.ptx`
     :func:`compile_ptx_all`: every kernel compiled to PTX without a GPU.
+
+Same random numbers, same answers
+---------------------------------
+Every random number is the counter-based Philox stream of :mod:`langevin_opt.rng`
+with the CPU's keys, so a GPU run follows the CPU run of the same seed.  Under
+the CUDA simulator all walker, replica-exchange, first-passage and batched-replica
+results are bit-identical to the CPU (the tests check it).  On a GPU, kernels are
+compiled without multiply-add contraction by default (``LANGEVIN_OPT_CUDA_FMA=0``),
+which makes them bit-identical too wherever both sides run the same correctly
+rounded IEEE operations: all integrators on landscapes written with arithmetic
+and :mod:`langevin_opt.fastmath`.  Differences remain, at the rounding level,
+where CUDA's libdevice replaces the C library (``math.exp``, ``cos``, ... in
+``rastrigin``, ``ackley``, Morse, user landscapes: a few ulp per call; MALA's
+``log u`` test: a different decision needs a tie within an ulp) and where the
+summation order differs (particle forces over full neighbour lists, energy and
+virial totals: ~1e-15 relative per force, ~1e-13 for totals).  Rounding-level
+differences grow with the dynamics' Lyapunov exponent; statistics agree within
+their sampling error.  ``LANGEVIN_OPT_CUDA_FMA=1`` trades bit-identity for speed
+(every fused multiply-add is then a rounding-level difference).
 
 Importing this package imports neither ``numba.cuda`` nor any kernel module.
 """
