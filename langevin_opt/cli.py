@@ -15,6 +15,11 @@ Commands
     the exact Boltzmann density, walker paths).
 ``list``
     Built-in landscapes, integrators and schedules.
+``arrhenius CONFIG.toml``
+    Escape rates over a temperature grid (walkers on a landscape, or a cluster
+    of atoms), censored-MLE rates with intervals, Arrhenius fit, saddle search
+    and rate theory; writes ``DIR/first_passage.h5``, ``DIR/summary.json`` and
+    ``DIR/arrhenius.png`` (body in :mod:`langevin_opt.rates.cli`).
 
 Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
 errors (bad config, bad options, unusable output directory, unreadable file),

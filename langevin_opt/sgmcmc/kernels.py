@@ -15,7 +15,8 @@ Reproducibility
 ---------------
 Every random number is ``normal2``/``uniform2(seed, stream, step, draw,
 purpose)``: the dynamics noise of parameter ``p`` of chain ``c`` at global step
-``s`` is draw ``p // 2`` of stream ``c`` (purpose ``PURPOSE_NOISE``), the
+``s`` is the first normal of draw ``p`` (``p < ceil(P/2)``) or the second of draw
+``p - ceil(P/2)`` of stream ``c`` (purpose ``PURPOSE_NOISE``), the
 minibatch is :func:`langevin_opt.datalandscape.minibatch` of ``(seed, c, s)``, a
 replica-exchange swap of pair ``k`` of group ``g`` is draw ``k`` of stream ``g``
 (purpose ``PURPOSE_SWAP``).  No floating-point operation mixes chains except the
@@ -69,13 +70,41 @@ def swap_log_ratio(u1, u2, t1, t2, variance, inv_correction):
     return d * (u1 - u2 - d * variance * inv_correction)
 
 
-@numba.njit(cache=True)
-def _z(seed, stream, step, p, z1):
-    # normal for parameter p: draw p // 2 gives the pair (p even, p + 1)
-    if p % 2 == 0:
-        a, b = normal2(seed, stream, step, p // 2, PURPOSE_NOISE)
-        return a, b
-    return z1, z1
+# Noise layout: the normal pair q = 0 .. ceil(P/2) - 1 of a step (one Philox call) goes to
+# parameters q and q + ceil(P/2).  Both halves are contiguous, so the update loops below
+# run over q and vectorize (a pair-to-(2q, 2q+1) layout carried a value across iterations
+# and did not: 330 vs 65 us per SGLD update at P = 9,610).
+
+
+@numba.njit(cache=True, inline="always")
+def _sgld_elem(theta, g, p, eta, s, z):
+    theta[p] = theta[p] - eta * g[p] + s * z
+
+
+@numba.njit(cache=True, inline="always")
+def _psgld_elem(theta, g, aux, p, z, alpha, lam, first, eta, temp):
+    gp = g[p]
+    v = gp * gp if first else alpha * aux[p] + (1.0 - alpha) * gp * gp
+    aux[p] = v
+    pre = 1.0 / (lam + math.sqrt(v))
+    th = theta[p] - eta * pre * gp
+    if temp > 0.0:
+        th = th + math.sqrt(2.0 * eta * temp * pre) * z
+    theta[p] = th
+
+
+@numba.njit(cache=True, inline="always")
+def _sghmc_elem(theta, g, aux, p, z, a, eta, s):
+    v = (1.0 - a) * aux[p] - eta * g[p] + s * z
+    aux[p] = v
+    theta[p] = theta[p] + v
+
+
+@numba.njit(cache=True, inline="always")
+def _entropy_elem(th, g, xp, mu, p, z, gam, eta_in, sn, b1):
+    x = xp[p] - eta_in * (g[p] - gam * (th[p] - xp[p])) + sn * z
+    xp[p] = x
+    mu[p] = b1 * mu[p] + (1.0 - b1) * x
 
 
 @numba.njit(cache=True)
@@ -102,43 +131,42 @@ def update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
         Random-number key.
     """
     n = theta.shape[0]
-    z1 = 0.0
+    h = (n + 1) // 2
+    odd = n % 2 == 1
     if kind == K_SGD or temp <= 0.0 and (kind == K_SGLD or kind == K_CSGLD or kind == K_RESGLD):
         for p in range(n):
             theta[p] = theta[p] - eta * g[p]
     elif kind == K_SGLD or kind == K_CSGLD or kind == K_RESGLD:
         s = math.sqrt(2.0 * eta * temp)
-        for p in range(n):
-            z, z1 = _z(seed, stream, step, p, z1)
-            theta[p] = theta[p] - eta * g[p] + s * z
+        for q in range(n // 2):
+            a, b = normal2(seed, stream, step, q, PURPOSE_NOISE)
+            _sgld_elem(theta, g, q, eta, s, a)
+            _sgld_elem(theta, g, q + h, eta, s, b)
+        if odd:
+            a, b = normal2(seed, stream, step, h - 1, PURPOSE_NOISE)
+            _sgld_elem(theta, g, h - 1, eta, s, a)
     elif kind == K_PSGLD:
         alpha = hp[0]
         lam = hp[1]
         first = auxs[0] == 0.0
-        for p in range(n):
-            gp = g[p]
-            if first:
-                v = gp * gp
-            else:
-                v = alpha * aux[p] + (1.0 - alpha) * gp * gp
-            aux[p] = v
-            pre = 1.0 / (lam + math.sqrt(v))
-            th = theta[p] - eta * pre * gp
-            if temp > 0.0:
-                z, z1 = _z(seed, stream, step, p, z1)
-                th = th + math.sqrt(2.0 * eta * temp * pre) * z
-            theta[p] = th
+        for q in range(n // 2):
+            a, b = normal2(seed, stream, step, q, PURPOSE_NOISE)
+            _psgld_elem(theta, g, aux, q, a, alpha, lam, first, eta, temp)
+            _psgld_elem(theta, g, aux, q + h, b, alpha, lam, first, eta, temp)
+        if odd:
+            a, b = normal2(seed, stream, step, h - 1, PURPOSE_NOISE)
+            _psgld_elem(theta, g, aux, h - 1, a, alpha, lam, first, eta, temp)
         auxs[0] += 1.0
     elif kind == K_SGHMC:
-        a = hp[0]
-        s = math.sqrt(2.0 * (a - hp[1]) * eta * temp) if temp > 0.0 else 0.0
-        for p in range(n):
-            v = (1.0 - a) * aux[p] - eta * g[p]
-            if temp > 0.0:
-                z, z1 = _z(seed, stream, step, p, z1)
-                v = v + s * z
-            aux[p] = v
-            theta[p] = theta[p] + v
+        a0 = hp[0]
+        s = math.sqrt(2.0 * (a0 - hp[1]) * eta * temp) if temp > 0.0 else 0.0
+        for q in range(n // 2):
+            a, b = normal2(seed, stream, step, q, PURPOSE_NOISE)
+            _sghmc_elem(theta, g, aux, q, a, a0, eta, s)
+            _sghmc_elem(theta, g, aux, q + h, b, a0, eta, s)
+        if odd:
+            a, b = normal2(seed, stream, step, h - 1, PURPOSE_NOISE)
+            _sghmc_elem(theta, g, aux, h - 1, a, a0, eta, s)
 
 
 @numba.njit(cache=True)
@@ -228,15 +256,20 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
                         if not math.isfinite(ui):
                             u = ui
                             break
-                        z1 = 0.0
-                        for p in range(n_par):
-                            d = g[p] - gam * (th[p] - xp[p])
-                            x = xp[p] - eta_in * d
+                        hh = (n_par + 1) // 2
+                        st = gs * inner + ll
+                        for q in range(n_par // 2):
+                            a = 0.0
+                            b = 0.0
                             if temp > 0.0:
-                                z, z1 = _z(seed, stream, gs * inner + ll, p, z1)
-                                x = x + sn * z
-                            xp[p] = x
-                            mu[p] = b1 * mu[p] + (1.0 - b1) * x
+                                a, b = normal2(seed, stream, st, q, PURPOSE_NOISE)
+                            _entropy_elem(th, g, xp, mu, q, a, gam, eta_in, sn, b1)
+                            _entropy_elem(th, g, xp, mu, q + hh, b, gam, eta_in, sn, b1)
+                        if n_par % 2 == 1:
+                            a = 0.0
+                            if temp > 0.0:
+                                a, b = normal2(seed, stream, st, hh - 1, PURPOSE_NOISE)
+                            _entropy_elem(th, g, xp, mu, hh - 1, a, gam, eta_in, sn, b1)
                     if not math.isfinite(u):
                         status[c] = gs
                         break
