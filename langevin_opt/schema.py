@@ -406,6 +406,27 @@ def load_config(path: str | Path) -> Experiment:
     ConfigError
         Unreadable file, TOML syntax error, or invalid content.
     """
+    return validate_config(read_toml(path))
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file, with one-line :class:`ConfigError` messages for every failure.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.toml`` file.
+
+    Returns
+    -------
+    dict
+        The parsed document (not validated).
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file, or a TOML syntax error.
+    """
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -414,7 +435,6 @@ def load_config(path: str | Path) -> Experiment:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{p}: cannot read config ({err})") from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: TOML syntax error: {err}") from None
-    return validate_config(raw)

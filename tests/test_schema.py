@@ -7,7 +7,14 @@ import pytest
 
 from langevin_opt.schema import ConfigError, load_config, validate_config
 
-EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.toml"))
+ALL = sorted((Path(__file__).parent.parent / "experiments").glob("*.toml"))
+# configs of `langevin-opt run`; `arrhenius` configs and the flatness experiment have their own
+ARRHENIUS = [p for p in ALL if p.name.startswith("arrhenius_")]
+EXPERIMENTS = [p for p in ALL if p not in ARRHENIUS and p.name != "flatness.toml"]
+
+
+def test_every_shipped_config_is_covered():
+    assert len(EXPERIMENTS) >= 2 and len(ARRHENIUS) >= 3
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
@@ -17,6 +24,20 @@ def test_shipped_experiments_validate_and_round_trip(path):
     again = validate_config(stored)
     assert again.config == exp.config
     exp.landscape(), exp.integrator(), exp.schedule()
+
+
+@pytest.mark.parametrize("path", ARRHENIUS, ids=lambda p: p.name)
+def test_shipped_arrhenius_configs_validate_and_round_trip(path):
+    from langevin_opt.rates.config import load_rates_config, validate_rates_config
+
+    exp = load_rates_config(path)
+    again = validate_rates_config(json.loads(json.dumps(exp.config)))
+    assert again.config == exp.config
+    exp.integrator()
+    if exp.is_cluster:
+        exp.cluster()
+    else:
+        exp.landscape()
 
 
 def base():

@@ -48,16 +48,10 @@ Units: reduced, ``k_B = 1``; rates in inverse time units of the integrator.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from ..landscapes import LANDSCAPES, Landscape, make_landscape
 from ..sampling import make_integrator
@@ -72,6 +66,7 @@ from ..schema import (
     _is_numeric,
     _suggest,
     _typename,
+    read_toml,
 )
 
 __all__ = ["RatesExperiment", "validate_rates_config", "load_rates_config", "INTEGRATOR_KINDS",
@@ -332,21 +327,7 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
         raise ConfigError(f"[landscape] {err}") from None
     out["landscape"] = land
 
-    integ = dict(raw["integrator"])
-    kind = integ.get("kind")
-    if not isinstance(kind, str) or kind not in INTEGRATOR_KINDS:
-        got = f" {kind!r}{_suggest(str(kind), list(INTEGRATOR_KINDS))}" if kind is not None \
-            else " nothing"
-        raise ConfigError(f"[integrator] kind: must be one of {', '.join(INTEGRATOR_KINDS)} "
-                          f"for first-passage runs, got{got}")
-    for key, v in integ.items():
-        if key != "kind" and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise ConfigError(f"[integrator] {key}: must be a number, got {_typename(v)} {v!r}")
-    try:
-        make_integrator(**integ)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"[integrator] {err}") from None
-    out["integrator"] = integ
+    out["integrator"] = _validate_integrator(raw["integrator"], make_integrator)
 
     r = out["rates"]
     n_t = len(r["temperatures"])
@@ -373,6 +354,25 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
     return RatesExperiment(out)
 
 
+def _validate_integrator(table: Mapping, factory) -> dict:  # noqa: ANN001
+    """``[integrator]``: a first-passage kind and numeric settings accepted by ``factory``."""
+    integ = dict(table)
+    kind = integ.get("kind")
+    if not isinstance(kind, str) or kind not in INTEGRATOR_KINDS:
+        got = f" {kind!r}{_suggest(str(kind), list(INTEGRATOR_KINDS))}" if kind is not None \
+            else " nothing"
+        raise ConfigError(f"[integrator] kind: must be one of {', '.join(INTEGRATOR_KINDS)} "
+                          f"for first-passage runs, got{got}")
+    for key, v in integ.items():
+        if key != "kind" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ConfigError(f"[integrator] {key}: must be a number, got {_typename(v)} {v!r}")
+    try:
+        factory(kind, **{k: v for k, v in integ.items() if k != "kind"})
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"[integrator] {err}") from None
+    return integ
+
+
 def _validate_cluster(raw: Mapping, out: dict) -> RatesExperiment:
     """The ``[cluster]`` branch of :func:`validate_rates_config`."""
     from ..particles import make_particle_integrator
@@ -389,21 +389,7 @@ def _validate_cluster(raw: Mapping, out: dict) -> RatesExperiment:
         else:
             norm[key] = f.default
     out["cluster"] = norm
-    integ = dict(raw["integrator"])
-    kind = integ.get("kind")
-    if not isinstance(kind, str) or kind not in INTEGRATOR_KINDS:
-        got = f" {kind!r}{_suggest(str(kind), list(INTEGRATOR_KINDS))}" if kind is not None \
-            else " nothing"
-        raise ConfigError(f"[integrator] kind: must be one of {', '.join(INTEGRATOR_KINDS)} "
-                          f"for first-passage runs, got{got}")
-    for key, v in integ.items():
-        if key != "kind" and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise ConfigError(f"[integrator] {key}: must be a number, got {_typename(v)} {v!r}")
-    try:
-        make_particle_integrator(kind, **{k: v for k, v in integ.items() if k != "kind"})
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"[integrator] {err}") from None
-    out["integrator"] = integ
+    out["integrator"] = _validate_integrator(raw["integrator"], make_particle_integrator)
     r = out["rates"]
     n_t = len(r["temperatures"])
     if isinstance(r["max_steps"], list) and len(r["max_steps"]) != n_t:
@@ -413,10 +399,11 @@ def _validate_cluster(raw: Mapping, out: dict) -> RatesExperiment:
         if m % r["chunk"]:
             raise ConfigError(f"[rates] max_steps: must be a multiple of chunk={r['chunk']} "
                               f"(the steps between quenches) for a cluster, got {m}")
-    for key in ("start", "basin_radius"):
+    for key in ("start", "basin_radius", "basin_fraction"):
         if key in raw["rates"]:
             raise ConfigError(f"[rates] {key}: not used for a [cluster] (basins are defined "
                               "by quenching)")
+        r.pop(key)
     return RatesExperiment(out)
 
 
@@ -437,15 +424,4 @@ def load_rates_config(path: str | Path) -> RatesExperiment:
     ConfigError
         Unreadable file, TOML syntax error, or invalid content.
     """
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{p}: cannot read config ({err})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: TOML syntax error: {err}") from None
-    return validate_rates_config(raw)
+    return validate_rates_config(read_toml(path))
