@@ -19,7 +19,8 @@ Many replicas of a small system (:func:`run_replicas`, behind
 Forces
 ------
 Each atom sums over its *full* neighbour list (both directions of every pair,
-sorted by atom index so that the order of the sum is deterministic), so no
+sorted by atom index so that the order of the sum is deterministic; stored as
+int32 ``(capacity, N)`` so that the loads of a warp are coalesced), so no
 atomic additions are needed; the potential energy and virial are reduced per
 atom (``u / 2`` and ``f r^2 / 2`` per pair) and then in fixed-size chunks.
 The CPU kernels use half lists (Newton's third law) and a different summation
@@ -418,7 +419,7 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         i = cuda.grid(1)
         if flag[0] == 0 or i >= x.shape[0]:
             return
-        cap = nbr.shape[1]
+        cap = nbr.shape[0]
         m = 0
         ci0 = 0
         ci1 = 0
@@ -466,10 +467,10 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
                             if m < cap:
                                 # insertion keeps the list sorted by atom index
                                 p = m
-                                while p > 0 and nbr[i, p - 1] > j:
-                                    nbr[i, p] = nbr[i, p - 1]
+                                while p > 0 and nbr[p - 1, i] > j:
+                                    nbr[p, i] = nbr[p - 1, i]
                                     p -= 1
-                                nbr[i, p] = j
+                                nbr[p, i] = j
                             m += 1
         nn[i] = m
         if m > cap:
@@ -491,10 +492,10 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         e = 0.0
         w = 0.0
         cnt = nn[i]
-        if cnt > nbr.shape[1]:
-            cnt = nbr.shape[1]
+        if cnt > nbr.shape[0]:
+            cnt = nbr.shape[0]
         for q in range(cnt):
-            j = nbr[i, q]
+            j = nbr[q, i]
             dx = x[i, 0] - x[j, 0]
             dy = x[i, 1] - x[j, 1]
             if periodic:
@@ -602,13 +603,14 @@ def system_signatures() -> dict[str, tuple]:
 
     a2, a1 = t.float64[:, ::1], t.float64[::1]
     i1, i2, f, i, b = t.int64[::1], t.int64[:, ::1], t.float64, t.int64, t.boolean
+    n2 = t.int32[:, ::1]
     return {
         "first_half": (i, a2, a2, a2, a1, f, f, f, t.uint64, i, i, a2, f, i1),
         "kick": (a2, a2, a1, f),
         "clear_cells": (i1, i1),
         "bin": (a2, a1, i1, i1, i2, i1),
-        "build": (a2, a1, b, i1, i1, i2, f, i2, i1, a2, i1),
-        "forces_list": (a2, i1, a2, i, a1, b, i2, i1, a2, a1, a1, i1, i1, i),
+        "build": (a2, a1, b, i1, i1, i2, f, n2, i1, a2, i1),
+        "forces_list": (a2, i1, a2, i, a1, b, n2, i1, a2, a1, a1, i1, i1, i),
         "forces_all": (a2, i1, a2, i, a1, b, a2, a1, a1, i1, i),
         "reduce": (a1, a1, a2, a1, a2),
     }
@@ -712,7 +714,8 @@ class DeviceDynamics:
         ncell = int(np.prod(self.nc))
         self.dcount = cuda.device_array(ncell, dtype=np.int64)
         self.dcells = cuda.device_array((ncell, self.cell_cap), dtype=np.int64)
-        self.dnbr = cuda.device_array((self.n, max(self.nbr_cap, 1)), dtype=np.int64)
+        # (capacity, N): neighbour q of consecutive atoms is contiguous (coalesced loads)
+        self.dnbr = cuda.device_array((max(self.nbr_cap, 1), self.n), dtype=np.int32)
         self.dnn = cuda.device_array(self.n, dtype=np.int64)
 
     def _grid(self, n: int) -> int:
