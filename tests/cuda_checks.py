@@ -156,7 +156,7 @@ def sim_checks() -> None:
         assert min(events) > 0, events
         return f"events {events}"
 
-    @check("particles[run_replicas,lj13]")
+    @check("particles[run_replicas+replica_exchange,lj13]")
     def _():
         # a cuboctahedron of 12 atoms around one, jittered: 4 replicas
         shell = np.array([[1, 1, 0], [1, -1, 0], [-1, 1, 0], [-1, -1, 0], [1, 0, 1], [1, 0, -1],
@@ -172,6 +172,13 @@ def sim_checks() -> None:
                                   backend=be) for be in ("cpu", "cuda")]
             for f in ("positions", "velocities", "forces", "energy", "virial"):
                 same(getattr(st[0], f), getattr(st[1], f), f"{type(integ).__name__} {f}")
+        # parallel tempering of the replicas (kwargs reach run_replicas; swaps on the host)
+        rx = [lp.replica_exchange(X, lj, lp.LangevinBAOAB(0.005), 12, [0.1, 0.2, 0.35, 0.6],
+                                  swap_every=3, seed=2, container=lp.Container(radius=2.0),
+                                  backend=be) for be in ("cpu", "cuda")]
+        same(rx[0][0].positions, rx[1][0].positions, "replica exchange positions")
+        same(rx[0][1].accepted, rx[1][1].accepted, "replica exchange acceptances")
+        return f"swap accepts {rx[0][1].accepted.tolist()}"
 
     @check("particles[dynamics,lj_box_cells]")
     def _():

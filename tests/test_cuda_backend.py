@@ -37,7 +37,7 @@ SIM_CHECKS = [
     "walkers[replica_exchange,overdamped+baoab]",
     "walkers[divergence]",
     "first_passage[double_well,overdamped+baoab]",
-    "particles[run_replicas,lj13]",
+    "particles[run_replicas+replica_exchange,lj13]",
     "particles[dynamics,lj_box_cells]",
     "particles[dynamics,morse_2d_cells+cluster_all_pairs]",
     "cli[run --backend cuda = cpu, H5MD frames]",
