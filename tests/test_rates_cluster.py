@@ -76,3 +76,19 @@ def test_arrhenius_cluster_config_errors(tmp_path, edit, message):
     assert res.exit_code == 2
     assert message in res.output, res.output
     assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_first_passage_backend_argument():
+    import langevin_opt as lo
+    from langevin_opt import rates
+    from langevin_opt.cuda import available
+
+    land = lo.double_well()
+    basins = rates.basins_from_landscape(land)
+    x0 = np.tile(land.minima[0], (4, 1))
+    kw = dict(temperature=0.3, max_steps=10, seed=1)
+    with pytest.raises(ValueError, match="backend must be one of 'cpu', 'cuda', got 'tpu'"):
+        rates.first_passage(land, lo.Overdamped(dt=1e-3), x0, basins, backend="tpu", **kw)
+    if not available():  # never a silent CPU fallback
+        with pytest.raises(Exception, match="needs an NVIDIA GPU and driver.*use backend='cpu'"):
+            rates.first_passage(land, lo.Overdamped(dt=1e-3), x0, basins, backend="cuda", **kw)

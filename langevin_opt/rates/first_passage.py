@@ -483,6 +483,7 @@ def first_passage(
     threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     compact: bool = True,
+    backend: str = "cpu",
 ) -> FirstPassageResult:
     """Run walkers until each commits to another basin or reaches its step limit.
 
@@ -520,6 +521,10 @@ def first_passage(
     compact : bool
         Pack the running walkers between chunks (True); False keeps the initial
         blocks (for tests: results are identical either way).
+    backend : {"cpu", "cuda"}
+        ``"cuda"`` runs :func:`langevin_opt.cuda.first_passage.first_passage`
+        (same arguments and result; one-line error without a GPU, never a
+        silent fallback).
 
     Returns
     -------
@@ -530,6 +535,18 @@ def first_passage(
     FloatingPointError
         A walker's energy or position became non-finite (reduce ``dt``).
     """
+    from ..cuda.backend import check_backend
+
+    if check_backend(backend) == "cuda":
+        from ..cuda.backend import require
+
+        require()
+        from ..cuda.first_passage import first_passage as gpu_first_passage
+
+        return gpu_first_passage(landscape, integrator, positions, basins,
+                                 temperature=temperature, max_steps=max_steps, seed=seed,
+                                 start_basin=start_basin, velocities=velocities,
+                                 walker_offset=walker_offset)
     from ..sampling import _as_positions, _threads
 
     if not isinstance(landscape, Landscape):
