@@ -26,7 +26,8 @@ learning rate of 0.05), ``T = 1``.  Contenders:
 * ``torch``: the idiomatic PyTorch version (float64 tensors, autograd,
   ``F.cross_entropy(reduction="sum")``, in-place update under ``no_grad``),
   run in a subprocess with the interpreter given by ``--torch-python``
-  (default ``/tmp/torchenv/bin/python`` if it exists), ``torch.set_num_threads(1)``;
+  (default ``$LANGEVIN_OPT_PEER_PYTHON``, else ``.venv-bench/bin/python`` from
+  ``make bench-peers``, if it exists), ``torch.set_num_threads(1)``;
   the subprocess performs one timed run per request, so PyTorch takes its turn
   in the same interleaved rounds as the others (wall time seen by the parent;
   cpu/wall is not available for it).  Reported as null when no PyTorch
@@ -74,7 +75,9 @@ SEED = 20240607
 LR = 0.05  # mean-loss learning rate; eta = LR / N on U
 TEMPERATURE = 1.0
 PRIOR_SIGMA = 1.0
-DEFAULT_TORCH = "/tmp/torchenv/bin/python"
+# an interpreter with PyTorch: $LANGEVIN_OPT_PEER_PYTHON, else .venv-bench (`make bench-peers`)
+DEFAULT_TORCH = os.environ.get("LANGEVIN_OPT_PEER_PYTHON") or os.path.join(
+    _common.REPO_ROOT, ".venv-bench", "bin", "python")
 
 
 # ------------------------------------------------------- langevin_opt runners

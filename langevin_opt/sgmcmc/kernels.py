@@ -70,18 +70,26 @@ def swap_log_ratio(u1, u2, t1, t2, variance, inv_correction):
     return d * (u1 - u2 - d * variance * inv_correction)
 
 
+# The update loops are compiled without reference counting (``_nrt``) and with NumPy's
+# error model: array arguments of the inlined element functions otherwise get
+# incref/decref calls inside the loop, and division checks branch out of it; either stops
+# LLVM from vectorizing.  The two halves are passed as separate views: with both stores
+# into one array (``theta[q]``, ``theta[q + h]``) LLVM gives up on the aliasing checks
+# (measured at P = 9,610: 168 -> 32 us per SGLD update).
+_UPD = {"cache": True, "error_model": "numpy", "_nrt": False}
+
 # Noise layout: the normal pair q = 0 .. ceil(P/2) - 1 of a step (one Philox call) goes to
 # parameters q and q + ceil(P/2).  Both halves are contiguous, so the update loops below
 # run over q and vectorize (a pair-to-(2q, 2q+1) layout carried a value across iterations
 # and did not: 330 vs 65 us per SGLD update at P = 9,610).
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always", **_UPD)
 def _sgld_elem(theta, g, p, eta, s, z):
     theta[p] = theta[p] - eta * g[p] + s * z
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always", **_UPD)
 def _psgld_elem(theta, g, aux, p, z, alpha, lam, first, eta, temp):
     gp = g[p]
     v = gp * gp if first else alpha * aux[p] + (1.0 - alpha) * gp * gp
@@ -93,21 +101,21 @@ def _psgld_elem(theta, g, aux, p, z, alpha, lam, first, eta, temp):
     theta[p] = th
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always", **_UPD)
 def _sghmc_elem(theta, g, aux, p, z, a, eta, s):
     v = (1.0 - a) * aux[p] - eta * g[p] + s * z
     aux[p] = v
     theta[p] = theta[p] + v
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always", **_UPD)
 def _entropy_elem(th, g, xp, mu, p, z, gam, eta_in, sn, b1):
     x = xp[p] - eta_in * (g[p] - gam * (th[p] - xp[p])) + sn * z
     xp[p] = x
     mu[p] = b1 * mu[p] + (1.0 - b1) * x
 
 
-@numba.njit(cache=True)
+@numba.njit(**_UPD)
 def update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
     """One update of a single chain (all methods but Entropy-SGD and the swaps).
 
@@ -138,10 +146,11 @@ def update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
             theta[p] = theta[p] - eta * g[p]
     elif kind == K_SGLD or kind == K_CSGLD or kind == K_RESGLD:
         s = math.sqrt(2.0 * eta * temp)
+        t_lo, t_hi, g_lo, g_hi = theta[:h], theta[h:], g[:h], g[h:]
         for q in range(n // 2):
             a, b = normal2(seed, stream, step, q, PURPOSE_NOISE)
-            _sgld_elem(theta, g, q, eta, s, a)
-            _sgld_elem(theta, g, q + h, eta, s, b)
+            _sgld_elem(t_lo, g_lo, q, eta, s, a)
+            _sgld_elem(t_hi, g_hi, q, eta, s, b)
         if odd:
             a, b = normal2(seed, stream, step, h - 1, PURPOSE_NOISE)
             _sgld_elem(theta, g, h - 1, eta, s, a)
@@ -149,10 +158,12 @@ def update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
         alpha = hp[0]
         lam = hp[1]
         first = auxs[0] == 0.0
+        t_lo, t_hi, g_lo, g_hi = theta[:h], theta[h:], g[:h], g[h:]
+        a_lo, a_hi = aux[:h], aux[h:n]
         for q in range(n // 2):
             a, b = normal2(seed, stream, step, q, PURPOSE_NOISE)
-            _psgld_elem(theta, g, aux, q, a, alpha, lam, first, eta, temp)
-            _psgld_elem(theta, g, aux, q + h, b, alpha, lam, first, eta, temp)
+            _psgld_elem(t_lo, g_lo, a_lo, q, a, alpha, lam, first, eta, temp)
+            _psgld_elem(t_hi, g_hi, a_hi, q, b, alpha, lam, first, eta, temp)
         if odd:
             a, b = normal2(seed, stream, step, h - 1, PURPOSE_NOISE)
             _psgld_elem(theta, g, aux, h - 1, a, alpha, lam, first, eta, temp)
@@ -160,16 +171,18 @@ def update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
     elif kind == K_SGHMC:
         a0 = hp[0]
         s = math.sqrt(2.0 * (a0 - hp[1]) * eta * temp) if temp > 0.0 else 0.0
+        t_lo, t_hi, g_lo, g_hi = theta[:h], theta[h:], g[:h], g[h:]
+        a_lo, a_hi = aux[:h], aux[h:n]
         for q in range(n // 2):
             a, b = normal2(seed, stream, step, q, PURPOSE_NOISE)
-            _sghmc_elem(theta, g, aux, q, a, a0, eta, s)
-            _sghmc_elem(theta, g, aux, q + h, b, a0, eta, s)
+            _sghmc_elem(t_lo, g_lo, a_lo, q, a, a0, eta, s)
+            _sghmc_elem(t_hi, g_hi, a_hi, q, b, a0, eta, s)
         if odd:
             a, b = normal2(seed, stream, step, h - 1, PURPOSE_NOISE)
             _sghmc_elem(theta, g, aux, h - 1, a, a0, eta, s)
 
 
-@numba.njit(cache=True)
+@numba.njit(**_UPD)
 def step_one(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
     """Compiled :func:`update` with a run-time method code (used by ``Optimizer``).
 
