@@ -290,8 +290,20 @@ def test_bad_run_options(tmp_path, args, match):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl-C handler, as in an interactive shell.
+
+    A background job (e.g. a CI script started with ``&``) inherits SIGINT
+    ignored, and the CLI rightly leaves an ignored SIGINT alone.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("mode", ["sigint", "forced"])
-def test_interrupt_then_resume(tiny_run, tmp_path, monkeypatch, mode):
+def test_interrupt_then_resume(tiny_run, tmp_path, monkeypatch, mode, default_sigint):
     """Ctrl-C stops at the next checkpoint (a second one at once): exit 130, resumable."""
     real = runner_module.run_experiment
 
