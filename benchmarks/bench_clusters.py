@@ -20,7 +20,7 @@ Methods (all starting from random configurations in a sphere, seeded):
   is found or the step budget is spent.  Success rate over trials and median
   wall time to solution of the successful trials.
 * ``langevin_bh``: :func:`~langevin_opt.particles.basin_hopping_replicas`,
-  basin hopping whose perturbations are 200-step Langevin bursts at T = 0.4
+  basin hopping whose perturbations are 500-step Langevin bursts at T = 0.4
   from fresh Maxwell–Boltzmann velocities, 16 replicas hopping together on a
   geometric ladder of acceptance temperatures 0.5 to 1.2 with exchanges every
   10 hops (parallel-tempering basin hopping); stops when the target is found
