@@ -125,6 +125,7 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
     rint = _devjit(_rint)
     sh = _shared()
     first_half, kick = sh["first_half"], sh["kick"]
+    container_wall = _devjit(_dyn._container_wall_py)
 
     def forces_py(x, species, table, S, box, periodic, wall, F):
         # the CPU's all_pairs + container, in its order of operations
@@ -176,18 +177,7 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
             if D == 3:
                 F[i, 2] += fz
         if wall[1] > 0.0:
-            for i in range(n):
-                r2 = 0.0
-                for k in range(D):
-                    r2 += x[i, k] * x[i, k]
-                r = math.sqrt(r2)
-                if r > wall[0]:
-                    ex = r - wall[0]
-                    e += 0.5 * wall[1] * ex * ex
-                    g = wall[1] * ex / r
-                    for k in range(D):
-                        F[i, k] -= g * x[i, k]
-                    w -= g * r2
+            e, w = container_wall(x, wall, F, e, w)
         return e, w
 
     forces = _devjit(forces_py)

@@ -1028,6 +1028,30 @@ class ReplicaState(NamedTuple):
     step: int
 
 
+def _container_wall_py(x, wall, F, e, w):
+    """Add the spherical wall ``wall = (radius, k)`` to ``F`` and return ``e, w`` with it.
+
+    One source for the CPU replica kernels and (as a device function) the CUDA ones.
+    """
+    for i in range(x.shape[0]):
+        r2 = 0.0
+        for k in range(x.shape[1]):
+            r2 += x[i, k] * x[i, k]
+        r = math.sqrt(r2)
+        if r > wall[0]:
+            ex = r - wall[0]
+            e += 0.5 * wall[1] * ex * ex
+            g = wall[1] * ex / r
+            for k in range(x.shape[1]):
+                F[i, k] -= g * x[i, k]
+            w -= g * r2
+    return e, w
+
+
+_container_wall = numba.njit(inline="always", nogil=True, error_model="numpy")(
+    _container_wall_py)
+
+
 def _make_batch(pair, bond, D: int) -> dict:
     all_pairs = pair_kernels(pair, D).all_pairs
     bonds = bond_kernels(bond, D).bonds
@@ -1042,18 +1066,7 @@ def _make_batch(pair, bond, D: int) -> dict:
         e += e2
         w += w2
         if wall[1] > 0.0:
-            for i in range(x.shape[0]):
-                r2 = 0.0
-                for k in range(D):
-                    r2 += x[i, k] * x[i, k]
-                r = math.sqrt(r2)
-                if r > wall[0]:
-                    ex = r - wall[0]
-                    e += 0.5 * wall[1] * ex * ex
-                    g = wall[1] * ex / r
-                    for k in range(D):
-                        F[i, k] -= g * x[i, k]
-                    w -= g * r2
+            e, w = _container_wall(x, wall, F, e, w)
         return e, w
 
     @numba.njit(parallel=True, nogil=True, error_model="numpy")
