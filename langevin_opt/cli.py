@@ -972,7 +972,7 @@ def _exact_mean_energy(exp: Any, t: float) -> float | None:
         landscape = exp.landscape()
         if landscape.dim > 2 or landscape.bounds is None:
             return None
-        from .analysis.boltzmann import quadrature_grid
+        from .analysis.quadrature import quadrature_grid
 
         return float(quadrature_grid(landscape, basins=False).at(t).mean_energy)
     except ValueError:
@@ -995,7 +995,7 @@ def _plot_histogram(file: Path, reader: Any, params: dict, output: Path,
     t_eff = _exact_temperature(exp, t, step)
     grid = None
     if t_eff > 0 and landscape.dim <= 2 and landscape.bounds is not None:
-        from .analysis.boltzmann import quadrature_grid
+        from .analysis.quadrature import quadrature_grid
 
         try:
             grid = quadrature_grid(landscape, basins=False)

@@ -49,7 +49,7 @@ def basin_crossover_figure(
     Path
         The written file.
     """
-    from .analysis.boltzmann import quadrature_grid
+    from .analysis.quadrature import quadrature_grid
 
     plt = _plt()
     temps = np.array([r["T"] for r in rows])

@@ -394,7 +394,7 @@ def _basin_table(landscape: Landscape, state: EnsembleState, temps: np.ndarray,
         return None
     if exp.config["schedule"]["kind"] != "constant":
         return None
-    from .analysis.boltzmann import assign_basins, quadrature_grid
+    from .analysis import assign_basins, quadrature_grid
 
     labels = assign_basins(landscape, state.positions)
     grid = quadrature_grid(landscape)  # basin labels of the nodes do not depend on T

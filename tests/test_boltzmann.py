@@ -211,7 +211,7 @@ def test_chi_square_with_effective_sample_size_for_correlated_chains():
     for r in range(reps):
         b = np.searchsorted(edges, x[:, r]) - 1
         c = np.bincount(b, minlength=p.size)
-        g = max(A.integrated_autocorrelation_time((b == k).astype(float)) for k in range(p.size))
+        g = max(A.autocorr_time((b == k).astype(float)) for k in range(p.size))
         raw += not A.chi_square_test(c, p, alpha=alpha).passed
         corrected += not A.chi_square_test(c, p, alpha=alpha, n_effective=f / g).passed
     band = z_crit(1e-3) * math.sqrt(alpha * (1 - alpha) / reps)
@@ -228,13 +228,16 @@ def test_autocorrelation_time_of_ar1_chains():
     e = rng.normal(size=(f, m))
     for i in range(1, f):
         x[i] = phi * x[i - 1] + e[i]
-    g = A.integrated_autocorrelation_time(x)
+    # chains first: (n_chains, n_samples)
+    g = A.autocorr_time(x.T)
     exact = (1 + phi) / (1 - phi)
     # Madras-Sokal: Var(g) ~ 2 (2W + 1) g^2 / N with window W ~ 5 g
     se = exact * math.sqrt(2 * (2 * 5 * exact + 1) / (f * m))
     assert abs(g - exact) < z_crit() * se + 0.05 * exact / 5, (g, exact, se)
-    assert A.effective_sample_size(x) == pytest.approx(f * m / g)
-    assert A.integrated_autocorrelation_time(rng.normal(size=(2000, 10))) < 1.2
+    assert A.ess(x.T) == pytest.approx(f * m / g)
+    assert A.autocorr_time(rng.normal(size=(10, 2000))) < 1.2
+    # the axis convention matters: time first would read 4000 chains of 100 draws
+    assert A.autocorr_time(x) < 0.5 * exact
 
 
 # --------------------------------------------------------------------------- estimators
@@ -254,7 +257,7 @@ def test_temperature_estimators_on_exact_samples():
     v = rng.normal(scale=math.sqrt(t / 2.5), size=(n, 2))
     z = z_crit(1e-3, 2)
     tc, se_c = A.configurational_temperature(land, x)
-    tk, se_k = A.kinetic_temperature(v, mass=2.5)
+    tk, se_k = A.kinetic_temperature_stats(v, mass=2.5)
     assert abs(tc - t) < z * se_c and 0 < se_c < 0.02
     assert abs(tk - t) < z * se_k and 0 < se_k < 0.02
 
