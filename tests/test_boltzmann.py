@@ -248,6 +248,26 @@ def test_hessian_and_laplacian_against_analytic():
     assert np.allclose(A.hessian(DW, x)[:, 0, 0], exact, rtol=1e-7, atol=1e-7)
 
 
+def test_one_finite_difference_hessian():
+    # rates.hessian_fd and analysis.hessian are the same implementation (analysis.fd_hessian)
+    from langevin_opt.rates import hessian_fd, landscape_function
+
+    x = np.array([[-0.55, 1.44], [0.1, 0.3]])
+    for row in x:
+        assert np.array_equal(hessian_fd(landscape_function(MB), row, eps=1e-4),
+                              A.hessian(MB, row, eps=1e-4)[0])
+    assert np.array_equal(A.fd_hessian(MB.gradient, x, 1e-4), A.hessian(MB, x, eps=1e-4))
+
+
+def test_one_diagnostics_module():
+    from langevin_opt import sgmcmc
+    from langevin_opt.sgmcmc import diagnostics
+
+    assert sgmcmc.split_rhat is A.split_rhat and sgmcmc.ess is A.ess
+    assert diagnostics.autocorr_time is A.autocorr_time
+    assert diagnostics.autocorr_function is A.autocorr_function
+
+
 def test_temperature_estimators_on_exact_samples():
     t, n = 0.9, 50_000
     kmat = np.array([[2.0, 0.5], [0.5, 1.0]])

@@ -63,12 +63,17 @@ def _edges(landscape: Landscape, edges: object) -> list[np.ndarray]:
     return out
 
 
-def _covering_box(landscape: Landscape, bounds: object, edges: list[np.ndarray]) -> np.ndarray:
+def _bin_setup(landscape: Landscape, temperature: float, edges: object,
+               bounds: object) -> tuple[float, list[np.ndarray], np.ndarray]:
+    """Checked temperature, bin edges, and the box: ``bounds`` widened to cover the edges."""
+    _check_landscape(landscape)
+    t = _check_temperature(temperature)
+    ed = _edges(landscape, edges)
     box = _box(landscape, bounds).copy()
-    for k, e in enumerate(edges):
+    for k, e in enumerate(ed):
         box[k, 0] = min(box[k, 0], e[0])
         box[k, 1] = max(box[k, 1], e[-1])
-    return box
+    return t, ed, box
 
 
 def bin_probabilities(
@@ -111,10 +116,7 @@ def bin_probabilities(
     -------
     BinProbabilities
     """
-    _check_landscape(landscape)
-    t = _check_temperature(temperature)
-    ed = _edges(landscape, edges)
-    box = _covering_box(landscape, bounds, ed)
+    t, ed, box = _bin_setup(landscape, temperature, edges, bounds)
     p = int(panels)
     prev = None
     while True:
@@ -173,10 +175,7 @@ def overdamped_bin_probabilities(
         With ``error`` = the largest first-order shift ``|q_i - p_i|`` (a
         scale for the neglected ``O(dt²)`` term, which is ``dt`` times smaller).
     """
-    _check_landscape(landscape)
-    t = _check_temperature(temperature)
-    ed = _edges(landscape, edges)
-    box = _covering_box(landscape, bounds, ed)
+    t, ed, box = _bin_setup(landscape, temperature, edges, bounds)
     g = quadrature_grid(landscape, bounds=box, panels=panels, order=order, breakpoints=ed,
                         basins=False)
     pts = g.points
