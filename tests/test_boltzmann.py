@@ -248,6 +248,21 @@ def test_hessian_and_laplacian_against_analytic():
     assert np.allclose(A.hessian(DW, x)[:, 0, 0], exact, rtol=1e-7, atol=1e-7)
 
 
+def test_bad_arguments_of_the_toolkit():
+    p = np.array([0.5, 0.5])
+    with pytest.raises(TypeError, match="landscape must be a Landscape, got str"):
+        A.exact_boltzmann("double_well", 1.0)
+    with pytest.raises(TypeError, match="temperature must be a finite number > 0"):
+        A.exact_boltzmann(DW, "1.0")
+    with pytest.raises(ValueError, match=r"^temperature must be a finite number > 0, got 0$"):
+        A.exact_boltzmann(DW, 0)
+    with pytest.raises(ValueError, match=r"unknown method 'pearsn' \(did you mean 'pearson'\?\)"):
+        A.chi_square_test([10, 10], p, method="pearsn")
+    assert A.chi_square_test([10, 10], p, method="G").passed  # names are case-insensitive
+    with pytest.raises(ValueError, match="noncentrality must be a finite number >= 0"):
+        A.chi_square_test([10, 10], p, noncentrality=-1.0)
+
+
 def test_one_finite_difference_hessian():
     # rates.hessian_fd and analysis.hessian are the same implementation (analysis.fd_hessian)
     from langevin_opt.rates import hessian_fd, landscape_function

@@ -18,7 +18,7 @@ def _check_temperature(temperature: float) -> float:
 
 def _check_landscape(landscape: Landscape) -> None:
     if not isinstance(landscape, Landscape):
-        raise ValueError(f"landscape must be a Landscape, got {type(landscape).__name__}")
+        raise TypeError(f"landscape must be a Landscape, got {type(landscape).__name__}")
     if landscape.dim > _MAX_DIM:
         raise ValueError(
             f"quadrature is implemented for 1-D and 2-D landscapes, got dim={landscape.dim}"

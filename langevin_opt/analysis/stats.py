@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from ..core.validation import check_choice, check_nonnegative
 
 __all__ = ["ChiSquareResult", "chi_square_test"]
 
@@ -111,6 +112,7 @@ def chi_square_test(
     -------
     ChiSquareResult
     """
+    method = check_choice("method", method, ("pearson", "g"))
     o = np.asarray(counts, dtype=np.float64).ravel()
     p = np.asarray(probabilities, dtype=np.float64).ravel()
     if o.shape != p.shape:
@@ -148,17 +150,13 @@ def chi_square_test(
     e = n * pp
     if method == "pearson":
         stat = float(np.sum((oo - e) ** 2 / e))
-    elif method == "g":
+    else:  # "g"
         with np.errstate(divide="ignore", invalid="ignore"):
             term = np.where(oo > 0, oo * np.log(oo / e), 0.0)
         stat = float(2.0 * np.sum(term))
-    else:
-        raise ValueError(f"method must be 'pearson' or 'g', got {method!r}")
     stat *= scale
     lam = 0.0 if rr is None else float(neff * np.sum((rr - pp) ** 2 / pp))
-    if not (math.isfinite(noncentrality) and noncentrality >= 0):
-        raise ValueError(f"noncentrality must be a finite number >= 0, got {noncentrality!r}")
-    lam += float(noncentrality)
+    lam += check_nonnegative("noncentrality", noncentrality)
     thr = float(stats.chi2.isf(alpha, dof)) if lam == 0.0 else float(stats.ncx2.isf(alpha, dof,
                                                                                       lam))
     pval = float(stats.chi2.sf(stat, dof))
