@@ -586,7 +586,7 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     """
     from .core.errors import OutputError
     from .rates.cli import run_arrhenius, table_lines
-    from .rates.config import load_rates_config
+    from .schema.arrhenius import load_rates_config
     from .schema import ConfigError
 
     try:

@@ -28,7 +28,7 @@ def test_shipped_experiments_validate_and_round_trip(path):
 
 @pytest.mark.parametrize("path", ARRHENIUS, ids=lambda p: p.name)
 def test_shipped_arrhenius_configs_validate_and_round_trip(path):
-    from langevin_opt.rates.config import load_rates_config, validate_rates_config
+    from langevin_opt.schema.arrhenius import load_rates_config, validate_rates_config
 
     exp = load_rates_config(path)
     again = validate_rates_config(json.loads(json.dumps(exp.config)))

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from . import _base
-
-if TYPE_CHECKING:
-    from ..rates.arrhenius import ArrheniusFit
 
 __all__ = ["arrhenius_plot"]
 
 
 def arrhenius_plot(path: str | None, temperatures: Sequence[float], rates: Sequence[float],
                    rate_ci: Sequence[Sequence[float]] | None = None, *,
-                   fit: ArrheniusFit | None = None,
+                   fit: Any = None,
                    theory: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
                    title: str = "") -> object:
     """The Arrhenius plot: ``ln k`` against ``1/T`` with intervals, fit and theory lines.
@@ -33,7 +30,8 @@ def arrhenius_plot(path: str | None, temperatures: Sequence[float], rates: Seque
     rate_ci : array_like, shape (n_T, 2), optional
         Confidence intervals of the rates.
     fit : ArrheniusFit, optional
-        Drawn as a line with its barrier in the legend.
+        :func:`langevin_opt.rates.arrhenius_fit` result, drawn as a line with its
+        barrier in the legend (this module imports nothing from ``rates``).
     theory : mapping of str to callable, optional
         Name -> ``k(T)`` (vectorised) drawn as lines.
     title : str
