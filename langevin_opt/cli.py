@@ -586,8 +586,8 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     """
     from .core.errors import OutputError
     from .rates.cli import run_arrhenius, table_lines
-    from .schema.arrhenius import load_rates_config
     from .schema import ConfigError
+    from .schema.arrhenius import load_rates_config
 
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
