@@ -459,7 +459,8 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     DIR/summary.json and figures.  Results do not depend on --threads, and a
     resumed run is bit-identical to an uninterrupted one.
     """
-    from .runner import TRAJECTORY, OutputError, RunDiverged, prepare_output, run_experiment
+    from .core.errors import OutputError
+    from .runner import TRAJECTORY, RunDiverged, prepare_output, run_experiment
     from .schema import ConfigError
 
     backend = backend.lower()
@@ -583,9 +584,10 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     first-passage times per walker), DIR/summary.json and DIR/arrhenius.png,
     and prints the table (T, events, censored, k with CI, theory).
     """
-    from .rates.cli import OutputError, run_arrhenius, table_lines
-    from .rates.config import load_rates_config
+    from .core.errors import OutputError
+    from .rates.cli import run_arrhenius, table_lines
     from .schema import ConfigError
+    from .schema.arrhenius import load_rates_config
 
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -833,7 +835,8 @@ def _stored_experiment(file: Path, params: dict):  # noqa: ANN202
         raise CliError(f"{file}: stored config is invalid: {_one_line(str(err))}") from None
 
 
-def _walker_temperatures(file: Path, params: dict, n: int) -> np.ndarray:
+def _stored_walker_temperatures(file: Path, params: dict, n: int) -> np.ndarray:
+    """Per-walker temperatures as stored in the file (written by ``runner.walker_layout``)."""
     wt = params.get("walker_temperatures")
     if wt is None:
         raise CliError(f"{file}: no walker_temperatures in parameters")
@@ -854,36 +857,25 @@ def _pick_temperature(file: Path, wt: np.ndarray, temperature: float | None) -> 
     return float(hit[0])
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _check_output(output: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from .plotting._base import supported_formats
 
-    supported = FigureCanvasAgg.get_supported_filetypes()
+    supported = supported_formats()
     ext = output.suffix.lstrip(".").lower()
     if ext not in supported:
         raise CliError(f"-o {output}: unsupported figure format {ext or '(no extension)'!r}; "
-                       f"use one of {', '.join(sorted(supported))}")
+                       f"use one of {', '.join(supported)}")
     parent = output.parent
     if not parent.is_dir():
         raise CliError(f"-o {output}: directory {parent} does not exist")
 
 
-def _save(fig: Any, output: Path) -> None:
-    plt = _plt()
+def _draw(figure: Callable[..., Path], *args: Any, output: Path, **kwargs: Any) -> None:
+    """Call a :mod:`langevin_opt.plotting` function; a failed write is a one-line error."""
     try:
-        fig.savefig(output, dpi=120)
+        figure(*args, output, **kwargs)
     except OSError as err:
         raise CliError(f"-o {output}: cannot write figure ({_one_line(str(err))})") from None
-    finally:
-        plt.close(fig)
 
 
 def _exact_temperature(exp: Any, temperature: float, step: int) -> float:
@@ -893,75 +885,35 @@ def _exact_temperature(exp: Any, temperature: float, step: int) -> float:
     return temperature * factor
 
 
-def _contour_grid(landscape: Any, lo: np.ndarray, hi: np.ndarray, n: int = 160) -> tuple:
-    xs = np.linspace(lo[0], hi[0], n)
-    ys = np.linspace(lo[1], hi[1], n)
-    e = landscape.energy_grid(xs, ys)
-    return xs, ys, e
-
-
-def _zoom_box(points: Sequence[np.ndarray], bounds: np.ndarray | None,
-              pad: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
-    """A 2-D box around ``points`` (padded), inside ``bounds``; ``bounds`` if degenerate."""
-    pts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in points if np.size(p)]
-    pts = [p[np.all(np.isfinite(p), axis=1)] for p in pts]
-    pts = [p for p in pts if p.size]
-    if not pts:
-        if bounds is None:
-            return np.array([-1.0, -1.0]), np.array([1.0, 1.0])
-        return bounds[:, 0].copy(), bounds[:, 1].copy()
-    allp = np.concatenate(pts)
-    lo, hi = allp.min(axis=0), allp.max(axis=0)
-    span = np.maximum(hi - lo, 1e-6 if bounds is None else 0.05 * (bounds[:, 1] - bounds[:, 0]))
-    lo, hi = lo - pad * span, hi + pad * span
-    if bounds is not None:
-        lo, hi = np.maximum(lo, bounds[:, 0]), np.minimum(hi, bounds[:, 1])
-    return lo, hi
-
-
-def _energy_levels(e: np.ndarray, n: int = 25) -> np.ndarray:
-    finite = e[np.isfinite(e)]
-    lo = float(finite.min())
-    hi = float(np.percentile(finite, 70))
-    if hi <= lo:
-        hi = float(finite.max()) if finite.max() > lo else lo + 1.0
-    return np.linspace(lo, hi, n)
-
-
 def _plot_energy(file: Path, reader: Any, params: dict, output: Path) -> None:
-    plt = _plt()
+    from .plotting import energy_figure
+
     names = reader.observable_names
-    fig, ax = plt.subplots(figsize=(7, 4.3))
+    traces = []
+    exact_legend = False
     if "energy" in names:
         steps, _, values = reader.observable("energy")
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2:
             raise CliError(f"{file}: observable 'energy' has shape {values.shape}, "
                            "expected (frames, walkers)")
-        wt = _walker_temperatures(file, params, values.shape[1])
+        wt = _stored_walker_temperatures(file, params, values.shape[1])
         exp = None
         if isinstance(params.get("config"), dict):
             exp = _stored_experiment(file, params)
-        for i, t in enumerate(np.unique(wt)):
+        for t in np.unique(wt):
             sel = wt == t
-            ax.plot(steps, values[:, sel].mean(axis=1), "-", color=f"C{i % 10}",
-                    label=f"T = {t:g}")
             exact = _exact_mean_energy(exp, t) if exp is not None else None
-            if exact is not None:
-                ax.axhline(exact, color=f"C{i % 10}", ls=":", lw=1)
-        if exp is not None and exp.config["schedule"]["kind"] == "constant":
-            ax.plot([], [], "k:", lw=1, label="exact <U> (quadrature)")
+            traces.append((f"T = {t:g}", steps, values[:, sel].mean(axis=1), exact))
+        exact_legend = exp is not None and exp.config["schedule"]["kind"] == "constant"
     elif "mean_energy" in names:
         steps, _, values = reader.observable("mean_energy")
-        ax.plot(steps, values, "-", label="all walkers")
+        traces.append(("all walkers", steps, values, None))
     else:
         raise CliError(f"{file}: no 'energy' or 'mean_energy' observable to plot")
     title = params.get("config", {}).get("experiment", {}).get("name", file.stem) \
         if isinstance(params.get("config"), dict) else file.stem
-    ax.set(xlabel="step", ylabel="mean energy <U> (k_B = 1)", title=f"{title}: mean energy")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, output)
+    _draw(energy_figure, traces, output=output, title=title, exact_legend=exact_legend)
 
 
 def _exact_mean_energy(exp: Any, t: float) -> float | None:
@@ -972,7 +924,7 @@ def _exact_mean_energy(exp: Any, t: float) -> float | None:
         landscape = exp.landscape()
         if landscape.dim > 2 or landscape.bounds is None:
             return None
-        from .analysis.boltzmann import quadrature_grid
+        from .analysis.quadrature import quadrature_grid
 
         return float(quadrature_grid(landscape, basins=False).at(t).mean_energy)
     except ValueError:
@@ -981,21 +933,25 @@ def _exact_mean_energy(exp: Any, t: float) -> float | None:
 
 def _plot_histogram(file: Path, reader: Any, params: dict, output: Path,
                     temperature: float | None, bins: int) -> None:
-    plt = _plt()
+    from .plotting import histogram_figure
+
     exp = _stored_experiment(file, params)
     landscape = exp.landscape()
     if reader.n_frames == 0:
         raise CliError(f"{file}: no frames recorded")
     pos = np.asarray(reader.position(-1), dtype=np.float64)
     step = int(reader.steps[-1])
-    wt = _walker_temperatures(file, params, pos.shape[0])
+    wt = _stored_walker_temperatures(file, params, pos.shape[0])
     t = _pick_temperature(file, wt, temperature)
     x = pos[wt == t]
     x = x[np.all(np.isfinite(x), axis=1)]
+    if landscape.dim > 2:
+        raise CliError(f"{file}: histogram plots need a 1-D or 2-D landscape, "
+                       f"got dim {landscape.dim}")
     t_eff = _exact_temperature(exp, t, step)
     grid = None
-    if t_eff > 0 and landscape.dim <= 2 and landscape.bounds is not None:
-        from .analysis.boltzmann import quadrature_grid
+    if t_eff > 0 and landscape.bounds is not None:
+        from .analysis.quadrature import quadrature_grid
 
         try:
             grid = quadrature_grid(landscape, basins=False)
@@ -1003,105 +959,34 @@ def _plot_histogram(file: Path, reader: Any, params: dict, output: Path,
             grid = None
     label_t = f"T = {t:g}" + (f" (annealed to {t_eff:.4g} at step {step})"
                               if t_eff != t else "")
-    name = exp.name
-    if landscape.dim == 1:
-        lo, hi = (landscape.bounds[0] if landscape.bounds is not None
-                  else (x.min(), x.max()))
-        if x.size:
-            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
-        fig, ax = plt.subplots(figsize=(7, 4.3))
-        ax.hist(x[:, 0], bins=np.linspace(lo, hi, bins + 1), density=True, alpha=0.6,
-                color="C0", label=f"walkers, step {step} (n = {x.shape[0]})")
-        if grid is not None:
-            rho = grid.density(t_eff) / grid.cell_weights
-            ax.plot(grid.axes[0], rho, "k-", lw=1.2, label="exact Boltzmann density")
-        ax.set(xlabel="x", ylabel="probability density", title=f"{name}: {label_t}")
-        ax.legend(fontsize=8)
-    elif landscape.dim == 2:
-        rho = None
-        extents = [x] if x.size else []
-        if grid is not None:
-            rho = grid.density(t_eff) / grid.cell_weights
-            gx, gy = grid.axes
-            ii, jj = np.nonzero(rho > 1e-3 * rho.max())
-            extents.append(np.stack([gx[ii], gy[jj]], axis=1))
-        lo, hi = _zoom_box(extents, landscape.bounds)
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.6), sharex=True, sharey=True)
-        h, xe, ye = np.histogram2d(x[:, 0], x[:, 1], bins=bins,
-                                   range=[[lo[0], hi[0]], [lo[1], hi[1]]], density=True)
-        mesh = ax0.pcolormesh(xe, ye, h.T, cmap="viridis", shading="flat")
-        fig.colorbar(mesh, ax=ax0, label="walker density")
-        ax0.set(xlabel="x", ylabel="y", title=f"walkers, step {step} (n = {x.shape[0]})")
-        if rho is not None:
-            top = float(rho.max())
-            ax0.contour(gx, gy, rho.T, levels=top * np.array([0.01, 0.1, 0.3, 0.6, 0.9]),
-                        colors="w", linewidths=0.7)
-            cf = ax1.contourf(gx, gy, rho.T, levels=np.linspace(0, top, 21), cmap="viridis")
-            fig.colorbar(cf, ax=ax1, label="exact density")
-            ax1.set(xlabel="x", title="exact Boltzmann density (white lines on the left)",
-                    xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
-        else:
-            xs, ys, e = _contour_grid(landscape, lo, hi)
-            ax1.contour(xs, ys, e.T, levels=_energy_levels(e), cmap="viridis")
-            ax1.set(xlabel="x", title="energy landscape (no exact density at T = 0)")
-        fig.suptitle(f"{name}: {label_t}")
-    else:
-        raise CliError(f"{file}: histogram plots need a 1-D or 2-D landscape, "
-                       f"got dim {landscape.dim}")
-    fig.tight_layout()
-    _save(fig, output)
+    _draw(histogram_figure, landscape, x, output=output, grid=grid, temperature=t_eff,
+          step=step, bins=bins, title=f"{exp.name}: {label_t}")
 
 
 def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
                 temperature: float | None, n_walkers: int) -> None:
-    plt = _plt()
+    from .plotting import paths_figure
+
     exp = _stored_experiment(file, params)
     landscape = exp.landscape()
     n = reader.n_frames
     if n == 0:
         raise CliError(f"{file}: no frames recorded")
     m = reader.n_particles
-    wt = _walker_temperatures(file, params, m)
+    wt = _stored_walker_temperatures(file, params, m)
     if temperature is None:
         pool = np.arange(m)
     else:
         pool = np.flatnonzero(wt == _pick_temperature(file, wt, temperature))
+    if landscape.dim > 2:
+        raise CliError(f"{file}: path plots need a 1-D or 2-D landscape, got dim {landscape.dim}")
     idx = pool[np.unique(np.linspace(0, pool.size - 1, min(n_walkers, pool.size)).astype(int))]
     paths = np.stack([np.asarray(reader.position(f), dtype=np.float64)[idx] for f in range(n)])
-    steps = reader.steps
-    fig, ax = plt.subplots(figsize=(7.5, 5) if landscape.dim == 2 else (7, 4.3))
-    if landscape.dim == 1:
-        for j, w in enumerate(idx):
-            ax.plot(steps, paths[:, j, 0], "-", lw=0.9, color=f"C{j % 10}",
-                    label=f"walker {w} (T = {wt[w]:g})")
-        if landscape.minima is not None:
-            for mnm in landscape.minima:
-                ax.axhline(mnm[0], color="0.6", ls="--", lw=0.8)
-        ax.set(xlabel="step", ylabel="x")
-    elif landscape.dim == 2:
-        finite = paths[np.all(np.isfinite(paths), axis=2)]
-        extents = [finite] + ([landscape.minima] if landscape.minima is not None else [])
-        lo, hi = _zoom_box(extents, landscape.bounds, pad=0.25)
-        xs, ys, e = _contour_grid(landscape, lo, hi)
-        ax.contour(xs, ys, e.T, levels=_energy_levels(e), cmap="Greys", linewidths=0.7)
-        for j, w in enumerate(idx):
-            p = paths[:, j]
-            ax.plot(p[:, 0], p[:, 1], "-", lw=0.9, color=f"C{j % 10}",
-                    label=f"walker {w} (T = {wt[w]:g})")
-            ax.plot(p[0, 0], p[0, 1], "o", color=f"C{j % 10}", ms=4)
-            ax.plot(p[-1, 0], p[-1, 1], "x", color=f"C{j % 10}", ms=6)
-        ax.set(xlabel="x", ylabel="y", xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
-    else:
-        raise CliError(f"{file}: path plots need a 1-D or 2-D landscape, got dim {landscape.dim}")
     title = f"{exp.name}: {len(idx)} walker paths" + (" (o start, x end)"
                                                        if landscape.dim == 2 else "")
     if exp.config["ensemble"]["replica_exchange"]:
         title += "\nreplica exchange: a path follows a temperature slot across swaps"
-    ax.set_title(title)
-    if len(idx) <= 12:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    _save(fig, output)
+    _draw(paths_figure, landscape, reader.steps, paths, idx, wt, output=output, title=title)
 
 
 @cli.command()

@@ -30,6 +30,7 @@ import numba
 import numpy as np
 
 from ._version import __version__
+from .core.errors import OutputError
 from .landscapes import Landscape
 from .sampling import (
     DivergenceError,
@@ -43,15 +44,11 @@ from .schema import ConfigError, Experiment
 from .storage import H5MDReader, H5MDWriter
 
 __all__ = ["OutputError", "RunDiverged", "RunReport", "prepare_output", "run_experiment",
-           "TRAJECTORY", "SUMMARY"]
+           "walker_layout", "TRAJECTORY", "SUMMARY"]
 
 TRAJECTORY = "trajectory.h5"
 SUMMARY = "summary.json"
 FIGURES = ("basins_vs_temperature.png",)
-
-
-class OutputError(ValueError):
-    """The output directory cannot be used (exists, unwritable, nothing to resume...)."""
 
 
 class RunDiverged(RuntimeError):
@@ -92,17 +89,24 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Check (and create) the output directory according to the resume/overwrite flags.
+def prepare_output(out_dir: Path, *, overwrite: bool, resume: bool = False,
+                   target: str = TRAJECTORY, resumable: bool = True) -> None:
+    """Check (and create) an output directory according to the resume/overwrite flags.
+
+    The one output check of the command line (``run`` and ``arrhenius``).
 
     Parameters
     ----------
     out_dir : Path
-        Directory for ``trajectory.h5``, ``summary.json`` and figures.
-    resume : bool
-        Continue the run stored there.
+        Directory for the results (HDF5 file, ``summary.json``, figures).
     overwrite : bool
-        Replace an existing run.
+        Replace an existing result.
+    resume : bool
+        Continue the run stored there (``target`` must exist).
+    target : str
+        The result file inside ``out_dir`` whose presence means "output exists".
+    resumable : bool
+        Whether the command can resume (the message then names ``--resume``).
 
     Raises
     ------
@@ -112,16 +116,15 @@ def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
     """
     if resume and overwrite:
         raise OutputError("--resume and --overwrite exclude each other")
-    traj = out_dir / TRAJECTORY
+    traj = out_dir / target
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: exists and is not a directory")
     if resume:
         if not traj.is_file():
             raise OutputError(f"{traj}: nothing to resume (no such file)")
     elif traj.exists() and not overwrite:
-        raise OutputError(
-            f"{traj}: output exists; pass --overwrite to replace it or --resume to continue it"
-        )
+        alt = " or --resume to continue it" if resumable else ""
+        raise OutputError(f"{traj}: output exists; pass --overwrite to replace it{alt}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -130,7 +133,25 @@ def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
         raise OutputError(f"{out_dir}: output directory is not writable")
 
 
-def _walker_temperatures(exp: Experiment) -> tuple[np.ndarray, ReplicaExchange | None]:
+def walker_layout(exp: Experiment) -> tuple[np.ndarray, ReplicaExchange | None]:
+    """Temperature of every walker of a run config (the module docstring's layout).
+
+    The one definition of the layout; the run stores it as the
+    ``walker_temperatures`` parameter, which the ``plot`` command reads back.
+
+    Parameters
+    ----------
+    exp : Experiment
+        A validated run config.
+
+    Returns
+    -------
+    temperatures : numpy.ndarray, shape (walkers * K,)
+        Temperature of each walker (energy units, ``k_B = 1``): temperature-major
+        without replica exchange, chain-major (``np.tile``) with it.
+    replica_exchange : ReplicaExchange or None
+        The ladder, with replica exchange.
+    """
     ens = exp.config["ensemble"]
     temps = np.asarray(ens["temperatures"], dtype=np.float64)
     if ens["replica_exchange"]:
@@ -257,7 +278,7 @@ def run_experiment(
     ens, outp = cfg["ensemble"], cfg["output"]
     landscape = exp.landscape()
     integ = exp.integrator()
-    temps, rex = _walker_temperatures(exp)
+    temps, rex = walker_layout(exp)
     total = ens["steps"]
     sampler = Sampler(landscape, integ, temperature=temps if rex is None else 1.0,
                       schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
@@ -394,7 +415,7 @@ def _basin_table(landscape: Landscape, state: EnsembleState, temps: np.ndarray,
         return None
     if exp.config["schedule"]["kind"] != "constant":
         return None
-    from .analysis.boltzmann import assign_basins, quadrature_grid
+    from .analysis import assign_basins, quadrature_grid
 
     labels = assign_basins(landscape, state.positions)
     grid = quadrature_grid(landscape)  # basin labels of the nodes do not depend on T

@@ -211,7 +211,7 @@ def test_chi_square_with_effective_sample_size_for_correlated_chains():
     for r in range(reps):
         b = np.searchsorted(edges, x[:, r]) - 1
         c = np.bincount(b, minlength=p.size)
-        g = max(A.integrated_autocorrelation_time((b == k).astype(float)) for k in range(p.size))
+        g = max(A.autocorr_time((b == k).astype(float)) for k in range(p.size))
         raw += not A.chi_square_test(c, p, alpha=alpha).passed
         corrected += not A.chi_square_test(c, p, alpha=alpha, n_effective=f / g).passed
     band = z_crit(1e-3) * math.sqrt(alpha * (1 - alpha) / reps)
@@ -228,13 +228,16 @@ def test_autocorrelation_time_of_ar1_chains():
     e = rng.normal(size=(f, m))
     for i in range(1, f):
         x[i] = phi * x[i - 1] + e[i]
-    g = A.integrated_autocorrelation_time(x)
+    # chains first: (n_chains, n_samples)
+    g = A.autocorr_time(x.T)
     exact = (1 + phi) / (1 - phi)
     # Madras-Sokal: Var(g) ~ 2 (2W + 1) g^2 / N with window W ~ 5 g
     se = exact * math.sqrt(2 * (2 * 5 * exact + 1) / (f * m))
     assert abs(g - exact) < z_crit() * se + 0.05 * exact / 5, (g, exact, se)
-    assert A.effective_sample_size(x) == pytest.approx(f * m / g)
-    assert A.integrated_autocorrelation_time(rng.normal(size=(2000, 10))) < 1.2
+    assert A.ess(x.T) == pytest.approx(f * m / g)
+    assert A.autocorr_time(rng.normal(size=(10, 2000))) < 1.2
+    # the axis convention matters: time first would read 4000 chains of 100 draws
+    assert A.autocorr_time(x) < 0.5 * exact
 
 
 # --------------------------------------------------------------------------- estimators
@@ -243,6 +246,41 @@ def test_hessian_and_laplacian_against_analytic():
     exact = 4.0 * (3 * x[:, 0] ** 2 - 1)
     assert np.allclose(A.laplacian(DW, x), exact, rtol=1e-7, atol=1e-7)
     assert np.allclose(A.hessian(DW, x)[:, 0, 0], exact, rtol=1e-7, atol=1e-7)
+
+
+def test_bad_arguments_of_the_toolkit():
+    p = np.array([0.5, 0.5])
+    with pytest.raises(TypeError, match="landscape must be a Landscape, got str"):
+        A.exact_boltzmann("double_well", 1.0)
+    with pytest.raises(TypeError, match="temperature must be a finite number > 0"):
+        A.exact_boltzmann(DW, "1.0")
+    with pytest.raises(ValueError, match=r"^temperature must be a finite number > 0, got 0$"):
+        A.exact_boltzmann(DW, 0)
+    with pytest.raises(ValueError, match=r"unknown method 'pearsn' \(did you mean 'pearson'\?\)"):
+        A.chi_square_test([10, 10], p, method="pearsn")
+    assert A.chi_square_test([10, 10], p, method="G").passed  # names are case-insensitive
+    with pytest.raises(ValueError, match="noncentrality must be a finite number >= 0"):
+        A.chi_square_test([10, 10], p, noncentrality=-1.0)
+
+
+def test_one_finite_difference_hessian():
+    # rates.hessian_fd and analysis.hessian are the same implementation (analysis.fd_hessian)
+    from langevin_opt.rates import hessian_fd, landscape_function
+
+    x = np.array([[-0.55, 1.44], [0.1, 0.3]])
+    for row in x:
+        assert np.array_equal(hessian_fd(landscape_function(MB), row, eps=1e-4),
+                              A.hessian(MB, row, eps=1e-4)[0])
+    assert np.array_equal(A.fd_hessian(MB.gradient, x, 1e-4), A.hessian(MB, x, eps=1e-4))
+
+
+def test_one_diagnostics_module():
+    from langevin_opt import sgmcmc
+    from langevin_opt.sgmcmc import diagnostics
+
+    assert sgmcmc.split_rhat is A.split_rhat and sgmcmc.ess is A.ess
+    assert diagnostics.autocorr_time is A.autocorr_time
+    assert diagnostics.autocorr_function is A.autocorr_function
 
 
 def test_temperature_estimators_on_exact_samples():
@@ -254,7 +292,7 @@ def test_temperature_estimators_on_exact_samples():
     v = rng.normal(scale=math.sqrt(t / 2.5), size=(n, 2))
     z = z_crit(1e-3, 2)
     tc, se_c = A.configurational_temperature(land, x)
-    tk, se_k = A.kinetic_temperature(v, mass=2.5)
+    tk, se_k = A.kinetic_temperature_stats(v, mass=2.5)
     assert abs(tc - t) < z * se_c and 0 < se_c < 0.02
     assert abs(tk - t) < z * se_k and 0 < se_k < 0.02
 

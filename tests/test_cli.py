@@ -395,7 +395,7 @@ BAD_CONFIGS = {
     "unknown key": (_edit(BASE_TEXT, "walkers = 50", "walkres = 50"),
                     "[ensemble] unknown key 'walkres' (did you mean 'walkers'?)"),
     "unknown section": (BASE_TEXT + "\n[outptu]\nrecord_every = 1\n",
-                        "unknown key 'outptu' (did you mean 'output'?)"),
+                        "unknown section [outptu] (did you mean 'output'?)"),
     "wrong type": (_edit(BASE_TEXT, "steps = 200", 'steps = "200"'),
                    "[ensemble] steps: must be an integer, got string '200'"),
     "wrong type list": (_edit(BASE_TEXT, "temperatures = [0.5, 1.0]", 'temperatures = "hot"'),
@@ -768,3 +768,20 @@ def test_malformed_configs_never_traceback_nor_touch_output(valid_output, tmp_pa
         if result.exit_code:
             error_line(result)
     assert snapshot(out) == before
+
+
+def test_commands_that_draw_nothing_do_not_import_matplotlib():
+    # figures live in langevin_opt.plotting, which imports matplotlib only when drawing
+    code = ("import sys\n"
+            "from click.testing import CliRunner\n"
+            "import langevin_opt.plotting, langevin_opt.rates, langevin_opt.runner\n"
+            "from langevin_opt.cli import cli\n"
+            f"r = CliRunner().invoke(cli, ['validate', {str(TINY)!r}])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "r = CliRunner().invoke(cli, ['list'])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from langevin_opt.plotting import arrhenius_plot
 from langevin_opt.rates.arrhenius import (
     arrhenius_fit,
-    arrhenius_plot,
     bootstrap_arrhenius,
     curvature_test,
 )

@@ -118,7 +118,8 @@ def test_existing_output_needs_overwrite(tiny):
     before = (out / "first_passage.h5").stat().st_mtime_ns
     result = invoke("arrhenius", cfg, "--out", out)
     assert result.exit_code == 2
-    assert "--overwrite" in error_line(result)
+    line = error_line(result)
+    assert "--overwrite" in line and "--resume" not in line  # arrhenius cannot resume
     assert (out / "first_passage.h5").stat().st_mtime_ns == before
     again = invoke("arrhenius", cfg, "--out", out, "--overwrite", "--quiet", "--threads", 1)
     assert again.exit_code == 0, again.output
@@ -160,3 +161,19 @@ def test_missing_config_file(tmp_path):
 def test_shipped_experiments_validate(name):
     exp = load_rates_config(REPO / "experiments" / name)
     assert len(exp.config["rates"]["temperatures"]) >= 4
+
+
+def test_one_output_check_for_every_command(tmp_path):
+    # run and arrhenius share runner.prepare_output and core.errors.OutputError
+    from langevin_opt.core.errors import OutputError
+    from langevin_opt.runner import prepare_output
+
+    (tmp_path / "first_passage.h5").write_bytes(b"")
+    with pytest.raises(OutputError, match=r"pass --overwrite to replace it$"):
+        prepare_output(tmp_path, overwrite=False, target="first_passage.h5", resumable=False)
+    (tmp_path / "trajectory.h5").write_bytes(b"")
+    with pytest.raises(OutputError, match=r"or --resume to continue it$"):
+        prepare_output(tmp_path, overwrite=False)
+    with pytest.raises(OutputError, match="exclude each other"):
+        prepare_output(tmp_path, overwrite=True, resume=True)
+    prepare_output(tmp_path, overwrite=True, target="first_passage.h5", resumable=False)

@@ -85,3 +85,12 @@ def test_estimate_rate_dict():
     assert d["events"] == 300 and d["censored"] == 0
     assert d["rate_low"] < 0.5 < d["rate_high"]
     assert d["mfpt"] == pytest.approx(t.mean())
+
+
+def test_level_is_checked():
+    t = np.array([1.0, 2.0, 3.0])
+    assert exponential_rate(t, level=0.9).level == 0.9
+    with pytest.raises(ValueError, match=r"^level must be a finite number in \(0, 1\), got 1.0$"):
+        exponential_rate(t, level=1.0)
+    with pytest.raises(TypeError, match="level must be a finite number"):
+        exponential_rate(t, level="0.9")

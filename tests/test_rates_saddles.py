@@ -76,10 +76,10 @@ def test_hessian_at_saddles_and_minima(f):
     for x, _ in MB_MINIMA:
         assert analyse_point(f, x).n_negative == 0
     # against the package's own finite-difference Hessian of the landscape
-    from langevin_opt.analysis import boltzmann
+    from langevin_opt.analysis import hessian
 
     x = np.array(MB_SADDLES["S1"][0])
-    assert np.allclose(hessian_fd(f, x), boltzmann.hessian(mb, x)[0], rtol=1e-5, atol=1e-3)
+    assert np.allclose(hessian_fd(f, x), hessian(mb, x)[0], rtol=1e-5, atol=1e-3)
 
 
 def test_generic_flat_vector_function():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 import langevin_opt as lo
 from langevin_opt.rates import (
@@ -56,3 +57,13 @@ def test_underdamped_rate_matches_langer_at_moderate_friction():
     est = exponential_rate(r.times, r.censored)
     q = est.rate / langer_rate(mn, sd, 0.25, friction=2.0)
     assert abs(q - 1) < 0.08 + 4 * est.log_se, q
+
+
+def test_langer_rate_friction_is_checked():
+    mn = harmonic_point(np.zeros(1), 0.0, np.array([[2.0]]))
+    sd = harmonic_point(np.ones(1), 1.0, np.array([[-1.0]]))
+    assert langer_rate(mn, sd, 0.5, friction=1.0) > 0
+    with pytest.raises(ValueError, match=r"^friction must be a finite number > 0, got 0$"):
+        langer_rate(mn, sd, 0.5, friction=0)
+    with pytest.raises(TypeError, match="friction must be a finite number > 0, got str"):
+        langer_rate(mn, sd, 0.5, friction="1")

@@ -44,33 +44,25 @@ Protocol (:func:`temperature_ladder_experiment`)
 
 Configuration
 -------------
-A nested dict (the TOML file ``experiments/flatness.toml``; see
-:func:`validate_config` for every key, default and allowed value)::
-
-    [experiment]  name, seed, description
-    [data]        kind, n_train, n_test, teacher_sizes, noise, label_noise, seed
-    [network]     hidden, activation, prior_sigma, init_gain
-    [sgld]        temperatures, chains_per_temperature, steps, step_size, batch_size
-    [quench]      steps, step_size, polish, gtol, maxiter
-    [flatness]    hutchinson_samples, lanczos_iter, eps, basin_width, basin_threshold,
-                  basin_directions, local_entropy, local_entropy_gamma,
-                  local_entropy_temperature, local_entropy_step_size, local_entropy_steps
-    [analysis]    alpha
+A nested dict or the TOML file ``experiments/flatness.toml``, validated by
+:func:`validate_config` / :func:`load_config` (defined with every other config
+kind in :mod:`langevin_opt.schema.flatness`, which lists the sections and keys).
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from ..core.validation import check_real
 from ..datalandscape import DataLandscape
+from ..schema.flatness import DATA_KINDS
+from ..schema.flatness import load_flatness_config as load_config
+from ..schema.flatness import validate_flatness_config as validate_config
 from .data import (
     Dataset,
     iris,
@@ -80,7 +72,7 @@ from .data import (
 )
 from .flatness import basin_width, hessian_trace, local_entropy, top_eigenvalues
 from .landscape import mlp_landscape
-from .mlp import ACTIVATIONS, MLP
+from .mlp import MLP
 
 __all__ = [
     "DATA_KINDS",
@@ -94,207 +86,10 @@ __all__ = [
     "verdict",
 ]
 
-#: Data sets the experiment can build (``[data] kind``).
-DATA_KINDS = ("teacher_student_classification", "teacher_student_regression", "two_moons",
-              "iris")
 #: Per-chain measures that :func:`analyse` correlates with the temperature.
 MEASURES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy", "hessian_trace",
             "top_eigenvalue", "basin_width", "local_entropy_msd", "train_loss_sgld",
             "test_loss_sgld", "test_accuracy_sgld")
-
-_REQ = object()  # marker: required key
-
-# section -> key -> (default or _REQ, checker name, extra)
-_SCHEMA: dict[str, dict[str, tuple]] = {
-    "experiment": {"name": ("flatness", "str", None), "seed": (_REQ, "seed", None),
-                   "description": ("", "str", None)},
-    "data": {"kind": (_REQ, "choice", DATA_KINDS), "n_train": (256, "int", 2),
-             "n_test": (2000, "int", 1), "teacher_sizes": ([8, 16, 3], "sizes", None),
-             "noise": (0.1, "nonneg", None), "label_noise": (0.0, "fraction", None),
-             "test_fraction": (0.3, "open_fraction", None), "seed": (None, "seed_opt", None)},
-    "network": {"hidden": ([32], "hidden", None),
-                "activation": ("tanh", "choice", tuple(ACTIVATIONS)),
-                "prior_sigma": (1.0, "positive", None), "init_gain": (1.0, "positive", None)},
-    "sgld": {"temperatures": (_REQ, "temps", None),
-             "chains_per_temperature": (_REQ, "int", 2), "steps": (_REQ, "int", 1),
-             "step_size": (_REQ, "positive", None), "batch_size": (32, "int", 1)},
-    "quench": {"steps": (2000, "int", 0), "step_size": (_REQ, "positive", None),
-               "polish": ("lbfgs", "choice", ("lbfgs", "none")), "gtol": (1e-5, "positive", None),
-               "maxiter": (5000, "int", 1)},
-    "flatness": {"hutchinson_samples": (100, "int", 2), "lanczos_iter": (40, "int", 2),
-                 "eps": (1e-5, "positive", None), "basin_width": (False, "bool", None),
-                 "basin_threshold": (1.0, "positive", None),
-                 "basin_directions": (20, "int", 1), "local_entropy": (False, "bool", None),
-                 "local_entropy_gamma": (1.0, "positive", None),
-                 "local_entropy_temperature": (1.0, "positive", None),
-                 "local_entropy_step_size": (1e-4, "positive", None),
-                 "local_entropy_steps": (2000, "int", 2)},
-    "analysis": {"alpha": (0.05, "open_fraction", None)},
-}
-_REQUIRED_SECTIONS = ("experiment", "data", "sgld", "quench")
-
-
-def _fail(section: str, key: str, what: str, v: object) -> None:
-    raise ValueError(f"[{section}] {key}: must be {what}, got {v!r}")
-
-
-def _is_int(v: object) -> bool:
-    return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer))
-
-
-def _is_real(v: object) -> bool:
-    return (not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer,
-                                                                    np.floating))
-            and math.isfinite(float(v)))
-
-
-def _check(section: str, key: str, kind: str, extra: object, v: object) -> object:
-    if kind == "str":
-        if not isinstance(v, str):
-            _fail(section, key, "a string", v)
-        return v
-    if kind in ("seed", "seed_opt"):
-        if kind == "seed_opt" and v is None:
-            return None
-        if not _is_int(v) or not 0 <= int(v) < 2**63:  # type: ignore[arg-type]
-            _fail(section, key, "an integer in [0, 2**63)", v)
-        return int(v)  # type: ignore[arg-type]
-    if kind == "choice":
-        if not isinstance(v, str) or v not in extra:  # type: ignore[operator]
-            _fail(section, key, "one of " + ", ".join(map(repr, extra)), v)  # type: ignore[arg-type]
-        return v
-    if kind == "int":
-        if not _is_int(v) or int(v) < extra:  # type: ignore[arg-type, operator]
-            _fail(section, key, f"an integer >= {extra}", v)
-        return int(v)  # type: ignore[arg-type]
-    if kind == "bool":
-        if not isinstance(v, bool):
-            _fail(section, key, "true or false", v)
-        return v
-    if kind == "positive":
-        if not _is_real(v) or not float(v) > 0:  # type: ignore[arg-type]
-            _fail(section, key, "a finite number > 0", v)
-        return float(v)  # type: ignore[arg-type]
-    if kind == "nonneg":
-        if not _is_real(v) or not float(v) >= 0:  # type: ignore[arg-type]
-            _fail(section, key, "a finite number >= 0", v)
-        return float(v)  # type: ignore[arg-type]
-    if kind == "fraction":
-        if not _is_real(v) or not 0 <= float(v) < 1:  # type: ignore[arg-type]
-            _fail(section, key, "a number in [0, 1)", v)
-        return float(v)  # type: ignore[arg-type]
-    if kind == "open_fraction":
-        if not _is_real(v) or not 0 < float(v) < 1:  # type: ignore[arg-type]
-            _fail(section, key, "a number in (0, 1)", v)
-        return float(v)  # type: ignore[arg-type]
-    if kind in ("sizes", "hidden"):
-        lo = 2 if kind == "sizes" else 0
-        if not isinstance(v, (list, tuple)) or len(v) < lo or \
-                not all(_is_int(s) and int(s) >= 1 for s in v):
-            what = ("a list of >= 2 integers >= 1 (inputs, ..., classes)" if kind == "sizes"
-                    else "a list of integers >= 1 (hidden-layer widths)")
-            _fail(section, key, what, v)
-        return [int(s) for s in v]  # type: ignore[union-attr]
-    if kind == "temps":
-        if not isinstance(v, (list, tuple)) or len(v) < 2 or not all(
-                _is_real(t) and float(t) >= 0 for t in v) or len(set(map(float, v))) != len(v):
-            _fail(section, key, "a list of >= 2 distinct finite numbers >= 0", v)
-        return sorted(float(t) for t in v)  # type: ignore[union-attr]
-    raise AssertionError(kind)  # pragma: no cover
-
-
-def validate_config(config: Mapping) -> dict:
-    """Check an experiment config and fill in defaults.
-
-    Parameters
-    ----------
-    config : mapping
-        Sections ``experiment``, ``data``, ``sgld``, ``quench`` (required) and
-        ``network``, ``flatness``, ``analysis`` (optional), each a mapping of
-        keys (module docstring; defaults in ``_SCHEMA``).  Required keys:
-        ``experiment.seed``, ``data.kind``, ``sgld.temperatures``,
-        ``sgld.chains_per_temperature``, ``sgld.steps``, ``sgld.step_size``,
-        ``quench.step_size``.
-
-    Returns
-    -------
-    dict
-        A new nested dict with every key present; ``sgld.temperatures`` sorted
-        ascending, ``data.seed`` defaulting to ``experiment.seed``.
-
-    Raises
-    ------
-    ValueError
-        One line naming the section and key and what is allowed, e.g.
-        ``[sgld] unknown key 'temps' (did you mean 'steps'?); allowed: ...`` or
-        ``[data] kind: must be one of 'teacher_student_classification', ..., got 'mnist'``.
-    """
-    if not isinstance(config, Mapping):
-        raise ValueError(f"config must be a mapping of sections, got {type(config).__name__}")
-    out: dict = {}
-    for sec in config:
-        if sec not in _SCHEMA:
-            close = difflib.get_close_matches(str(sec), list(_SCHEMA), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown section [{sec}]{hint}; allowed: {', '.join(_SCHEMA)}")
-    for sec, keys in _SCHEMA.items():
-        given = config.get(sec)
-        if given is None:
-            if sec in _REQUIRED_SECTIONS:
-                raise ValueError(f"missing section [{sec}]; allowed keys: {', '.join(keys)}")
-            given = {}
-        if not isinstance(given, Mapping):
-            raise ValueError(f"[{sec}] must be a table of keys, got {type(given).__name__}")
-        for k in given:
-            if k not in keys:
-                close = difflib.get_close_matches(str(k), list(keys), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"[{sec}] unknown key {k!r}{hint}; allowed: {', '.join(keys)}")
-        sec_out = {}
-        for k, (default, kind, extra) in keys.items():
-            if k in given:
-                sec_out[k] = _check(sec, k, kind, extra, given[k])
-            elif default is _REQ:
-                raise ValueError(f"[{sec}] missing required key {k!r}")
-            else:
-                sec_out[k] = copy.deepcopy(default)
-        out[sec] = sec_out
-    d, s = out["data"], out["sgld"]
-    if d["seed"] is None:
-        d["seed"] = out["experiment"]["seed"]
-    if d["kind"] == "teacher_student_classification" and d["teacher_sizes"][-1] < 2:
-        _fail("data", "teacher_sizes", "a list ending with >= 2 classes", d["teacher_sizes"])
-    if d["kind"] == "teacher_student_regression" and d["label_noise"] > 0:
-        _fail("data", "label_noise", "0 for a regression data set", d["label_noise"])
-    n_train = d["n_train"]
-    if d["kind"] == "iris":
-        n_train = 150 - int(round(150 * d["test_fraction"]))
-    if s["batch_size"] > n_train:
-        _fail("sgld", "batch_size", f"an integer in [1, n_train={n_train}]", s["batch_size"])
-    return out
-
-
-def load_config(path: str | Path) -> dict:
-    """Read and validate a TOML experiment config.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The TOML file (e.g. ``experiments/flatness.toml``).
-
-    Returns
-    -------
-    dict
-        :func:`validate_config` of its contents.
-    """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
-    return validate_config(raw)
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -568,8 +363,7 @@ def analyse(results: Mapping, *, alpha: float = 0.05) -> tuple[dict, str]:
     verdict : str
         One sentence (:func:`verdict`).
     """
-    if not (_is_real(alpha) and 0 < float(alpha) < 1):
-        raise ValueError(f"alpha: must be a number in (0, 1), got {alpha!r}")
+    alpha = check_real("alpha", alpha, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     T = np.asarray(results["temperature"], dtype=np.float64)
     stats: dict = {"alpha": float(alpha)}
     temps = np.unique(T)

@@ -10,20 +10,22 @@ Modules
 :mod:`~langevin_opt.rates.estimators`
     Censored exponential MLE, mean first-passage time, goodness of fit.
 :mod:`~langevin_opt.rates.arrhenius`
-    Weighted Arrhenius fit, bootstrap, curvature test, figure.
+    Weighted Arrhenius fit, bootstrap, curvature test (the figure,
+    :func:`arrhenius_plot`, is drawn by :mod:`langevin_opt.plotting`).
 :mod:`~langevin_opt.rates.saddles`
     CI-NEB, dimer, Hessians on any ``f(x) -> (E, g)`` (landscapes, clusters).
 :mod:`~langevin_opt.rates.theory`
     HTST (Vineyard), Kramers/Langer, Eyring–Kramers, exact 1-D MFPT.
 :mod:`~langevin_opt.rates.config`, :mod:`~langevin_opt.rates.cli`
-    ``langevin-opt arrhenius`` configs and command body.
+    ``langevin-opt arrhenius`` configs (defined in :mod:`langevin_opt.schema.arrhenius`)
+    and command body.
 """
 
+from ..plotting.arrhenius import arrhenius_plot
 from .arrhenius import (
     ArrheniusFit,
     CurvatureTest,
     arrhenius_fit,
-    arrhenius_plot,
     bootstrap_arrhenius,
     curvature_test,
 )

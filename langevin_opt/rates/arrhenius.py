@@ -17,7 +17,7 @@ line with ``n_T - 2`` degrees of freedom.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ from scipy import stats
 from .estimators import exponential_rate
 
 __all__ = ["ArrheniusFit", "arrhenius_fit", "bootstrap_arrhenius", "CurvatureTest",
-           "curvature_test", "arrhenius_plot"]
+           "curvature_test"]
 
 
 @dataclass(frozen=True)
@@ -261,72 +261,3 @@ def curvature_test(temperatures: Sequence[float], rates: Sequence[float],
     p = float(2 * stats.norm.sf(abs(z)))
     p_line = float(stats.chi2.sf(chi2_line, t.size - 2)) if t.size > 2 else 1.0
     return CurvatureTest(c, float(z), p, chi2_line, p_line, bool(p < alpha), alpha)
-
-
-def arrhenius_plot(path: str | None, temperatures: Sequence[float], rates: Sequence[float],
-                   rate_ci: Sequence[Sequence[float]] | None = None, *,
-                   fit: ArrheniusFit | None = None,
-                   theory: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
-                   title: str = "") -> object:
-    """The Arrhenius plot: ``ln k`` against ``1/T`` with intervals, fit and theory lines.
-
-    Parameters
-    ----------
-    path : str or None
-        PNG file to write (``None``: only return the figure).
-    temperatures : array_like, shape (n_T,)
-        Temperatures.
-    rates : array_like, shape (n_T,)
-        Measured rates (non-positive ones are drawn as upper limits at the CI top).
-    rate_ci : array_like, shape (n_T, 2), optional
-        Confidence intervals of the rates.
-    fit : ArrheniusFit, optional
-        Drawn as a line with its barrier in the legend.
-    theory : mapping of str to callable, optional
-        Name -> ``k(T)`` (vectorised) drawn as lines.
-    title : str
-        Figure title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = np.asarray(temperatures, dtype=np.float64)
-    k = np.asarray(rates, dtype=np.float64)
-    x = 1.0 / t
-    fig, ax = plt.subplots(figsize=(6.0, 4.5))
-    xs = np.linspace(x.min() * 0.97, x.max() * 1.03, 200)
-    styles = ["--", ":", "-.", (0, (5, 1, 1, 1))]
-    for i, (name, fn) in enumerate((theory or {}).items()):
-        ax.plot(xs, np.log(np.asarray(fn(1.0 / xs), dtype=np.float64)), ls=styles[i % 4],
-                color=f"C{i + 1}", label=name)
-    if fit is not None:
-        lo_, hi_ = fit.barrier_ci
-        ax.plot(xs, fit.log_prefactor - fit.barrier * xs, color="C0", lw=1.2,
-                label=f"fit: ΔU = {fit.barrier:.4g} [{lo_:.4g}, {hi_:.4g}]")
-    ok = k > 0
-    if rate_ci is not None:
-        ci = np.asarray(rate_ci, dtype=np.float64).reshape(-1, 2)
-        lo_e = np.log(k[ok]) - np.log(np.maximum(ci[ok, 0], 1e-300))
-        hi_e = np.log(ci[ok, 1]) - np.log(k[ok])
-        ax.errorbar(x[ok], np.log(k[ok]), yerr=[lo_e, hi_e], fmt="o", color="k", ms=4,
-                    capsize=2, label="simulation (95% CI)")
-        if (~ok).any():
-            ax.plot(x[~ok], np.log(ci[~ok, 1]), "v", color="k", label="no escape (upper limit)")
-    else:
-        ax.plot(x[ok], np.log(k[ok]), "o", color="k", ms=4, label="simulation")
-    ax.set_xlabel("1 / T")
-    ax.set_ylabel("ln k")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig

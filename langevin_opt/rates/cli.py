@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,22 +35,20 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..plotting.arrhenius import arrhenius_plot
+from ..runner import prepare_output
 from ..sampling import BAOAB
-from .arrhenius import arrhenius_fit, arrhenius_plot, bootstrap_arrhenius, curvature_test
+from .arrhenius import arrhenius_fit, bootstrap_arrhenius, curvature_test
 from .config import RatesExperiment
 from .estimators import estimate_rate
 from .first_passage import FirstPassageResult, basins_from_landscape, first_passage
 
-__all__ = ["H5", "SUMMARY", "FIGURE", "OutputError", "ArrheniusReport", "prepare_output",
-           "predict", "run_arrhenius", "table_lines", "load_first_passage"]
+__all__ = ["H5", "SUMMARY", "FIGURE", "ArrheniusReport", "predict", "run_arrhenius",
+           "table_lines", "load_first_passage"]
 
 H5 = "first_passage.h5"
 SUMMARY = "summary.json"
 FIGURE = "arrhenius.png"
-
-
-class OutputError(ValueError):
-    """The output directory cannot be used (exists without --overwrite, not writable)."""
 
 
 @dataclass
@@ -74,34 +71,6 @@ class ArrheniusReport:
     result: FirstPassageResult
     files: list[Path] = field(default_factory=list)
     wall_s: float = 0.0
-
-
-def prepare_output(out_dir: Path, *, overwrite: bool) -> None:
-    """Check and create the output directory.
-
-    Parameters
-    ----------
-    out_dir : Path
-        Output directory.
-    overwrite : bool
-        Replace an existing result.
-
-    Raises
-    ------
-    OutputError
-        Existing result without ``overwrite``, a file in the way, or no write access.
-    """
-    target = out_dir / H5
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir}: exists and is not a directory")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"{out_dir}: cannot create output directory ({err.strerror})") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"{out_dir}: output directory is not writable")
 
 
 def predict(exp: RatesExperiment) -> dict[str, Any]:
@@ -256,7 +225,7 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
     """
     from ..storage import H5MDWriter
 
-    prepare_output(out_dir, overwrite=overwrite)
+    prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
     cfg = exp.config
     rc = cfg["rates"]
     integ = exp.integrator()

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..core.validation import check_real
+
 __all__ = ["RateEstimate", "exponential_rate", "mean_first_passage_time", "kaplan_meier",
            "GofResult", "exponential_gof", "estimate_rate"]
 
@@ -93,8 +95,7 @@ def exponential_rate(times: np.ndarray, censored: np.ndarray | None = None, *,
     RateEstimate
     """
     t, c = _check(times, censored)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = check_real("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     n = int((~c).sum())
     s = float(t.sum())
     if s <= 0:

@@ -712,7 +712,7 @@ def quench_basins(landscape: Landscape, result: FirstPassageResult, basins: Basi
         Index of the basin centre each final position quenches to (-1 if the
         quench did not converge to one of them).
     """
-    from ..analysis.boltzmann import quench
+    from ..analysis.basins import quench
 
     x, ok = quench(landscape, result.positions, minima=basins.centers)
     d2 = ((x[:, None, :] - basins.centers[None, :, :]) ** 2).sum(-1)

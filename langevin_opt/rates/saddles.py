@@ -90,6 +90,8 @@ def _flat(x: np.ndarray) -> np.ndarray:
 def hessian_fd(f: EnergyGradient, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Hessian by central differences of the analytic gradient.
 
+    A thin adapter of :func:`langevin_opt.analysis.fd_hessian` to ``f(x) -> (E, g)``.
+
     Parameters
     ----------
     f : callable
@@ -104,14 +106,12 @@ def hessian_fd(f: EnergyGradient, x: np.ndarray, eps: float = 1e-5) -> np.ndarra
     numpy.ndarray, shape (n, n)
         Symmetrised Hessian (energy / length²).
     """
-    x = _flat(x)
-    n = x.size
-    h = np.empty((n, n))
-    for k in range(n):
-        dx = np.zeros(n)
-        dx[k] = eps
-        h[:, k] = (f(x + dx)[1] - f(x - dx)[1]) / (2 * eps)
-    return 0.5 * (h + h.T)
+    from ..analysis.hessian import fd_hessian  # the package's one finite-difference Hessian
+
+    def gradient(xb: np.ndarray) -> np.ndarray:
+        return np.reshape(f(xb[0])[1], (1, -1))
+
+    return fd_hessian(gradient, _flat(x)[None, :], eps)[0]
 
 
 def minimize(f: EnergyGradient, x0: np.ndarray, *, gtol: float = 1e-8,

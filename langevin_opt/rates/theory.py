@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.validation import check_positive
+
 __all__ = [
     "HarmonicPoint",
     "harmonic_point",
@@ -179,8 +181,7 @@ def langer_rate(minimum: HarmonicPoint, saddle: HarmonicPoint, temperature: floa
     float or numpy.ndarray
         Rate in inverse time units.
     """
-    if not friction > 0:
-        raise ValueError(f"friction must be > 0, got {friction!r}")
+    friction = check_positive("friction", friction)
     wb = math.sqrt(-saddle.eigenvalues[0] / mass)
     lam_plus = math.sqrt(0.25 * friction**2 + wb**2) - 0.5 * friction
     return _out(np.asarray(vineyard_rate(minimum, saddle, temperature, mass=mass))

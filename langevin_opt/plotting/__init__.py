@@ -1,0 +1,19 @@
+"""Every figure the package draws (matplotlib with the Agg backend, imported on first use).
+
+Front ends (the command line, the runner, the rates command, the paper
+scripts) gather arrays and call these functions; importing this package does
+not import matplotlib, so commands that draw nothing never load it.
+
+* :mod:`.runs` — walker runs: :func:`basin_crossover_figure` (``run``),
+  :func:`energy_figure`, :func:`histogram_figure`, :func:`paths_figure` (``plot``).
+* :mod:`.arrhenius` — :func:`arrhenius_plot` (``arrhenius``).
+* :mod:`.flatness` — :func:`flatness_figure` (``paper/figures/fig_flatness.py``).
+* :mod:`._base` — the lazy import, saving, zoom boxes and contour levels.
+"""
+
+from .arrhenius import arrhenius_plot
+from .flatness import flatness_figure
+from .runs import basin_crossover_figure, energy_figure, histogram_figure, paths_figure
+
+__all__ = ["arrhenius_plot", "basin_crossover_figure", "energy_figure", "flatness_figure",
+           "histogram_figure", "paths_figure"]

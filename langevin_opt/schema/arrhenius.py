@@ -1,0 +1,320 @@
+"""Config files of ``langevin-opt arrhenius`` (TOML): schema, validation and defaults.
+
+Every problem is one :class:`~langevin_opt.schema.ConfigError` line naming the
+key, as for ``langevin-opt run``.  Layout::
+
+    [experiment]
+    name = "arrhenius_muller_brown"   # str
+    seed = 2026                       # int in [0, 2**64)
+    description = "..."               # optional
+
+    [landscape]
+    name = "muller_brown"             # a built-in landscape and its settings
+
+    # ... or, instead of [landscape], a cluster of atoms:
+    [cluster]
+    structure = "lj7_2d"              # lj7_2d (2-D LJ7 hexagon) | lj13 (LJ13 icosahedron)
+    container_radius = 0.0            # spherical wall around the origin (0: none)
+    energy_tol = 1e-3                 # quench energies differing by more: another minimum
+
+    [integrator]
+    kind = "overdamped"               # overdamped | baoab
+    dt = 1e-5                         # plus friction, mass for baoab (clusters: friction)
+
+    [rates]
+    temperatures = [12.0, 15.0, 20.0] # k_B = 1; >= 1 temperature (>= 2 for a fit)
+    walkers = 200                     # walkers per temperature
+    max_steps = 1_000_000             # step limit (censoring), or one per temperature
+    start = 0                         # index of the start minimum in the landscape's minima
+    basin_radius = 0.15               # optional: commitment-ball radius, or one per minimum
+    basin_fraction = 0.5              # default radius: this fraction of the distance to the
+                                      # nearest known saddle
+    chunk = 2000                      # steps between packings of the running walkers
+                                      # (clusters: steps between quenches)
+    level = 0.95                      # confidence level
+    bootstrap = 1000                  # bootstrap replicas of the Arrhenius fit (0: normal theory)
+
+    [theory]                          # optional
+    enabled = true                    # CI-NEB + dimer saddle search and rate predictions
+    n_images = 11
+    fmax = 1e-3                       # force tolerance (energy / length)
+
+    [output]                          # optional
+    plot = true                       # write arrhenius.png
+    compression = "none"              # none | gzip | lzf
+
+Units: reduced, ``k_B = 1``; rates in inverse time units of the integrator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..landscapes import Landscape, make_landscape
+from ..sampling import make_integrator
+from ._base import (
+    ConfigError,
+    Field,
+    at_least,
+    check_sections,
+    fill_section,
+    in_open_unit,
+    positive,
+    read_toml,
+)
+from .run import SECTIONS as _RUN_SECTIONS
+from .run import integrator_section, landscape_section
+
+__all__ = ["RatesExperiment", "validate_rates_config", "load_rates_config", "INTEGRATOR_KINDS",
+           "CLUSTER_STRUCTURES", "cluster_structure"]
+
+#: Integrators the first-passage loop supports.
+INTEGRATOR_KINDS = ("overdamped", "baoab")
+
+
+def _temps(v: list) -> str | None:
+    if not v:
+        return "must hold at least one temperature"
+    if any(t <= 0 for t in v):
+        return "must all be > 0"
+    return None
+
+
+SECTIONS: dict[str, dict[str, Field]] = {
+    "experiment": _RUN_SECTIONS["experiment"],
+    "rates": {
+        "temperatures": Field("float_list", required=True, check=_temps),
+        "walkers": Field("int", required=True, check=at_least(1)),
+        "max_steps": Field("int_or_list", required=True),
+        "start": Field("int", default=0, check=at_least(0)),
+        "basin_radius": Field("float_or_list", default=None),
+        "basin_fraction": Field("float", default=0.5, check=in_open_unit),
+        "chunk": Field("int", default=2000, check=at_least(1)),
+        "level": Field("float", default=0.95, check=in_open_unit),
+        "bootstrap": Field("int", default=1000, check=at_least(0)),
+    },
+    "theory": {
+        "enabled": Field("bool", default=True),
+        "n_images": Field("int", default=11, check=at_least(3)),
+        "fmax": Field("float", default=1e-3, check=positive),
+    },
+    "output": {
+        "plot": Field("bool", default=True),
+        "compression": Field("str", default="none", choices=("none", "gzip", "lzf")),
+    },
+}
+REQUIRED = ("experiment", "integrator", "rates")
+
+#: Cluster start structures of ``[cluster] structure`` (plain Lennard-Jones, eps = sigma = 1).
+CLUSTER_STRUCTURES = ("lj7_2d", "lj13")
+CLUSTER_FIELDS = {
+    "structure": Field("str", required=True, choices=CLUSTER_STRUCTURES),
+    "container_radius": Field("float", default=0.0, check=at_least(0)),
+    "energy_tol": Field("float", default=1e-3, check=positive),
+}
+
+
+def cluster_structure(name: str):  # noqa: ANN201
+    """Start configuration of a built-in cluster (a minimum before polishing).
+
+    Parameters
+    ----------
+    name : {"lj7_2d", "lj13"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+    """
+    import numpy as np
+
+    if name == "lj7_2d":
+        a = np.arange(6) * np.pi / 3
+        return 1.12 * np.vstack([[0.0, 0.0], np.stack([np.cos(a), np.sin(a)], axis=1)])
+    phi = (1 + 5**0.5) / 2
+    v = [(0, a, b) for a in (-1, 1) for b in (-phi, phi)]
+    v += [(a, b, 0) for a in (-1, 1) for b in (-phi, phi)]
+    v += [(b, 0, a) for a in (-1, 1) for b in (-phi, phi)]
+    v = np.array(v, dtype=float)
+    return np.vstack([np.zeros(3), 1.1 * v / np.linalg.norm(v[0])])
+
+
+@dataclass(frozen=True)
+class RatesExperiment:
+    """A validated ``arrhenius`` config.
+
+    Attributes
+    ----------
+    config : dict
+        Normalised config (defaults filled in), stored in the output file.
+    """
+
+    config: dict
+
+    @property
+    def name(self) -> str:
+        """Experiment name."""
+        return self.config["experiment"]["name"]
+
+    @property
+    def seed(self) -> int:
+        """Generator key."""
+        return self.config["experiment"]["seed"]
+
+    @property
+    def is_cluster(self) -> bool:
+        """True for a ``[cluster]`` config (atoms), False for a ``[landscape]`` one."""
+        return "cluster" in self.config
+
+    @property
+    def system_name(self) -> str:
+        """Landscape name or cluster structure."""
+        return (self.config["cluster"]["structure"] if self.is_cluster
+                else self.config["landscape"]["name"])
+
+    def cluster(self) -> tuple:
+        """Start configuration, potential and container of a ``[cluster]`` config.
+
+        Returns
+        -------
+        (numpy.ndarray, LennardJones, Container or None)
+        """
+        from ..particles import Container, lennard_jones
+
+        c = self.config["cluster"]
+        box = Container(c["container_radius"]) if c["container_radius"] > 0 else None
+        return cluster_structure(c["structure"]), lennard_jones(mode="plain"), box
+
+    def landscape(self) -> Landscape:
+        """Build the landscape.
+
+        Returns
+        -------
+        Landscape
+        """
+        s = dict(self.config["landscape"])
+        return make_landscape(s.pop("name"), **s)
+
+    def integrator(self):  # noqa: ANN201
+        """Build the integrator.
+
+        Returns
+        -------
+        Overdamped or BAOAB (walkers); LangevinOverdamped or LangevinBAOAB (clusters)
+        """
+        s = dict(self.config["integrator"])
+        kind = s.pop("kind")
+        if self.is_cluster:
+            from ..particles import make_particle_integrator
+
+            return make_particle_integrator(kind, **s)
+        return make_integrator(kind, **s)
+
+    def max_steps(self) -> list[int]:
+        """Step limit per temperature.
+
+        Returns
+        -------
+        list of int
+        """
+        r = self.config["rates"]
+        m = r["max_steps"]
+        return list(m) if isinstance(m, list) else [m] * len(r["temperatures"])
+
+
+def validate_rates_config(raw: Mapping) -> RatesExperiment:
+    """Validate a parsed ``arrhenius`` config and fill in defaults.
+
+    Parameters
+    ----------
+    raw : mapping
+        Parsed TOML document.
+
+    Returns
+    -------
+    RatesExperiment
+
+    Raises
+    ------
+    ConfigError
+        On the first problem (one line naming the key).
+    """
+    check_sections(raw, [*SECTIONS, "landscape", "cluster", "integrator"], REQUIRED)
+    if ("landscape" in raw) == ("cluster" in raw):
+        raise ConfigError("config: needs exactly one of the sections [landscape] (walkers) "
+                          "and [cluster] (atoms)")
+    out: dict[str, Any] = {sec: fill_section(sec, raw.get(sec, {}), fields)
+                           for sec, fields in SECTIONS.items()}
+
+    r = out["rates"]
+    n_t = len(r["temperatures"])
+    if isinstance(r["max_steps"], list) and len(r["max_steps"]) != n_t:
+        raise ConfigError(f"[rates] max_steps: needs one entry per temperature ({n_t}), "
+                          f"got {len(r['max_steps'])}")
+    if "cluster" in raw:
+        return _validate_cluster(raw, out)
+    land, built = landscape_section(raw["landscape"])
+    out["landscape"] = land
+    name = land["name"]
+    out["integrator"] = integrator_section(raw["integrator"], INTEGRATOR_KINDS, make_integrator,
+                                           " for first-passage runs")
+    n_min = 0 if built.minima is None else built.minima.shape[0]
+    if n_min < 2:
+        raise ConfigError(f"[landscape] name: landscape {name!r} lists {n_min} minima; "
+                          "escape rates need at least 2")
+    if r["start"] >= n_min:
+        raise ConfigError(f"[rates] start: landscape {name!r} has {n_min} minima "
+                          f"(0..{n_min - 1}), got {r['start']}")
+    br = r["basin_radius"]
+    if isinstance(br, list) and len(br) != n_min:
+        raise ConfigError(f"[rates] basin_radius: needs one radius per minimum ({n_min}), "
+                          f"got {len(br)}")
+    from ..rates.first_passage import basins_from_landscape
+
+    try:
+        basins_from_landscape(built, br, fraction=r["basin_fraction"])
+    except ValueError as err:
+        raise ConfigError(f"[rates] basin_radius: {err}") from None
+    return RatesExperiment(out)
+
+
+def _validate_cluster(raw: Mapping, out: dict) -> RatesExperiment:
+    """The ``[cluster]`` branch of :func:`validate_rates_config`."""
+    from ..particles import make_particle_integrator
+
+    out["cluster"] = fill_section("cluster", raw["cluster"], CLUSTER_FIELDS)
+    out["integrator"] = integrator_section(raw["integrator"], INTEGRATOR_KINDS,
+                                           make_particle_integrator, " for first-passage runs")
+    r = out["rates"]
+    for m in (r["max_steps"] if isinstance(r["max_steps"], list) else [r["max_steps"]]):
+        if m % r["chunk"]:
+            raise ConfigError(f"[rates] max_steps: must be a multiple of chunk={r['chunk']} "
+                              f"(the steps between quenches) for a cluster, got {m}")
+    for key in ("start", "basin_radius", "basin_fraction"):
+        if key in raw["rates"]:
+            raise ConfigError(f"[rates] {key}: not used for a [cluster] (basins are defined "
+                              "by quenching)")
+        r.pop(key)
+    return RatesExperiment(out)
+
+
+def load_rates_config(path: str | Path) -> RatesExperiment:
+    """Read and validate an ``arrhenius`` TOML config.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.toml`` file.
+
+    Returns
+    -------
+    RatesExperiment
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, TOML syntax error, or invalid content.
+    """
+    return validate_rates_config(read_toml(path))
