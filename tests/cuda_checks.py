@@ -138,23 +138,49 @@ def sim_checks() -> None:
 
     @check("first_passage[double_well,overdamped+baoab]")
     def _():
-        from langevin_opt.cuda.first_passage import first_passage as fp_gpu
         from langevin_opt.rates.first_passage import Basins, first_passage
 
         dw = lo.double_well()
         basins = Basins(np.array([[-1.0], [1.0]]), [0.3, 0.3])
         x = np.full((16, 1), -1.0)
         kw = dict(temperature=np.linspace(0.6, 1.2, 16), max_steps=np.arange(40, 200, 10),
-                  seed=5, walker_offset=3)
+                  seed=5, stream_offset=3, chunk=25)
         events = []
         for integ in (lo.Overdamped(0.02), lo.BAOAB(0.05, friction=2.0)):
-            a = first_passage(dw, integ, x, basins, chunk=25, **kw)
-            b = fp_gpu(dw, integ, x, basins, chunk=25, **kw)
+            calls = {"cpu": [], "cuda": []}
+            a, b = (first_passage(dw, integ, x, basins, backend=be,
+                                  progress=lambda s, r, log=calls[be]: log.append((s, r)), **kw)
+                    for be in ("cpu", "cuda"))
             for f in ("steps", "final_basin", "positions", "censored", "walker_steps"):
                 same(getattr(a, f), getattr(b, f), f"{integ.kind} {f}")
+            assert calls["cpu"] == calls["cuda"] and calls["cpu"], calls  # progress honoured
             events.append(a.n_events)
         assert min(events) > 0, events
         return f"events {events}"
+
+    @check("first_passage[divergence,partial result]")
+    def _():
+        from langevin_opt.core import DivergenceError
+        from langevin_opt.rates.first_passage import basins_from_landscape, first_passage
+
+        dw = lo.double_well()
+        x = np.full((12, 1), -1.0)
+        x[7] = -30.0   # far out on the quartic wall: diverges within a few steps
+        errs = []
+        for be in ("cpu", "cuda"):
+            try:
+                with np.errstate(all="ignore"):  # the simulator's Python floats overflow
+                    first_passage(dw, lo.Overdamped(0.02), x, basins_from_landscape(dw),
+                                  temperature=0.5, max_steps=400, seed=1, chunk=10,
+                                  start_basin=0, backend=be)
+            except DivergenceError as err:
+                errs.append(err)
+        assert len(errs) == 2, "both backends must raise DivergenceError"
+        a, b = errs
+        assert (a.step, a.index) == (b.step, b.index) and a.index == 7, (a.step, a.index)
+        for f in ("steps", "final_basin", "positions", "walker_steps"):
+            same(getattr(a.partial_result, f), getattr(b.partial_result, f), f"partial {f}")
+        return f"step {a.step} walker {a.index}"
 
     @check("particles[run_replicas+replica_exchange,lj13]")
     def _():

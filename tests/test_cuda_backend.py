@@ -37,6 +37,7 @@ SIM_CHECKS = [
     "walkers[replica_exchange,overdamped+baoab]",
     "walkers[divergence]",
     "first_passage[double_well,overdamped+baoab]",
+    "first_passage[divergence,partial result]",
     "particles[run_replicas+replica_exchange,lj13]",
     "particles[dynamics,lj_box_cells]",
     "particles[dynamics,morse_2d_cells+cluster_all_pairs]",
