@@ -56,7 +56,7 @@ from .. import _fastmath as fm
 from ..rng import _bits, _to_unit
 
 __all__ = ["nvvm_fma", "fma_default", "normal2", "device_fn", "gd_update", "em_update", "kick",
-           "drift", "ou_update", "mala_log_ratio"]
+           "drift", "ou_update", "mala_log_ratio", "threads_per_block", "blocks"]
 
 _inline = numba.njit(inline="always", error_model="numpy")
 
@@ -133,6 +133,37 @@ def device_fn(fn):
     if simulator():
         return getattr(fn, "py_func", fn)
     return fn
+
+
+def threads_per_block() -> int:
+    """CUDA threads per block of every launch: ``langevin_opt.config.threads_per_block``.
+
+    Read at each launch, so that a changed setting applies to the next launch.
+
+    Returns
+    -------
+    int
+    """
+    from ..config import config
+    from ..core.validation import check_int
+
+    return check_int("config.threads_per_block", config.threads_per_block, lo=1, hi=1024)
+
+
+def blocks(n: int) -> int:
+    """Blocks of :func:`threads_per_block` threads needed for ``n`` threads (at least 1).
+
+    Parameters
+    ----------
+    n : int
+        Threads needed (walkers, replicas, atoms).
+
+    Returns
+    -------
+    int
+    """
+    tpb = threads_per_block()
+    return max(1, (int(n) + tpb - 1) // tpb)
 
 
 def fma_default() -> bool:

@@ -38,7 +38,6 @@ import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
 from .._kernels import BAOAB
-from ..config import config
 from ..rng import PURPOSE_NOISE
 from . import _device as dv
 from .backend import require
@@ -270,8 +269,7 @@ def run_first_passage(energy_grad: Callable, params: np.ndarray, method: int, x:
     dbas = cuda.to_device(np.full(m, -1, dtype=np.int64))
     dout = cuda.device_array((m, d))
     total = int(np.max(limit))
-    tpb = int(config.threads_per_block)
-    grid = max(1, (m + tpb - 1) // tpb)
+    tpb, grid = dv.threads_per_block(), dv.blocks(m)
     step = 0
     with dv.nvvm_fma():
         while step < total:

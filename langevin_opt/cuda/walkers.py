@@ -14,7 +14,7 @@ the recording interval.
 
 Same random numbers, same answers
 ---------------------------------
-Each walker's noise at step ``n`` is ``normal2(seed, walker_offset + i, n, q,
+Each walker's noise at step ``n`` is ``normal2(seed, stream0 + i, n, q,
 PURPOSE_NOISE)`` and its MALA test uniform ``uniform2(..., 0, PURPOSE_ACCEPT)``,
 the keys of the CPU kernels; replica swaps use ``uniform2(seed, chain, step, k,
 PURPOSE_SWAP)`` in the CPU driver's deterministic even/odd order, so swap
@@ -50,11 +50,9 @@ from ..rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, uniform2
 from . import _device as dv
 from .backend import require
 
-__all__ = ["THREADS_PER_BLOCK", "MAX_STEPS_PER_LAUNCH", "WalkerKernels", "kernels_for",
+__all__ = ["MAX_STEPS_PER_LAUNCH", "WalkerKernels", "kernels_for",
            "run_ensemble", "step_signature", "swap_signature"]
 
-#: Threads (walkers) per CUDA block.
-THREADS_PER_BLOCK = 128
 #: Longest stretch of steps in one launch (keeps each launch well under any watchdog).
 MAX_STEPS_PER_LAUNCH = 4096
 
@@ -305,10 +303,6 @@ def _swap_kernel() -> Callable:
     return _SWAP[0]
 
 
-def _blocks(n: int) -> int:
-    return max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
-
-
 def run_ensemble(
     energy_grad: Callable,
     method: int,
@@ -427,12 +421,12 @@ def run_ensemble(
         bounds.append(b)
         cur = b
 
-    grid = _blocks(m)
+    grid, tpb = dv.blocks(m), dv.threads_per_block()
     cur = step0
     sd = np.uint64(seed)
     with dv.nvvm_fma():
         for b in bounds:
-            kernel[grid, THREADS_PER_BLOCK](
+            kernel[grid, tpb](
                 dX, dV, dE, dG, dY, dGY, dp, dT, dphi, np.int64(cur - step0), np.float64(dt),
                 np.float64(c1), np.float64(c2), np.float64(mass), sd, np.int64(stream0),
                 np.int64(cur), np.int64(b - cur), dacc, dstatus, dflag)
@@ -442,7 +436,7 @@ def run_ensemble(
                     break  # as the CPU driver: no swap after a divergence, stop here
                 parity = (b // swap_every) % 2
                 fac = float(phi[b - step0 - 1])
-                swap[_blocks(n_chains), THREADS_PER_BLOCK](
+                swap[dv.blocks(n_chains), tpb](
                     dX, dV, dE, dT, np.float64(fac), sd, np.int64(chain0), np.int64(b),
                     np.int64(parity), np.int64(n_temps), dperm, datt, dacs, bool(has_velocity))
             if b in rec:
