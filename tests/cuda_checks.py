@@ -145,7 +145,7 @@ def sim_checks() -> None:
         basins = Basins(np.array([[-1.0], [1.0]]), [0.3, 0.3])
         x = np.full((16, 1), -1.0)
         kw = dict(temperature=np.linspace(0.6, 1.2, 16), max_steps=np.arange(40, 200, 10),
-                  seed=5, stream_offset=3, chunk=25)
+                  seed=5, stream_offset=3, chunk=25, threads=1)  # threads: CPU only
         events = []
         for integ in (lo.Overdamped(0.02), lo.BAOAB(0.05, friction=2.0)):
             calls = {"cpu": [], "cuda": []}

@@ -128,7 +128,10 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
     container_wall = _devjit(upd.container_wall_py)
 
     def forces_py(x, species, table, S, box, periodic, wall, F):
-        # the CPU's all_pairs + container, in its order of operations
+        # the CPU's all_pairs + container, in its order of operations.  Deliberate device
+        # variant of particles.forces.all_pairs (not compiled from its source): that one
+        # is a CPU closure using np.rint, which numba-cuda lacks, and rewriting the CPU
+        # minimum image with floor(t + 1/2) would change CPU bits at half-integers
         n = x.shape[0]
         for i in range(n):
             for k in range(D):
@@ -194,6 +197,8 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         v = V[r]
         f = F[r]
         base = streams[r] * n
+        # one thread per replica: the device variant of the CPU's prange over replicas
+        # (particles.dynamics._make_batch "run"); the per-atom math is the shared source
         for s in range(n_steps):
             T = temps[r] * tfac[s]
             step = step0 + s
@@ -371,6 +376,50 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
     sh = _shared()
     first_half_atom, kick_atom = sh["first_half"], sh["kick"]
 
+    def pair_term_py(x, i, j, species, table, base, box, periodic):
+        # one term of atom i's sum over its full list (forces_list) or all atoms
+        # (forces_all): minimum-image separation, pair energy and force over r
+        dx = x[i, 0] - x[j, 0]
+        dy = x[i, 1] - x[j, 1]
+        if periodic:
+            dx -= box[0] * rint(dx / box[0])
+            dy -= box[1] * rint(dy / box[1])
+        r2 = dx * dx + dy * dy
+        dz = 0.0
+        if D == 3:
+            dz = x[i, 2] - x[j, 2]
+            if periodic:
+                dz -= box[2] * rint(dz / box[2])
+            r2 += dz * dz
+        u, fr = pr(r2, table[base + species[j]])
+        return u, fr, dx, dy, dz, r2
+
+    def cell_coord_py(x, i, k, box, nc):
+        # cell index of atom i along axis k (positions wrapped into the box)
+        u = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
+        ck = int(u / box[k] * nc[k])
+        if ck >= nc[k]:
+            ck = nc[k] - 1
+        if ck < 0:
+            ck = 0
+        return ck
+
+    def store_atom_py(i, fx, fy, fz, e, w, F, Ea, Wa, status, step):
+        # atom i's force, half its pair energy and virial (each pair is summed from both
+        # ends); a non-finite one marks the step
+        F[i, 0] = fx
+        F[i, 1] = fy
+        if D == 3:
+            F[i, 2] = fz
+        Ea[i] = 0.5 * e
+        Wa[i] = 0.5 * w
+        if not (math.isfinite(e) and math.isfinite(fx + fy + fz)):
+            cuda.atomic.min(status, 0, step)
+
+    pair_term = _devjit(pair_term_py)
+    store_atom = _devjit(store_atom_py)
+    cell_coord = _devjit(cell_coord_py)
+
     def first_half(code, x, v, f, minv, dt, c1, T, seed, stream0, step, xref, half_skin2,
                    flag):
         # the integrators' first half step, then the neighbour-list skin test
@@ -405,13 +454,7 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
             return
         c = 0
         for k in range(D):
-            u = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
-            ck = int(u / box[k] * nc[k])
-            if ck >= nc[k]:
-                ck = nc[k] - 1
-            if ck < 0:
-                ck = 0
-            c = c * nc[k] + ck
+            c = c * nc[k] + cell_coord(x, i, k, box, nc)
         slot = cuda.atomic.add(count, c, 1)
         if slot < cells.shape[1]:
             cells[c, slot] = i
@@ -429,12 +472,7 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         ci2 = 0
         cc = 0
         for k in range(D):
-            u = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
-            ck = int(u / box[k] * nc[k])
-            if ck >= nc[k]:
-                ck = nc[k] - 1
-            if ck < 0:
-                ck = 0
+            ck = cell_coord(x, i, k, box, nc)
             if k == 0:
                 ci0 = ck
             elif k == 1:
@@ -499,32 +537,13 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
             cnt = nbr.shape[0]
         for q in range(cnt):
             j = nbr[q, i]
-            dx = x[i, 0] - x[j, 0]
-            dy = x[i, 1] - x[j, 1]
-            if periodic:
-                dx -= box[0] * rint(dx / box[0])
-                dy -= box[1] * rint(dy / box[1])
-            r2 = dx * dx + dy * dy
-            dz = 0.0
-            if D == 3:
-                dz = x[i, 2] - x[j, 2]
-                if periodic:
-                    dz -= box[2] * rint(dz / box[2])
-                r2 += dz * dz
-            u, fr = pr(r2, table[base + species[j]])
+            u, fr, dx, dy, dz, r2 = pair_term(x, i, j, species, table, base, box, periodic)
             e += u
             w += fr * r2
             fx += fr * dx
             fy += fr * dy
             fz += fr * dz
-        F[i, 0] = fx
-        F[i, 1] = fy
-        if D == 3:
-            F[i, 2] = fz
-        Ea[i] = 0.5 * e
-        Wa[i] = 0.5 * w
-        if not (math.isfinite(e) and math.isfinite(fx + fy + fz)):
-            cuda.atomic.min(status, 0, step)
+        store_atom(i, fx, fy, fz, e, w, F, Ea, Wa, status, step)
 
     def forces_all(x, species, table, S, box, periodic, F, Ea, Wa, status, step):
         # all pairs (clusters, small boxes): the same sum over j != i in index order
@@ -540,32 +559,13 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         for j in range(x.shape[0]):
             if j == i:
                 continue
-            dx = x[i, 0] - x[j, 0]
-            dy = x[i, 1] - x[j, 1]
-            if periodic:
-                dx -= box[0] * rint(dx / box[0])
-                dy -= box[1] * rint(dy / box[1])
-            r2 = dx * dx + dy * dy
-            dz = 0.0
-            if D == 3:
-                dz = x[i, 2] - x[j, 2]
-                if periodic:
-                    dz -= box[2] * rint(dz / box[2])
-                r2 += dz * dz
-            u, fr = pr(r2, table[base + species[j]])
+            u, fr, dx, dy, dz, r2 = pair_term(x, i, j, species, table, base, box, periodic)
             e += u
             w += fr * r2
             fx += fr * dx
             fy += fr * dy
             fz += fr * dz
-        F[i, 0] = fx
-        F[i, 1] = fy
-        if D == 3:
-            F[i, 2] = fz
-        Ea[i] = 0.5 * e
-        Wa[i] = 0.5 * w
-        if not (math.isfinite(e) and math.isfinite(fx + fy + fz)):
-            cuda.atomic.min(status, 0, step)
+        store_atom(i, fx, fy, fz, e, w, F, Ea, Wa, status, step)
 
     def reduce(Ea, Wa, v, m, out):
         # per chunk of REDUCE_CHUNK atoms, in index order: potential energy, virial,

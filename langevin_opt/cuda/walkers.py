@@ -178,6 +178,9 @@ def make_swap_kernel() -> Callable:
     function
         The kernel as a Python function; arguments: see :func:`swap_signature`.
     """
+    # Deliberate device variant of the swap round in _kernels (the CPU driver runs it
+    # inside its compiled replica loop, counting attempts per slot pair; here one thread
+    # per chain counts per (chain, pair) to need no atomics): same order, same uniforms.
     def swap_kernel(X, V, E, T, fac, seed, chain0, step_end, parity, n_temps, perm, att,
                     acc, has_velocity):
         c = cuda.grid(1)
