@@ -20,12 +20,11 @@ basins and positions are those of the CPU loop (bit-identical under the
 simulator and, with the default ``LANGEVIN_OPT_CUDA_FMA=0``, on a GPU for
 landscapes written with IEEE arithmetic and :mod:`langevin_opt.fastmath`).
 
-Deliberate device variant: the step loop here repeats the overdamped and BAOAB
-steps of the walker kernel (with schedule factor 1) and of the CPU block loop
-(which is vectorised over a block of walkers, one thread per walker here) instead
-of sharing a device function with them: the kernels would then have to pass six
-arrays and a dozen scalars through a call the simulator runs as Python; the
-arithmetic itself is shared (the scalar functions of ``_device``).
+The overdamped and BAOAB steps are the walker kernel's own device functions
+(``_device.em_noise``, ``baoab_bao``, ``baoab_kick``, with schedule factor 1).
+The CPU block loop of :mod:`langevin_opt.rates.first_passage` is a deliberate
+vectorisation variant of them (a block of walkers per thread, loops over walkers
+innermost); the scalar update arithmetic is the same.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
 from .._kernels import BAOAB
-from ..rng import PURPOSE_NOISE
 from . import _device as dv
 from .backend import require
 
@@ -65,8 +63,8 @@ def make_first_passage_kernel(energy_grad: Callable, method: int) -> Callable:
         Arguments: see :func:`first_passage_signature`.
     """
     eg = dv.device_fn(energy_grad)
-    normal2 = dv.normal2
-    em_update, kick, drift, ou_update = dv.em_update, dv.kick, dv.drift, dv.ou_update
+    em_noise = dv.device_fn(dv.em_noise)
+    baoab_bao, baoab_kick = dv.device_fn(dv.baoab_bao), dv.device_fn(dv.baoab_kick)
     baoab = method == BAOAB
 
     def fp_kernel(X, V, E, G, p, T, ids, origin, limit, dt, c1, c2, mass, seed, step0, n,
@@ -89,27 +87,11 @@ def make_first_passage_kernel(energy_grad: Callable, method: int) -> Callable:
         for s in range(n):
             step = step0 + s
             if baoab:
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    V[k, i] = ou_update(V[k, i], c1, sd, z0)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
-                    if k + 1 < d:
-                        V[k + 1, i] = ou_update(V[k + 1, i], c1, sd, z1)
-                        X[k + 1, i] = drift(X[k + 1, i], V[k + 1, i], hdt)
+                baoab_bao(X, V, G, i, hdt, hdtm, c1, sd, seed, st, step)
                 e = eg(X, i, p, G)
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
+                baoab_kick(V, G, i, hdtm)
             else:
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    X[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
-                    if k + 1 < d:
-                        X[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+                em_noise(X, X, G, i, dt, sig, seed, st, step)
                 e = eg(X, i, p, G)
             done = step + 1
             hit = -1

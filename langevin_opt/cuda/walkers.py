@@ -46,7 +46,7 @@ import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
 from .._kernels import BAOAB, GD, MALA, OVERDAMPED
-from ..rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, uniform2
+from ..rng import PURPOSE_ACCEPT, PURPOSE_SWAP, uniform2
 from . import _device as dv
 from .backend import require
 
@@ -75,9 +75,9 @@ def make_step_kernel(energy_grad: Callable, method: int) -> Callable:
         compiled with ``cuda.compile_ptx``).  Arguments: see :func:`step_signature`.
     """
     eg = dv.device_fn(energy_grad)
-    normal2 = dv.normal2
-    gd_update, em_update, kick = dv.gd_update, dv.em_update, dv.kick
-    drift, ou_update, mala_log_ratio = dv.drift, dv.ou_update, dv.mala_log_ratio
+    gd_update, mala_log_ratio = dv.gd_update, dv.mala_log_ratio
+    em_noise = dv.device_fn(dv.em_noise)
+    baoab_bao, baoab_kick = dv.device_fn(dv.baoab_bao), dv.device_fn(dv.baoab_kick)
 
     def step_kernel(X, V, E, G, Y, GY, p, T, phi, phi_off, dt, c1, c2, mass, seed, stream0,
                     step0, n, acc, status, flag):
@@ -101,21 +101,11 @@ def make_step_kernel(energy_grad: Callable, method: int) -> Callable:
                 e = eg(X, i, p, G)
             elif method == OVERDAMPED:
                 sig = math.sqrt(2.0 * ph * dt * ti)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    X[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
-                    if k + 1 < d:
-                        X[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+                em_noise(X, X, G, i, dt, sig, seed, st, step)
                 e = eg(X, i, p, G)
             elif method == MALA:
                 sig = math.sqrt(2.0 * ph * dt * ti)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    Y[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
-                    if k + 1 < d:
-                        Y[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+                em_noise(Y, X, G, i, dt, sig, seed, st, step)
                 ey = eg(Y, i, p, GY)
                 temp = ti * ph
                 fwd = 0.0
@@ -134,21 +124,10 @@ def make_step_kernel(energy_grad: Callable, method: int) -> Callable:
                         X[k, i] = Y[k, i]
                         G[k, i] = GY[k, i]
             else:  # BAOAB: B A O A B, one gradient per step
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
                 sd = c2 * math.sqrt(ph / mass * ti)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    V[k, i] = ou_update(V[k, i], c1, sd, z0)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
-                    if k + 1 < d:
-                        V[k + 1, i] = ou_update(V[k + 1, i], c1, sd, z1)
-                        X[k + 1, i] = drift(X[k + 1, i], V[k + 1, i], hdt)
+                baoab_bao(X, V, G, i, hdt, hdtm, c1, sd, seed, st, step)
                 e = eg(X, i, p, G)
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
+                baoab_kick(V, G, i, hdtm)
             # non-finite test on the energy and the positions (as the CPU kernels)
             v = e
             for k in range(d):
