@@ -252,14 +252,18 @@ def replica_signatures(D: int) -> dict[str, tuple]:
 _REPLICA_CACHE: dict = {}
 
 
-def _replica_compiled(pair: Callable, D: int) -> dict[str, Callable]:
+def _compiled(cache: dict, make: Callable, pair: Callable, D: int) -> dict[str, Callable]:
+    # the kernels of make(pair, D), compiled once per (pair function, dimension)
     key = (id(pair), D)
-    hit = _REPLICA_CACHE.get(key)
+    hit = cache.get(key)
     if hit is None or hit[0] is not pair:
-        src = replica_kernels(pair, D)
-        hit = (pair, {k: cuda.jit(v) for k, v in src.items()})
-        _REPLICA_CACHE[key] = hit
+        hit = (pair, {k: cuda.jit(v) for k, v in make(pair, D).items()})
+        cache[key] = hit
     return hit[1]
+
+
+def _replica_compiled(pair: Callable, D: int) -> dict[str, Callable]:
+    return _compiled(_REPLICA_CACHE, replica_kernels, pair, D)
 
 
 def run_replicas(pair: Callable, X: np.ndarray, V: np.ndarray, code: int, dt: float,
@@ -623,13 +627,7 @@ _SYSTEM_CACHE: dict = {}
 
 
 def _system_compiled(pair: Callable, D: int) -> dict[str, Callable]:
-    key = (id(pair), D)
-    hit = _SYSTEM_CACHE.get(key)
-    if hit is None or hit[0] is not pair:
-        src = system_kernels(pair, D)
-        hit = (pair, {k: cuda.jit(v) for k, v in src.items()})
-        _SYSTEM_CACHE[key] = hit
-    return hit[1]
+    return _compiled(_SYSTEM_CACHE, system_kernels, pair, D)
 
 
 def _clone(a):
