@@ -7,7 +7,9 @@ config.block_size : int
     call while its walkers stay in L1 cache; blocks are spread over threads.
     Results do not depend on it (tests check that).
 config.threads_per_block : int
-    CUDA threads per block (used by the CUDA backend).
+    CUDA threads per block of every kernel launch of the CUDA backend (walkers,
+    first passage, particles), read at each launch; an integer in [1, 1024].
+    Results do not depend on it (the simulator tests check that).
 """
 
 from __future__ import annotations

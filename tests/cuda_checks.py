@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,23 +139,50 @@ def sim_checks() -> None:
 
     @check("first_passage[double_well,overdamped+baoab]")
     def _():
-        from langevin_opt.cuda.first_passage import first_passage as fp_gpu
         from langevin_opt.rates.first_passage import Basins, first_passage
 
         dw = lo.double_well()
         basins = Basins(np.array([[-1.0], [1.0]]), [0.3, 0.3])
         x = np.full((16, 1), -1.0)
         kw = dict(temperature=np.linspace(0.6, 1.2, 16), max_steps=np.arange(40, 200, 10),
-                  seed=5, walker_offset=3)
+                  seed=5, stream_offset=3, chunk=25, threads=1)  # threads: CPU only
         events = []
         for integ in (lo.Overdamped(0.02), lo.BAOAB(0.05, friction=2.0)):
-            a = first_passage(dw, integ, x, basins, chunk=25, **kw)
-            b = fp_gpu(dw, integ, x, basins, chunk=25, **kw)
+            calls = {"cpu": [], "cuda": []}
+            a, b = (first_passage(dw, integ, x, basins, backend=be,
+                                  progress=lambda s, r, log=calls[be]: log.append((s, r)), **kw)
+                    for be in ("cpu", "cuda"))
             for f in ("steps", "final_basin", "positions", "censored", "walker_steps"):
                 same(getattr(a, f), getattr(b, f), f"{integ.kind} {f}")
+            assert calls["cpu"] == calls["cuda"] and calls["cpu"], calls  # progress honoured
             events.append(a.n_events)
         assert min(events) > 0, events
         return f"events {events}"
+
+    @check("first_passage[divergence,partial result]")
+    def _():
+        from langevin_opt.core import DivergenceError
+        from langevin_opt.rates.first_passage import basins_from_landscape, first_passage
+
+        dw = lo.double_well()
+        x = np.full((12, 1), -1.0)
+        x[7] = -30.0   # far out on the quartic wall: diverges within a few steps
+        errs = []
+        for be in ("cpu", "cuda"):
+            try:
+                with warnings.catch_warnings():  # the simulator's threads overflow floats
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    first_passage(dw, lo.Overdamped(0.02), x, basins_from_landscape(dw),
+                                  temperature=0.5, max_steps=400, seed=1, chunk=10,
+                                  start_basin=0, backend=be)
+            except DivergenceError as err:
+                errs.append(err)
+        assert len(errs) == 2, "both backends must raise DivergenceError"
+        a, b = errs
+        assert (a.step, a.index) == (b.step, b.index) and a.index == 7, (a.step, a.index)
+        for f in ("steps", "final_basin", "positions", "walker_steps"):
+            same(getattr(a.partial_result, f), getattr(b.partial_result, f), f"partial {f}")
+        return f"step {a.step} walker {a.index}"
 
     @check("particles[run_replicas+replica_exchange,lj13]")
     def _():
@@ -226,6 +254,60 @@ def sim_checks() -> None:
             md.run(5)
         close(mds[0].x, mds[1].x, "cluster positions", atol=1e-13)
         close(mds[0].energy, mds[1].energy, "cluster energy", rtol=1e-13)
+
+    @check("config.threads_per_block[every launch]")
+    def _():
+        # every launch of every driver uses the patched block size (the simulator's kernel
+        # objects record what they are launched with), and results do not depend on it
+        from numba.cuda.simulator.kernel import FakeCUDAKernel
+
+        from langevin_opt.config import config
+        from langevin_opt.rates.first_passage import Basins, first_passage
+
+        seen: list[tuple] = []
+        original = FakeCUDAKernel.__getitem__
+
+        def spy(self, configuration):
+            seen.append((getattr(self.fn, "__name__", "?"), configuration[1]))
+            return original(self, configuration)
+
+        dw = lo.double_well()
+        basins = Basins(np.array([[-1.0], [1.0]]), [0.3, 0.3])
+        X = np.array([[[0, 0, 0], [1.1, 0, 0], [0, 1.1, 0]]], dtype=float) + \
+            np.random.default_rng(5).normal(scale=0.02, size=(30, 3, 3))
+        cl = lp.ParticleSystem(X[0])
+        lj = lp.lennard_jones(mode="plain")
+
+        def runs(be):
+            return [
+                lo.sample(mb, x0, 6, method="baoab", dt=2e-4, temperature=25.0, seed=3,
+                          record_every=3, backend=be).state.positions,
+                first_passage(dw, lo.Overdamped(0.02), np.full((40, 1), -1.0), basins,
+                              temperature=1.0, max_steps=30, seed=5, chunk=10,
+                              backend=be).steps,
+                lp.run_replicas(X, lj, lp.LangevinBAOAB(0.005), 3, temperatures=0.2, seed=1,
+                                backend=be).positions,
+                lp.Dynamics(cl, lj, lp.VelocityVerlet(0.002), temperature=0.1, seed=2,
+                            backend=be).run(2).potential_energy,
+            ]
+
+        cpu = runs("cpu")
+        config.threads_per_block = 7
+        FakeCUDAKernel.__getitem__ = spy
+        try:
+            gpu = runs("cuda")
+        finally:
+            FakeCUDAKernel.__getitem__ = original
+            config.reset()
+        sizes = {bs for _, bs in seen}
+        names = {n for n, _ in seen}
+        assert sizes == {7}, sizes
+        for kernel in ("step_kernel", "fp_kernel", "run_kernel", "forces_all"):
+            assert any(kernel in n for n in names), (kernel, names)
+        for a, b in zip(cpu[:3], gpu[:3], strict=True):
+            same(a, b, "results with threads_per_block=7")
+        close(cpu[3], gpu[3], "Dynamics energies", rtol=1e-13)
+        return f"{len(seen)} launches, kernels {sorted(names)}"
 
     @check("cli[run --backend cuda = cpu, H5MD frames]")
     def _():

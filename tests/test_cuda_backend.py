@@ -37,9 +37,11 @@ SIM_CHECKS = [
     "walkers[replica_exchange,overdamped+baoab]",
     "walkers[divergence]",
     "first_passage[double_well,overdamped+baoab]",
+    "first_passage[divergence,partial result]",
     "particles[run_replicas+replica_exchange,lj13]",
     "particles[dynamics,lj_box_cells]",
     "particles[dynamics,morse_2d_cells+cluster_all_pairs]",
+    "config.threads_per_block[every launch]",
     "cli[run --backend cuda = cpu, H5MD frames]",
 ]
 
@@ -129,6 +131,22 @@ def test_normal2_variant_is_the_cpu_stream():
 
     out = both(np.uint64(2**63 + 12345), 20_000)
     assert np.array_equal(out[:, :2], out[:, 2:])
+
+
+def test_threads_per_block_setting_is_validated(monkeypatch):
+    """Launches read ``config.threads_per_block``; a bad value is a one-line error."""
+    from langevin_opt.config import config
+    from langevin_opt.cuda import _device as dv
+
+    monkeypatch.setattr(config, "threads_per_block", 64)
+    assert dv.threads_per_block() == 64 and dv.blocks(129) == 3 and dv.blocks(0) == 1
+    monkeypatch.setattr(config, "threads_per_block", 0)
+    with pytest.raises(ValueError, match=r"config.threads_per_block must be an integer in "
+                                         r"\[1, 1024\], got 0"):
+        dv.blocks(10)
+    monkeypatch.setattr(config, "threads_per_block", 32.0)
+    with pytest.raises(TypeError, match="config.threads_per_block must be an integer"):
+        dv.threads_per_block()
 
 
 def test_backend_argument_is_validated():

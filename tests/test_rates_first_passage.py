@@ -34,7 +34,7 @@ def test_trajectory_identical_to_sampler_until_escape(name, integ, n, temp):
     x0 = np.tile(land.minima[0], (40, 1))
     basins = basins_from_landscape(land)
     res = first_passage(land, integ, x0, basins, temperature=temp, max_steps=n, seed=11,
-                        walker_offset=5, chunk=97)
+                        stream_offset=5, chunk=97)
     sampler = lo.Sampler(land, integ, temperature=temp, seed=11, walker_offset=5)
     traj = sampler.run(sampler.init(x0), n, record_every=1).trajectory.positions
     assert res.n_events > 0 and res.censored.any()
@@ -98,7 +98,7 @@ def test_independent_of_thread_count():
 def test_rejects_bad_inputs(mb):
     basins = basins_from_landscape(mb)
     x0 = np.tile(mb.minima[0], (4, 1))
-    with pytest.raises(ValueError, match="integrator"):
+    with pytest.raises(TypeError, match="integrator"):
         first_passage(mb, lo.MALA(dt=1e-5), x0, basins, temperature=1.0, max_steps=10, seed=0)
     with pytest.raises(ValueError, match="outside every basin"):
         first_passage(mb, lo.Overdamped(dt=1e-5), np.zeros((4, 2)), basins, temperature=1.0,
@@ -110,11 +110,116 @@ def test_rejects_bad_inputs(mb):
         Basins([[0.0], [1.0]], [0.6, 0.6])
 
 
+def _one_line(err: pytest.ExceptionInfo) -> str:
+    msg = str(err.value)
+    assert "\n" not in msg, msg
+    return msg
+
+
+@pytest.mark.parametrize(("kw", "exc", "text"), [
+    # per-walker arrays of the wrong length: one line naming the argument (was a NumPy
+    # broadcasting error)
+    ({"temperature": [1.0, 2.0, 3.0]}, ValueError, r"temperature must be a scalar or have "
+                                                   r"shape \(4,\), got shape \(3,\)"),
+    ({"max_steps": np.array([10, 20])}, ValueError, r"max_steps must be a scalar or have "
+                                                    r"shape \(4,\), got shape \(2,\)"),
+    ({"temperature": [[1.0] * 4]}, ValueError, r"temperature must be a scalar or have shape"),
+    ({"temperature": -1.0}, ValueError, "temperature must be finite > 0"),
+    ({"max_steps": 2.5}, TypeError, "max_steps must hold integers"),
+    ({"start_basin": [0, 1]}, ValueError, r"start_basin must be a scalar or have shape \(4,\)"),
+    ({"start_basin": 7}, ValueError, r"start_basin must be finite in \[0, 2\]"),
+    ({"stream_offset": -1}, ValueError, "stream_offset must be an integer in"),
+    ({"stream_offset": 2**32 - 2}, ValueError, "stream_offset must be an integer in"),
+    ({"stream_offset": 1.5}, TypeError, "stream_offset must be an integer"),
+    ({"chunk": 0}, ValueError, r"chunk must be an integer in \[1, "),
+    ({"threads": 0}, ValueError, "threads must be an integer in"),
+    ({"progress": 3}, TypeError, "progress must be callable"),
+    ({"compact": "no"}, TypeError, "compact must be True or False"),
+    ({"seed": None}, TypeError, "seed is required"),
+    ({"seed": -1}, ValueError, "seed must be an integer"),
+    ({"velocities": np.zeros((4, 2))}, ValueError, "velocities are only used by baoab"),
+])
+def test_bad_inputs_get_one_line_errors(mb, kw, exc, text):
+    basins = basins_from_landscape(mb)
+    args = dict(temperature=1.0, max_steps=10, seed=0, start_basin=0)
+    args.update(kw)
+    with pytest.raises(exc, match=text) as err:
+        first_passage(mb, lo.Overdamped(dt=1e-5), np.tile(mb.minima[0], (4, 1)), basins,
+                      **args)
+    _one_line(err)
+
+
+def test_missing_seed_and_wrong_types_are_type_errors(mb):
+    basins = basins_from_landscape(mb)
+    x0 = np.tile(mb.minima[0], (4, 1))
+    with pytest.raises(TypeError, match="seed is required"):
+        first_passage(mb, lo.Overdamped(dt=1e-5), x0, basins, temperature=1.0, max_steps=10)
+    with pytest.raises(TypeError, match="landscape must be a Landscape"):
+        first_passage("muller_brown", lo.Overdamped(dt=1e-5), x0, basins, temperature=1.0,
+                      max_steps=10, seed=0)
+    with pytest.raises(TypeError, match="basins must be a Basins"):
+        first_passage(mb, lo.Overdamped(dt=1e-5), x0, None, temperature=1.0, max_steps=10,
+                      seed=0)
+
+
+def test_baoab_velocity_shape_checked(mb):
+    basins = basins_from_landscape(mb)
+    x0 = np.tile(mb.minima[0], (4, 1))
+    with pytest.raises(ValueError, match=r"velocities must have shape \(4, 2\)") as err:
+        first_passage(mb, lo.BAOAB(dt=1e-5), x0, basins, temperature=1.0, max_steps=10,
+                      seed=0, velocities=np.zeros((3, 2)))
+    _one_line(err)
+
+
+def test_checks_run_before_the_backend_is_chosen(mb):
+    """One validation path: a bad argument is refused the same way with backend='cuda'."""
+    basins = basins_from_landscape(mb)
+    x0 = np.tile(mb.minima[0], (4, 1))
+    for kw, text in (({"temperature": [1.0, 2.0]}, "temperature must be a scalar"),
+                     ({"stream_offset": -3}, "stream_offset must be"),
+                     ({"start_basin": 5}, "start_basin must be")):
+        args = dict(temperature=1.0, max_steps=10, seed=0, start_basin=0, **{})
+        args.update(kw)
+        with pytest.raises(ValueError, match=text):
+            first_passage(mb, lo.Overdamped(dt=1e-5), x0, basins, backend="cuda", **args)
+    with pytest.raises(ValueError, match="compact=False keeps the CPU's initial walker blocks"):
+        first_passage(mb, lo.Overdamped(dt=1e-5), x0, basins, temperature=1.0, max_steps=10,
+                      seed=0, compact=False, backend="cuda")
+
+
+def test_stream_offset_gives_the_streams_of_the_whole_run():
+    """Walkers 6.. run alone with stream_offset=6 follow walkers 6.. of the whole run."""
+    dw = lo.double_well(barrier=1.0)
+    basins = basins_from_landscape(dw)
+    kw = dict(temperature=0.4, max_steps=2000, seed=9, chunk=300)
+    whole = first_passage(dw, lo.BAOAB(dt=0.01), np.full((10, 1), -1.0), basins, **kw)
+    part = first_passage(dw, lo.BAOAB(dt=0.01), np.full((4, 1), -1.0), basins,
+                         stream_offset=6, **kw)
+    assert np.array_equal(whole.steps[6:], part.steps)
+    assert np.array_equal(whole.positions[6:], part.positions)
+    assert not np.array_equal(whole.steps[:4], part.steps)
+
+
 def test_divergence_is_reported():
+    from langevin_opt.core import DivergenceError
+
     dw = lo.double_well()
-    with pytest.raises(FloatingPointError, match="non-finite"):
-        first_passage(dw, lo.Overdamped(dt=5.0), np.full((8, 1), -1.0),
-                      basins_from_landscape(dw), temperature=1.0, max_steps=1000, seed=0)
+    x = np.full((8, 1), -1.0)
+    x[5] = -30.0     # this walker blows up within a few steps; the others are fine
+    with pytest.raises(DivergenceError, match="non-finite") as err:
+        first_passage(dw, lo.Overdamped(dt=0.02), x, basins_from_landscape(dw),
+                      temperature=0.5, max_steps=1000, seed=0, chunk=10, start_basin=0)
+    e = err.value
+    assert isinstance(e, FloatingPointError)
+    assert e.index == 5 and 1 <= e.step <= 10
+    assert f"at step {e.step} for walker 5" in str(e)
+    part = e.partial_result
+    assert part.final_basin[5] == -2 and part.steps[5] == e.step
+    # the others were still running at the end of the chunk: no step, their current position
+    others = np.arange(8) != 5
+    assert np.all(part.steps[others] == -1) and np.all(part.final_basin[others] == -1)
+    assert np.all(np.isfinite(part.positions[others]))
+    assert part.walker_steps == 7 * 10 + e.step
 
 
 def _dw_potential(dw: lo.Landscape):

@@ -2,8 +2,19 @@
 
 Use it through the public API with ``backend="cuda"``
 (:class:`langevin_opt.Sampler`, :func:`langevin_opt.sample`,
-``langevin-opt run --backend cuda``).  Install with
-``pip install 'langevin_opt[cuda]'``.
+:class:`langevin_opt.particles.Dynamics`, :func:`langevin_opt.particles.run_replicas`,
+:func:`langevin_opt.rates.first_passage`, ``langevin-opt run --backend cuda``).
+Install with ``pip install 'langevin_opt[cuda]'``.
+
+The seam is at the driver
+-------------------------
+Each front end validates its arguments once and then calls either its compiled CPU
+driver or the GPU driver here with the same arrays.  This package exports only such
+array-in/array-out drivers and imports only shared math (:mod:`langevin_opt.core`,
+:mod:`langevin_opt.rng`, ``_fastmath``, landscapes, pair functions,
+:mod:`langevin_opt.particles._update`, kernel codes), never a front end
+(``tests/test_architecture.py`` checks it).  Every launch uses
+``langevin_opt.config.threads_per_block`` threads per block.
 
 Modules
 -------
@@ -11,15 +22,16 @@ Modules
     :func:`available`, :func:`require` (one-line errors, never a silent CPU
     fallback), ``backend=`` validation.
 :mod:`._device`
-    Scalar update math and the normal generator shared by both targets.
+    Scalar update math and the normal generator shared by both targets; launch sizes.
 :mod:`.walkers`
     Step kernels per (landscape, integrator), the replica-exchange swap kernel and
-    the host driver :func:`~.walkers.run_ensemble`.
+    the driver :func:`~.walkers.run_ensemble` (behind ``Sampler``).
 :mod:`.particles`
-    Pair forces (Lennard-Jones, Morse) with host-built cell/neighbour lists,
-    integrator steps for particle systems and batched small-cluster replicas.
+    Pair forces (Lennard-Jones, Morse) with device-built cell/neighbour lists: the
+    single-system driver :class:`~.particles.SystemDriver` (behind ``Dynamics``) and
+    the batched small-cluster driver :func:`~.particles.run_replicas`.
 :mod:`.first_passage`
-    The first-passage loop (:func:`~.first_passage.first_passage`, the GPU twin of
+    The first-passage driver :func:`~.first_passage.run_first_passage` (behind
     :func:`langevin_opt.rates.first_passage`).
 :mod:`.ptx`
     :func:`compile_ptx_all`: every kernel compiled to PTX without a GPU.

@@ -53,10 +53,11 @@ from collections.abc import Iterator
 import numba
 
 from .. import _fastmath as fm
-from ..rng import _bits, _to_unit
+from ..rng import PURPOSE_NOISE, _bits, _to_unit
 
 __all__ = ["nvvm_fma", "fma_default", "normal2", "device_fn", "gd_update", "em_update", "kick",
-           "drift", "ou_update", "mala_log_ratio"]
+           "drift", "ou_update", "mala_log_ratio", "em_noise", "baoab_bao", "baoab_kick",
+           "threads_per_block", "blocks"]
 
 _inline = numba.njit(inline="always", error_model="numpy")
 
@@ -110,6 +111,45 @@ def mala_log_ratio(e_new, e_old, fwd, bwd, temp, dt):  # pragma: no cover - comp
     return -(e_new - e_old) / temp - (bwd - fwd) / (4.0 * temp * dt)
 
 
+# --- one walker's step over its d components (kernels of .walkers and .first_passage) -----
+# These take the (d, M) arrays and a walker index; kernels call them through device_fn.
+
+@_inline
+def em_noise(Y, X, G, i, dt, sig, seed, st, step):  # pragma: no cover - compiled
+    """Euler–Maruyama update of walker ``i``: ``Y[:, i] = X[:, i] - dt G[:, i] + sig z``."""
+    d = X.shape[0]
+    for q in range((d + 1) // 2):
+        k = 2 * q
+        z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
+        Y[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
+        if k + 1 < d:
+            Y[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+
+
+@_inline
+def baoab_bao(X, V, G, i, hdt, hdtm, c1, sd, seed, st, step):  # pragma: no cover - compiled
+    """B A O A of a BAOAB step of walker ``i`` (the caller evaluates the gradient, then kicks)."""
+    d = X.shape[0]
+    for k in range(d):
+        V[k, i] = kick(V[k, i], G[k, i], hdtm)
+        X[k, i] = drift(X[k, i], V[k, i], hdt)
+    for q in range((d + 1) // 2):
+        k = 2 * q
+        z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
+        V[k, i] = ou_update(V[k, i], c1, sd, z0)
+        X[k, i] = drift(X[k, i], V[k, i], hdt)
+        if k + 1 < d:
+            V[k + 1, i] = ou_update(V[k + 1, i], c1, sd, z1)
+            X[k + 1, i] = drift(X[k + 1, i], V[k + 1, i], hdt)
+
+
+@_inline
+def baoab_kick(V, G, i, hdtm):  # pragma: no cover - compiled
+    """The closing half kick B of a BAOAB step of walker ``i``."""
+    for k in range(V.shape[0]):
+        V[k, i] = kick(V[k, i], G[k, i], hdtm)
+
+
 def device_fn(fn):
     """The form of a compiled function that a CUDA kernel can call on this backend.
 
@@ -133,6 +173,37 @@ def device_fn(fn):
     if simulator():
         return getattr(fn, "py_func", fn)
     return fn
+
+
+def threads_per_block() -> int:
+    """CUDA threads per block of every launch: ``langevin_opt.config.threads_per_block``.
+
+    Read at each launch, so that a changed setting applies to the next launch.
+
+    Returns
+    -------
+    int
+    """
+    from ..config import config
+    from ..core.validation import check_int
+
+    return check_int("config.threads_per_block", config.threads_per_block, lo=1, hi=1024)
+
+
+def blocks(n: int) -> int:
+    """Blocks of :func:`threads_per_block` threads needed for ``n`` threads (at least 1).
+
+    Parameters
+    ----------
+    n : int
+        Threads needed (walkers, replicas, atoms).
+
+    Returns
+    -------
+    int
+    """
+    tpb = threads_per_block()
+    return max(1, (int(n) + tpb - 1) // tpb)
 
 
 def fma_default() -> bool:

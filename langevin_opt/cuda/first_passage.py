@@ -1,13 +1,18 @@
-"""CUDA first-passage loop: the GPU twin of :func:`langevin_opt.rates.first_passage`.
+"""CUDA first-passage driver: arrays in, arrays out (:func:`run_first_passage`).
+
+:func:`langevin_opt.rates.first_passage` validates its arguments once and hands the
+same arrays to its compiled CPU driver or, with ``backend="cuda"``, to
+:func:`run_first_passage` here.  This module imports no front end.
 
 One thread per walker runs a chunk of steps per launch with the arithmetic and
 random numbers of :mod:`langevin_opt.cuda.walkers` (the scalar update functions
-of :mod:`langevin_opt.cuda._device`, keys ``(seed, walker_offset + i, step, q,
-PURPOSE_NOISE)``), tests the commitment regions after every step exactly as the
-CPU loop does (squared distances to each centre, in basin order; the first basin
-other than the walker's own whose ball holds it), and stops at commitment, at its
-step limit, or on a non-finite energy or position.  Finished threads return at
-once; the host reads back only a counter of running walkers between launches.
+of :mod:`langevin_opt.cuda._device`, keys ``(seed, ids[i], step, q,
+PURPOSE_NOISE)`` with ``ids = stream_offset + i``), tests the commitment regions
+after every step exactly as the CPU loop does (squared distances to each centre,
+in basin order; the first basin other than the walker's own whose ball holds it),
+and stops at commitment, at its step limit, or on a non-finite energy or position.
+Finished threads return at once; the host reads back only two counters (running
+and diverged walkers) between launches.
 
 The CPU loop swaps finished walkers out of their blocks and repacks the rest
 between chunks; neither changes a walker's arithmetic, so first-passage steps,
@@ -15,29 +20,31 @@ basins and positions are those of the CPU loop (bit-identical under the
 simulator and, with the default ``LANGEVIN_OPT_CUDA_FMA=0``, on a GPU for
 landscapes written with IEEE arithmetic and :mod:`langevin_opt.fastmath`).
 
-The step loop here repeats the overdamped and BAOAB steps of the walker kernel
-(with schedule factor 1) instead of sharing a device function with it: the
-kernels would then have to pass six arrays and a dozen scalars through a call
-the simulator runs as Python; the arithmetic itself is shared (``_device``).
+The overdamped and BAOAB steps are the walker kernel's own device functions
+(``_device.em_noise``, ``baoab_bao``, ``baoab_kick``, with schedule factor 1).
+The CPU block loop of :mod:`langevin_opt.rates.first_passage` is a deliberate
+vectorisation variant of them (a block of walkers per thread, loops over walkers
+innermost); the scalar update arithmetic is the same.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
 from .._kernels import BAOAB
-from ..rng import PURPOSE_INIT, PURPOSE_NOISE, check_seed, normals
 from . import _device as dv
 from .backend import require
 
-__all__ = ["make_first_passage_kernel", "first_passage_signature", "first_passage"]
+__all__ = ["DIVERGED", "FirstPassageArrays", "make_first_passage_kernel",
+           "first_passage_signature", "run_first_passage"]
 
-_DIVERGED = -2
-THREADS_PER_BLOCK = 128
+#: ``basin`` of a walker whose energy or position became non-finite.
+DIVERGED = -2
 
 
 def make_first_passage_kernel(energy_grad: Callable, method: int) -> Callable:
@@ -56,12 +63,12 @@ def make_first_passage_kernel(energy_grad: Callable, method: int) -> Callable:
         Arguments: see :func:`first_passage_signature`.
     """
     eg = dv.device_fn(energy_grad)
-    normal2 = dv.normal2
-    em_update, kick, drift, ou_update = dv.em_update, dv.kick, dv.drift, dv.ou_update
+    em_noise = dv.device_fn(dv.em_noise)
+    baoab_bao, baoab_kick = dv.device_fn(dv.baoab_bao), dv.device_fn(dv.baoab_kick)
     baoab = method == BAOAB
 
     def fp_kernel(X, V, E, G, p, T, ids, origin, limit, dt, c1, c2, mass, seed, step0, n,
-                  centers, r2, out_step, out_basin, out_x, running):
+                  centers, r2, out_step, out_basin, out_x, counts):
         i = cuda.grid(1)
         if i >= X.shape[1]:
             return
@@ -80,27 +87,11 @@ def make_first_passage_kernel(energy_grad: Callable, method: int) -> Callable:
         for s in range(n):
             step = step0 + s
             if baoab:
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    V[k, i] = ou_update(V[k, i], c1, sd, z0)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
-                    if k + 1 < d:
-                        V[k + 1, i] = ou_update(V[k + 1, i], c1, sd, z1)
-                        X[k + 1, i] = drift(X[k + 1, i], V[k + 1, i], hdt)
+                baoab_bao(X, V, G, i, hdt, hdtm, c1, sd, seed, st, step)
                 e = eg(X, i, p, G)
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
+                baoab_kick(V, G, i, hdtm)
             else:
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    X[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
-                    if k + 1 < d:
-                        X[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+                em_noise(X, X, G, i, dt, sig, seed, st, step)
                 e = eg(X, i, p, G)
             done = step + 1
             hit = -1
@@ -114,17 +105,19 @@ def make_first_passage_kernel(energy_grad: Callable, method: int) -> Callable:
                 if a < r2[bb] and origin[i] != bb and hit < 0:
                     hit = bb
             if not math.isfinite(fin):
-                hit = _DIVERGED
+                hit = DIVERGED
             if hit != -1 or done >= limit[i]:
                 out_step[i] = done
                 out_basin[i] = hit
                 for k in range(d):
                     out_x[i, k] = X[k, i]
+                if hit == DIVERGED:
+                    cuda.atomic.add(counts, 1, 1)
                 finished = True
                 break
         E[i] = e
         if not finished:
-            cuda.atomic.add(running, 0, 1)
+            cuda.atomic.add(counts, 0, 1)
 
     return fp_kernel
 
@@ -155,124 +148,129 @@ def _kernel(energy_grad: Callable, method: int) -> Callable:
     return hit[1]
 
 
-def first_passage(landscape, integrator, positions: np.ndarray, basins, *,
-                  temperature: float | np.ndarray, max_steps: int | np.ndarray, seed: int,
-                  start_basin: int | np.ndarray | None = None,
-                  velocities: np.ndarray | None = None, walker_offset: int = 0,
-                  chunk: int = 4096):
-    """First-passage run on the GPU; the arguments and result of the CPU function.
+class FirstPassageArrays(NamedTuple):
+    """What :func:`run_first_passage` hands back (host arrays).
 
-    See :func:`langevin_opt.rates.first_passage` for the parameters (``threads``,
-    ``progress`` and ``compact`` have no GPU meaning and are not taken).
+    Attributes
+    ----------
+    steps : numpy.ndarray of int64, shape (M,)
+        Step at which each walker finished (committed, censored or diverged); -1 if
+        still running.
+    basin : numpy.ndarray of int64, shape (M,)
+        Basin committed to; -1 censored or still running, ``DIVERGED`` (-2) diverged.
+    positions : numpy.ndarray, shape (M, d)
+        Position at which each walker finished (undefined where ``steps < 0``).
+    current : numpy.ndarray, shape (M, d)
+        Positions now (after the last launch), for walkers still running.
+    step : int
+        Steps done (the end of the last launch).
+    walker_steps : int
+        Walker-steps simulated.
+    """
+
+    steps: np.ndarray
+    basin: np.ndarray
+    positions: np.ndarray
+    current: np.ndarray
+    step: int
+    walker_steps: int
+
+
+def run_first_passage(energy_grad: Callable, params: np.ndarray, method: int, x: np.ndarray,
+                      v: np.ndarray | None, temps: np.ndarray, ids: np.ndarray,
+                      origin: np.ndarray, limit: np.ndarray, dt: float, gamma: float,
+                      mass: float, seed: int, centers: np.ndarray, r2: np.ndarray, chunk: int,
+                      progress: Callable[[int, int], None] | None = None
+                      ) -> FirstPassageArrays:
+    """Array driver of the first-passage loop on the GPU (arrays already validated).
+
+    Called by :func:`langevin_opt.rates.first_passage` with ``backend="cuda"``, with
+    the arrays its CPU driver takes.  Runs launches of ``chunk`` steps until every
+    walker has finished, or until the end of the first launch in which a walker
+    diverged (the caller raises).
 
     Parameters
     ----------
-    landscape : Landscape
-    integrator : Overdamped or BAOAB
-    positions : array_like, shape (M, d)
-    basins : Basins
-    temperature : float or array_like, shape (M,)
-        Temperatures (> 0, ``k_B = 1``).
-    max_steps : int or array_like of int, shape (M,)
-        Step limit per walker (censoring).
+    energy_grad : numba dispatcher
+        Landscape function ``energy_grad(X, i, p, G)``.
+    params : numpy.ndarray
+        Landscape parameters.
+    method : int
+        ``OVERDAMPED`` or ``BAOAB`` (:mod:`langevin_opt._kernels` codes).
+    x : numpy.ndarray, shape (M, d)
+        Starting positions (length units).
+    v : numpy.ndarray, shape (M, d), or None
+        BAOAB velocities (length / time units); None for overdamped.
+    temps : numpy.ndarray, shape (M,)
+        Temperatures (energy units, ``k_B = 1``).
+    ids : numpy.ndarray of int64, shape (M,)
+        Random stream of each walker.
+    origin : numpy.ndarray of int64, shape (M,)
+        Start basin of each walker.
+    limit : numpy.ndarray of int64, shape (M,)
+        Step limit of each walker.
+    dt, gamma, mass : float
+        Time step (time units), friction (1 / time units), mass (BAOAB).
     seed : int
-    start_basin : int or array_like of int, optional
-    velocities : array_like, shape (M, d), optional
-        BAOAB only; default Maxwell–Boltzmann as the CPU function draws them.
-    walker_offset : int
-        RNG stream id of walker 0.
+        Generator key.
+    centers : numpy.ndarray, shape (B, d)
+        Basin centres (length units).
+    r2 : numpy.ndarray, shape (B,)
+        Squared radii of the commitment balls (length units squared).
     chunk : int
         Steps per launch.
+    progress : callable, optional
+        ``progress(step, n_running)`` after every launch.
 
     Returns
     -------
-    FirstPassageResult
+    FirstPassageArrays
 
     Raises
     ------
     BackendUnavailableError
         Without a usable GPU.
-    FloatingPointError
-        A walker became non-finite.
     """
-    from ..rates.first_passage import STILL_RUNNING, Basins, FirstPassageResult
-    from ..sampling import BAOAB as BAOABInt
-    from ..sampling import Overdamped, _as_positions
-
     require()
-    if not isinstance(integrator, (Overdamped, BAOABInt)):
-        raise ValueError("integrator must be Overdamped or BAOAB for first-passage runs, "
-                         f"got {type(integrator).__name__}")
-    if not isinstance(basins, Basins) or basins.dim != landscape.dim:
-        raise ValueError("basins must be a Basins of the landscape's dimension")
-    d = landscape.dim
-    x = _as_positions("positions", positions, d)
-    m = x.shape[0]
-    seed = check_seed(seed)
-    temps = np.broadcast_to(np.asarray(temperature, dtype=np.float64), (m,)).copy()
-    if not np.all(np.isfinite(temps)) or np.any(temps <= 0):
-        raise ValueError("temperature must be finite and > 0 for every walker")
-    ms = np.asarray(max_steps)
-    if ms.dtype.kind not in "iu" or np.any(ms < 1) or ms.ndim > 1:
-        raise ValueError(f"max_steps must be an integer >= 1 or one per walker, got {max_steps!r}")
-    limit = np.ascontiguousarray(np.broadcast_to(ms, (m,)).astype(np.int64))
-    here = basins.assign(x)
-    if start_basin is None:
-        if np.any(here < 0):
-            raise ValueError(f"walker {int(np.flatnonzero(here < 0)[0])} starts outside every "
-                             "basin region; pass start_basin")
-        origin = here.astype(np.int64)
-    else:
-        origin = np.broadcast_to(np.asarray(start_basin, dtype=np.int64), (m,)).copy()
-    baoab = isinstance(integrator, BAOABInt)
-    mass = float(getattr(integrator, "mass", 1.0))
-    gamma = float(getattr(integrator, "friction", 1.0))
-    if baoab:
-        v = (normals(seed, (m, d), stream0=int(walker_offset), step=0, purpose=PURPOSE_INIT)
-             * np.sqrt(temps * 1.0 / mass)[:, None]) if velocities is None else \
-            _as_positions("velocities", velocities, d)
-    else:
-        v = np.zeros((1, d))
-    dt = float(integrator.dt)
+    m, d = x.shape
     c1 = math.exp(-gamma * dt)
     c2 = math.sqrt(1.0 - c1 * c1)
-    kern = _kernel(landscape.energy_grad, integrator.code)
+    kern = _kernel(energy_grad, method)
     dX = cuda.to_device(np.ascontiguousarray(x.T))
-    dV = cuda.to_device(np.ascontiguousarray(v.T))
+    dV = cuda.to_device(np.ascontiguousarray((np.zeros((1, d)) if v is None else v).T))
     dE = cuda.device_array(m)
     dG = cuda.device_array((d, m))
-    dp = cuda.to_device(landscape.params)
-    dT = cuda.to_device(temps)
-    dids = cuda.to_device(np.arange(m, dtype=np.int64) + int(walker_offset))
-    dorg = cuda.to_device(np.ascontiguousarray(origin))
-    dlim = cuda.to_device(limit)
-    dcen = cuda.to_device(np.ascontiguousarray(basins.centers, dtype=np.float64))
-    dr2 = cuda.to_device(np.ascontiguousarray(basins.radii**2, dtype=np.float64))
+    dp = cuda.to_device(params)
+    dT = cuda.to_device(np.ascontiguousarray(temps, dtype=np.float64))
+    dids = cuda.to_device(np.ascontiguousarray(ids, dtype=np.int64))
+    dorg = cuda.to_device(np.ascontiguousarray(origin, dtype=np.int64))
+    dlim = cuda.to_device(np.ascontiguousarray(limit, dtype=np.int64))
+    dcen = cuda.to_device(np.ascontiguousarray(centers, dtype=np.float64))
+    dr2 = cuda.to_device(np.ascontiguousarray(r2, dtype=np.float64))
     dstep = cuda.to_device(np.full(m, -1, dtype=np.int64))
-    dbas = cuda.to_device(np.full(m, STILL_RUNNING, dtype=np.int64))
+    dbas = cuda.to_device(np.full(m, -1, dtype=np.int64))
     dout = cuda.device_array((m, d))
-    total = int(limit.max())
-    grid = max(1, (m + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+    total = int(np.max(limit))
+    tpb, grid = dv.threads_per_block(), dv.blocks(m)
     step = 0
     with dv.nvvm_fma():
         while step < total:
             n = int(min(chunk, total - step))
-            running = cuda.to_device(np.zeros(1, dtype=np.int64))
-            kern[grid, THREADS_PER_BLOCK](dX, dV, dE, dG, dp, dT, dids, dorg, dlim,
-                                          np.float64(dt), np.float64(c1), np.float64(c2),
-                                          np.float64(mass), np.uint64(seed), np.int64(step),
-                                          np.int64(n), dcen, dr2, dstep, dbas, dout, running)
+            counts = cuda.to_device(np.zeros(2, dtype=np.int64))  # running, diverged
+            kern[grid, tpb](dX, dV, dE, dG, dp, dT, dids, dorg, dlim, np.float64(dt),
+                            np.float64(c1), np.float64(c2), np.float64(mass), np.uint64(seed),
+                            np.int64(step), np.int64(n), dcen, dr2, dstep, dbas, dout, counts)
             step += n
-            if int(running.copy_to_host()[0]) == 0:
+            running, diverged = (int(c) for c in counts.copy_to_host())
+            if diverged:
+                break
+            if progress is not None:
+                progress(step, running)
+            if running == 0:
                 break
     steps = dstep.copy_to_host()
-    basin = dbas.copy_to_host()
-    if np.any(basin == _DIVERGED):
-        k = int(np.flatnonzero(basin == _DIVERGED)[0])
-        raise FloatingPointError(f"non-finite energy or coordinates at step {steps[k]} for "
-                                 f"walker {k} (landscape '{landscape.name}', integrator "
-                                 f"{integrator.kind}, dt={dt:g}); reduce dt")
-    return FirstPassageResult(steps=steps, times=steps * dt, censored=basin < 0,
-                              final_basin=basin, positions=dout.copy_to_host(),
-                              temperatures=temps, start_basin=origin, dt=dt,
-                              walker_steps=int(steps.sum()))
+    done = steps >= 0
+    # finished walkers ran their own step counts, the others every step so far
+    walker_steps = int(steps[done].sum()) + int((~done).sum()) * step
+    return FirstPassageArrays(steps, dbas.copy_to_host(), dout.copy_to_host(),
+                              np.ascontiguousarray(dX.copy_to_host().T), step, walker_steps)

@@ -2,15 +2,17 @@
 
 Two layouts, as on the CPU (:mod:`langevin_opt.particles.dynamics`):
 
-One large system (:class:`DeviceDynamics`, behind ``Dynamics(..., backend="cuda")``)
+One large system (:class:`SystemDriver`, behind ``Dynamics(..., backend="cuda")``)
     One thread per atom and a few launches per step: the first half of the step
-    (``_first_half_atom`` of the CPU integrators, the same source), the
+    (:func:`~langevin_opt.particles._update.first_half_atom` of the CPU integrators,
+    the same source), the
     neighbour-list rebuild when an atom has moved more than ``skin / 2`` since
     the last build (cell binning and list building on the device, skipped on
     the device itself when no rebuild is needed: no host round trip), the forces
-    and the final half kick (``_kick_atom``).  The host only reads back at the
+    and the final half kick (``kick_atom``).  The host only reads back at the
     recording interval: positions, velocities, forces, and the potential energy
-    and virial reduced on the device.
+    and virial reduced on the device.  The recording loop itself is the one of
+    :meth:`langevin_opt.particles.Dynamics.run`.
 Many replicas of a small system (:func:`run_replicas`, behind
 ``run_replicas(..., backend="cuda")``)
     One thread per replica running *all* steps of the call, with the CPU
@@ -44,20 +46,18 @@ import numba
 import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
-from ..particles import dynamics as _dyn
-from ..particles.potentials import PairPotential
+from ..core.codes import OVERDAMPED as _OVERDAMPED
+from ..particles import _update as upd
 from . import _device as dv
 from .backend import require, simulator
 
-__all__ = ["THREADS_PER_BLOCK", "DeviceDynamics", "run_replicas", "kernel_sources",
-           "replica_kernels", "system_kernels"]
+__all__ = ["SystemDriver", "run_replicas", "kernel_sources", "replica_kernels",
+           "system_kernels"]
 
-#: Threads per CUDA block.
-THREADS_PER_BLOCK = 128
 #: Atoms per chunk of the on-device reduction of energies and virials.
 REDUCE_CHUNK = 256
 
-_VV, _BAOAB, _OVERDAMPED = _dyn._VV, _dyn._BAOAB, _dyn._OVERDAMPED
+_tpb, _blocks = dv.threads_per_block, dv.blocks
 
 
 def _devjit(pyfn: Callable) -> Callable:
@@ -71,9 +71,9 @@ def _devjit(pyfn: Callable) -> Callable:
 def _rebind(fn: Callable, **names: object) -> Callable:
     """The Python source of ``fn`` with some of its global names bound to other objects.
 
-    The particle integrators' update math (``_first_half_atom``) draws its noise
-    through ``langevin_opt.rng.normal2``, whose ``np.sqrt`` numba-cuda cannot
-    compile; rebinding its ``_noise`` helper to one that calls
+    The particle integrators' update math (:func:`~langevin_opt.particles._update.
+    first_half_atom`) draws its noise through ``langevin_opt.rng.normal2``, whose
+    ``np.sqrt`` numba-cuda cannot compile; rebinding its ``noise`` helper to one that calls
     :func:`langevin_opt.cuda._device.normal2` (the same numbers) keeps one source
     for the update math on both targets.
     """
@@ -90,9 +90,9 @@ def _shared() -> dict[str, Callable]:
     """The integrators' per-atom update functions in device-callable form."""
     if not _SHARED:
         noise = numba.njit(inline="always", error_model="numpy")(
-            _rebind(_dyn._noise, normal2=dv.normal2))
-        _SHARED["first_half"] = _devjit(_rebind(_dyn._first_half_atom, _noise=noise))
-        _SHARED["kick"] = _devjit(getattr(_dyn._kick_atom, "py_func", _dyn._kick_atom))
+            _rebind(upd.noise, normal2=dv.normal2))
+        _SHARED["first_half"] = _devjit(_rebind(upd.first_half_atom, noise=noise))
+        _SHARED["kick"] = _devjit(getattr(upd.kick_atom, "py_func", upd.kick_atom))
     return _SHARED
 
 
@@ -125,10 +125,13 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
     rint = _devjit(_rint)
     sh = _shared()
     first_half, kick = sh["first_half"], sh["kick"]
-    container_wall = _devjit(_dyn._container_wall_py)
+    container_wall = _devjit(upd.container_wall_py)
 
     def forces_py(x, species, table, S, box, periodic, wall, F):
-        # the CPU's all_pairs + container, in its order of operations
+        # the CPU's all_pairs + container, in its order of operations.  Deliberate device
+        # variant of particles.forces.all_pairs (not compiled from its source): that one
+        # is a CPU closure using np.rint, which numba-cuda lacks, and rewriting the CPU
+        # minimum image with floor(t + 1/2) would change CPU bits at half-integers
         n = x.shape[0]
         for i in range(n):
             for k in range(D):
@@ -194,6 +197,8 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         v = V[r]
         f = F[r]
         base = streams[r] * n
+        # one thread per replica: the device variant of the CPU's prange over replicas
+        # (particles.dynamics._make_batch "run"); the per-atom math is the shared source
         for s in range(n_steps):
             T = temps[r] * tfac[s]
             step = step0 + s
@@ -247,42 +252,64 @@ def replica_signatures(D: int) -> dict[str, tuple]:
 _REPLICA_CACHE: dict = {}
 
 
-def _replica_compiled(pair: Callable, D: int) -> dict[str, Callable]:
+def _compiled(cache: dict, make: Callable, pair: Callable, D: int) -> dict[str, Callable]:
+    # the kernels of make(pair, D), compiled once per (pair function, dimension)
     key = (id(pair), D)
-    hit = _REPLICA_CACHE.get(key)
+    hit = cache.get(key)
     if hit is None or hit[0] is not pair:
-        src = replica_kernels(pair, D)
-        hit = (pair, {k: cuda.jit(v) for k, v in src.items()})
-        _REPLICA_CACHE[key] = hit
+        hit = (pair, {k: cuda.jit(v) for k, v in make(pair, D).items()})
+        cache[key] = hit
     return hit[1]
 
 
-def run_replicas(X: np.ndarray, V: np.ndarray, setup, integrator, temps: np.ndarray,
-                 tfac: np.ndarray, seed: int, ids: np.ndarray, step0: int, n_steps: int,
-                 pair: Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Evaluate, then advance ``R`` replicas on the GPU (the CPU kernels' arguments).
+def _replica_compiled(pair: Callable, D: int) -> dict[str, Callable]:
+    return _compiled(_REPLICA_CACHE, replica_kernels, pair, D)
 
-    Called by :func:`langevin_opt.particles.run_replicas` with ``backend="cuda"``.
+
+def run_replicas(pair: Callable, X: np.ndarray, V: np.ndarray, code: int, dt: float,
+                 c1: float, minv: np.ndarray, species: np.ndarray, ptab: np.ndarray, S: int,
+                 box: np.ndarray, periodic: bool, wall: np.ndarray, temps: np.ndarray,
+                 tfac: np.ndarray, seed: int, ids: np.ndarray, step0: int, n_steps: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate, then advance ``R`` replicas on the GPU: the CPU replica kernels' arrays.
+
+    Called by :func:`langevin_opt.particles.run_replicas` with ``backend="cuda"``
+    after its validation (bond terms are refused there: the GPU kernels have none).
 
     Parameters
     ----------
+    pair : numba dispatcher
+        Scalar pair function ``pair(r2, p) -> (u, f_over_r)``.
     X, V : numpy.ndarray, shape (R, N, d)
-        Positions and velocities, updated in place.
-    setup : object
-        The CPU driver's validated setup (species, parameter table, box, container,
-        inverse masses); bond terms are not supported on the GPU.
-    integrator : VelocityVerlet, LangevinBAOAB or LangevinOverdamped
+        Positions and velocities (length, length / time units), updated in place.
+    code : int
+        Integrator code (:mod:`langevin_opt.core.codes`).
+    dt : float
+        Time step (time units).
+    c1 : float
+        :func:`langevin_opt.particles._update.friction_factor` of the integrator.
+    minv : numpy.ndarray, shape (N,)
+        Inverse masses (1 / mass units).
+    species : numpy.ndarray of int64, shape (N,)
+    ptab : numpy.ndarray, shape (S * S, k)
+        Pair parameter table.
+    S : int
+        Number of species.
+    box : numpy.ndarray, shape (d,)
+        Box edges (length units; ignored unless ``periodic``).
+    periodic : bool
+    wall : numpy.ndarray, shape (2,)
+        Spherical container ``(radius, k)`` (``k = 0``: none).
     temps : numpy.ndarray, shape (R,)
         Temperatures (energy units).
     tfac : numpy.ndarray, shape (n_steps,)
         Schedule factors of the steps.
     seed : int
+        Generator key.
     ids : numpy.ndarray of int64, shape (R,)
         Replica stream ids.
     step0, n_steps : int
         First global step and number of steps.
-    pair : numba dispatcher
-        The pair function of the pair potential.
 
     Returns
     -------
@@ -294,13 +321,8 @@ def run_replicas(X: np.ndarray, V: np.ndarray, setup, integrator, temps: np.ndar
     ------
     BackendUnavailableError
         Without a usable GPU.
-    ValueError
-        With a bond potential (not implemented on the GPU).
     """
     require()
-    if setup.blist.shape[0]:
-        raise ValueError("bond potentials are not supported by backend='cuda' yet; "
-                         "use backend='cpu'")
     r, n, d = X.shape
     k = _replica_compiled(pair, d)
     dX = cuda.to_device(X)
@@ -308,21 +330,21 @@ def run_replicas(X: np.ndarray, V: np.ndarray, setup, integrator, temps: np.ndar
     dF = cuda.device_array_like(X)
     dE = cuda.device_array(r)
     dW = cuda.device_array(r)
-    sp = cuda.to_device(setup.species)
-    tab = cuda.to_device(np.ascontiguousarray(setup.ptab))
-    box = cuda.to_device(np.ascontiguousarray(setup.box, dtype=np.float64))
-    wall = cuda.to_device(np.ascontiguousarray(setup.wall, dtype=np.float64))
+    sp = cuda.to_device(np.ascontiguousarray(species, dtype=np.int64))
+    tab = cuda.to_device(np.ascontiguousarray(ptab))
+    dbox = cuda.to_device(np.ascontiguousarray(box, dtype=np.float64))
+    dwall = cuda.to_device(np.ascontiguousarray(wall, dtype=np.float64))
     status = np.full(r, -1, dtype=np.int64)
-    grid = max(1, (r + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+    grid, tpb = _blocks(r), _tpb()
     with dv.nvvm_fma():
-        k["evaluate"][grid, THREADS_PER_BLOCK](dX, dF, dE, dW, sp, tab, np.int64(setup.S), box,
-                                               bool(setup.periodic), wall)
+        k["evaluate"][grid, tpb](dX, dF, dE, dW, sp, tab, np.int64(S), dbox, bool(periodic),
+                                 dwall)
         if n_steps:
             dstatus = cuda.to_device(status)
-            k["run"][grid, THREADS_PER_BLOCK](
-                np.int64(integrator.code), dX, dV, dF, dE, dW, cuda.to_device(setup.minv), sp,
-                tab, np.int64(setup.S), box, bool(setup.periodic), wall,
-                np.float64(integrator.dt), np.float64(_dyn._c1(integrator, integrator.dt)),
+            k["run"][grid, tpb](
+                np.int64(code), dX, dV, dF, dE, dW,
+                cuda.to_device(np.ascontiguousarray(minv, dtype=np.float64)), sp, tab,
+                np.int64(S), dbox, bool(periodic), dwall, np.float64(dt), np.float64(c1),
                 cuda.to_device(np.ascontiguousarray(temps, dtype=np.float64)),
                 cuda.to_device(np.ascontiguousarray(tfac, dtype=np.float64)),
                 np.uint64(seed), cuda.to_device(np.ascontiguousarray(ids, dtype=np.int64)),
@@ -358,6 +380,50 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
     sh = _shared()
     first_half_atom, kick_atom = sh["first_half"], sh["kick"]
 
+    def pair_term_py(x, i, j, species, table, base, box, periodic):
+        # one term of atom i's sum over its full list (forces_list) or all atoms
+        # (forces_all): minimum-image separation, pair energy and force over r
+        dx = x[i, 0] - x[j, 0]
+        dy = x[i, 1] - x[j, 1]
+        if periodic:
+            dx -= box[0] * rint(dx / box[0])
+            dy -= box[1] * rint(dy / box[1])
+        r2 = dx * dx + dy * dy
+        dz = 0.0
+        if D == 3:
+            dz = x[i, 2] - x[j, 2]
+            if periodic:
+                dz -= box[2] * rint(dz / box[2])
+            r2 += dz * dz
+        u, fr = pr(r2, table[base + species[j]])
+        return u, fr, dx, dy, dz, r2
+
+    def cell_coord_py(x, i, k, box, nc):
+        # cell index of atom i along axis k (positions wrapped into the box)
+        u = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
+        ck = int(u / box[k] * nc[k])
+        if ck >= nc[k]:
+            ck = nc[k] - 1
+        if ck < 0:
+            ck = 0
+        return ck
+
+    def store_atom_py(i, fx, fy, fz, e, w, F, Ea, Wa, status, step):
+        # atom i's force, half its pair energy and virial (each pair is summed from both
+        # ends); a non-finite one marks the step
+        F[i, 0] = fx
+        F[i, 1] = fy
+        if D == 3:
+            F[i, 2] = fz
+        Ea[i] = 0.5 * e
+        Wa[i] = 0.5 * w
+        if not (math.isfinite(e) and math.isfinite(fx + fy + fz)):
+            cuda.atomic.min(status, 0, step)
+
+    pair_term = _devjit(pair_term_py)
+    store_atom = _devjit(store_atom_py)
+    cell_coord = _devjit(cell_coord_py)
+
     def first_half(code, x, v, f, minv, dt, c1, T, seed, stream0, step, xref, half_skin2,
                    flag):
         # the integrators' first half step, then the neighbour-list skin test
@@ -392,13 +458,7 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
             return
         c = 0
         for k in range(D):
-            u = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
-            ck = int(u / box[k] * nc[k])
-            if ck >= nc[k]:
-                ck = nc[k] - 1
-            if ck < 0:
-                ck = 0
-            c = c * nc[k] + ck
+            c = c * nc[k] + cell_coord(x, i, k, box, nc)
         slot = cuda.atomic.add(count, c, 1)
         if slot < cells.shape[1]:
             cells[c, slot] = i
@@ -416,12 +476,7 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         ci2 = 0
         cc = 0
         for k in range(D):
-            u = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
-            ck = int(u / box[k] * nc[k])
-            if ck >= nc[k]:
-                ck = nc[k] - 1
-            if ck < 0:
-                ck = 0
+            ck = cell_coord(x, i, k, box, nc)
             if k == 0:
                 ci0 = ck
             elif k == 1:
@@ -486,32 +541,13 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
             cnt = nbr.shape[0]
         for q in range(cnt):
             j = nbr[q, i]
-            dx = x[i, 0] - x[j, 0]
-            dy = x[i, 1] - x[j, 1]
-            if periodic:
-                dx -= box[0] * rint(dx / box[0])
-                dy -= box[1] * rint(dy / box[1])
-            r2 = dx * dx + dy * dy
-            dz = 0.0
-            if D == 3:
-                dz = x[i, 2] - x[j, 2]
-                if periodic:
-                    dz -= box[2] * rint(dz / box[2])
-                r2 += dz * dz
-            u, fr = pr(r2, table[base + species[j]])
+            u, fr, dx, dy, dz, r2 = pair_term(x, i, j, species, table, base, box, periodic)
             e += u
             w += fr * r2
             fx += fr * dx
             fy += fr * dy
             fz += fr * dz
-        F[i, 0] = fx
-        F[i, 1] = fy
-        if D == 3:
-            F[i, 2] = fz
-        Ea[i] = 0.5 * e
-        Wa[i] = 0.5 * w
-        if not (math.isfinite(e) and math.isfinite(fx + fy + fz)):
-            cuda.atomic.min(status, 0, step)
+        store_atom(i, fx, fy, fz, e, w, F, Ea, Wa, status, step)
 
     def forces_all(x, species, table, S, box, periodic, F, Ea, Wa, status, step):
         # all pairs (clusters, small boxes): the same sum over j != i in index order
@@ -527,32 +563,13 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         for j in range(x.shape[0]):
             if j == i:
                 continue
-            dx = x[i, 0] - x[j, 0]
-            dy = x[i, 1] - x[j, 1]
-            if periodic:
-                dx -= box[0] * rint(dx / box[0])
-                dy -= box[1] * rint(dy / box[1])
-            r2 = dx * dx + dy * dy
-            dz = 0.0
-            if D == 3:
-                dz = x[i, 2] - x[j, 2]
-                if periodic:
-                    dz -= box[2] * rint(dz / box[2])
-                r2 += dz * dz
-            u, fr = pr(r2, table[base + species[j]])
+            u, fr, dx, dy, dz, r2 = pair_term(x, i, j, species, table, base, box, periodic)
             e += u
             w += fr * r2
             fx += fr * dx
             fy += fr * dy
             fz += fr * dz
-        F[i, 0] = fx
-        F[i, 1] = fy
-        if D == 3:
-            F[i, 2] = fz
-        Ea[i] = 0.5 * e
-        Wa[i] = 0.5 * w
-        if not (math.isfinite(e) and math.isfinite(fx + fy + fz)):
-            cuda.atomic.min(status, 0, step)
+        store_atom(i, fx, fy, fz, e, w, F, Ea, Wa, status, step)
 
     def reduce(Ea, Wa, v, m, out):
         # per chunk of REDUCE_CHUNK atoms, in index order: potential energy, virial,
@@ -610,13 +627,7 @@ _SYSTEM_CACHE: dict = {}
 
 
 def _system_compiled(pair: Callable, D: int) -> dict[str, Callable]:
-    key = (id(pair), D)
-    hit = _SYSTEM_CACHE.get(key)
-    if hit is None or hit[0] is not pair:
-        src = system_kernels(pair, D)
-        hit = (pair, {k: cuda.jit(v) for k, v in src.items()})
-        _SYSTEM_CACHE[key] = hit
-    return hit[1]
+    return _compiled(_SYSTEM_CACHE, system_kernels, pair, D)
 
 
 def _clone(a):
@@ -625,63 +636,78 @@ def _clone(a):
     return b
 
 
-class DeviceDynamics:
-    """GPU engine of one :class:`langevin_opt.particles.Dynamics` (``backend="cuda"``).
+_NO_STATUS = np.iinfo(np.int64).max
 
-    Holds positions, velocities, forces, neighbour lists and cells on the device;
-    :meth:`run` replaces the CPU step loop of ``Dynamics.run`` and leaves the
-    Dynamics object (``x``, ``v``, ``forces``, ``energy``, ``virial``, ``step``)
-    up to date at every record, frame and at the end, so that observables,
-    records and H5MD frames are produced by the CPU code.
+
+class SystemDriver:
+    """GPU driver of one particle system: arrays in, arrays out (``Dynamics(backend="cuda")``).
+
+    Holds positions, velocities, forces, neighbour lists and cells on the device.
+    :class:`langevin_opt.particles.Dynamics` validates its arguments, runs the one
+    recording loop of the package's particle dynamics, and calls :meth:`load` (new
+    host state), :meth:`advance` (``k`` steps between two records or frames) and
+    :meth:`read` (the state, energy and virial for the records); the same loop
+    calls the CPU update math when ``backend="cpu"``.
 
     Parameters
     ----------
-    md : Dynamics
-        The dynamics object (one pair potential with a finite cutoff in periodic
-        systems; bond terms are not supported on the GPU).
+    pair : numba dispatcher
+        Scalar pair function ``pair(r2, p) -> (u, f_over_r)``.
+    table : numpy.ndarray
+        Pair parameter table of the potential.
+    n_species : int
+        Number of species of the table.
+    species : numpy.ndarray of int64, shape (N,)
+        Species of every atom.
+    masses : numpy.ndarray, shape (N,)
+        Masses (mass units).
+    box : numpy.ndarray, shape (d,), or None
+        Periodic box edges (length units); None for an open cluster.
+    neighbors : (float, float) or None
+        ``(cutoff, skin)`` of the neighbour list (length units); None: all pairs.
+    dim : int
+        Dimension (2 or 3).
 
     Raises
     ------
     BackendUnavailableError
         Without a usable GPU.
-    ValueError
-        For unsupported terms (one line, naming ``backend='cpu'``).
     """
 
-    def __init__(self, md) -> None:
+    def __init__(self, pair: Callable, table: np.ndarray, n_species: int,
+                 species: np.ndarray, masses: np.ndarray, box: np.ndarray | None,
+                 neighbors: tuple[float, float] | None, dim: int) -> None:
         require()
-        pairs = [p for p in md.terms if isinstance(p, PairPotential)]
-        if len(pairs) != 1 or len(md.terms) != 1:
-            raise ValueError("backend='cuda' runs exactly one pair potential (no bonds) for "
-                             "now; use backend='cpu'")
-        self.pot = pairs[0]
-        n, d = md.x.shape
+        n, d = species.shape[0], int(dim)
         self.n, self.d = n, d
-        self.k = _system_compiled(self.pot.pair, d)
-        self.periodic = md.box is not None
-        box = md.box if self.periodic else np.ones(d)
-        self.box = np.ascontiguousarray(box, dtype=np.float64)
-        nl = md.neighbors
-        self.use_list = nl is not None
-        self.dX = cuda.to_device(np.ascontiguousarray(md.x))
-        self.dV = cuda.to_device(np.ascontiguousarray(md.v))
-        self.dF = cuda.to_device(np.ascontiguousarray(md.forces))
-        self.dminv = cuda.to_device(np.ascontiguousarray(md.minv))
-        self.dm = cuda.to_device(np.ascontiguousarray(md.masses, dtype=np.float64))
-        self.dsp = cuda.to_device(np.ascontiguousarray(md.species, dtype=np.int64))
-        self.dtab = cuda.to_device(np.ascontiguousarray(self.pot.table))
+        self.n_species = int(n_species)
+        self.k = _system_compiled(pair, d)
+        self.periodic = box is not None
+        self.box = np.ascontiguousarray(box if self.periodic else np.ones(d), dtype=np.float64)
+        self.use_list = neighbors is not None
+        zeros = np.zeros((n, d))
+        self.dX = cuda.to_device(zeros)
+        self.dV = cuda.to_device(zeros)
+        self.dF = cuda.to_device(zeros)
+        m = np.ascontiguousarray(masses, dtype=np.float64)
+        self.dminv = cuda.to_device(1.0 / m)
+        self.dm = cuda.to_device(m)
+        self.dsp = cuda.to_device(np.ascontiguousarray(species, dtype=np.int64))
+        self.dtab = cuda.to_device(np.ascontiguousarray(table))
         self.dbox = cuda.to_device(self.box)
         self.dEa = cuda.device_array(n)
         self.dWa = cuda.device_array(n)
         self.n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
         self.dred = cuda.device_array((self.n_chunks, 3))
-        self.dstatus = cuda.to_device(np.full(1, np.iinfo(np.int64).max, dtype=np.int64))
+        self.dstatus = cuda.to_device(np.full(1, _NO_STATUS, dtype=np.int64))
         self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))  # rebuild first
-        self.dxref = cuda.to_device(np.ascontiguousarray(md.x))
+        self.dxref = cuda.to_device(zeros)
+        self.step = 0
         if self.use_list:
-            rl = nl.cutoff + nl.skin
+            cutoff, skin = neighbors
+            rl = cutoff + skin
             self.rl2 = rl * rl
-            self.half_skin2 = 0.25 * nl.skin * nl.skin
+            self.half_skin2 = 0.25 * skin * skin
             if self.periodic:
                 nc = np.maximum(np.floor(self.box / rl).astype(np.int64), 1)
                 nc[nc < 3] = 1
@@ -698,7 +724,6 @@ class DeviceDynamics:
             self._alloc_lists()
         else:
             self.half_skin2 = math.inf
-        self._evaluate(md)
 
     def _alloc_lists(self) -> None:
         ncell = int(np.prod(self.nc))
@@ -708,24 +733,21 @@ class DeviceDynamics:
         self.dnbr = cuda.device_array((max(self.nbr_cap, 1), self.n), dtype=np.int32)
         self.dnn = cuda.device_array(self.n, dtype=np.int64)
 
-    def _grid(self, n: int) -> int:
-        return max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
-
     def _rebuild_and_forces(self, step: int) -> None:
-        k, g, tpb = self.k, self._grid(self.n), THREADS_PER_BLOCK
+        k, g, tpb = self.k, _blocks(self.n), _tpb()
         if self.use_list:
             ncell = int(np.prod(self.nc))
-            k["clear_cells"][self._grid(ncell), tpb](self.dcount, self.flag)
+            k["clear_cells"][_blocks(ncell), tpb](self.dcount, self.flag)
             k["bin"][g, tpb](self.dX, self.dbox, self.dnc, self.dcount, self.dcells, self.flag)
             k["build"][g, tpb](self.dX, self.dbox, self.periodic, self.dnc, self.dcount,
                                self.dcells, np.float64(self.rl2), self.dnbr, self.dnn,
                                self.dxref, self.flag)
-            k["forces_list"][g, tpb](self.dX, self.dsp, self.dtab, np.int64(self.pot.n_species),
+            k["forces_list"][g, tpb](self.dX, self.dsp, self.dtab, np.int64(self.n_species),
                                      self.dbox, self.periodic, self.dnbr, self.dnn, self.dF,
                                      self.dEa, self.dWa, self.flag, self.dstatus,
                                      np.int64(step))
         else:
-            k["forces_all"][g, tpb](self.dX, self.dsp, self.dtab, np.int64(self.pot.n_species),
+            k["forces_all"][g, tpb](self.dX, self.dsp, self.dtab, np.int64(self.n_species),
                                     self.dbox, self.periodic, self.dF, self.dEa, self.dWa,
                                     self.dstatus, np.int64(step))
 
@@ -741,114 +763,86 @@ class DeviceDynamics:
             return True
         return False
 
-    def _evaluate(self, md) -> None:
-        with dv.nvvm_fma():
-            while True:
-                self._rebuild_and_forces(md.step)
-                if not self._overflowed():
-                    break
-                self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))
-        self._pull(md)
-
-    def _push(self, md) -> None:
-        """Upload ``md``'s state (it may have changed on the host, e.g. by ``minimize``)."""
-        self.dX.copy_to_device(np.ascontiguousarray(md.x))
-        self.dV.copy_to_device(np.ascontiguousarray(md.v))
-        self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))
-        self._evaluate(md)
-
-    def _pull(self, md) -> None:
-        """Copy the state back into ``md`` and reduce energy and virial on the device."""
-        self.k["reduce"][self._grid(self.n_chunks), THREADS_PER_BLOCK](
-            self.dEa, self.dWa, self.dV, self.dm, self.dred)
-        red = self.dred.copy_to_host()
-        md.x[...] = self.dX.copy_to_host()
-        md.v[...] = self.dV.copy_to_host()
-        md.forces[...] = self.dF.copy_to_host()
-        md.energy = float(red[:, 0].sum())
-        md.virial = float(red[:, 1].sum())
-
-    def run(self, md, n_steps: int, record_every: int, writer, frame_every: int):
-        """Advance ``md`` by ``n_steps`` on the GPU (``Dynamics.run`` with the CUDA backend).
+    def load(self, x: np.ndarray, v: np.ndarray, step: int) -> None:
+        """Upload a state (it may have changed on the host) and evaluate its forces.
 
         Parameters
         ----------
-        md : Dynamics
-        n_steps, record_every, frame_every : int
-            As :meth:`langevin_opt.particles.Dynamics.run`.
-        writer : H5MDWriter or None
+        x, v : numpy.ndarray, shape (N, d)
+            Unwrapped positions (length units) and velocities (length / time units).
+        step : int
+            Global step of the state.
+        """
+        self.dX.copy_to_device(np.ascontiguousarray(x, dtype=np.float64))
+        self.dV.copy_to_device(np.ascontiguousarray(v, dtype=np.float64))
+        self.step = int(step)
+        self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))
+        with dv.nvvm_fma():
+            while True:
+                self._rebuild_and_forces(self.step)
+                if not self._overflowed():
+                    break
+                self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))
+
+    def advance(self, code: int, dt: float, c1: float, temps: np.ndarray, seed: int) -> int:
+        """Take ``len(temps)`` steps on the device (no host round trip in between).
+
+        Parameters
+        ----------
+        code : int
+            Integrator code (:mod:`langevin_opt.core.codes`).
+        dt : float
+            Time step (time units).
+        c1 : float
+            :func:`langevin_opt.particles._update.friction_factor` of the integrator.
+        temps : numpy.ndarray, shape (k,)
+            Thermostat temperature of each step (energy units).
+        seed : int
+            Generator key; atom ``i`` uses stream ``i`` at global step ``step``.
 
         Returns
         -------
-        MDRecord
-
-        Raises
-        ------
-        FloatingPointError
-            A non-finite energy or force (the first such step is named).
+        int
+            The first step at which an energy or force was non-finite, or -1.
         """
-        if md.total_steps is None:
-            md.total_steps = md.step + n_steps
-        self._push(md)
-        integ = md.integrator
-        dt = integ.dt
-        c1 = _dyn._c1(integ, dt)
-        code = integ.code
-        fac = md.schedule.factors(np.arange(md.step, md.step + n_steps),
-                                  md.total_steps) if n_steps else np.zeros(0)
-        rec = record_every if record_every else max(n_steps, 1)
-        rows: list[tuple] = []
-        seed = np.uint64(md.seed)
-        g, tpb = self._grid(self.n), THREADS_PER_BLOCK
+        g, tpb = _blocks(self.n), _tpb()
         k = self.k
-        s = 0
+        useed = np.uint64(seed)
         with dv.nvvm_fma():
-            while s < n_steps:
-                # one stretch up to the next record/frame (or the end): snapshot first, so
-                # that a cell or list overflow can be redone with larger arrays
-                stop = s + 1
-                while stop < n_steps and not ((stop % rec == 0) or (
-                        frame_every and (md.step + stop - s) % frame_every == 0)):
-                    stop += 1
+            while True:
+                # snapshot first, so that a cell or list overflow can be redone with
+                # larger arrays
                 snap = [_clone(a) for a in (self.dX, self.dV, self.dF, self.dxref)]
-                step0 = md.step
-                for q in range(s, stop):
-                    T = md.temperature * fac[q]
-                    step = step0 + (q - s)
+                for q, T in enumerate(temps):
+                    step = self.step + q
                     k["first_half"][g, tpb](np.int64(code), self.dX, self.dV, self.dF,
                                             self.dminv, np.float64(dt), np.float64(c1),
-                                            np.float64(T), seed, np.int64(0), np.int64(step),
+                                            np.float64(T), useed, np.int64(0), np.int64(step),
                                             self.dxref, np.float64(self.half_skin2), self.flag)
                     self._rebuild_and_forces(step + 1)
                     if code != _OVERDAMPED:
                         k["kick"][g, tpb](self.dV, self.dF, self.dminv, np.float64(0.5 * dt))
-                if self._overflowed():
-                    self.dX, self.dV, self.dF, self.dxref = snap
-                    self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))
-                    continue
-                md.step = step0 + (stop - s)
-                s = stop
-                self._pull(md)
-                bad = int(self.dstatus.copy_to_host()[0])
-                if bad != np.iinfo(np.int64).max or not (
-                        np.all(np.isfinite(md.x)) and np.all(np.isfinite(md.forces))):
-                    at = bad if bad != np.iinfo(np.int64).max else md.step
-                    raise FloatingPointError(f"non-finite energy, force or position at step "
-                                             f"{at}; reduce dt={dt}")
-                T = md.temperature * fac[s - 1]
-                if s % rec == 0:
-                    o = md.observables()
-                    rows.append((md.step, md.step * dt, o["potential_energy"],
-                                 o["kinetic_energy"], o["total_energy"], o["temperature"],
-                                 o["pressure"], T))
-                    if writer is not None:
-                        writer.append_observables([md.step], [md.step * dt],
-                                                  **{kk: [v] for kk, v in o.items()})
-                if writer is not None and frame_every and md.step % frame_every == 0:
-                    md.write_frame(writer)
-        cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
-        return _dyn.MDRecord(np.array(cols[0], dtype=np.int64),
-                             *(np.array(c, dtype=np.float64) for c in cols[1:]))
+                if not self._overflowed():
+                    break
+                self.dX, self.dV, self.dF, self.dxref = snap
+                self.flag = cuda.to_device(np.array([1, 0, 0], dtype=np.int64))
+        self.step += len(temps)
+        bad = int(self.dstatus.copy_to_host()[0])
+        return -1 if bad == _NO_STATUS else bad
+
+    def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """The state now, with potential energy and virial reduced on the device.
+
+        Returns
+        -------
+        (x, v, forces, energy, virial)
+            Positions, velocities, forces (N, d) and the totals (energy units).
+        """
+        self.k["reduce"][_blocks(self.n_chunks), _tpb()](self.dEa, self.dWa, self.dV, self.dm,
+                                                          self.dred)
+        red = self.dred.copy_to_host()
+        return (self.dX.copy_to_host(), self.dV.copy_to_host(), self.dF.copy_to_host(),
+                float(red[:, 0].sum()), float(red[:, 1].sum()))
 
 
 def kernel_sources() -> dict[str, tuple[Callable, tuple]]:

@@ -14,7 +14,7 @@ the recording interval.
 
 Same random numbers, same answers
 ---------------------------------
-Each walker's noise at step ``n`` is ``normal2(seed, walker_offset + i, n, q,
+Each walker's noise at step ``n`` is ``normal2(seed, stream0 + i, n, q,
 PURPOSE_NOISE)`` and its MALA test uniform ``uniform2(..., 0, PURPOSE_ACCEPT)``,
 the keys of the CPU kernels; replica swaps use ``uniform2(seed, chain, step, k,
 PURPOSE_SWAP)`` in the CPU driver's deterministic even/odd order, so swap
@@ -46,15 +46,13 @@ import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
 from .._kernels import BAOAB, GD, MALA, OVERDAMPED
-from ..rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, uniform2
+from ..rng import PURPOSE_ACCEPT, PURPOSE_SWAP, uniform2
 from . import _device as dv
 from .backend import require
 
-__all__ = ["THREADS_PER_BLOCK", "MAX_STEPS_PER_LAUNCH", "WalkerKernels", "kernels_for",
+__all__ = ["MAX_STEPS_PER_LAUNCH", "WalkerKernels", "kernels_for",
            "run_ensemble", "step_signature", "swap_signature"]
 
-#: Threads (walkers) per CUDA block.
-THREADS_PER_BLOCK = 128
 #: Longest stretch of steps in one launch (keeps each launch well under any watchdog).
 MAX_STEPS_PER_LAUNCH = 4096
 
@@ -77,9 +75,9 @@ def make_step_kernel(energy_grad: Callable, method: int) -> Callable:
         compiled with ``cuda.compile_ptx``).  Arguments: see :func:`step_signature`.
     """
     eg = dv.device_fn(energy_grad)
-    normal2 = dv.normal2
-    gd_update, em_update, kick = dv.gd_update, dv.em_update, dv.kick
-    drift, ou_update, mala_log_ratio = dv.drift, dv.ou_update, dv.mala_log_ratio
+    gd_update, mala_log_ratio = dv.gd_update, dv.mala_log_ratio
+    em_noise = dv.device_fn(dv.em_noise)
+    baoab_bao, baoab_kick = dv.device_fn(dv.baoab_bao), dv.device_fn(dv.baoab_kick)
 
     def step_kernel(X, V, E, G, Y, GY, p, T, phi, phi_off, dt, c1, c2, mass, seed, stream0,
                     step0, n, acc, status, flag):
@@ -103,21 +101,11 @@ def make_step_kernel(energy_grad: Callable, method: int) -> Callable:
                 e = eg(X, i, p, G)
             elif method == OVERDAMPED:
                 sig = math.sqrt(2.0 * ph * dt * ti)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    X[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
-                    if k + 1 < d:
-                        X[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+                em_noise(X, X, G, i, dt, sig, seed, st, step)
                 e = eg(X, i, p, G)
             elif method == MALA:
                 sig = math.sqrt(2.0 * ph * dt * ti)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    Y[k, i] = em_update(X[k, i], G[k, i], dt, sig, z0)
-                    if k + 1 < d:
-                        Y[k + 1, i] = em_update(X[k + 1, i], G[k + 1, i], dt, sig, z1)
+                em_noise(Y, X, G, i, dt, sig, seed, st, step)
                 ey = eg(Y, i, p, GY)
                 temp = ti * ph
                 fwd = 0.0
@@ -136,21 +124,10 @@ def make_step_kernel(energy_grad: Callable, method: int) -> Callable:
                         X[k, i] = Y[k, i]
                         G[k, i] = GY[k, i]
             else:  # BAOAB: B A O A B, one gradient per step
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
                 sd = c2 * math.sqrt(ph / mass * ti)
-                for q in range((d + 1) // 2):
-                    k = 2 * q
-                    z0, z1 = normal2(seed, st, step, q, PURPOSE_NOISE)
-                    V[k, i] = ou_update(V[k, i], c1, sd, z0)
-                    X[k, i] = drift(X[k, i], V[k, i], hdt)
-                    if k + 1 < d:
-                        V[k + 1, i] = ou_update(V[k + 1, i], c1, sd, z1)
-                        X[k + 1, i] = drift(X[k + 1, i], V[k + 1, i], hdt)
+                baoab_bao(X, V, G, i, hdt, hdtm, c1, sd, seed, st, step)
                 e = eg(X, i, p, G)
-                for k in range(d):
-                    V[k, i] = kick(V[k, i], G[k, i], hdtm)
+                baoab_kick(V, G, i, hdtm)
             # non-finite test on the energy and the positions (as the CPU kernels)
             v = e
             for k in range(d):
@@ -180,6 +157,9 @@ def make_swap_kernel() -> Callable:
     function
         The kernel as a Python function; arguments: see :func:`swap_signature`.
     """
+    # Deliberate device variant of the swap round in _kernels (the CPU driver runs it
+    # inside its compiled replica loop, counting attempts per slot pair; here one thread
+    # per chain counts per (chain, pair) to need no atomics): same order, same uniforms.
     def swap_kernel(X, V, E, T, fac, seed, chain0, step_end, parity, n_temps, perm, att,
                     acc, has_velocity):
         c = cuda.grid(1)
@@ -305,10 +285,6 @@ def _swap_kernel() -> Callable:
     return _SWAP[0]
 
 
-def _blocks(n: int) -> int:
-    return max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
-
-
 def run_ensemble(
     energy_grad: Callable,
     method: int,
@@ -427,12 +403,12 @@ def run_ensemble(
         bounds.append(b)
         cur = b
 
-    grid = _blocks(m)
+    grid, tpb = dv.blocks(m), dv.threads_per_block()
     cur = step0
     sd = np.uint64(seed)
     with dv.nvvm_fma():
         for b in bounds:
-            kernel[grid, THREADS_PER_BLOCK](
+            kernel[grid, tpb](
                 dX, dV, dE, dG, dY, dGY, dp, dT, dphi, np.int64(cur - step0), np.float64(dt),
                 np.float64(c1), np.float64(c2), np.float64(mass), sd, np.int64(stream0),
                 np.int64(cur), np.int64(b - cur), dacc, dstatus, dflag)
@@ -442,7 +418,7 @@ def run_ensemble(
                     break  # as the CPU driver: no swap after a divergence, stop here
                 parity = (b // swap_every) % 2
                 fac = float(phi[b - step0 - 1])
-                swap[_blocks(n_chains), THREADS_PER_BLOCK](
+                swap[dv.blocks(n_chains), tpb](
                     dX, dV, dE, dT, np.float64(fac), sd, np.int64(chain0), np.int64(b),
                     np.int64(parity), np.int64(n_temps), dperm, datt, dacs, bool(has_velocity))
             if b in rec:

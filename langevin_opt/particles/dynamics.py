@@ -54,9 +54,17 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..core.codes import BAOAB, OVERDAMPED, VELOCITY_VERLET
 from ..cuda.backend import check_backend
-from ..rng import PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, check_seed, normal2, uniform2
+from ..rng import PURPOSE_SWAP, check_seed, uniform2
 from ..schedules import Constant, Schedule
+from ._update import all_finite as _all_finite
+from ._update import container_wall as _container_wall
+from ._update import first_half_atom as _first_half_atom
+from ._update import friction_factor
+from ._update import kick_atom as _kick_atom
+from ._update import kinetic as _kinetic
+from ._update import mb_fill as _mb_fill
 from .forces import (
     _as_terms,
     _check_bond,
@@ -93,8 +101,8 @@ __all__ = [
 
 _JIT = {"nogil": True, "error_model": "numpy", "cache": True}
 
-# integer codes used by the compiled loops
-_VV, _BAOAB, _OVERDAMPED = 0, 1, 2
+# integer codes used by the compiled loops (one numbering for every engine)
+_VV, _BAOAB, _OVERDAMPED = VELOCITY_VERLET, BAOAB, OVERDAMPED
 
 
 # ---------------------------------------------------------------------------
@@ -273,60 +281,8 @@ def make_particle_integrator(name: str, **settings):
 
 
 # ---------------------------------------------------------------------------
-# Update math (one source for both drivers)
+# Update math: one source for both drivers and the CUDA ones (``._update``)
 # ---------------------------------------------------------------------------
-@numba.njit(inline="always", **_JIT)
-def _noise(D, seed, stream, step):
-    """Normals for the ``D`` components of one atom (one Philox call per pair)."""
-    a, b = normal2(seed, stream, step, 0, PURPOSE_NOISE)
-    c = 0.0
-    if D == 3:
-        c, _ = normal2(seed, stream, step, 1, PURPOSE_NOISE)
-    return a, b, c
-
-
-@numba.njit(inline="always", **_JIT)
-def _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, stream, step):
-    """Everything of one step of atom ``i`` before the new force is known.
-
-    ``c1`` is ``exp(-friction dt)`` for BAOAB and ``1 / friction`` for the
-    overdamped scheme.
-    """
-    D = x.shape[1]
-    if code == _OVERDAMPED:
-        mu = minv[i] * c1
-        s = math.sqrt(2.0 * T * dt * mu)
-        n0, n1, n2 = _noise(D, seed, stream, step)
-        x[i, 0] += dt * mu * f[i, 0] + s * n0
-        x[i, 1] += dt * mu * f[i, 1] + s * n1
-        if D == 3:
-            x[i, 2] += dt * mu * f[i, 2] + s * n2
-        return
-    h = 0.5 * dt
-    for k in range(D):
-        v[i, k] += h * minv[i] * f[i, k]
-    if code == _VV:
-        for k in range(D):
-            x[i, k] += dt * v[i, k]
-        return
-    for k in range(D):
-        x[i, k] += h * v[i, k]
-    s = math.sqrt((1.0 - c1 * c1) * T * minv[i])
-    n0, n1, n2 = _noise(D, seed, stream, step)
-    v[i, 0] = c1 * v[i, 0] + s * n0
-    v[i, 1] = c1 * v[i, 1] + s * n1
-    if D == 3:
-        v[i, 2] = c1 * v[i, 2] + s * n2
-    for k in range(D):
-        x[i, k] += h * v[i, k]
-
-
-@numba.njit(inline="always", **_JIT)
-def _kick_atom(i, v, f, minv, h):
-    for k in range(v.shape[1]):
-        v[i, k] += h * minv[i] * f[i, k]
-
-
 def _first_half_py(code, x, v, f, minv, dt, c1, T, seed, stream0, step):
     for i in prange(x.shape[0]):
         _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, stream0 + i, step)
@@ -346,32 +302,8 @@ _first_half_serial = numba.njit(**_JIT)(_first_half_py)
 _kick_serial = numba.njit(**_JIT)(_kick_py)
 
 
-@numba.njit(**_JIT)
-def _kinetic(v, m):
-    k = 0.0
-    for i in range(v.shape[0]):
-        s = 0.0
-        for j in range(v.shape[1]):
-            s += v[i, j] * v[i, j]
-        k += m[i] * s
-    return 0.5 * k
-
-
-@numba.njit(**_JIT)
-def _all_finite(a):
-    for i in range(a.shape[0]):
-        for k in range(a.shape[1]):
-            if not math.isfinite(a[i, k]):
-                return False
-    return True
-
-
 def _c1(integrator, dt: float) -> float:
-    if integrator.code == _BAOAB:
-        return math.exp(-integrator.friction * dt)
-    if integrator.code == _OVERDAMPED:
-        return 1.0 / integrator.friction
-    return 0.0
+    return friction_factor(integrator.code, integrator.friction, dt)
 
 
 # -- FIRE ---------------------------------------------------------------------
@@ -436,19 +368,6 @@ def _fire_step(x, v, f, st, prm):
 # ---------------------------------------------------------------------------
 # Velocities
 # ---------------------------------------------------------------------------
-@numba.njit(**_JIT)
-def _mb_fill(v, minv, T, seed, stream0, step):
-    n, D = v.shape
-    for i in range(n):
-        s = math.sqrt(T * minv[i])
-        a, b = normal2(seed, stream0 + i, step, 0, PURPOSE_INIT)
-        c, _ = normal2(seed, stream0 + i, step, 1, PURPOSE_INIT)
-        v[i, 0] = s * a
-        v[i, 1] = s * b
-        if D == 3:
-            v[i, 2] = s * c
-
-
 def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
                       stream0: int = 0, step: int = 0,
                       zero_momentum: bool = True) -> np.ndarray:
@@ -625,7 +544,7 @@ class Dynamics:
         with zero total momentum).  Default: ``True`` for velocity Verlet.
     backend : {"cpu", "cuda"}
         ``"cuda"``: :meth:`run` steps on an NVIDIA GPU
-        (:class:`langevin_opt.cuda.particles.DeviceDynamics`; one pair potential,
+        (:class:`langevin_opt.cuda.particles.SystemDriver`; one pair potential,
         same random numbers, forces equal to rounding); raises a one-line
         :class:`langevin_opt.cuda.BackendUnavailableError` without a GPU.
 
@@ -697,9 +616,8 @@ class Dynamics:
         self.step = 0
         self._device = None
         if check_backend(backend) == "cuda":
-            from ..cuda.particles import DeviceDynamics
-
-            self._device = DeviceDynamics(self)
+            self._device = self._gpu_driver()
+            self._load_device()
 
     # -- properties -----------------------------------------------------------
     @property
@@ -779,24 +697,52 @@ class Dynamics:
             if int(val) != val or val < 0:
                 raise ValueError(f"{nm} must be a non-negative integer, got {val!r}")
         n_steps = int(n_steps)
-        if self._device is not None:
-            return self._device.run(self, n_steps, int(record_every), writer, int(frame_every))
         if self.total_steps is None:
             self.total_steps = self.step + n_steps
         integ = self.integrator
         dt = integ.dt
         c1 = _c1(integ, dt)
-        seed = np.uint64(self.seed)
         code = integ.code
         fac = self.schedule.factors(np.arange(self.step, self.step + n_steps),
                                     self.total_steps) if n_steps else np.zeros(0)
         rows: list[tuple] = []
         rec = record_every if record_every else max(n_steps, 1)
+        if self._device is not None:
+            self._load_device()  # the host state may have changed (minimize, user edits)
+        s = 0
+        while s < n_steps:
+            # one stretch up to the next record or frame (or the end), on either backend
+            stop = s + 1
+            while stop < n_steps and not (stop % rec == 0 or (
+                    frame_every and (self.step + stop - s) % frame_every == 0)):
+                stop += 1
+            temps = self.temperature * fac[s:stop]
+            if self._device is None:
+                self._advance_cpu(code, dt, c1, temps)
+            else:
+                self._advance_device(code, dt, c1, temps)
+            s = stop
+            if s % rec == 0:
+                o = self.observables()
+                rows.append((self.step, self.step * dt, o["potential_energy"],
+                             o["kinetic_energy"], o["total_energy"], o["temperature"],
+                             o["pressure"], temps[-1]))
+                if writer is not None:
+                    writer.append_observables([self.step], [self.step * dt],
+                                              **{k: [v] for k, v in o.items()})
+            if writer is not None and frame_every and self.step % frame_every == 0:
+                self.write_frame(writer)
+        cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
+        return MDRecord(np.array(cols[0], dtype=np.int64),
+                        *(np.array(c, dtype=np.float64) for c in cols[1:]))
+
+    def _advance_cpu(self, code: int, dt: float, c1: float, temps: np.ndarray) -> None:
+        """Take ``len(temps)`` steps with the compiled CPU update math."""
+        seed = np.uint64(self.seed)
         par = self.n_atoms >= PARALLEL_MIN_ATOMS
         first = _first_half if par else _first_half_serial
         kick = _kick if par else _kick_serial
-        for s in range(n_steps):
-            T = self.temperature * fac[s]
+        for T in temps:
             first(code, self.x, self.v, self.forces, self.minv, dt, c1, T, seed, 0, self.step)
             self.energy, self.virial = self._ff(self.x, self.forces)
             if code != _OVERDAMPED:
@@ -806,20 +752,42 @@ class Dynamics:
                     and _all_finite(self.x)):
                 raise FloatingPointError(f"non-finite energy, force or position at step "
                                          f"{self.step}; reduce dt={dt}")
-            if (s + 1) % rec == 0 or (frame_every and self.step % frame_every == 0):
-                if (s + 1) % rec == 0:
-                    o = self.observables()
-                    rows.append((self.step, self.step * dt, o["potential_energy"],
-                                 o["kinetic_energy"], o["total_energy"], o["temperature"],
-                                 o["pressure"], T))
-                    if writer is not None:
-                        writer.append_observables([self.step], [self.step * dt],
-                                                  **{k: [v] for k, v in o.items()})
-                if writer is not None and frame_every and self.step % frame_every == 0:
-                    self.write_frame(writer)
-        cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
-        return MDRecord(np.array(cols[0], dtype=np.int64),
-                        *(np.array(c, dtype=np.float64) for c in cols[1:]))
+
+    def _gpu_driver(self):
+        """The CUDA array driver for this system (one pair potential, no bonds)."""
+        from ..cuda.backend import require
+
+        require()
+        pairs = [p for p in self.terms if isinstance(p, PairPotential)]
+        if len(pairs) != 1 or len(self.terms) != 1:
+            raise ValueError("backend='cuda' runs exactly one pair potential (no bonds) for "
+                             "now; use backend='cpu'")
+        from ..cuda.particles import SystemDriver
+
+        p, nl = pairs[0], self.neighbors
+        return SystemDriver(p.pair, p.table, p.n_species, self.species, self.masses, self.box,
+                            None if nl is None else (nl.cutoff, nl.skin), self.dim)
+
+    def _load_device(self) -> None:
+        """Upload the host state to the GPU driver and take its forces, energy and virial."""
+        self._device.load(self.x, self.v, self.step)
+        self._read_device()
+
+    def _read_device(self) -> None:
+        x, v, f, self.energy, self.virial = self._device.read()
+        self.x[...] = x
+        self.v[...] = v
+        self.forces[...] = f
+
+    def _advance_device(self, code: int, dt: float, c1: float, temps: np.ndarray) -> None:
+        """Take ``len(temps)`` steps with the GPU driver, then copy the state back."""
+        bad = self._device.advance(code, dt, c1, temps, self.seed)
+        self.step += len(temps)
+        self._read_device()
+        if bad >= 0 or not (_all_finite(self.x) and _all_finite(self.forces)):
+            at = bad if bad >= 0 else self.step
+            raise FloatingPointError(f"non-finite energy, force or position at step "
+                                     f"{at}; reduce dt={dt}")
 
     def write_frame(self, writer) -> None:
         """Append the current frame (wrapped positions, images, velocities) to ``writer``.
@@ -1026,30 +994,6 @@ class ReplicaState(NamedTuple):
     energy: np.ndarray
     virial: np.ndarray
     step: int
-
-
-def _container_wall_py(x, wall, F, e, w):
-    """Add the spherical wall ``wall = (radius, k)`` to ``F`` and return ``e, w`` with it.
-
-    One source for the CPU replica kernels and (as a device function) the CUDA ones.
-    """
-    for i in range(x.shape[0]):
-        r2 = 0.0
-        for k in range(x.shape[1]):
-            r2 += x[i, k] * x[i, k]
-        r = math.sqrt(r2)
-        if r > wall[0]:
-            ex = r - wall[0]
-            e += 0.5 * wall[1] * ex * ex
-            g = wall[1] * ex / r
-            for k in range(x.shape[1]):
-                F[i, k] -= g * x[i, k]
-            w -= g * r2
-    return e, w
-
-
-_container_wall = numba.njit(inline="always", nogil=True, error_model="numpy")(
-    _container_wall_py)
 
 
 def _make_batch(pair, bond, D: int) -> dict:
@@ -1290,11 +1234,19 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     tfac = np.ascontiguousarray(sched.factors(np.arange(step0, step0 + n_steps), total),
                                 dtype=np.float64) if n_steps else np.zeros(0)
     if check_backend(backend) == "cuda":
-        from ..cuda import particles as cuda_particles
+        from ..cuda.backend import require
+
+        require()
+        if su.blist.shape[0]:
+            raise ValueError("bond potentials are not supported by backend='cuda' yet; "
+                             "use backend='cpu'")
+        from ..cuda.particles import run_replicas as run_replicas_gpu
 
         pair = next(p for p in _as_terms(potentials) if isinstance(p, PairPotential)).pair
-        F, E, W, status = cuda_particles.run_replicas(
-            X, V, su, integrator, temps, tfac, seed, ids, int(step0), int(n_steps), pair)
+        F, E, W, status = run_replicas_gpu(
+            pair, X, V, integrator.code, integrator.dt, _c1(integrator, integrator.dt),
+            su.minv, su.species, su.ptab, su.S, su.box, su.periodic, su.wall, temps, tfac,
+            seed, ids, int(step0), int(n_steps))
     else:
         F = np.zeros_like(X)
         E = np.zeros(r)

@@ -41,8 +41,16 @@ from numba import prange
 
 from .. import _kernels as K
 from ..config import config
+from ..core.errors import DivergenceError
+from ..core.validation import (
+    check_int,
+    check_per_item,
+    check_seed,
+    check_stream_offset,
+)
+from ..core.validation import threads as threads_of
 from ..landscapes import Landscape
-from ..rng import PURPOSE_INIT, PURPOSE_NOISE, check_seed, normal2, normals
+from ..rng import PURPOSE_INIT, PURPOSE_NOISE, normal2, normals
 from ..sampling import BAOAB, Overdamped
 
 __all__ = ["Basins", "basins_from_landscape", "FirstPassageResult", "first_passage",
@@ -463,118 +471,51 @@ def _driver(energy_grad: Callable, method: int) -> Callable:
 # --------------------------------------------------------------------------
 
 
-def _threads_now(threads: int | None) -> int:
-    return int(threads) if threads is not None else int(numba.get_num_threads())
+class _Run(NamedTuple):
+    """Validated arrays of one first-passage run (what either driver takes)."""
+
+    x: np.ndarray          # (M, d) starting positions
+    v: np.ndarray | None   # (M, d) BAOAB velocities, None for overdamped
+    temps: np.ndarray      # (M,)
+    limit: np.ndarray      # (M,) int64 step limits
+    origin: np.ndarray     # (M,) int64 start basins
+    ids: np.ndarray        # (M,) int64 random streams, stream_offset + i
+    seed: int
+    dt: float
+    gamma: float
+    mass: float
+    chunk: int
 
 
-def first_passage(
-    landscape: Landscape,
-    integrator: Overdamped | BAOAB,
-    positions: np.ndarray,
-    basins: Basins,
-    *,
-    temperature: float | np.ndarray,
-    max_steps: int | np.ndarray,
-    seed: int,
-    start_basin: int | np.ndarray | None = None,
-    velocities: np.ndarray | None = None,
-    walker_offset: int = 0,
-    chunk: int = 1000,
-    threads: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    compact: bool = True,
-    backend: str = "cpu",
-) -> FirstPassageResult:
-    """Run walkers until each commits to another basin or reaches its step limit.
-
-    Parameters
-    ----------
-    landscape : Landscape
-        Energy surface.
-    integrator : Overdamped or BAOAB
-        Update rule (the same arithmetic and random numbers as
-        :class:`langevin_opt.Sampler`).
-    positions : array_like, shape (M, d)
-        Starting positions (``(M,)`` accepted for ``d = 1``).
-    basins : Basins
-        Commitment regions.
-    temperature : float or array_like, shape (M,)
-        Temperature of each walker (``k_B = 1``), > 0.
-    max_steps : int or array_like of int, shape (M,)
-        Step limit per walker; walkers still running then are censored.
-    seed : int
-        Generator key (keyword only).
-    start_basin : int or array_like of int, optional
-        Basin each walker starts in (it never "escapes" into its own region);
-        default: the region each starting position lies in (it must lie in one).
-    velocities : array_like, shape (M, d), optional
-        BAOAB only; default Maxwell–Boltzmann draws exactly as
-        :meth:`langevin_opt.Sampler.init` makes them.
-    walker_offset : int
-        RNG stream id of walker 0.
-    chunk : int
-        Steps between two packings of the running walkers (results do not depend on it).
-    threads : int, optional
-        Numba threads for this call.
-    progress : callable, optional
-        ``progress(step, n_running)`` after every chunk.
-    compact : bool
-        Pack the running walkers between chunks (True); False keeps the initial
-        blocks (for tests: results are identical either way).
-    backend : {"cpu", "cuda"}
-        ``"cuda"`` runs :func:`langevin_opt.cuda.first_passage.first_passage`
-        (same arguments and result; one-line error without a GPU, never a
-        silent fallback).
-
-    Returns
-    -------
-    FirstPassageResult
-
-    Raises
-    ------
-    FloatingPointError
-        A walker's energy or position became non-finite (reduce ``dt``).
-    """
-    from ..cuda.backend import check_backend
-
-    if check_backend(backend) == "cuda":
-        from ..cuda.backend import require
-
-        require()
-        from ..cuda.first_passage import first_passage as gpu_first_passage
-
-        return gpu_first_passage(landscape, integrator, positions, basins,
-                                 temperature=temperature, max_steps=max_steps, seed=seed,
-                                 start_basin=start_basin, velocities=velocities,
-                                 walker_offset=walker_offset)
-    from ..sampling import _as_positions, _threads
+def _validate(landscape, integrator, positions, basins, temperature, max_steps, seed,
+              start_basin, velocities, stream_offset, chunk, threads, progress,
+              compact) -> _Run:
+    """Every check of :func:`first_passage`, for both backends (one path)."""
+    from ..sampling import _as_positions
 
     if not isinstance(landscape, Landscape):
-        raise ValueError(f"landscape must be a Landscape, got {type(landscape).__name__}")
+        raise TypeError(f"landscape must be a Landscape, got {type(landscape).__name__}")
     if not isinstance(integrator, (Overdamped, BAOAB)):
-        raise ValueError("integrator must be Overdamped or BAOAB for first-passage runs, "
-                         f"got {type(integrator).__name__}")
+        raise TypeError("integrator must be Overdamped or BAOAB for first-passage runs, "
+                        f"got {type(integrator).__name__}")
     if not isinstance(basins, Basins):
-        raise ValueError(f"basins must be a Basins, got {type(basins).__name__}")
+        raise TypeError(f"basins must be a Basins, got {type(basins).__name__}")
     d = landscape.dim
     if basins.dim != d:
         raise ValueError(f"basins have dimension {basins.dim}, the landscape {d}")
     x = _as_positions("positions", positions, d)
     m = x.shape[0]
     seed = check_seed(seed)
-    temps = np.broadcast_to(np.asarray(temperature, dtype=np.float64), (m,)).copy()
-    if not np.all(np.isfinite(temps)) or np.any(temps <= 0):
-        raise ValueError("temperature must be finite and > 0 for every walker")
-    ms = np.asarray(max_steps)
-    if ms.dtype.kind not in "iu" or np.any(ms < 1) or ms.ndim > 1:
-        raise ValueError(f"max_steps must be an integer >= 1 or one per walker, got {max_steps!r}")
-    limit = np.broadcast_to(ms, (m,)).astype(np.int64)
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
-    if isinstance(walker_offset, bool) or not isinstance(walker_offset, (int, np.integer)) \
-            or not 0 <= walker_offset or walker_offset + m > 2**32:
-        raise ValueError(f"walker_offset must be an integer >= 0 with offset + M <= 2**32, "
-                         f"got {walker_offset!r}")
+    temps = check_per_item("temperature", temperature, m, lo=0.0, lo_open=True)
+    limit = check_per_item("max_steps", max_steps, m, lo=1, kind="i")
+    chunk = check_int("chunk", chunk, lo=1)
+    offset = check_stream_offset(stream_offset, m)
+    if threads is not None:
+        check_int("threads", threads, lo=1, hi=int(numba.config.NUMBA_NUM_THREADS))
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    if not isinstance(compact, (bool, np.bool_)):
+        raise TypeError(f"compact must be True or False, got {type(compact).__name__}")
     here = basins.assign(x)
     if start_basin is None:
         if np.any(here < 0):
@@ -583,20 +524,18 @@ def first_passage(
                              "pass start_basin")
         origin = here
     else:
-        origin = np.broadcast_to(np.asarray(start_basin, dtype=np.int64), (m,)).copy()
-        if np.any(origin < 0) or np.any(origin >= basins.n):
-            raise ValueError(f"start_basin must be in [0, {basins.n}), got {start_basin!r}")
+        origin = check_per_item("start_basin", start_basin, m, lo=0, hi=basins.n - 1, kind="i")
         clash = (here >= 0) & (here != origin)
         if clash.any():
             bad = int(np.flatnonzero(clash)[0])
             raise ValueError(f"walker {bad} starts inside basin {here[bad]}, "
                              f"not its start_basin {origin[bad]}")
-    baoab = isinstance(integrator, BAOAB)
     mass = float(getattr(integrator, "mass", 1.0))
     gamma = float(getattr(integrator, "friction", 1.0))
-    if baoab:
+    v = None
+    if isinstance(integrator, BAOAB):
         if velocities is None:
-            z = normals(seed, (m, d), stream0=int(walker_offset), step=0, purpose=PURPOSE_INIT)
+            z = normals(seed, (m, d), stream0=offset, step=0, purpose=PURPOSE_INIT)
             v = z * np.sqrt(temps * 1.0 / mass)[:, None]
         else:
             v = _as_positions("velocities", velocities, d)
@@ -604,28 +543,57 @@ def first_passage(
                 raise ValueError(f"velocities must have shape {x.shape}, got {v.shape}")
     elif velocities is not None:
         raise ValueError("velocities are only used by baoab")
+    ids = np.arange(m, dtype=np.int64) + offset
+    return _Run(x, v, temps, limit, origin.astype(np.int64), ids, seed, float(integrator.dt),
+                gamma, mass, chunk)
+
+
+def _diverged(landscape: Landscape, integrator, run: _Run, steps: np.ndarray,
+              basin: np.ndarray, positions: np.ndarray, walker_steps: int) -> DivergenceError:
+    """The error for a walker that became non-finite, with the run so far as partial result."""
+    k = int(np.flatnonzero(basin == _DIVERGED)[0])
+    partial = FirstPassageResult(steps=steps, times=steps * run.dt,
+                                 censored=(basin == CENSORED) & (steps >= 0),
+                                 final_basin=basin, positions=positions,
+                                 temperatures=run.temps, start_basin=run.origin, dt=run.dt,
+                                 walker_steps=int(walker_steps))
+    return DivergenceError(
+        f"non-finite energy or coordinates at step {int(steps[k])} for walker {k} "
+        f"(landscape '{landscape.name}', integrator {integrator.kind}, "
+        f"dt={integrator.dt:g}); reduce dt", step=int(steps[k]), index=k,
+        partial_result=partial)
+
+
+def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
+             threads: int | None, progress: Callable[[int, int], None] | None,
+             compact: bool) -> FirstPassageResult:
+    """The compiled CPU driver over blocks of walkers, packed between chunks."""
+    x = run.x
+    m, d = x.shape
+    baoab = run.v is not None
+    chunk = run.chunk
     drive = _driver(landscape.energy_grad, integrator.code)
 
     # packed state of the running walkers
     idx = np.arange(m, dtype=np.int64)               # original index of each packed walker
     xt = np.ascontiguousarray(x.T)
-    vt = np.ascontiguousarray(v.T) if baoab else np.zeros((d, 1))
+    vt = np.ascontiguousarray(run.v.T) if baoab else np.zeros((d, 1))
     e = np.empty(m)
-    ids = idx + int(walker_offset)
-    tt = temps.copy()
-    org = origin.copy()
-    lim = limit.copy()
+    ids = run.ids.copy()
+    tt = run.temps.copy()
+    org = run.origin.copy()
+    lim = run.limit.copy()
     res_step = np.full(m, -1, dtype=np.int64)
     res_basin = np.full(m, STILL_RUNNING, dtype=np.int64)
     res_x = np.empty((m, d))
-    n_thr = _threads_now(threads)
     max_block = int(config.block_size)
     cen = basins.centers
     r2 = basins.radii**2
     step = 0
     total_limit = int(lim.max())
     walker_steps = 0
-    with _threads(threads):
+    with threads_of(threads):
+        n_thr = int(numba.get_num_threads())
         while idx.size and step < total_limit:
             n_run = idx.size
             if compact:
@@ -642,8 +610,9 @@ def first_passage(
             o_step = np.full(n_run, -1, dtype=np.int64)
             o_basin = np.full(n_run, STILL_RUNNING, dtype=np.int64)
             o_x = np.empty((n_run, d))
-            drive(xt, vt, e, tt, ids, org, lim, landscape.params, float(integrator.dt), gamma,
-                  mass, np.uint64(seed), step, n, cen, r2, o_step, o_basin, o_x, block, scr)
+            drive(xt, vt, e, tt, ids, org, lim, landscape.params, run.dt, run.gamma,
+                  run.mass, np.uint64(run.seed), step, n, cen, r2, o_step, o_basin, o_x, block,
+                  scr)
             fin = o_step >= 0
             if not compact:
                 fin &= res_step[idx] < 0
@@ -654,11 +623,10 @@ def first_passage(
                 res_basin[g] = o_basin[fin]
                 res_x[g] = o_x[fin]
                 if np.any(o_basin[fin] == _DIVERGED):
-                    k = int(np.flatnonzero(o_basin == _DIVERGED)[0])
-                    raise FloatingPointError(  # noqa: TRY003
-                        f"non-finite energy or coordinates at step {o_step[k]} for walker "
-                        f"{idx[k]} (landscape '{landscape.name}', integrator "
-                        f"{integrator.kind}, dt={integrator.dt:g}); reduce dt")
+                    running = res_step < 0
+                    res_x[idx[running[idx]]] = xt.T[running[idx]]
+                    raise _diverged(landscape, integrator, run, res_step, res_basin, res_x,
+                                    walker_steps)
                 if compact:
                     keep = ~fin
                     idx = idx[keep]
@@ -680,13 +648,134 @@ def first_passage(
                     break
             if progress is not None:
                 progress(step, int((res_step < 0).sum()))
-    censored = res_basin < 0
-    steps = res_step
-    times = steps * float(integrator.dt)
-    return FirstPassageResult(steps=steps, times=times, censored=censored,
-                              final_basin=res_basin, positions=res_x, temperatures=temps,
-                              start_basin=origin, dt=float(integrator.dt),
+    return FirstPassageResult(steps=res_step, times=res_step * run.dt,
+                              censored=res_basin < 0, final_basin=res_basin, positions=res_x,
+                              temperatures=run.temps, start_basin=run.origin, dt=run.dt,
                               walker_steps=int(walker_steps))
+
+
+def _run_cuda(landscape: Landscape, integrator, basins: Basins, run: _Run,
+              progress: Callable[[int, int], None] | None) -> FirstPassageResult:
+    """The GPU driver (:func:`langevin_opt.cuda.first_passage.run_first_passage`)."""
+    from ..cuda.backend import require
+
+    require()
+    from ..cuda.first_passage import run_first_passage
+
+    out = run_first_passage(landscape.energy_grad, landscape.params, integrator.code, run.x,
+                            run.v, run.temps, run.ids, run.origin, run.limit, run.dt, run.gamma,
+                            run.mass, run.seed, basins.centers, basins.radii**2, run.chunk,
+                            progress)
+    if np.any(out.basin == _DIVERGED):
+        running = out.steps < 0
+        pos = out.positions.copy()
+        pos[running] = out.current[running]
+        raise _diverged(landscape, integrator, run, out.steps, out.basin, pos,
+                        out.walker_steps)
+    return FirstPassageResult(steps=out.steps, times=out.steps * run.dt,
+                              censored=out.basin < 0, final_basin=out.basin,
+                              positions=out.positions, temperatures=run.temps,
+                              start_basin=run.origin, dt=run.dt,
+                              walker_steps=int(out.walker_steps))
+
+
+def first_passage(
+    landscape: Landscape,
+    integrator: Overdamped | BAOAB,
+    positions: np.ndarray,
+    basins: Basins,
+    *,
+    temperature: float | np.ndarray,
+    max_steps: int | np.ndarray,
+    seed: int | None = None,
+    start_basin: int | np.ndarray | None = None,
+    velocities: np.ndarray | None = None,
+    stream_offset: int = 0,
+    chunk: int = 1000,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    compact: bool = True,
+    backend: str = "cpu",
+) -> FirstPassageResult:
+    """Run walkers until each commits to another basin or reaches its step limit.
+
+    Both backends take the same validated arrays (one validation path) and give the
+    same result: the CPU driver is compiled here, the GPU one is
+    :func:`langevin_opt.cuda.first_passage.run_first_passage`.
+
+    Parameters
+    ----------
+    landscape : Landscape
+        Energy surface.
+    integrator : Overdamped or BAOAB
+        Update rule (the same arithmetic and random numbers as
+        :class:`langevin_opt.Sampler`); time step in the integrator's time unit.
+    positions : array_like, shape (M, d)
+        Starting positions, length units (``(M,)`` accepted for ``d = 1``).
+    basins : Basins
+        Commitment regions.
+    temperature : float or array_like, shape (M,)
+        Temperature of each walker (energy units, ``k_B = 1``), > 0.
+    max_steps : int or array_like of int, shape (M,)
+        Step limit per walker (>= 1); walkers still running then are censored.
+    seed : int
+        Generator key (keyword only, required).
+    start_basin : int or array_like of int, shape (M,), optional
+        Basin each walker starts in (it never "escapes" into its own region);
+        default: the region each starting position lies in (it must lie in one).
+    velocities : array_like, shape (M, d), optional
+        BAOAB only (length / time units); default Maxwell–Boltzmann draws exactly as
+        :meth:`langevin_opt.Sampler.init` makes them.
+    stream_offset : int
+        Random stream of walker 0: walker ``i`` uses stream ``stream_offset + i`` (a
+        part of an ensemble run on its own gets the numbers of the whole run).
+    chunk : int
+        Steps between two packings of the running walkers on the CPU, steps per
+        kernel launch on the GPU (results do not depend on it).
+    threads : int, optional
+        Numba threads for this call (CPU only; the GPU driver ignores it).
+    progress : callable, optional
+        ``progress(step, n_running)`` after every chunk (both backends).
+    compact : bool
+        Pack the running walkers between chunks (True); False keeps the initial
+        blocks (for tests: results are identical either way).  CPU only: on the GPU
+        finished threads return at once and nothing is packed, so
+        ``compact=False`` with ``backend="cuda"`` is refused.
+    backend : {"cpu", "cuda"}
+        ``"cuda"`` runs the GPU driver with the same arrays (one-line
+        :class:`~langevin_opt.core.BackendUnavailableError` without a GPU, never a
+        silent fallback).
+
+    Returns
+    -------
+    FirstPassageResult
+        Times in the integrator's time unit (``steps * dt``).
+
+    Raises
+    ------
+    TypeError
+        A missing ``seed``, or an argument of the wrong type.
+    ValueError
+        A value out of range or of the wrong shape (one line naming the argument).
+    DivergenceError
+        A walker's energy or position became non-finite (reduce ``dt``): ``step`` and
+        ``index`` name the first such walker; ``partial_result`` is a
+        :class:`FirstPassageResult` of the run up to the end of that chunk (walkers
+        still running have ``steps = -1``, ``final_basin = -1`` and their current
+        position; diverged ones ``final_basin = -2``).
+    """
+    from ..cuda.backend import check_backend
+
+    be = check_backend(backend)
+    run = _validate(landscape, integrator, positions, basins, temperature, max_steps, seed,
+                    start_basin, velocities, stream_offset, chunk, threads, progress, compact)
+    if be == "cuda":
+        if not compact:
+            raise ValueError("compact=False keeps the CPU's initial walker blocks; the GPU "
+                             "driver packs nothing (finished threads return at once): use "
+                             "compact=True with backend='cuda'")
+        return _run_cuda(landscape, integrator, basins, run, progress)
+    return _run_cpu(landscape, integrator, basins, run, threads, progress, compact)
 
 
 def quench_basins(landscape: Landscape, result: FirstPassageResult, basins: Basins
