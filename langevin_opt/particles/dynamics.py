@@ -54,9 +54,23 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..core import codes
+from ..core.errors import DivergenceError
+from ..core.validation import (
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_per_item,
+    check_positive,
+    check_seed,
+    check_stream_offset,
+)
 from ..cuda.backend import check_backend
-from ..rng import PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, check_seed, normal2, uniform2
+from ..rng import PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, normal2, uniform2
 from ..schedules import Constant, Schedule
+from .fire import FIRE, MinimizeResult, fire_loop, fire_settings
+from .fire import fire_fmax2 as _fire_fmax2
+from .fire import fire_step as _fire_step
 from .forces import (
     _as_terms,
     _check_bond,
@@ -79,6 +93,8 @@ __all__ = [
     "make_particle_integrator",
     "maxwell_boltzmann",
     "Dynamics",
+    "ParticleState",
+    "PartialRun",
     "MDRecord",
     "MinimizeResult",
     "fire_minimize",
@@ -93,20 +109,13 @@ __all__ = [
 
 _JIT = {"nogil": True, "error_model": "numpy", "cache": True}
 
-# integer codes used by the compiled loops
-_VV, _BAOAB, _OVERDAMPED = 0, 1, 2
+# integer codes used by the compiled loops (the package's one numbering)
+_VV, _BAOAB, _OVERDAMPED = codes.VELOCITY_VERLET, codes.BAOAB, codes.OVERDAMPED
 
 
 # ---------------------------------------------------------------------------
 # Integrator configurations
 # ---------------------------------------------------------------------------
-def _positive(value, name: str) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
 @dataclass(frozen=True)
 class VelocityVerlet:
     """Velocity Verlet (NVE, symplectic, time reversible).
@@ -122,7 +131,7 @@ class VelocityVerlet:
     code = _VV
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
+        object.__setattr__(self, "dt", check_positive("dt", self.dt))
 
     @property
     def friction(self) -> float:
@@ -139,8 +148,10 @@ class LangevinBAOAB:
     dt : float
         Time step (time units).
     friction : float
-        Friction rate ``gamma`` (1 / time units); ``exp(-gamma dt)`` is the
-        velocity memory per step.
+        Friction rate ``gamma`` (1 / time units, ``>= 0``); ``exp(-gamma dt)`` is the
+        velocity memory per step.  ``friction = 0`` is plain NVE: the O step is
+        the identity (``c = 1``, the noise is multiplied by ``sqrt(1 - c^2) = 0``),
+        and the scheme reduces to velocity Verlet.
     """
 
     dt: float
@@ -149,8 +160,8 @@ class LangevinBAOAB:
     code = _BAOAB
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
-        object.__setattr__(self, "friction", _positive(self.friction, "friction"))
+        object.__setattr__(self, "dt", check_positive("dt", self.dt))
+        object.__setattr__(self, "friction", check_nonnegative("friction", self.friction))
 
 
 @dataclass(frozen=True)
@@ -174,72 +185,8 @@ class LangevinOverdamped:
     code = _OVERDAMPED
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
-        object.__setattr__(self, "friction", _positive(self.friction, "friction"))
-
-
-@dataclass(frozen=True)
-class FIRE:
-    """Fast inertial relaxation engine (Bitzek et al. 2006) settings.
-
-    Parameters
-    ----------
-    dt : float
-        Initial time step.
-    dt_max : float
-        Largest time step (default ``10 dt``).
-    n_min : int
-        Steps with ``F . v > 0`` before the time step may grow.
-    f_inc, f_dec : float
-        Growth (> 1) and cut (< 1) factors of the time step.
-    alpha_start, f_alpha : float
-        Initial mixing parameter and its decay factor.
-    max_move : float
-        Largest displacement of one atom in one step (length units).
-    fmax : float
-        Convergence: largest atomic force norm below ``fmax``.
-    max_steps : int
-        Iteration limit.
-    """
-
-    dt: float = 0.005
-    dt_max: float | None = None
-    n_min: int = 5
-    f_inc: float = 1.1
-    f_dec: float = 0.5
-    alpha_start: float = 0.1
-    f_alpha: float = 0.99
-    max_move: float = 0.2
-    fmax: float = 1e-6
-    max_steps: int = 100_000
-    name = "fire"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
-        dtm = 10.0 * self.dt if self.dt_max is None else _positive(self.dt_max, "dt_max")
-        if dtm < self.dt:
-            raise ValueError(f"dt_max must be >= dt={self.dt}, got {dtm}")
-        object.__setattr__(self, "dt_max", dtm)
-        if int(self.n_min) != self.n_min or self.n_min < 0:
-            raise ValueError(f"n_min must be an integer >= 0, got {self.n_min!r}")
-        if not float(self.f_inc) > 1.0:
-            raise ValueError(f"f_inc must be > 1, got {self.f_inc!r}")
-        if not 0.0 < float(self.f_dec) < 1.0:
-            raise ValueError(f"f_dec must be in (0, 1), got {self.f_dec!r}")
-        if not 0.0 < float(self.alpha_start) < 1.0:
-            raise ValueError(f"alpha_start must be in (0, 1), got {self.alpha_start!r}")
-        if not 0.0 < float(self.f_alpha) <= 1.0:
-            raise ValueError(f"f_alpha must be in (0, 1], got {self.f_alpha!r}")
-        _positive(self.max_move, "max_move")
-        _positive(self.fmax, "fmax")
-        if int(self.max_steps) != self.max_steps or self.max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
-
-    def params(self) -> np.ndarray:
-        """Parameters as the float array the kernels take."""
-        return np.array([self.dt, self.dt_max, self.n_min, self.f_inc, self.f_dec,
-                         self.alpha_start, self.f_alpha, self.max_move, self.fmax],
-                        dtype=np.float64)
+        object.__setattr__(self, "dt", check_positive("dt", self.dt))
+        object.__setattr__(self, "friction", check_positive("friction", self.friction))
 
 
 #: Particle integrators by name.
@@ -263,12 +210,12 @@ def make_particle_integrator(name: str, **settings):
 
     Raises
     ------
+    TypeError
+        ``name`` is not a string, or a parameter has the wrong type.
     ValueError
-        Unknown name (listing the allowed ones) or bad parameters.
+        Unknown name (with a suggestion and the allowed ones) or bad parameters.
     """
-    if name not in PARTICLE_INTEGRATORS:
-        raise ValueError(f"integrator must be one of {sorted(PARTICLE_INTEGRATORS)}, "
-                         f"got {name!r}")
+    name = check_choice("integrator", name, sorted(PARTICLE_INTEGRATORS))
     return PARTICLE_INTEGRATORS[name](**settings)
 
 
@@ -374,65 +321,6 @@ def _c1(integrator, dt: float) -> float:
     return 0.0
 
 
-# -- FIRE ---------------------------------------------------------------------
-@numba.njit(inline="always", **_JIT)
-def _fire_fmax2(f):
-    m = 0.0
-    for i in range(f.shape[0]):
-        s = 0.0
-        for k in range(f.shape[1]):
-            s += f[i, k] * f[i, k]
-        if s > m:
-            m = s
-    return m
-
-
-@numba.njit(inline="always", **_JIT)
-def _fire_step(x, v, f, st, prm):
-    """One FIRE iteration on ``(x, v)`` given the force ``f`` at ``x`` (unit masses).
-
-    ``st = [dt, alpha, n_positive]`` is updated; ``prm`` is :meth:`FIRE.params`.
-    """
-    dt_max, n_min, f_inc, f_dec = prm[1], prm[2], prm[3], prm[4]
-    a0, f_a, max_move = prm[5], prm[6], prm[7]
-    n, D = x.shape
-    p = 0.0
-    vv = 0.0
-    ff = 0.0
-    for i in range(n):
-        for k in range(D):
-            p += f[i, k] * v[i, k]
-            vv += v[i, k] * v[i, k]
-            ff += f[i, k] * f[i, k]
-    if p > 0.0:
-        a = st[1]
-        scale = a * math.sqrt(vv / ff) if ff > 0.0 else 0.0
-        for i in range(n):
-            for k in range(D):
-                v[i, k] = (1.0 - a) * v[i, k] + scale * f[i, k]
-        if st[2] > n_min:
-            st[0] = min(st[0] * f_inc, dt_max)
-            st[1] *= f_a
-        st[2] += 1.0
-    else:
-        for i in range(n):
-            for k in range(D):
-                v[i, k] = 0.0
-        st[0] *= f_dec
-        st[1] = a0
-        st[2] = 0.0
-    dt = st[0]
-    for i in range(n):
-        d2 = 0.0
-        for k in range(D):
-            v[i, k] += dt * f[i, k]
-            d2 += v[i, k] * v[i, k]
-        step = dt * math.sqrt(d2)
-        c = dt if step <= max_move else dt * max_move / step
-        for k in range(D):
-            x[i, k] += c * v[i, k]
-
-
 # ---------------------------------------------------------------------------
 # Velocities
 # ---------------------------------------------------------------------------
@@ -449,13 +337,13 @@ def _mb_fill(v, minv, T, seed, stream0, step):
             v[i, 2] = s * c
 
 
-def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
-                      stream0: int = 0, step: int = 0,
+def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int | None = None,
+                      stream_offset: int = 0, step: int = 0,
                       zero_momentum: bool = True) -> np.ndarray:
     """Velocities drawn from the Maxwell–Boltzmann distribution at ``temperature``.
 
     Component ``k`` of atom ``i`` is ``sqrt(T / m_i)`` times a counter-based
-    normal keyed by ``(seed, stream0 + i, step)`` (purpose ``INIT``).
+    normal keyed by ``(seed, stream_offset + i, step)`` (purpose ``INIT``).
 
     Parameters
     ----------
@@ -466,9 +354,10 @@ def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
     temperature : float
         Temperature (energy units, ``k_B = 1``), ``>= 0``.
     seed : int
-        Generator key.
-    stream0 : int
-        Stream of atom 0 (use ``replica * N`` for replica ``replica``).
+        Generator key (required, keyword-only).
+    stream_offset : int
+        Stream of atom 0: atom ``i`` uses stream ``stream_offset + i`` (replica ``r``
+        of ``N`` atoms uses ``stream_offset = r * N``).
     step : int
         Counter of the draw (e.g. the step at which velocities are redrawn).
     zero_momentum : bool
@@ -477,17 +366,26 @@ def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
     Returns
     -------
     numpy.ndarray, shape (N, dim)
+        Velocities (length / time units).
+
+    Raises
+    ------
+    TypeError
+        No seed, or an argument of the wrong type.
+    ValueError
+        An argument out of range (masses not positive, ``dim`` not 2 or 3, ...).
     """
+    seed = check_seed(seed)
     m = np.ascontiguousarray(masses, dtype=np.float64)
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim}")
-    t = float(temperature)
-    if not (math.isfinite(t) and t >= 0):
-        raise ValueError(f"temperature must be finite and >= 0, got {temperature!r}")
+    if m.ndim != 1 or not np.all(np.isfinite(m) & (m > 0)):
+        raise ValueError(f"masses must be a 1-D array of positive finite numbers, got shape "
+                         f"{m.shape}")
+    check_int("dim", dim, lo=2, hi=3)
+    t = check_nonnegative("temperature", temperature)
+    step = check_int("step", step, lo=0, hi=2**48 - 1)
+    stream_offset = check_stream_offset(stream_offset, m.shape[0])
     v = np.zeros((m.shape[0], dim))
-    if int(step) != step or not 0 <= step < 2**48:
-        raise ValueError(f"step must be an integer in [0, 2**48), got {step!r}")
-    _mb_fill(v, 1.0 / m, t, np.uint64(check_seed(seed)), int(stream0), int(step))
+    _mb_fill(v, 1.0 / m, t, np.uint64(seed), stream_offset, step)
     if zero_momentum and m.shape[0] > 1:
         v -= (m[:, None] * v).sum(axis=0) / m.sum()
     return v
@@ -525,11 +423,54 @@ class MDRecord(NamedTuple):
     target_temperature: np.ndarray
 
 
-def _check_temperature(t, name: str = "temperature") -> float:
-    v = float(t)
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be finite and >= 0, got {t!r}")
-    return v
+class ParticleState(NamedTuple):
+    """State of one particle system (a snapshot: arrays are copies).
+
+    The same field names as :class:`ReplicaState` (which has one more leading axis).
+
+    Attributes
+    ----------
+    positions, velocities, forces : numpy.ndarray, shape (N, d)
+        Unwrapped positions (length), velocities (length / time) and forces
+        (energy / length).
+    energy, virial : float
+        Potential energy (energy units, without tail corrections) and virial.
+    step : int
+        Global step of the state.
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    forces: np.ndarray
+    energy: float
+    virial: float
+    step: int
+
+
+class PartialRun(NamedTuple):
+    """What a diverged :meth:`Dynamics.run` leaves (``DivergenceError.partial_result``).
+
+    Attributes
+    ----------
+    record : MDRecord
+        Every row recorded before the step that diverged.
+    state : ParticleState
+        The state when the run stopped (at the diverged step: non-finite or exploded).
+    """
+
+    record: MDRecord
+    state: ParticleState
+
+
+def _record(rows: list[tuple]) -> MDRecord:
+    cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
+    return MDRecord(np.array(cols[0], dtype=np.int64),
+                    *(np.array(c, dtype=np.float64) for c in cols[1:]))
+
+
+#: A step whose total-energy change exceeds this many times the energy scale before it
+#: (``|U| + K + N_f T / 2``) is an explosion, not dynamics (see :meth:`Dynamics.run`).
+ENERGY_JUMP = 10.0
 
 
 class _ForceField:
@@ -589,6 +530,13 @@ class _ForceField:
         return float(e_tot), float(w_tot)
 
 
+def _run_seed(seed, integrator, draws_velocities: bool) -> int:
+    """``check_seed`` where the run draws random numbers; deterministic runs may omit it."""
+    if seed is None and isinstance(integrator, VelocityVerlet) and not draws_velocities:
+        return 0  # NVE from given (or zero) velocities: no random number is drawn
+    return check_seed(seed)
+
+
 class Dynamics:
     """Molecular or Langevin dynamics of one particle system.
 
@@ -616,7 +564,9 @@ class Dynamics:
         Neighbor list for the pair terms (periodic liquids); without one, pair
         terms are summed over all pairs (clusters, small boxes).
     seed : int
-        Key of the counter-based generator.
+        Key of the counter-based generator (keyword-only); required when the run
+        draws random numbers: a Langevin integrator, or velocities drawn at
+        ``temperature > 0``.  Atom ``i`` uses stream ``i``.
     tail_corrections : bool
         Add the Lennard-Jones long-range corrections to the reported potential
         energy and pressure (periodic systems with truncated LJ terms).
@@ -632,22 +582,32 @@ class Dynamics:
     Attributes
     ----------
     x, v, forces : numpy.ndarray, shape (N, d)
-        Current (unwrapped) positions, velocities and forces.
+        Current (unwrapped) positions, velocities and forces, updated in place
+        (:attr:`state` gives a copy).
     step : int
         Steps done so far.
     energy, virial : float
         Potential energy (without tail corrections) and virial at ``x``.
 
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or no ``seed`` where one is needed.
+    ValueError
+        An argument of the right type with a wrong value or shape.
+
     Notes
     -----
-    Positions are integrated unwrapped; :attr:`system` returns them wrapped
-    into the box with image counts.
+    :class:`Dynamics` is the stepping object (like the walkers' ``Sampler``);
+    :attr:`state` returns an immutable :class:`ParticleState`.  Positions are
+    integrated unwrapped; :attr:`system` returns them wrapped into the box with
+    image counts.
     """
 
     def __init__(self, system: ParticleSystem, potentials, integrator, *,
                  temperature: float = 1.0, velocities=None, schedule: Schedule | None = None,
                  total_steps: int | None = None, neighbors: NeighborList | None = None,
-                 seed: int = 0, tail_corrections: bool = False,
+                 seed: int | None = None, tail_corrections: bool = False,
                  remove_com: bool | None = None, backend: str = "cpu") -> None:
         if not isinstance(system, ParticleSystem):
             raise TypeError(f"system must be a ParticleSystem, got {type(system).__name__}")
@@ -655,14 +615,13 @@ class Dynamics:
             raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or "
                             f"LangevinOverdamped, got {type(integrator).__name__}")
         self.integrator = integrator
-        self.temperature = _check_temperature(temperature)
+        self.temperature = check_nonnegative("temperature", temperature)
         self.schedule = Constant() if schedule is None else schedule
         if not isinstance(self.schedule, Schedule):
             raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-        if total_steps is not None and (int(total_steps) != total_steps or total_steps < 1):
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
-        self.total_steps = None if total_steps is None else int(total_steps)
-        self.seed = check_seed(seed)
+        self.total_steps = None if total_steps is None else check_int("total_steps",
+                                                                      total_steps, lo=1)
+        self.seed = _run_seed(seed, integrator, velocities is None and self.temperature > 0)
         self.species = system.species
         self.masses = system.masses
         self.minv = 1.0 / system.masses
@@ -721,6 +680,12 @@ class Dynamics:
         return ParticleSystem(self.x - im * self.box, species=self.species, masses=self.masses,
                               box=self.box, images=im)
 
+    @property
+    def state(self) -> ParticleState:
+        """The current state as an immutable :class:`ParticleState` (copies)."""
+        return ParticleState(self.x.copy(), self.v.copy(), self.forces.copy(),
+                             float(self.energy), float(self.virial), int(self.step))
+
     def kinetic_energy(self) -> float:
         """Kinetic energy ``sum m v^2 / 2`` (energy units)."""
         return float(_kinetic(self.v, self.masses))
@@ -769,16 +734,19 @@ class Dynamics:
 
         Raises
         ------
-        FloatingPointError
-            When positions, velocities or forces stop being finite (the step is
-            named; the state is left at the last finite step's update).
+        DivergenceError
+            At the first step after which the energy, a force, a position or a
+            velocity is not finite, or the total energy jumped by more than
+            :data:`ENERGY_JUMP` times the energy scale before the step
+            (``|U| + K + N_f T / 2``; a stable step of any of the integrators
+            changes it by a small fraction of that: an explosion where atoms are
+            flung apart stays finite).  ``step`` is that step, ``index`` 0 and
+            ``partial_result`` a :class:`PartialRun` (the rows recorded before and
+            the state at the step); the object is left at that state.
         """
-        if int(n_steps) != n_steps or n_steps < 0:
-            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
-        for nm, val in (("record_every", record_every), ("frame_every", frame_every)):
-            if int(val) != val or val < 0:
-                raise ValueError(f"{nm} must be a non-negative integer, got {val!r}")
-        n_steps = int(n_steps)
+        n_steps = check_int("n_steps", n_steps, lo=0)
+        record_every = check_int("record_every", record_every, lo=0)
+        frame_every = check_int("frame_every", frame_every, lo=0)
         if self._device is not None:
             return self._device.run(self, n_steps, int(record_every), writer, int(frame_every))
         if self.total_steps is None:
@@ -795,6 +763,9 @@ class Dynamics:
         par = self.n_atoms >= PARALLEL_MIN_ATOMS
         first = _first_half if par else _first_half_serial
         kick = _kick if par else _kick_serial
+        half_dof = 0.5 * self.dof
+        k_old = _kinetic(self.v, self.masses)
+        u_old = self.energy
         for s in range(n_steps):
             T = self.temperature * fac[s]
             first(code, self.x, self.v, self.forces, self.minv, dt, c1, T, seed, 0, self.step)
@@ -802,10 +773,20 @@ class Dynamics:
             if code != _OVERDAMPED:
                 kick(self.v, self.forces, self.minv, 0.5 * dt)
             self.step += 1
-            if not (math.isfinite(self.energy) and _all_finite(self.forces)
-                    and _all_finite(self.x)):
-                raise FloatingPointError(f"non-finite energy, force or position at step "
-                                         f"{self.step}; reduce dt={dt}")
+            # divergence checks (no effect on the arithmetic of the step); O(N) each,
+            # next to the O(N * neighbours) force evaluation
+            k_new = _kinetic(self.v, self.masses)
+            if not (math.isfinite(self.energy + k_new) and _all_finite(self.forces)
+                    and _all_finite(self.x) and (code == _OVERDAMPED or _all_finite(self.v))):
+                self._diverged(rows, f"non-finite energy, force, position or velocity at "
+                                     f"step {self.step}; reduce dt={dt}")
+            jump = abs(self.energy + k_new - u_old - k_old)
+            if jump > ENERGY_JUMP * (abs(u_old) + k_old + half_dof * T):
+                self._diverged(rows, f"the total energy jumped by {jump:.3g} at step "
+                                     f"{self.step} (from {u_old + k_old:.6g}): the integration "
+                                     f"exploded; reduce dt={dt}")
+            u_old = self.energy
+            k_old = k_new
             if (s + 1) % rec == 0 or (frame_every and self.step % frame_every == 0):
                 if (s + 1) % rec == 0:
                     o = self.observables()
@@ -817,9 +798,10 @@ class Dynamics:
                                                   **{k: [v] for k, v in o.items()})
                 if writer is not None and frame_every and self.step % frame_every == 0:
                     self.write_frame(writer)
-        cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
-        return MDRecord(np.array(cols[0], dtype=np.int64),
-                        *(np.array(c, dtype=np.float64) for c in cols[1:]))
+        return _record(rows)
+
+    def _diverged(self, rows: list[tuple], message: str) -> None:
+        raise DivergenceError(message, self.step, 0, PartialRun(_record(rows), self.state))
 
     def write_frame(self, writer) -> None:
         """Append the current frame (wrapped positions, images, velocities) to ``writer``.
@@ -852,8 +834,8 @@ class Dynamics:
         -------
         MinimizeResult
         """
-        fire = FIRE() if fire is None else fire
-        res = _fire_loop(self.x, self._ff, fire)
+        fire = fire_settings(fire)
+        res = fire_loop(self.x, self._ff, fire)
         self.forces[:] = res.forces
         self.energy = res.energy
         self.virial = self._ff(self.x, self.forces)[1]
@@ -905,57 +887,6 @@ def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
 # ---------------------------------------------------------------------------
 # Minimisation (single system)
 # ---------------------------------------------------------------------------
-class MinimizeResult(NamedTuple):
-    """Outcome of a FIRE minimisation.
-
-    Attributes
-    ----------
-    positions : numpy.ndarray, shape (N, d)
-    energy : float
-    forces : numpy.ndarray, shape (N, d)
-    fmax : float
-        Largest atomic force norm at the end.
-    n_steps : int
-    converged : bool
-        ``fmax < FIRE.fmax``.
-    """
-
-    positions: np.ndarray
-    energy: float
-    forces: np.ndarray
-    fmax: float
-    n_steps: int
-    converged: bool
-
-
-def _fire_loop(x: np.ndarray, ff, fire: FIRE) -> MinimizeResult:
-    prm = fire.params()
-    st = np.array([fire.dt, fire.alpha_start, 0.0])
-    v = np.zeros_like(x)
-    F = np.zeros_like(x)
-    e, _ = ff(x, F)
-    f2 = fire.fmax**2
-    it = 0
-    while it < fire.max_steps and _fire_fmax2_py(F) >= f2:
-        _fire_step_py(x, v, F, st, prm)
-        e, _ = ff(x, F)
-        it += 1
-        if not math.isfinite(e):
-            raise FloatingPointError(f"FIRE produced a non-finite energy at iteration {it}")
-    fm = math.sqrt(_fire_fmax2_py(F))
-    return MinimizeResult(x.copy(), float(e), F.copy(), fm, it, fm < fire.fmax)
-
-
-@numba.njit(**_JIT)
-def _fire_step_py(x, v, f, st, prm):
-    _fire_step(x, v, f, st, prm)
-
-
-@numba.njit(**_JIT)
-def _fire_fmax2_py(f):
-    return _fire_fmax2(f)
-
-
 def fire_minimize(system: ParticleSystem, potentials, *, fire: FIRE | None = None,
                   neighbors: NeighborList | None = None) -> MinimizeResult:
     """Local minimisation of a particle system with FIRE.
@@ -976,9 +907,9 @@ def fire_minimize(system: ParticleSystem, potentials, *, fire: FIRE | None = Non
     MinimizeResult
         ``positions`` are unwrapped (add images back with ``ParticleSystem``).
     """
-    fire = FIRE() if fire is None else fire
+    fire = fire_settings(fire)
     ff = _ForceField(_as_terms(potentials), system.species, system.box, system.dim, neighbors)
-    return _fire_loop(system.unwrapped_positions.copy(), ff, fire)
+    return fire_loop(system.unwrapped_positions.copy(), ff, fire)
 
 
 # ---------------------------------------------------------------------------
@@ -1004,18 +935,21 @@ class Container:
     k: float = 100.0
 
     def __post_init__(self) -> None:
-        _positive(self.radius, "radius")
-        _positive(self.k, "k")
+        object.__setattr__(self, "radius", check_positive("radius", self.radius))
+        object.__setattr__(self, "k", check_positive("k", self.k))
 
 
 class ReplicaState(NamedTuple):
     """State of ``R`` replicas of one small system.
 
+    The fields of :class:`ParticleState`, with a leading replica axis.
+
     Attributes
     ----------
     positions, velocities, forces : numpy.ndarray, shape (R, N, d)
+        Positions (length), velocities (length / time), forces (energy / length).
     energy, virial : numpy.ndarray, shape (R,)
-        Potential energy (including the container) and virial.
+        Potential energy (energy units, including the container) and virial.
     step : int
         Global step of the state.
     """
@@ -1206,8 +1140,9 @@ def _as_positions(positions) -> np.ndarray:
 def run_replicas(positions, potentials, integrator, n_steps: int, *, temperatures=1.0,
                  velocities=None, masses=None, species=None, box=None,
                  container: Container | None = None, schedule: Schedule | None = None,
-                 total_steps: int | None = None, step0: int = 0, seed: int = 0,
-                 replica_ids=None, backend: str = "cpu") -> ReplicaState:
+                 total_steps: int | None = None, step0: int = 0, seed: int | None = None,
+                 stream_offset: int = 0, stream_ids=None,
+                 backend: str = "cpu") -> ReplicaState:
     """Advance ``R`` independent replicas of a small system by ``n_steps``.
 
     Parameters
@@ -1241,9 +1176,16 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     step0 : int
         Global step of the starting state (keys the random numbers).
     seed : int
-    replica_ids : array_like of int, shape (R,), optional
-        Stream ids of the replicas (default ``0..R-1``); a replica's trajectory
-        depends on its id, not on the batch it runs in.
+        Key of the counter-based generator (keyword-only); required unless the
+        run is deterministic (velocity Verlet from given velocities).
+    stream_offset : int
+        Global index of the first replica: replica ``k`` is replica
+        ``stream_offset + k`` of the whole ensemble (its atom ``i`` uses stream
+        ``(stream_offset + k) * N + i``), so a part of an ensemble run on its own
+        follows the same trajectories.
+    stream_ids : array_like of int, shape (R,), optional
+        Arbitrary distinct replica ids instead of ``stream_offset + k`` (e.g. the
+        replicas still active in a larger run); excludes ``stream_offset``.
     backend : {"cpu", "cuda"}
         ``"cuda"``: one GPU thread per replica (:mod:`langevin_opt.cuda.particles`;
         no bond potentials), the same random numbers and loop order.
@@ -1254,32 +1196,33 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
 
     Raises
     ------
-    FloatingPointError
-        A replica's energy stopped being finite (the replica and step are named).
+    TypeError
+        An argument of the wrong type, or no ``seed`` where one is needed.
+    ValueError
+        An argument of the right type with a wrong value or shape.
+    DivergenceError
+        A replica's energy stopped being finite: ``step`` is the first step at
+        which one did, ``index`` that replica's index in the batch, and
+        ``partial_result`` the :class:`ReplicaState` when the call stopped (the
+        other replicas ran all steps; a diverged one is left at its step).
     """
     if isinstance(positions, ReplicaState):
         st = positions
         positions, velocities, step0 = st.positions, st.velocities, st.step
     X = _as_positions(positions)
     r, n, d = X.shape
-    if int(n_steps) != n_steps or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+    n_steps = check_int("n_steps", n_steps, lo=0)
+    step0 = check_int("step0", step0, lo=0, hi=2**48 - 1)
     if not isinstance(integrator, (VelocityVerlet, LangevinBAOAB, LangevinOverdamped)):
-        raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or LangevinOverdamped")
-    temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (r,)).copy()
-    if not np.all(np.isfinite(temps) & (temps >= 0)):
-        raise ValueError("temperatures must be finite and >= 0")
+        raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or LangevinOverdamped"
+                        f", got {type(integrator).__name__}")
+    temps = check_per_item("temperatures", temperatures, r, lo=0.0)
     su = _setup(n, d, potentials, species, masses, box, container)
-    seed = check_seed(seed)
-    ids = np.arange(r, dtype=np.int64) if replica_ids is None else np.ascontiguousarray(
-        replica_ids, dtype=np.int64)
-    if ids.shape != (r,) or np.any(ids < 0) or len(np.unique(ids)) != r:
-        raise ValueError(f"replica_ids must be {r} distinct non-negative integers")
-    if (int(ids.max()) + 1) * n >= 2**32:
-        raise ValueError("replica_ids * n_atoms must stay below 2**32 (random-number streams)")
+    seed = _run_seed(seed, integrator, velocities is None and bool(np.any(temps > 0)))
+    ids = _stream_ids(stream_offset, stream_ids, r, n)
     if velocities is None:
         V = np.stack([maxwell_boltzmann(1.0 / su.minv, d, temps[k], seed=seed,
-                                        stream0=int(ids[k]) * n, step=int(step0))
+                                        stream_offset=int(ids[k]) * n, step=int(step0))
                       for k in range(r)])
     else:
         V = np.array(velocities, dtype=np.float64)
@@ -1306,11 +1249,40 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
             kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
                         _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
                         int(step0), int(n_steps), status)
+    state = ReplicaState(X, V, F, E, W, int(step0) + int(n_steps))
     bad = np.flatnonzero(status >= 0)
     if bad.size:
-        raise FloatingPointError(f"replica {int(ids[bad[0]])} became non-finite at step "
-                                 f"{int(status[bad[0]])}; reduce dt={integrator.dt}")
-    return ReplicaState(X, V, F, E, W, int(step0) + int(n_steps))
+        k = int(bad[np.argmin(status[bad])])  # first step; ties: lowest index
+        raise DivergenceError(f"replica {k} (stream id {int(ids[k])}) became non-finite at "
+                              f"step {int(status[k])}; reduce dt={integrator.dt}",
+                              int(status[k]), k, state)
+    return state
+
+
+def _stream_ids(stream_offset, stream_ids, r: int, n: int) -> np.ndarray:
+    """Replica ids (``stream_offset + k`` or the given ``stream_ids``), checked."""
+    if stream_ids is None:
+        off = check_int("stream_offset", stream_offset, lo=0)
+        if (off + r) * n >= 2**32:  # atom streams (off + k) * n + i are 32-bit
+            raise ValueError(f"stream_offset must be < {2**32 // n - r} for {r} replicas of "
+                             f"{n} atoms (32-bit random streams), got {off}")
+        return np.arange(off, off + r, dtype=np.int64)
+    if stream_offset != 0:
+        raise ValueError("pass stream_offset or stream_ids, not both")
+    if isinstance(stream_ids, (str, bytes, dict)):
+        raise TypeError(f"stream_ids must be an array of {r} integers, got "
+                        f"{type(stream_ids).__name__}")
+    a = np.asarray(stream_ids)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"stream_ids must hold integers, got dtype {a.dtype}")
+    ids = np.ascontiguousarray(a, dtype=np.int64)
+    if ids.shape != (r,) or np.any(ids < 0) or len(np.unique(ids)) != r:
+        raise ValueError(f"stream_ids must be {r} distinct non-negative integers, got shape "
+                         f"{ids.shape}")
+    if (int(ids.max()) + 1) * n >= 2**32:
+        raise ValueError(f"stream_ids must be < {2**32 // n - 1} for {n} atoms (32-bit random "
+                         f"streams), got {int(ids.max())}")
+    return ids
 
 
 class ExchangeStats(NamedTuple):
@@ -1365,7 +1337,7 @@ def _swap_pass(X, V, F, E, W, temps, seed, exchange, parity, att, acc):
 
 
 def replica_exchange(positions, potentials, integrator, n_steps: int, temperatures, *,
-                     swap_every: int = 100, seed: int = 0, callback=None,
+                     swap_every: int = 100, seed: int | None = None, callback=None,
                      **kwargs) -> tuple[ReplicaState, ExchangeStats]:
     """Parallel tempering over ``R`` temperature slots of one small system.
 
@@ -1388,41 +1360,63 @@ def replica_exchange(positions, potentials, integrator, n_steps: int, temperatur
     swap_every : int
         Steps between exchange attempts.
     seed : int
+        Key of the counter-based generator (required, keyword-only).
     callback : callable, optional
         ``callback(state)`` after every exchange (e.g. quench and record the
         lowest minimum); a true return value stops the run early.
     **kwargs
         Passed to :func:`run_replicas` (``masses``, ``species``, ``box``,
-        ``container``).
+        ``container``, ``stream_offset`` or ``stream_ids``: slot ``k`` keeps its
+        stream id whatever configuration it holds).
 
     Returns
     -------
     (ReplicaState, ExchangeStats)
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or no ``seed``.
+    ValueError
+        An argument of the right type with a wrong value or shape.
+    DivergenceError
+        A slot's energy stopped being finite (``step``, ``index``: the slot);
+        ``partial_result`` is ``(ReplicaState, ExchangeStats)`` when it stopped.
     """
+    seed = check_seed(seed)
+    if isinstance(temperatures, (str, bytes, dict)) or np.asarray(temperatures).dtype.kind \
+            not in "iuf":
+        raise TypeError(f"temperatures must be an array of numbers, got "
+                        f"{type(temperatures).__name__}")
     temps = np.ascontiguousarray(temperatures, dtype=np.float64)
-    if temps.ndim != 1 or temps.size < 2 or np.any(np.diff(temps) <= 0) or temps[0] <= 0:
+    if temps.ndim != 1 or temps.size < 2 or not np.all(np.isfinite(temps)) or np.any(
+            np.diff(temps) <= 0) or temps[0] <= 0:
         raise ValueError("temperatures must be an increasing ladder of >= 2 positive values")
-    if int(swap_every) != swap_every or swap_every < 1:
-        raise ValueError(f"swap_every must be a positive integer, got {swap_every!r}")
-    if int(n_steps) != n_steps or n_steps < 0 or n_steps % swap_every:
+    swap_every = check_int("swap_every", swap_every, lo=1)
+    n_steps = check_int("n_steps", n_steps, lo=0)
+    if n_steps % swap_every:
         raise ValueError(f"n_steps must be a non-negative multiple of swap_every={swap_every}, "
                          f"got {n_steps!r}")
     r = temps.size
     att = np.zeros(r - 1, dtype=np.int64)
     acc = np.zeros(r - 1, dtype=np.int64)
     state = positions
-    useed = np.uint64(check_seed(seed))
-    if not isinstance(state, ReplicaState):
-        state = run_replicas(positions, potentials, integrator, 0, temperatures=temps,
-                             seed=seed, **kwargs)
-    for _ in range(n_steps // swap_every):
-        state = run_replicas(state, potentials, integrator, swap_every, temperatures=temps,
-                             seed=seed, **kwargs)
-        ex = state.step // swap_every
-        _swap_pass(state.positions, state.velocities, state.forces, state.energy,
-                   state.virial, temps, useed, ex, ex % 2, att, acc)
-        if callback is not None and callback(state):
-            break
+    useed = np.uint64(seed)
+    try:
+        if not isinstance(state, ReplicaState):
+            state = run_replicas(positions, potentials, integrator, 0, temperatures=temps,
+                                 seed=seed, **kwargs)
+        for _ in range(n_steps // swap_every):
+            state = run_replicas(state, potentials, integrator, swap_every, temperatures=temps,
+                                 seed=seed, **kwargs)
+            ex = state.step // swap_every
+            _swap_pass(state.positions, state.velocities, state.forces, state.energy,
+                       state.virial, temps, useed, ex, ex % 2, att, acc)
+            if callback is not None and callback(state):
+                break
+    except DivergenceError as e:
+        raise DivergenceError(str(e), e.step, e.index,
+                              (e.partial_result, ExchangeStats(att, acc))) from None
     return state, ExchangeStats(att, acc)
 
 
@@ -1445,8 +1439,15 @@ def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=No
         With arrays: ``positions`` (R, N, d), ``energy`` (R,), ``n_steps``
         (R,), ``converged`` (R,); ``forces`` and ``fmax`` of the final
         configurations.
+
+    Raises
+    ------
+    DivergenceError
+        A replica's energy became non-finite: ``step`` is its iteration,
+        ``index`` the replica (the one that diverged at the earliest iteration)
+        and ``partial_result`` the :class:`MinimizeResult` of all replicas.
     """
-    fire = FIRE() if fire is None else fire
+    fire = fire_settings(fire)
     X = _as_positions(positions)
     r, n, d = X.shape
     su = _setup(n, d, potentials, species, None, box, container)
@@ -1458,4 +1459,11 @@ def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=No
     W = np.zeros(r)
     su.kern["evaluate"](X, F, E, W, *su.args())
     fm = np.sqrt((F**2).sum(axis=2).max(axis=1))
-    return MinimizeResult(X, E, F, fm, steps, conv)
+    res = MinimizeResult(X, E, F, fm, steps, conv)
+    bad = np.flatnonzero(~np.isfinite(E))
+    if bad.size:
+        k = int(bad[np.argmin(steps[bad])])
+        raise DivergenceError(f"FIRE quench of replica {k} produced a non-finite energy at "
+                              f"iteration {int(steps[k])}; reduce FIRE dt={fire.dt} or "
+                              f"max_move={fire.max_move}", int(steps[k]), k, res)
+    return res
