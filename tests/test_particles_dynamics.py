@@ -172,6 +172,15 @@ def test_divergence_is_reported_with_the_step():
     st = e.partial_result
     assert isinstance(st, lp.ReplicaState) and st.step == 2000
     assert np.isfinite(st.energy[0]) and not np.isfinite(st.energy[1])
+    # atoms 1e-22 apart: LJ's force overflows while its energy (4e264) does not, and the
+    # positions it throws to infinity then drop out of every pair sum (was silent)
+    lj0 = lp.lennard_jones(mode="plain")
+    X = np.zeros((2, 2, 3))
+    X[:, 1, 0] = [1.1, 1e-22]
+    with pytest.raises(DivergenceError, match=r"replica 1 \(stream id 1\) became non-finite "
+                                              r"at step 0") as err:
+        lp.run_replicas(X, lj0, lp.VelocityVerlet(0.001), 10, temperatures=0.0)
+    assert np.isfinite(err.value.partial_result.positions[0]).all()
 
 
 def test_exploding_cluster_stays_finite_but_is_reported():
@@ -417,6 +426,24 @@ def test_chunked_runs_and_replica_batches_are_identical():
                           integ, 30, temperatures=0.2, seed=3)
     np.testing.assert_array_equal(full.positions, two.positions)
     assert two.step == 50
+
+
+def test_state_is_an_immutable_snapshot_with_the_replica_field_names():
+    s, lj = lj_liquid(0.8442, cells=3)
+    md = lp.Dynamics(s, lj, lp.LangevinBAOAB(0.005, 1.0), neighbors=lp.NeighborList(2.5), seed=2)
+    before = md.state
+    md.run(5)
+    after = md.state
+    assert isinstance(after, lp.ParticleState) and (before.step, after.step) == (0, 5)
+    assert not np.array_equal(before.positions, after.positions)  # a copy, not a view
+    np.testing.assert_array_equal(after.positions, md.x)
+    np.testing.assert_array_equal(after.velocities, md.v)
+    np.testing.assert_array_equal(after.forces, md.forces)
+    assert (after.energy, after.virial) == (md.energy, md.virial)
+    after.positions[:] = 0.0
+    assert np.any(md.x != 0.0)
+    # ReplicaState has the same fields, with a leading replica axis
+    assert lp.ParticleState._fields == lp.ReplicaState._fields
 
 
 def test_neighbor_list_and_all_pairs_agree():

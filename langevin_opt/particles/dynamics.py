@@ -14,9 +14,16 @@ Integrators
 :class:`LangevinOverdamped` (Brownian dynamics, Euler–Maruyama)
     ``x += F dt / (m_i friction) + sqrt(2 T dt / (m_i friction)) xi``
     (friction coefficient ``zeta_i = m_i friction``).
-:class:`FIRE` (Bitzek et al., PRL 97, 170201 (2006))
+:class:`FIRE` (Bitzek et al., PRL 97, 170201 (2006); the step lives in :mod:`.fire`)
     Local minimisation (quench): velocity mixing toward the force with an
     adaptive time step, restarted whenever ``F . v < 0``.
+
+Conventions (shared with every engine, :mod:`langevin_opt.core`): ``seed`` is
+keyword-only and required wherever random numbers are drawn; replica ``k`` of a
+batch is replica ``stream_offset + k`` of the ensemble (or ``stream_ids[k]``);
+divergence raises :class:`~langevin_opt.core.DivergenceError` with the step, the
+replica and a partial result; :attr:`Dynamics.state` and :class:`ReplicaState`
+share their field names.
 
 Temperatures can follow a schedule (:mod:`langevin_opt.schedules`): the
 temperature at step ``s`` of a run of ``total`` steps is
@@ -1025,7 +1032,10 @@ def _make_batch(pair, bond, D: int) -> dict:
                         _kick_atom(i, v, f, minv, 0.5 * dt)
                 E[r] = e
                 W[r] = w
-                if not math.isfinite(e):
+                # the virial catches infinite forces at a finite energy (LJ's r^-14 force
+                # overflows before its r^-12 energy; the next step's infinite positions
+                # would drop out of every pair sum)
+                if not (math.isfinite(e) and math.isfinite(w)):
                     status[r] = step + 1
                     break
 
@@ -1244,7 +1254,8 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         W = np.zeros(r)
         kern = su.kern
         kern["evaluate"](X, F, E, W, *su.args())
-        status = np.full(r, -1, dtype=np.int64)
+        # a replica that starts non-finite (atoms on top of each other) is not moved
+        status = np.where(np.isfinite(E) & np.isfinite(W), -1, step0).astype(np.int64)
         if n_steps:
             kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
                         _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
