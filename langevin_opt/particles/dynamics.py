@@ -1151,7 +1151,7 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
                  velocities=None, masses=None, species=None, box=None,
                  container: Container | None = None, schedule: Schedule | None = None,
                  total_steps: int | None = None, step0: int = 0, seed: int | None = None,
-                 stream_offset: int = 0, stream_ids=None,
+                 stream_offset: int = 0, stream_ids: np.ndarray | list[int] | None = None,
                  backend: str = "cpu") -> ReplicaState:
     """Advance ``R`` independent replicas of a small system by ``n_steps``.
 
