@@ -598,10 +598,8 @@ class Dynamics:
 
     Raises
     ------
-    TypeError
-        An argument of the wrong type, or no ``seed`` where one is needed.
-    ValueError
-        An argument of the right type with a wrong value or shape.
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
 
     Notes
     -----
@@ -1206,10 +1204,8 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
 
     Raises
     ------
-    TypeError
-        An argument of the wrong type, or no ``seed`` where one is needed.
-    ValueError
-        An argument of the right type with a wrong value or shape.
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
     DivergenceError
         A replica's energy stopped being finite: ``step`` is the first step at
         which one did, ``index`` that replica's index in the batch, and
@@ -1386,10 +1382,8 @@ def replica_exchange(positions, potentials, integrator, n_steps: int, temperatur
 
     Raises
     ------
-    TypeError
-        An argument of the wrong type, or no ``seed``.
-    ValueError
-        An argument of the right type with a wrong value or shape.
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
     DivergenceError
         A slot's energy stopped being finite (``step``, ``index``: the slot);
         ``partial_result`` is ``(ReplicaState, ExchangeStats)`` when it stopped.

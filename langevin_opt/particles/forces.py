@@ -305,6 +305,9 @@ def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
 
     @numba.njit(**_JIT)
     def all_pairs(x, species, table, S, box, periodic, F):
+        # the pair displacement below repeats ``pair_update``'s on purpose: this loop keeps
+        # atom i's force in registers and writes F directly (serial, no slot arrays), and
+        # the replica kernels inline it; both orders of operations are pinned bit for bit
         n = x.shape[0]
         e = 0.0
         w = 0.0

@@ -144,10 +144,8 @@ def basin_hopping_replicas(positions, potentials, n_hops: int, *, temperatures=0
 
     Raises
     ------
-    TypeError
-        An argument of the wrong type, or no ``seed``.
-    ValueError
-        An argument of the right type with a wrong value or shape.
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
     DivergenceError
         From a burst (:func:`run_replicas`) or a quench (:func:`fire_replicas`).
     """

@@ -127,10 +127,8 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
 
     Raises
     ------
-    TypeError
-        An argument of the wrong type, or no ``seed``.
-    ValueError
-        An argument of the right type with a wrong value or shape.
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
     DivergenceError
         From the dynamics (:func:`run_replicas`) or a quench.
     """
