@@ -177,11 +177,11 @@ def main() -> None:
     t0 = time.perf_counter()
     random_cluster(13, 1.6, np.random.default_rng(0), 2)
     lp.run_replicas(np.zeros((1, 2, 3)) + [[0.0], [1.1]], LJ, lp.LangevinBAOAB(0.005), 5,
-                    container=lp.Container(2.0))
+                    container=lp.Container(2.0), seed=0)
     lp.replica_exchange(np.zeros((2, 2, 3)) + [[0.0], [1.1]], LJ, lp.LangevinBAOAB(0.005), 10,
-                        [0.1, 0.2], swap_every=5, container=lp.Container(2.0))
+                        [0.1, 0.2], swap_every=5, container=lp.Container(2.0), seed=0)
     lp.basin_hopping_replicas(np.zeros((2, 2, 3)) + [[0.0], [1.1]], LJ, 2, temperatures=[0.5, 1],
-                              swap_every=1, container=lp.Container(2.0))
+                              swap_every=1, container=lp.Container(2.0), seed=0)
     compile_s = time.perf_counter() - t0
     print(f"load {_common.load_average()}; compile {compile_s:.1f} s", flush=True)
     rec: dict = {"benchmark": "bench_clusters", "compile_s": compile_s, "targets": TARGETS,

@@ -196,7 +196,7 @@ def sim_checks() -> None:
         for integ in (lp.LangevinBAOAB(0.005), lp.VelocityVerlet(0.005),
                       lp.LangevinOverdamped(0.001)):
             st = [lp.run_replicas(X, lj, integ, 6, temperatures=[0.1, 0.2, 0.3, 0.4], seed=1,
-                                  container=lp.Container(radius=2.0), replica_ids=[3, 0, 7, 1],
+                                  container=lp.Container(radius=2.0), stream_ids=[3, 0, 7, 1],
                                   backend=be) for be in ("cpu", "cuda")]
             for f in ("positions", "velocities", "forces", "energy", "virial"):
                 same(getattr(st[0], f), getattr(st[1], f), f"{type(integ).__name__} {f}")

@@ -167,10 +167,10 @@ def test_no_gpu_is_one_line_error_never_a_fallback():
         lambda: lo.Sampler(mb, lo.MALA(1e-4), seed=0, backend="cuda"),
         lambda: lp.run_replicas(np.zeros((2, 2, 3)) + [[[0, 0, 0], [1.1, 0, 0]]],
                                 lp.lennard_jones(mode="plain"), lp.VelocityVerlet(0.001), 5,
-                                backend="cuda"),
+                                seed=0, backend="cuda"),
         lambda: lp.Dynamics(lp.ParticleSystem(np.array([[0.0, 0, 0], [1.1, 0, 0]])),
                             lp.lennard_jones(mode="plain"), lp.VelocityVerlet(0.001),
-                            backend="cuda"),
+                            seed=0, backend="cuda"),
     ):
         with pytest.raises(B.BackendUnavailableError) as info:
             call()

@@ -13,6 +13,7 @@ import pytest
 from scipy import integrate, optimize
 
 from langevin_opt import particles as lp
+from langevin_opt.core import DivergenceError
 from langevin_opt.particles import dynamics as dyn
 from langevin_opt.schedules import Geometric, Linear
 from langevin_opt.storage.h5md import H5MDReader
@@ -46,22 +47,60 @@ def lj_liquid(rho, cells=4, rc=2.5, mode="shifted"):
 # validation
 # ---------------------------------------------------------------------------
 def test_integrator_and_fire_validation():
-    with pytest.raises(ValueError, match="dt must be a positive"):
+    with pytest.raises(ValueError, match="dt must be a finite number > 0"):
         lp.VelocityVerlet(0.0)
-    with pytest.raises(ValueError, match="friction must be a positive"):
+    with pytest.raises(ValueError, match="friction must be a finite number >= 0"):
         lp.LangevinBAOAB(0.01, friction=-1.0)
-    with pytest.raises(ValueError, match="dt must be a positive"):
+    with pytest.raises(ValueError, match="friction must be a finite number > 0"):
+        lp.LangevinOverdamped(0.01, friction=0.0)  # 1 / friction is its mobility
+    with pytest.raises(ValueError, match="dt must be a finite number > 0"):
         lp.LangevinOverdamped(float("nan"))
-    with pytest.raises(ValueError, match=r"integrator must be one of \['baoab'"):
-        lp.make_particle_integrator("verlet", dt=0.01)
+    with pytest.raises(ValueError, match=r"unknown integrator 'velocity_verle'.*did you mean "
+                                         r"'velocity_verlet'.*allowed: baoab"):
+        lp.make_particle_integrator("velocity_verle", dt=0.01)
     assert lp.make_particle_integrator("baoab", dt=0.01, friction=2.0).friction == 2.0
-    with pytest.raises(ValueError, match="f_dec must be in"):
+    with pytest.raises(ValueError, match=r"f_dec must be a finite number in \(0, 1\)"):
         lp.FIRE(f_dec=1.5)
     with pytest.raises(ValueError, match="dt_max must be >="):
         lp.FIRE(dt=0.1, dt_max=0.01)
-    with pytest.raises(ValueError, match="max_steps must be"):
+    with pytest.raises(ValueError, match=r"max_steps must be an integer in \[1, "):
         lp.FIRE(max_steps=0)
     assert lp.FIRE(dt=0.01).dt_max == pytest.approx(0.1)
+    assert lp.Container(2.0).radius == 2.0
+    with pytest.raises(ValueError, match="radius must be a finite number > 0"):
+        lp.Container(0.0)
+
+
+def test_wrong_types_raise_type_error_and_wrong_values_value_error():
+    # the package rule: a value of the wrong type is a TypeError, a wrong value a ValueError
+    for bad in (lambda: lp.VelocityVerlet("0.01"), lambda: lp.LangevinBAOAB(0.01, "1"),
+                lambda: lp.FIRE(max_steps=10.5), lambda: lp.FIRE(n_min=2.0),
+                lambda: lp.Container("2"), lambda: lp.make_particle_integrator(3, dt=0.01),
+                lambda: lp.maxwell_boltzmann([1.0, 1.0], 3.0, 1.0, seed=1),
+                lambda: lp.maxwell_boltzmann([1.0, 1.0], 3, 1.0, seed=1.5)):
+        with pytest.raises(TypeError):
+            bad()
+    with pytest.raises(ValueError, match="dim must be an integer in \\[2, 3\\]"):
+        lp.maxwell_boltzmann([1.0, 1.0], 4, 1.0, seed=1)
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
+        lp.maxwell_boltzmann([1.0, 1.0], 3, -1.0, seed=1)
+    with pytest.raises(ValueError, match="stream_offset must be an integer"):
+        lp.maxwell_boltzmann([1.0, 1.0], 3, 1.0, seed=1, stream_offset=-1)
+    with pytest.raises(TypeError, match="fire must be FIRE settings"):
+        lp.fire_replicas(np.zeros((1, 2, 3)) + [[0.0], [1.1]], lp.lennard_jones(mode="plain"),
+                         fire={"fmax": 1e-3})
+    x = np.ones((2, 2, 3)) * [[0], [1.2]]
+    lj0 = lp.lennard_jones(mode="plain")
+    with pytest.raises(TypeError, match="n_steps must be an integer"):
+        lp.run_replicas(x, lj0, lp.VelocityVerlet(0.01), 2.5, temperatures=0.0)
+    with pytest.raises(TypeError, match="temperatures must be a number or an array of 2 numbers"):
+        lp.run_replicas(x, lj0, lp.LangevinBAOAB(0.01), 1, temperatures="hot", seed=1)
+    with pytest.raises(ValueError, match=r"temperatures must be a scalar or have shape \(2,\)"):
+        lp.run_replicas(x, lj0, lp.LangevinBAOAB(0.01), 1, temperatures=[1.0, 2.0, 3.0],
+                        seed=1)
+    with pytest.raises(TypeError, match="swap_every must be an integer"):
+        lp.replica_exchange(x, lj0, lp.LangevinBAOAB(0.01), 10, [0.1, 0.2], swap_every=2.5,
+                            seed=1)
 
 
 def test_dynamics_input_errors():
@@ -70,18 +109,41 @@ def test_dynamics_input_errors():
         lp.Dynamics(s, lj, "baoab")
     with pytest.raises(ValueError, match="velocities must be finite with shape"):
         lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), velocities=np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="temperature must be finite"):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
         lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), temperature=-1.0)
+    with pytest.raises(TypeError, match="temperature must be a finite number >= 0"):
+        lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), temperature="1.0", seed=1)
     with pytest.raises(ValueError, match="tail_corrections need a periodic box"):
         lp.Dynamics(lp.ParticleSystem(icosahedron(1.1)), lp.lennard_jones(mode="plain"),
-                    lp.VelocityVerlet(0.005), tail_corrections=True)
+                    lp.VelocityVerlet(0.005), tail_corrections=True, seed=1)
     with pytest.raises(ValueError, match=r"neighbors.cutoff \(2.0\) must be >="):
-        lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), neighbors=lp.NeighborList(2.0))
-    md = lp.Dynamics(s, lj, lp.VelocityVerlet(0.005))
-    with pytest.raises(ValueError, match="n_steps must be a non-negative integer"):
+        lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), neighbors=lp.NeighborList(2.0), seed=1)
+    md = lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), seed=1)
+    with pytest.raises(ValueError, match=r"n_steps must be an integer in \[0, "):
         md.run(-1)
-    with pytest.raises(ValueError, match="record_every must be"):
+    with pytest.raises(TypeError, match="record_every must be an integer"):
         md.run(5, record_every=1.5)
+    with pytest.raises(TypeError, match="total_steps must be an integer"):
+        lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), total_steps=10.5, seed=1)
+
+
+def test_seed_is_required_where_random_numbers_are_drawn():
+    s, lj = lj_liquid(0.8442, cells=3)
+    x = np.ones((2, 2, 3)) * [[0], [1.2]]
+    lj0 = lp.lennard_jones(mode="plain")
+    for needs in (lambda: lp.Dynamics(s, lj, lp.LangevinBAOAB(0.005)),
+                  lambda: lp.Dynamics(s, lj, lp.VelocityVerlet(0.005)),  # draws velocities
+                  lambda: lp.maxwell_boltzmann(np.ones(3), 3, 1.0),
+                  lambda: lp.run_replicas(x, lj0, lp.LangevinOverdamped(0.01), 1),
+                  lambda: lp.replica_exchange(x, lj0, lp.LangevinBAOAB(0.01), 10, [0.1, 0.2],
+                                              swap_every=5),
+                  lambda: lp.basin_hopping_replicas(x, lj0, 1)):
+        with pytest.raises(TypeError, match="seed is required"):
+            needs()
+    # deterministic runs need none: NVE from given (or zero-temperature) velocities
+    lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), velocities=np.zeros((s.n_atoms, 3))).run(1)
+    lp.Dynamics(s, lj, lp.VelocityVerlet(0.005), temperature=0.0).run(1)
+    lp.run_replicas(x, lj0, lp.VelocityVerlet(0.01), 1, temperatures=0.0)
 
 
 def test_divergence_is_reported_with_the_step():
@@ -89,12 +151,64 @@ def test_divergence_is_reported_with_the_step():
     s = lp.ParticleSystem([[0.0, 0.0, 0.0], [1.01, 0.0, 0.0]])
     bond = lp.harmonic_bonds([[0, 1]], k=1e4, r0=1.0)
     md = lp.Dynamics(s, bond, lp.VelocityVerlet(0.5), temperature=0.0)
-    with pytest.raises(FloatingPointError, match=r"at step \d+; reduce dt=0.5"):
-        md.run(2000)
+    with pytest.raises(DivergenceError, match=r"at step \d+.*reduce dt=0.5") as err:
+        md.run(2000, record_every=1)
+    e = err.value
+    assert isinstance(e, FloatingPointError) and e.index == 0 and e.step == md.step
+    rec, state = e.partial_result
+    np.testing.assert_array_equal(rec.step, np.arange(1, e.step))  # every row before the step
+    assert np.all(np.isfinite(rec.total_energy))
+    assert isinstance(state, lp.ParticleState) and state.step == e.step
+    np.testing.assert_array_equal(state.positions, md.x)
     zero = lp.lennard_jones(epsilon=1e-300, mode="plain")
-    with pytest.raises(FloatingPointError, match=r"replica 0 became non-finite at step \d+"):
-        lp.run_replicas(s.positions[None], [zero, bond], lp.VelocityVerlet(0.5), 2000,
-                        temperatures=0.0)
+    X = np.stack([s.positions, s.positions, s.positions])
+    X[0, 1, 0] = 1.0  # replica 0 rests at the bond length; replicas 1 and 2 explode together
+    with pytest.raises(DivergenceError, match=r"replica 1 \(stream id 6\) became non-finite at "
+                                              r"step \d+") as err:
+        lp.run_replicas(X, [zero, bond], lp.VelocityVerlet(0.5), 2000, temperatures=0.0,
+                        stream_offset=5)
+    e = err.value
+    assert e.index == 1 and e.step > 1
+    st = e.partial_result
+    assert isinstance(st, lp.ReplicaState) and st.step == 2000
+    assert np.isfinite(st.energy[0]) and not np.isfinite(st.energy[1])
+    # atoms 1e-22 apart: LJ's force overflows while its energy (4e264) does not, and the
+    # positions it throws to infinity then drop out of every pair sum (was silent)
+    lj0 = lp.lennard_jones(mode="plain")
+    X = np.zeros((2, 2, 3))
+    X[:, 1, 0] = [1.1, 1e-22]
+    with pytest.raises(DivergenceError, match=r"replica 1 \(stream id 1\) became non-finite "
+                                              r"at step 0") as err:
+        lp.run_replicas(X, lj0, lp.VelocityVerlet(0.001), 10, temperatures=0.0)
+    assert np.isfinite(err.value.partial_result.positions[0]).all()
+
+
+def test_exploding_cluster_stays_finite_but_is_reported():
+    # issue 11: at dt = 10 a cluster is flung apart with finite numbers (energies ~1e3 to
+    # 1e16, no NaN or inf anywhere), which a finiteness check alone lets through
+    lj0 = lp.lennard_jones(mode="plain")
+    for integ in (lp.VelocityVerlet(10.0), lp.LangevinBAOAB(1.0), lp.LangevinOverdamped(1.0)):
+        md = lp.Dynamics(lp.ParticleSystem(icosahedron(1.1)), lj0, integ, temperature=0.3,
+                         seed=1)
+        with pytest.raises(DivergenceError, match="total energy jumped") as err:
+            md.run(50)
+        assert np.all(np.isfinite(md.x)) and np.all(np.isfinite(md.v))
+        assert err.value.step <= 2 and err.value.partial_result.state.step == err.value.step
+    # a liquid at dt = 10 is reported at its first step (it used to overflow at step 6)
+    s, lj = lj_liquid(0.8442, cells=3)
+    md = lp.Dynamics(s, lj, lp.VelocityVerlet(10.0), neighbors=lp.NeighborList(2.5), seed=1)
+    with pytest.raises(DivergenceError, match="at step 1 "):
+        md.run(10)
+    # a quench that meets a non-finite energy reports its iteration and the state then
+    bad = icosahedron(1.1)
+    bad[1] = bad[0]  # two atoms on top of each other: infinite energy
+    with pytest.raises(DivergenceError, match="FIRE produced a non-finite energy at "
+                                              "iteration 0") as err:
+        lp.fire_minimize(lp.ParticleSystem(bad), lj0)
+    assert isinstance(err.value.partial_result, lp.MinimizeResult)
+    with pytest.raises(DivergenceError, match="FIRE quench of replica 1") as err:
+        lp.fire_replicas(np.stack([icosahedron(1.1), bad]), lj0)
+    assert err.value.index == 1 and err.value.partial_result.converged[0]
 
 
 def test_maxwell_boltzmann_velocities():
@@ -135,6 +249,28 @@ def test_nve_energy_conservation_and_dt2_scaling():
     ratio = stats[0.005][0] / stats[0.0025][0]
     # dt^2 scaling (4), lowered a little by the force jump at the cutoff
     assert 3.0 < ratio < 5.0, ratio
+
+
+def test_baoab_without_friction_is_nve():
+    # friction = 0 is plain NVE: the O step is the identity (c = 1, zero noise amplitude),
+    # BAOAB reduces to velocity Verlet (its drift split in two halves) and conserves energy
+    lj0 = lp.lennard_jones(mode="plain")
+    x = icosahedron(1.12) + np.random.default_rng(5).normal(0, 0.03, (13, 3))
+    v0 = lp.maxwell_boltzmann(np.ones(13), 3, 0.2, seed=3)
+    nve = lp.LangevinBAOAB(0.004, friction=0.0)
+    assert nve.friction == 0.0 and dyn._c1(nve, nve.dt) == 1.0
+    a = lp.Dynamics(lp.ParticleSystem(x), lj0, nve, velocities=v0, seed=1)
+    b = lp.Dynamics(lp.ParticleSystem(x), lj0, lp.VelocityVerlet(0.004), velocities=v0)
+    a.run(200)
+    b.run(200)
+    np.testing.assert_allclose(a.x, b.x, atol=1e-10)
+    # the same in the replica kernels
+    st = lp.run_replicas(x[None], lj0, nve, 200, velocities=v0[None], seed=1)
+    np.testing.assert_allclose(st.positions[0], b.x, atol=1e-10)
+    ea = a.run(5000, record_every=10).total_energy
+    eb = b.run(5000, record_every=10).total_energy
+    assert ea.std() / abs(ea.mean()) < 1e-4 and abs(ea[-1] - ea[0]) / abs(ea[0]) < 1e-4
+    assert 0.5 < ea.std() / eb.std() < 2.0  # the fluctuations of velocity Verlet
 
 
 # ---------------------------------------------------------------------------
@@ -282,12 +418,32 @@ def test_chunked_runs_and_replica_batches_are_identical():
     X = icosahedron(1.1)[None] + np.random.default_rng(1).normal(0, 0.05, (4, 13, 3))
     integ = lp.LangevinBAOAB(0.005, 1.0)
     full = lp.run_replicas(X, lj0, integ, 50, temperatures=0.2, seed=3)
-    one = lp.run_replicas(X[2:3], lj0, integ, 50, temperatures=0.2, seed=3, replica_ids=[2])
+    one = lp.run_replicas(X[2:3], lj0, integ, 50, temperatures=0.2, seed=3, stream_ids=[2])
     np.testing.assert_array_equal(full.positions[2], one.positions[0])
+    tail = lp.run_replicas(X[1:], lj0, integ, 50, temperatures=0.2, seed=3, stream_offset=1)
+    np.testing.assert_array_equal(full.positions[1:], tail.positions)
     two = lp.run_replicas(lp.run_replicas(X, lj0, integ, 20, temperatures=0.2, seed=3), lj0,
                           integ, 30, temperatures=0.2, seed=3)
     np.testing.assert_array_equal(full.positions, two.positions)
     assert two.step == 50
+
+
+def test_state_is_an_immutable_snapshot_with_the_replica_field_names():
+    s, lj = lj_liquid(0.8442, cells=3)
+    md = lp.Dynamics(s, lj, lp.LangevinBAOAB(0.005, 1.0), neighbors=lp.NeighborList(2.5), seed=2)
+    before = md.state
+    md.run(5)
+    after = md.state
+    assert isinstance(after, lp.ParticleState) and (before.step, after.step) == (0, 5)
+    assert not np.array_equal(before.positions, after.positions)  # a copy, not a view
+    np.testing.assert_array_equal(after.positions, md.x)
+    np.testing.assert_array_equal(after.velocities, md.v)
+    np.testing.assert_array_equal(after.forces, md.forces)
+    assert (after.energy, after.virial) == (md.energy, md.virial)
+    after.positions[:] = 0.0
+    assert np.any(md.x != 0.0)
+    # ReplicaState has the same fields, with a leading replica axis
+    assert lp.ParticleState._fields == lp.ReplicaState._fields
 
 
 def test_neighbor_list_and_all_pairs_agree():
@@ -394,10 +550,10 @@ def test_replica_exchange_swap_rule_and_ladder():
     np.testing.assert_array_equal(stats.attempted, [40] * 5)  # 80 exchanges, alternating
     assert np.all(stats.accepted > 0), stats.acceptance
     with pytest.raises(ValueError, match="increasing ladder"):
-        lp.replica_exchange(x2[None], lj0, lp.LangevinBAOAB(0.005), 100, [0.2, 0.1])
+        lp.replica_exchange(x2[None], lj0, lp.LangevinBAOAB(0.005), 100, [0.2, 0.1], seed=1)
     with pytest.raises(ValueError, match="multiple of swap_every"):
         lp.replica_exchange(np.repeat(x2[None], 2, 0), lj0, lp.LangevinBAOAB(0.005), 75,
-                            [0.1, 0.2], swap_every=50)
+                            [0.1, 0.2], swap_every=50, seed=1)
 
 
 def test_replica_kernel_errors():
@@ -406,9 +562,15 @@ def test_replica_kernel_errors():
         lp.run_replicas(np.zeros((1, 2, 3)), [lj0, lj0], lp.VelocityVerlet(0.01), 1)
     with pytest.raises(ValueError, match=r"positions must have shape \(R, N, 2\)"):
         lp.run_replicas(np.zeros((2, 3)), lj0, lp.VelocityVerlet(0.01), 1)
-    with pytest.raises(ValueError, match="replica_ids must be 2 distinct"):
+    with pytest.raises(ValueError, match="stream_ids must be 2 distinct"):
         lp.run_replicas(np.ones((2, 2, 3)) * [[0], [1.2]], lj0, lp.VelocityVerlet(0.01), 1,
-                        replica_ids=[1, 1])
+                        stream_ids=[1, 1], seed=1)
+    with pytest.raises(ValueError, match="stream_offset or stream_ids, not both"):
+        lp.run_replicas(np.ones((2, 2, 3)) * [[0], [1.2]], lj0, lp.VelocityVerlet(0.01), 1,
+                        stream_ids=[1, 2], stream_offset=3, seed=1)
+    with pytest.raises(ValueError, match="stream_offset must be < "):
+        lp.run_replicas(np.ones((2, 2, 3)) * [[0], [1.2]], lj0, lp.VelocityVerlet(0.01), 1,
+                        stream_offset=2**31, seed=1)
     with pytest.raises(TypeError, match="container must be a Container"):
         lp.run_replicas(np.ones((1, 2, 3)) * [[0], [1.2]], lj0, lp.VelocityVerlet(0.01), 1,
                         container=3.0)

@@ -39,9 +39,13 @@ def test_langevin_basin_hopping_finds_lj13_and_is_reproducible():
 
 def test_basin_hopping_validation():
     x = starts(2, 0)
-    with pytest.raises(ValueError, match="n_hops must be a positive integer"):
-        lp.basin_hopping_replicas(x, LJ, 0)
+    with pytest.raises(ValueError, match=r"n_hops must be an integer in \[1, "):
+        lp.basin_hopping_replicas(x, LJ, 0, seed=1)
+    with pytest.raises(TypeError, match="n_hops must be an integer"):
+        lp.basin_hopping_replicas(x, LJ, 2.5, seed=1)
     with pytest.raises(ValueError, match="increasing ladder"):
-        lp.basin_hopping_replicas(x, LJ, 5, temperatures=[1.0, 0.5], swap_every=2)
-    with pytest.raises(ValueError, match="kick_temperature must be positive"):
-        lp.basin_hopping_replicas(x, LJ, 5, kick_temperature=-1.0)
+        lp.basin_hopping_replicas(x, LJ, 5, temperatures=[1.0, 0.5], swap_every=2, seed=1)
+    with pytest.raises(ValueError, match="kick_temperature must be a finite number > 0"):
+        lp.basin_hopping_replicas(x, LJ, 5, kick_temperature=-1.0, seed=1)
+    with pytest.raises(TypeError, match="seed is required"):
+        lp.basin_hopping_replicas(x, LJ, 5)

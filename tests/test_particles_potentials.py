@@ -549,5 +549,15 @@ def test_system_validation():
         lp.ParticleSystem(np.zeros((2, 2)), box=[1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="^images"):
         lp.ParticleSystem(np.zeros((2, 2)), images=[[1, 0], [0, 0]])
+    with pytest.raises(TypeError, match="^positions must be an array of numbers"):
+        lp.ParticleSystem("origin")
+    with pytest.raises(TypeError, match="^box must be an array of numbers"):
+        lp.ParticleSystem(np.zeros((2, 2)), box="4")
+    with pytest.raises(ValueError, match=r"unknown mode 'shift' \(did you mean 'shifted'\?\)"):
+        lp.lennard_jones(mode="shift")
+    with pytest.raises(TypeError, match="cutoff must be a finite number > 0"):
+        lp.NeighborList("2.5")
+    with pytest.raises(ValueError, match=r"unknown method 'cell' \(did you mean 'cells'\?\)"):
+        lp.NeighborList(2.5, method="cell")
     s = lp.ParticleSystem(np.zeros((2, 3)), masses=2.0, species=[1, 0])
     assert s.masses.tolist() == [2.0, 2.0] and s.n_species == 2 and s.volume is None

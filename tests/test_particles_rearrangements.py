@@ -68,9 +68,14 @@ def test_count_equivalent_saddles():
 def test_cluster_first_passage_validation():
     with pytest.raises(ValueError, match="multiple of check_every"):
         rr.cluster_first_passage(hexagon(), LJ, lp.LangevinBAOAB(0.005), [0.2], 150,
-                                 check_every=100)
+                                 check_every=100, seed=1)
     with pytest.raises(ValueError, match="temperatures must be positive"):
-        rr.cluster_first_passage(hexagon(), LJ, lp.LangevinBAOAB(0.005), [0.0], 100)
+        rr.cluster_first_passage(hexagon(), LJ, lp.LangevinBAOAB(0.005), [0.0], 100, seed=1)
+    with pytest.raises(TypeError, match="seed is required"):
+        rr.cluster_first_passage(hexagon(), LJ, lp.LangevinBAOAB(0.005), [0.2], 100)
+    with pytest.raises(TypeError, match="replicas must be an integer"):
+        rr.cluster_first_passage(hexagon(), LJ, lp.LangevinBAOAB(0.005), [0.2], 100,
+                                 replicas=2.5, seed=1)
 
 
 @pytest.mark.slow
@@ -85,6 +90,9 @@ def test_lj7_rearrangement_rates_against_langer():
     part = rr.cluster_first_passage(hexagon(), LJ, integ, [0.2], 30_000, replicas=48,
                                     check_every=200, seed=1)
     np.testing.assert_array_equal(part.time, fp.time[:48])
+    rest = rr.cluster_first_passage(hexagon(), LJ, integ, [0.3], 30_000, replicas=48,
+                                    check_every=200, seed=1, stream_offset=48)
+    np.testing.assert_array_equal(rest.time, fp.time[48:])
     # theory: every channel out of the hexagon, Langer's moderate-friction rate
     f = rr.cluster_energy_function(LJ, 7, 2)
     m0 = lp.fire_minimize(lp.ParticleSystem(hexagon()), LJ, fire=lp.FIRE(fmax=1e-9)).positions

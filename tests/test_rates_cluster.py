@@ -67,7 +67,7 @@ def test_arrhenius_cluster_run(tmp_path):
     (("max_steps = 6000", "max_steps = 6100"), "must be a multiple of chunk=200"),
     (("chunk = 200", "chunk = 200\nstart = 1"), "[rates] start: not used for a [cluster]"),
     (('kind = "baoab"', 'kind = "verlet"'), "[integrator] kind: must be one of"),
-    (("friction = 2.0", "friction = -2.0"), "[integrator] friction must be a positive"),
+    (("friction = 2.0", "friction = -2.0"), "[integrator] friction must be a finite number >= 0"),
 ])
 def test_arrhenius_cluster_config_errors(tmp_path, edit, message):
     cfg = tmp_path / "bad.toml"

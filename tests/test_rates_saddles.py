@@ -184,3 +184,31 @@ def test_cluster_hook_lj7_2d_dimer_and_neb_with_zero_modes():
     assert band.converged and band.gradient_norm < FMAX
     assert band.saddle_energy == pytest.approx(d.energy, abs=1e-6)
     assert vineyard_rate(mn, sp, 0.2) > 0
+
+
+def test_saddle_fire_is_the_particle_fire_step():
+    # one FIRE: NEB and the dimer move with langevin_opt.particles.fire.fire_step on the
+    # flat vector as one row (one cap on the whole move), replayed here step by step
+    from langevin_opt.particles import fire as pf
+    from langevin_opt.rates import saddles
+
+    a = np.array([1.0, 4.0, 9.0])
+
+    def force(x):
+        return -a * x, float(np.linalg.norm(a * x))
+
+    x0 = np.array([1.0, -0.5, 0.3])
+    x, it, err, ok = saddles._fire(force, x0, fmax=1e-8, max_iter=2000, max_step=0.05)
+    assert ok and err < 1e-8 and it > 10
+    f = force(x0)[0]
+    dt = math.sqrt(0.1 * 0.05 / np.linalg.norm(f))
+    prm = pf.fire_params(dt, 10 * dt, 4, 1.1, 0.5, 0.1, 0.99, 0.05, 1e-8)
+    st = np.array([dt, 0.1, 0.0])
+    row = x0.copy().reshape(1, -1)
+    v = np.zeros_like(row)
+    for _ in range(it):
+        before = row.copy()
+        pf.fire_step_py(row, v, f.reshape(1, -1), st, prm)
+        assert np.linalg.norm(row - before) <= 0.05 * (1 + 1e-12)  # the cap on the whole move
+        f = force(row[0])[0]
+    np.testing.assert_array_equal(row[0], x)

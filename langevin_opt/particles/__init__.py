@@ -17,6 +17,8 @@ Reduced units (``k_B = 1``).  The pieces:
   overdamped Langevin for one system (:class:`Dynamics`) or many replicas of a
   small one (:func:`run_replicas`, :func:`replica_exchange`), FIRE quenches,
   H5MD trajectories (:func:`open_trajectory`).
+* :mod:`~langevin_opt.particles.fire`: the one FIRE step, used by the particle
+  quenches and by the saddle searches of :mod:`langevin_opt.rates.saddles`.
 * :mod:`~langevin_opt.particles.globalopt`: Langevin basin hopping of many
   replicas with replica exchange (:func:`basin_hopping_replicas`).
 * :mod:`~langevin_opt.particles.rearrangements`: escape times of clusters by
@@ -37,137 +39,15 @@ Example
 -7.225
 """
 
-from .dynamics import (
-    FIRE,
-    PARTICLE_INTEGRATORS,
-    Container,
-    Dynamics,
-    ExchangeStats,
-    LangevinBAOAB,
-    LangevinOverdamped,
-    MDRecord,
-    MinimizeResult,
-    ReplicaState,
-    VelocityVerlet,
-    fire_minimize,
-    fire_replicas,
-    make_particle_integrator,
-    maxwell_boltzmann,
-    open_trajectory,
-    replica_exchange,
-    run_replicas,
-)
-from .forces import (
-    BatchResult,
-    BondKernels,
-    ForceResult,
-    ForceScratch,
-    PairKernels,
-    bond_kernels,
-    compute_forces,
-    compute_forces_batch,
-    degrees_of_freedom,
-    kinetic_energy,
-    kinetic_temperature,
-    make_scratch,
-    pair_kernels,
-    potential_energy,
-    pressure,
-)
-from .globalopt import HoppingResult, basin_hopping_replicas
-from .neighbors import NeighborArrays, NeighborList, brute_force_pairs
-from .potentials import (
-    LJ_MODES,
-    BondPotential,
-    GaussianBonds,
-    LennardJones,
-    PairPotential,
-    gaussian_bonds,
-    gaussian_pair,
-    harmonic_bonds,
-    harmonic_pair,
-    lennard_jones,
-    lj_pair,
-    lj_tail_energy,
-    lj_tail_pressure,
-    lorentz_berthelot,
-    morse,
-    morse_pair,
-)
-from .rearrangements import (
-    ClusterFirstPassage,
-    align,
-    cluster_energy_function,
-    cluster_first_passage,
-    count_equivalent_saddles,
-    symmetry_operations,
-)
-from .system import ParticleSystem, cubic_lattice, fcc_lattice, minimum_image, wrap_positions
+# the public names are those listed in each submodule's ``__all__`` (one list each)
+from . import dynamics, forces, globalopt, neighbors, potentials, rearrangements, system
+from .dynamics import *  # noqa: F403
+from .forces import *  # noqa: F403
+from .globalopt import *  # noqa: F403
+from .neighbors import *  # noqa: F403
+from .potentials import *  # noqa: F403
+from .rearrangements import *  # noqa: F403
+from .system import *  # noqa: F403
 
-__all__ = [
-    "ParticleSystem",
-    "wrap_positions",
-    "minimum_image",
-    "fcc_lattice",
-    "cubic_lattice",
-    "NeighborList",
-    "NeighborArrays",
-    "brute_force_pairs",
-    "PairPotential",
-    "LennardJones",
-    "BondPotential",
-    "GaussianBonds",
-    "LJ_MODES",
-    "lj_pair",
-    "morse_pair",
-    "gaussian_pair",
-    "harmonic_pair",
-    "lennard_jones",
-    "lorentz_berthelot",
-    "lj_tail_energy",
-    "lj_tail_pressure",
-    "morse",
-    "gaussian_bonds",
-    "harmonic_bonds",
-    "ForceResult",
-    "BatchResult",
-    "PairKernels",
-    "BondKernels",
-    "ForceScratch",
-    "make_scratch",
-    "pair_kernels",
-    "bond_kernels",
-    "compute_forces",
-    "potential_energy",
-    "compute_forces_batch",
-    "kinetic_energy",
-    "kinetic_temperature",
-    "degrees_of_freedom",
-    "pressure",
-    "VelocityVerlet",
-    "LangevinBAOAB",
-    "LangevinOverdamped",
-    "FIRE",
-    "PARTICLE_INTEGRATORS",
-    "make_particle_integrator",
-    "maxwell_boltzmann",
-    "Dynamics",
-    "MDRecord",
-    "MinimizeResult",
-    "fire_minimize",
-    "open_trajectory",
-    "Container",
-    "ReplicaState",
-    "ExchangeStats",
-    "run_replicas",
-    "replica_exchange",
-    "fire_replicas",
-    "HoppingResult",
-    "basin_hopping_replicas",
-    "ClusterFirstPassage",
-    "cluster_first_passage",
-    "cluster_energy_function",
-    "align",
-    "symmetry_operations",
-    "count_equivalent_saddles",
-]
+__all__ = [*system.__all__, *neighbors.__all__, *potentials.__all__, *forces.__all__,
+           *dynamics.__all__, *globalopt.__all__, *rearrangements.__all__]

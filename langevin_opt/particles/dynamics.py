@@ -14,9 +14,16 @@ Integrators
 :class:`LangevinOverdamped` (Brownian dynamics, Euler–Maruyama)
     ``x += F dt / (m_i friction) + sqrt(2 T dt / (m_i friction)) xi``
     (friction coefficient ``zeta_i = m_i friction``).
-:class:`FIRE` (Bitzek et al., PRL 97, 170201 (2006))
+:class:`FIRE` (Bitzek et al., PRL 97, 170201 (2006); the step lives in :mod:`.fire`)
     Local minimisation (quench): velocity mixing toward the force with an
     adaptive time step, restarted whenever ``F . v < 0``.
+
+Conventions (shared with every engine, :mod:`langevin_opt.core`): ``seed`` is
+keyword-only and required wherever random numbers are drawn; replica ``k`` of a
+batch is replica ``stream_offset + k`` of the ensemble (or ``stream_ids[k]``);
+divergence raises :class:`~langevin_opt.core.DivergenceError` with the step, the
+replica and a partial result; :attr:`Dynamics.state` and :class:`ReplicaState`
+share their field names.
 
 Temperatures can follow a schedule (:mod:`langevin_opt.schedules`): the
 temperature at step ``s`` of a run of ``total`` steps is
@@ -55,9 +62,20 @@ import numpy as np
 from numba import prange
 
 from ..core.codes import BAOAB, OVERDAMPED, VELOCITY_VERLET
+from ..core.errors import DivergenceError
+from ..core.validation import (
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_per_item,
+    check_positive,
+    check_seed,
+    check_stream_offset,
+)
 from ..cuda.backend import check_backend
-from ..rng import PURPOSE_SWAP, check_seed, uniform2
+from ..rng import PURPOSE_SWAP, uniform2
 from ..schedules import Constant, Schedule
+from ..storage.recording import Recorder
 from ._update import all_finite as _all_finite
 from ._update import container_wall as _container_wall
 from ._update import first_half_atom as _first_half_atom
@@ -65,6 +83,9 @@ from ._update import friction_factor
 from ._update import kick_atom as _kick_atom
 from ._update import kinetic as _kinetic
 from ._update import mb_fill as _mb_fill
+from .fire import FIRE, MinimizeResult, fire_loop, fire_settings
+from .fire import fire_fmax2 as _fire_fmax2
+from .fire import fire_step as _fire_step
 from .forces import (
     _as_terms,
     _check_bond,
@@ -87,6 +108,8 @@ __all__ = [
     "make_particle_integrator",
     "maxwell_boltzmann",
     "Dynamics",
+    "ParticleState",
+    "PartialRun",
     "MDRecord",
     "MinimizeResult",
     "fire_minimize",
@@ -108,13 +131,6 @@ _VV, _BAOAB, _OVERDAMPED = VELOCITY_VERLET, BAOAB, OVERDAMPED
 # ---------------------------------------------------------------------------
 # Integrator configurations
 # ---------------------------------------------------------------------------
-def _positive(value, name: str) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
 @dataclass(frozen=True)
 class VelocityVerlet:
     """Velocity Verlet (NVE, symplectic, time reversible).
@@ -130,7 +146,7 @@ class VelocityVerlet:
     code = _VV
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
+        object.__setattr__(self, "dt", check_positive("dt", self.dt))
 
     @property
     def friction(self) -> float:
@@ -147,8 +163,10 @@ class LangevinBAOAB:
     dt : float
         Time step (time units).
     friction : float
-        Friction rate ``gamma`` (1 / time units); ``exp(-gamma dt)`` is the
-        velocity memory per step.
+        Friction rate ``gamma`` (1 / time units, ``>= 0``); ``exp(-gamma dt)`` is the
+        velocity memory per step.  ``friction = 0`` is plain NVE: the O step is
+        the identity (``c = 1``, the noise is multiplied by ``sqrt(1 - c^2) = 0``),
+        and the scheme reduces to velocity Verlet.
     """
 
     dt: float
@@ -157,8 +175,8 @@ class LangevinBAOAB:
     code = _BAOAB
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
-        object.__setattr__(self, "friction", _positive(self.friction, "friction"))
+        object.__setattr__(self, "dt", check_positive("dt", self.dt))
+        object.__setattr__(self, "friction", check_nonnegative("friction", self.friction))
 
 
 @dataclass(frozen=True)
@@ -182,72 +200,8 @@ class LangevinOverdamped:
     code = _OVERDAMPED
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
-        object.__setattr__(self, "friction", _positive(self.friction, "friction"))
-
-
-@dataclass(frozen=True)
-class FIRE:
-    """Fast inertial relaxation engine (Bitzek et al. 2006) settings.
-
-    Parameters
-    ----------
-    dt : float
-        Initial time step.
-    dt_max : float
-        Largest time step (default ``10 dt``).
-    n_min : int
-        Steps with ``F . v > 0`` before the time step may grow.
-    f_inc, f_dec : float
-        Growth (> 1) and cut (< 1) factors of the time step.
-    alpha_start, f_alpha : float
-        Initial mixing parameter and its decay factor.
-    max_move : float
-        Largest displacement of one atom in one step (length units).
-    fmax : float
-        Convergence: largest atomic force norm below ``fmax``.
-    max_steps : int
-        Iteration limit.
-    """
-
-    dt: float = 0.005
-    dt_max: float | None = None
-    n_min: int = 5
-    f_inc: float = 1.1
-    f_dec: float = 0.5
-    alpha_start: float = 0.1
-    f_alpha: float = 0.99
-    max_move: float = 0.2
-    fmax: float = 1e-6
-    max_steps: int = 100_000
-    name = "fire"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "dt", _positive(self.dt, "dt"))
-        dtm = 10.0 * self.dt if self.dt_max is None else _positive(self.dt_max, "dt_max")
-        if dtm < self.dt:
-            raise ValueError(f"dt_max must be >= dt={self.dt}, got {dtm}")
-        object.__setattr__(self, "dt_max", dtm)
-        if int(self.n_min) != self.n_min or self.n_min < 0:
-            raise ValueError(f"n_min must be an integer >= 0, got {self.n_min!r}")
-        if not float(self.f_inc) > 1.0:
-            raise ValueError(f"f_inc must be > 1, got {self.f_inc!r}")
-        if not 0.0 < float(self.f_dec) < 1.0:
-            raise ValueError(f"f_dec must be in (0, 1), got {self.f_dec!r}")
-        if not 0.0 < float(self.alpha_start) < 1.0:
-            raise ValueError(f"alpha_start must be in (0, 1), got {self.alpha_start!r}")
-        if not 0.0 < float(self.f_alpha) <= 1.0:
-            raise ValueError(f"f_alpha must be in (0, 1], got {self.f_alpha!r}")
-        _positive(self.max_move, "max_move")
-        _positive(self.fmax, "fmax")
-        if int(self.max_steps) != self.max_steps or self.max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
-
-    def params(self) -> np.ndarray:
-        """Parameters as the float array the kernels take."""
-        return np.array([self.dt, self.dt_max, self.n_min, self.f_inc, self.f_dec,
-                         self.alpha_start, self.f_alpha, self.max_move, self.fmax],
-                        dtype=np.float64)
+        object.__setattr__(self, "dt", check_positive("dt", self.dt))
+        object.__setattr__(self, "friction", check_positive("friction", self.friction))
 
 
 #: Particle integrators by name.
@@ -271,12 +225,12 @@ def make_particle_integrator(name: str, **settings):
 
     Raises
     ------
+    TypeError
+        ``name`` is not a string, or a parameter has the wrong type.
     ValueError
-        Unknown name (listing the allowed ones) or bad parameters.
+        Unknown name (with a suggestion and the allowed ones) or bad parameters.
     """
-    if name not in PARTICLE_INTEGRATORS:
-        raise ValueError(f"integrator must be one of {sorted(PARTICLE_INTEGRATORS)}, "
-                         f"got {name!r}")
+    name = check_choice("integrator", name, sorted(PARTICLE_INTEGRATORS))
     return PARTICLE_INTEGRATORS[name](**settings)
 
 
@@ -306,75 +260,16 @@ def _c1(integrator, dt: float) -> float:
     return friction_factor(integrator.code, integrator.friction, dt)
 
 
-# -- FIRE ---------------------------------------------------------------------
-@numba.njit(inline="always", **_JIT)
-def _fire_fmax2(f):
-    m = 0.0
-    for i in range(f.shape[0]):
-        s = 0.0
-        for k in range(f.shape[1]):
-            s += f[i, k] * f[i, k]
-        if s > m:
-            m = s
-    return m
-
-
-@numba.njit(inline="always", **_JIT)
-def _fire_step(x, v, f, st, prm):
-    """One FIRE iteration on ``(x, v)`` given the force ``f`` at ``x`` (unit masses).
-
-    ``st = [dt, alpha, n_positive]`` is updated; ``prm`` is :meth:`FIRE.params`.
-    """
-    dt_max, n_min, f_inc, f_dec = prm[1], prm[2], prm[3], prm[4]
-    a0, f_a, max_move = prm[5], prm[6], prm[7]
-    n, D = x.shape
-    p = 0.0
-    vv = 0.0
-    ff = 0.0
-    for i in range(n):
-        for k in range(D):
-            p += f[i, k] * v[i, k]
-            vv += v[i, k] * v[i, k]
-            ff += f[i, k] * f[i, k]
-    if p > 0.0:
-        a = st[1]
-        scale = a * math.sqrt(vv / ff) if ff > 0.0 else 0.0
-        for i in range(n):
-            for k in range(D):
-                v[i, k] = (1.0 - a) * v[i, k] + scale * f[i, k]
-        if st[2] > n_min:
-            st[0] = min(st[0] * f_inc, dt_max)
-            st[1] *= f_a
-        st[2] += 1.0
-    else:
-        for i in range(n):
-            for k in range(D):
-                v[i, k] = 0.0
-        st[0] *= f_dec
-        st[1] = a0
-        st[2] = 0.0
-    dt = st[0]
-    for i in range(n):
-        d2 = 0.0
-        for k in range(D):
-            v[i, k] += dt * f[i, k]
-            d2 += v[i, k] * v[i, k]
-        step = dt * math.sqrt(d2)
-        c = dt if step <= max_move else dt * max_move / step
-        for k in range(D):
-            x[i, k] += c * v[i, k]
-
-
 # ---------------------------------------------------------------------------
 # Velocities
 # ---------------------------------------------------------------------------
-def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
-                      stream0: int = 0, step: int = 0,
+def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int | None = None,
+                      stream_offset: int = 0, step: int = 0,
                       zero_momentum: bool = True) -> np.ndarray:
     """Velocities drawn from the Maxwell–Boltzmann distribution at ``temperature``.
 
     Component ``k`` of atom ``i`` is ``sqrt(T / m_i)`` times a counter-based
-    normal keyed by ``(seed, stream0 + i, step)`` (purpose ``INIT``).
+    normal keyed by ``(seed, stream_offset + i, step)`` (purpose ``INIT``).
 
     Parameters
     ----------
@@ -385,9 +280,10 @@ def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
     temperature : float
         Temperature (energy units, ``k_B = 1``), ``>= 0``.
     seed : int
-        Generator key.
-    stream0 : int
-        Stream of atom 0 (use ``replica * N`` for replica ``replica``).
+        Generator key (required, keyword-only).
+    stream_offset : int
+        Stream of atom 0: atom ``i`` uses stream ``stream_offset + i`` (replica ``r``
+        of ``N`` atoms uses ``stream_offset = r * N``).
     step : int
         Counter of the draw (e.g. the step at which velocities are redrawn).
     zero_momentum : bool
@@ -396,17 +292,26 @@ def maxwell_boltzmann(masses, dim: int, temperature: float, *, seed: int = 0,
     Returns
     -------
     numpy.ndarray, shape (N, dim)
+        Velocities (length / time units).
+
+    Raises
+    ------
+    TypeError
+        No seed, or an argument of the wrong type.
+    ValueError
+        An argument out of range (masses not positive, ``dim`` not 2 or 3, ...).
     """
+    seed = check_seed(seed)
     m = np.ascontiguousarray(masses, dtype=np.float64)
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim}")
-    t = float(temperature)
-    if not (math.isfinite(t) and t >= 0):
-        raise ValueError(f"temperature must be finite and >= 0, got {temperature!r}")
+    if m.ndim != 1 or not np.all(np.isfinite(m) & (m > 0)):
+        raise ValueError(f"masses must be a 1-D array of positive finite numbers, got shape "
+                         f"{m.shape}")
+    check_int("dim", dim, lo=2, hi=3)
+    t = check_nonnegative("temperature", temperature)
+    step = check_int("step", step, lo=0, hi=2**48 - 1)
+    stream_offset = check_stream_offset(stream_offset, m.shape[0])
     v = np.zeros((m.shape[0], dim))
-    if int(step) != step or not 0 <= step < 2**48:
-        raise ValueError(f"step must be an integer in [0, 2**48), got {step!r}")
-    _mb_fill(v, 1.0 / m, t, np.uint64(check_seed(seed)), int(stream0), int(step))
+    _mb_fill(v, 1.0 / m, t, np.uint64(seed), stream_offset, step)
     if zero_momentum and m.shape[0] > 1:
         v -= (m[:, None] * v).sum(axis=0) / m.sum()
     return v
@@ -444,11 +349,55 @@ class MDRecord(NamedTuple):
     target_temperature: np.ndarray
 
 
-def _check_temperature(t, name: str = "temperature") -> float:
-    v = float(t)
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be finite and >= 0, got {t!r}")
-    return v
+class ParticleState(NamedTuple):
+    """State of one particle system (a snapshot: arrays are copies).
+
+    The same field names as :class:`ReplicaState` (which has one more leading axis).
+
+    Attributes
+    ----------
+    positions, velocities, forces : numpy.ndarray, shape (N, d)
+        Unwrapped positions (length), velocities (length / time) and forces
+        (energy / length).
+    energy, virial : float
+        Potential energy (energy units, without tail corrections) and virial.
+    step : int
+        Global step of the state.
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    forces: np.ndarray
+    energy: float
+    virial: float
+    step: int
+
+
+class PartialRun(NamedTuple):
+    """What a diverged :meth:`Dynamics.run` leaves (``DivergenceError.partial_result``).
+
+    Attributes
+    ----------
+    record : MDRecord
+        Every row recorded before the step that diverged.
+    state : ParticleState
+        The state when the run stopped (at the diverged step: non-finite or exploded).
+    """
+
+    record: MDRecord
+    state: ParticleState
+
+
+def _md_record(recorder: Recorder) -> MDRecord:
+    kept = recorder.kept()
+    if not kept:
+        return MDRecord(np.zeros(0, np.int64), *(np.zeros(0) for _ in range(7)))
+    return MDRecord(*(kept[f] for f in MDRecord._fields))
+
+
+#: A step whose total-energy change exceeds this many times the energy scale before it
+#: (``|U| + K + N_f T / 2``) is an explosion, not dynamics (see :meth:`Dynamics.run`).
+ENERGY_JUMP = 10.0
 
 
 class _ForceField:
@@ -508,6 +457,13 @@ class _ForceField:
         return float(e_tot), float(w_tot)
 
 
+def _run_seed(seed, integrator, draws_velocities: bool) -> int:
+    """``check_seed`` where the run draws random numbers; deterministic runs may omit it."""
+    if seed is None and isinstance(integrator, VelocityVerlet) and not draws_velocities:
+        return 0  # NVE from given (or zero) velocities: no random number is drawn
+    return check_seed(seed)
+
+
 class Dynamics:
     """Molecular or Langevin dynamics of one particle system.
 
@@ -535,7 +491,9 @@ class Dynamics:
         Neighbor list for the pair terms (periodic liquids); without one, pair
         terms are summed over all pairs (clusters, small boxes).
     seed : int
-        Key of the counter-based generator.
+        Key of the counter-based generator (keyword-only); required when the run
+        draws random numbers: a Langevin integrator, or velocities drawn at
+        ``temperature > 0``.  Atom ``i`` uses stream ``i``.
     tail_corrections : bool
         Add the Lennard-Jones long-range corrections to the reported potential
         energy and pressure (periodic systems with truncated LJ terms).
@@ -551,22 +509,30 @@ class Dynamics:
     Attributes
     ----------
     x, v, forces : numpy.ndarray, shape (N, d)
-        Current (unwrapped) positions, velocities and forces.
+        Current (unwrapped) positions, velocities and forces, updated in place
+        (:attr:`state` gives a copy).
     step : int
         Steps done so far.
     energy, virial : float
         Potential energy (without tail corrections) and virial at ``x``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
+
     Notes
     -----
-    Positions are integrated unwrapped; :attr:`system` returns them wrapped
-    into the box with image counts.
+    :class:`Dynamics` is the stepping object (like the walkers' ``Sampler``);
+    :attr:`state` returns an immutable :class:`ParticleState`.  Positions are
+    integrated unwrapped; :attr:`system` returns them wrapped into the box with
+    image counts.
     """
 
     def __init__(self, system: ParticleSystem, potentials, integrator, *,
                  temperature: float = 1.0, velocities=None, schedule: Schedule | None = None,
                  total_steps: int | None = None, neighbors: NeighborList | None = None,
-                 seed: int = 0, tail_corrections: bool = False,
+                 seed: int | None = None, tail_corrections: bool = False,
                  remove_com: bool | None = None, backend: str = "cpu") -> None:
         if not isinstance(system, ParticleSystem):
             raise TypeError(f"system must be a ParticleSystem, got {type(system).__name__}")
@@ -574,14 +540,13 @@ class Dynamics:
             raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or "
                             f"LangevinOverdamped, got {type(integrator).__name__}")
         self.integrator = integrator
-        self.temperature = _check_temperature(temperature)
+        self.temperature = check_nonnegative("temperature", temperature)
         self.schedule = Constant() if schedule is None else schedule
         if not isinstance(self.schedule, Schedule):
             raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-        if total_steps is not None and (int(total_steps) != total_steps or total_steps < 1):
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
-        self.total_steps = None if total_steps is None else int(total_steps)
-        self.seed = check_seed(seed)
+        self.total_steps = None if total_steps is None else check_int("total_steps",
+                                                                      total_steps, lo=1)
+        self.seed = _run_seed(seed, integrator, velocities is None and self.temperature > 0)
         self.species = system.species
         self.masses = system.masses
         self.minv = 1.0 / system.masses
@@ -639,6 +604,12 @@ class Dynamics:
         return ParticleSystem(self.x - im * self.box, species=self.species, masses=self.masses,
                               box=self.box, images=im)
 
+    @property
+    def state(self) -> ParticleState:
+        """The current state as an immutable :class:`ParticleState` (copies)."""
+        return ParticleState(self.x.copy(), self.v.copy(), self.forces.copy(),
+                             float(self.energy), float(self.virial), int(self.step))
+
     def kinetic_energy(self) -> float:
         """Kinetic energy ``sum m v^2 / 2`` (energy units)."""
         return float(_kinetic(self.v, self.masses))
@@ -687,16 +658,19 @@ class Dynamics:
 
         Raises
         ------
-        FloatingPointError
-            When positions, velocities or forces stop being finite (the step is
-            named; the state is left at the last finite step's update).
+        DivergenceError
+            At the first step after which the energy, a force, a position or a
+            velocity is not finite, or the total energy jumped by more than
+            :data:`ENERGY_JUMP` times the energy scale before the step
+            (``|U| + K + N_f T / 2``; a stable step of any of the integrators
+            changes it by a small fraction of that: an explosion where atoms are
+            flung apart stays finite).  ``step`` is that step, ``index`` 0 and
+            ``partial_result`` a :class:`PartialRun` (the rows recorded before and
+            the state at the step); the object is left at that state.
         """
-        if int(n_steps) != n_steps or n_steps < 0:
-            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
-        for nm, val in (("record_every", record_every), ("frame_every", frame_every)):
-            if int(val) != val or val < 0:
-                raise ValueError(f"{nm} must be a non-negative integer, got {val!r}")
-        n_steps = int(n_steps)
+        n_steps = check_int("n_steps", n_steps, lo=0)
+        record_every = check_int("record_every", record_every, lo=0)
+        frame_every = check_int("frame_every", frame_every, lo=0)
         if self.total_steps is None:
             self.total_steps = self.step + n_steps
         integ = self.integrator
@@ -705,7 +679,9 @@ class Dynamics:
         code = integ.code
         fac = self.schedule.factors(np.arange(self.step, self.step + n_steps),
                                     self.total_steps) if n_steps else np.zeros(0)
-        rows: list[tuple] = []
+        # the one recording path: rows kept for the MDRecord, written to the file if any
+        # (the schedule's set-point is kept, not written)
+        recorder = Recorder(writer, dt=dt, keep=True, file_exclude=("target_temperature",))
         rec = record_every if record_every else max(n_steps, 1)
         if self._device is not None:
             self._load_device()  # the host state may have changed (minimize, user edits)
@@ -718,40 +694,54 @@ class Dynamics:
                 stop += 1
             temps = self.temperature * fac[s:stop]
             if self._device is None:
-                self._advance_cpu(code, dt, c1, temps)
+                failure = self._advance_cpu(code, dt, c1, temps)
             else:
-                self._advance_device(code, dt, c1, temps)
+                failure = self._advance_device(code, dt, c1, temps)
+            if failure is not None:
+                raise DivergenceError(failure, self.step, 0,
+                                      PartialRun(_md_record(recorder), self.state))
             s = stop
             if s % rec == 0:
                 o = self.observables()
-                rows.append((self.step, self.step * dt, o["potential_energy"],
-                             o["kinetic_energy"], o["total_energy"], o["temperature"],
-                             o["pressure"], temps[-1]))
-                if writer is not None:
-                    writer.append_observables([self.step], [self.step * dt],
-                                              **{k: [v] for k, v in o.items()})
-            if writer is not None and frame_every and self.step % frame_every == 0:
-                self.write_frame(writer)
-        cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
-        return MDRecord(np.array(cols[0], dtype=np.int64),
-                        *(np.array(c, dtype=np.float64) for c in cols[1:]))
+                recorder.observables([self.step], target_temperature=[temps[-1]],
+                                     **{k: [v] for k, v in o.items()})
+            if frame_every and self.step % frame_every == 0:
+                self._frame(recorder)
+        return _md_record(recorder)
 
-    def _advance_cpu(self, code: int, dt: float, c1: float, temps: np.ndarray) -> None:
-        """Take ``len(temps)`` steps with the compiled CPU update math."""
+    def _advance_cpu(self, code: int, dt: float, c1: float, temps: np.ndarray) -> str | None:
+        """Take ``len(temps)`` steps with the compiled CPU update math.
+
+        Returns ``None``, or the message of the first step that diverged (the state is
+        left there): a non-finite value, or a total-energy jump above ``ENERGY_JUMP``
+        times the energy scale before the step.  The checks are O(N) each, next to the
+        O(N * neighbours) force evaluation, and change no arithmetic of the step.
+        """
         seed = np.uint64(self.seed)
         par = self.n_atoms >= PARALLEL_MIN_ATOMS
         first = _first_half if par else _first_half_serial
         kick = _kick if par else _kick_serial
+        half_dof = 0.5 * self.dof
+        k_old = _kinetic(self.v, self.masses)
+        u_old = self.energy
         for T in temps:
             first(code, self.x, self.v, self.forces, self.minv, dt, c1, T, seed, 0, self.step)
             self.energy, self.virial = self._ff(self.x, self.forces)
             if code != _OVERDAMPED:
                 kick(self.v, self.forces, self.minv, 0.5 * dt)
             self.step += 1
-            if not (math.isfinite(self.energy) and _all_finite(self.forces)
-                    and _all_finite(self.x)):
-                raise FloatingPointError(f"non-finite energy, force or position at step "
-                                         f"{self.step}; reduce dt={dt}")
+            k_new = _kinetic(self.v, self.masses)
+            if not (math.isfinite(self.energy + k_new) and _all_finite(self.forces)
+                    and _all_finite(self.x) and (code == _OVERDAMPED or _all_finite(self.v))):
+                return (f"non-finite energy, force, position or velocity at step "
+                        f"{self.step}; reduce dt={dt}")
+            jump = abs(self.energy + k_new - u_old - k_old)
+            if jump > ENERGY_JUMP * (abs(u_old) + k_old + half_dof * T):
+                return (f"the total energy jumped by {jump:.3g} at step {self.step} (from "
+                        f"{u_old + k_old:.6g}): the integration exploded; reduce dt={dt}")
+            u_old = self.energy
+            k_old = k_new
+        return None
 
     def _gpu_driver(self):
         """The CUDA array driver for this system (one pair potential, no bonds)."""
@@ -779,15 +769,27 @@ class Dynamics:
         self.v[...] = v
         self.forces[...] = f
 
-    def _advance_device(self, code: int, dt: float, c1: float, temps: np.ndarray) -> None:
-        """Take ``len(temps)`` steps with the GPU driver, then copy the state back."""
+    def _advance_device(self, code: int, dt: float, c1: float,
+                        temps: np.ndarray) -> str | None:
+        """Take ``len(temps)`` steps with the GPU driver, then copy the state back.
+
+        Returns ``None`` or the divergence message (as :meth:`_advance_cpu`; the GPU
+        driver reports non-finite values, not energy jumps).
+        """
         bad = self._device.advance(code, dt, c1, temps, self.seed)
         self.step += len(temps)
         self._read_device()
         if bad >= 0 or not (_all_finite(self.x) and _all_finite(self.forces)):
             at = bad if bad >= 0 else self.step
-            raise FloatingPointError(f"non-finite energy, force or position at step "
-                                     f"{at}; reduce dt={dt}")
+            return f"non-finite energy, force or position at step {at}; reduce dt={dt}"
+        return None
+
+    def _frame(self, recorder: Recorder) -> None:
+        if not recorder.writes:
+            return
+        sysw = self.system
+        recorder.frames([self.step], sysw.positions[None], velocity=self.v[None],
+                        image=sysw.images[None], force=self.forces[None])
 
     def write_frame(self, writer) -> None:
         """Append the current frame (wrapped positions, images, velocities) to ``writer``.
@@ -797,16 +799,7 @@ class Dynamics:
         writer : H5MDWriter
             Created by :func:`open_trajectory` for this system.
         """
-        sysw = self.system
-        kw = {}
-        if writer.record["velocity"]:
-            kw["velocity"] = self.v[None]
-        if writer.record["image"]:
-            kw["image"] = sysw.images[None]
-        if writer.record["force"]:
-            kw["force"] = self.forces[None]
-        writer.append_frames([self.step], [self.step * self.integrator.dt],
-                             sysw.positions[None], **kw)
+        self._frame(Recorder(writer, dt=self.integrator.dt))
 
     def minimize(self, fire: FIRE | None = None) -> MinimizeResult:
         """Quench the current positions with FIRE (velocities are set to zero after).
@@ -820,8 +813,8 @@ class Dynamics:
         -------
         MinimizeResult
         """
-        fire = FIRE() if fire is None else fire
-        res = _fire_loop(self.x, self._ff, fire)
+        fire = fire_settings(fire)
+        res = fire_loop(self.x, self._ff, fire)
         self.forces[:] = res.forces
         self.energy = res.energy
         self.virial = self._ff(self.x, self.forces)[1]
@@ -873,57 +866,6 @@ def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
 # ---------------------------------------------------------------------------
 # Minimisation (single system)
 # ---------------------------------------------------------------------------
-class MinimizeResult(NamedTuple):
-    """Outcome of a FIRE minimisation.
-
-    Attributes
-    ----------
-    positions : numpy.ndarray, shape (N, d)
-    energy : float
-    forces : numpy.ndarray, shape (N, d)
-    fmax : float
-        Largest atomic force norm at the end.
-    n_steps : int
-    converged : bool
-        ``fmax < FIRE.fmax``.
-    """
-
-    positions: np.ndarray
-    energy: float
-    forces: np.ndarray
-    fmax: float
-    n_steps: int
-    converged: bool
-
-
-def _fire_loop(x: np.ndarray, ff, fire: FIRE) -> MinimizeResult:
-    prm = fire.params()
-    st = np.array([fire.dt, fire.alpha_start, 0.0])
-    v = np.zeros_like(x)
-    F = np.zeros_like(x)
-    e, _ = ff(x, F)
-    f2 = fire.fmax**2
-    it = 0
-    while it < fire.max_steps and _fire_fmax2_py(F) >= f2:
-        _fire_step_py(x, v, F, st, prm)
-        e, _ = ff(x, F)
-        it += 1
-        if not math.isfinite(e):
-            raise FloatingPointError(f"FIRE produced a non-finite energy at iteration {it}")
-    fm = math.sqrt(_fire_fmax2_py(F))
-    return MinimizeResult(x.copy(), float(e), F.copy(), fm, it, fm < fire.fmax)
-
-
-@numba.njit(**_JIT)
-def _fire_step_py(x, v, f, st, prm):
-    _fire_step(x, v, f, st, prm)
-
-
-@numba.njit(**_JIT)
-def _fire_fmax2_py(f):
-    return _fire_fmax2(f)
-
-
 def fire_minimize(system: ParticleSystem, potentials, *, fire: FIRE | None = None,
                   neighbors: NeighborList | None = None) -> MinimizeResult:
     """Local minimisation of a particle system with FIRE.
@@ -944,9 +886,9 @@ def fire_minimize(system: ParticleSystem, potentials, *, fire: FIRE | None = Non
     MinimizeResult
         ``positions`` are unwrapped (add images back with ``ParticleSystem``).
     """
-    fire = FIRE() if fire is None else fire
+    fire = fire_settings(fire)
     ff = _ForceField(_as_terms(potentials), system.species, system.box, system.dim, neighbors)
-    return _fire_loop(system.unwrapped_positions.copy(), ff, fire)
+    return fire_loop(system.unwrapped_positions.copy(), ff, fire)
 
 
 # ---------------------------------------------------------------------------
@@ -972,18 +914,21 @@ class Container:
     k: float = 100.0
 
     def __post_init__(self) -> None:
-        _positive(self.radius, "radius")
-        _positive(self.k, "k")
+        object.__setattr__(self, "radius", check_positive("radius", self.radius))
+        object.__setattr__(self, "k", check_positive("k", self.k))
 
 
 class ReplicaState(NamedTuple):
     """State of ``R`` replicas of one small system.
 
+    The fields of :class:`ParticleState`, with a leading replica axis.
+
     Attributes
     ----------
     positions, velocities, forces : numpy.ndarray, shape (R, N, d)
+        Positions (length), velocities (length / time), forces (energy / length).
     energy, virial : numpy.ndarray, shape (R,)
-        Potential energy (including the container) and virial.
+        Potential energy (energy units, including the container) and virial.
     step : int
         Global step of the state.
     """
@@ -1035,7 +980,10 @@ def _make_batch(pair, bond, D: int) -> dict:
                         _kick_atom(i, v, f, minv, 0.5 * dt)
                 E[r] = e
                 W[r] = w
-                if not math.isfinite(e):
+                # the virial catches infinite forces at a finite energy (LJ's r^-14 force
+                # overflows before its r^-12 energy; the next step's infinite positions
+                # would drop out of every pair sum)
+                if not (math.isfinite(e) and math.isfinite(w)):
                     status[r] = step + 1
                     break
 
@@ -1150,8 +1098,9 @@ def _as_positions(positions) -> np.ndarray:
 def run_replicas(positions, potentials, integrator, n_steps: int, *, temperatures=1.0,
                  velocities=None, masses=None, species=None, box=None,
                  container: Container | None = None, schedule: Schedule | None = None,
-                 total_steps: int | None = None, step0: int = 0, seed: int = 0,
-                 replica_ids=None, backend: str = "cpu") -> ReplicaState:
+                 total_steps: int | None = None, step0: int = 0, seed: int | None = None,
+                 stream_offset: int = 0, stream_ids: np.ndarray | list[int] | None = None,
+                 backend: str = "cpu") -> ReplicaState:
     """Advance ``R`` independent replicas of a small system by ``n_steps``.
 
     Parameters
@@ -1185,9 +1134,16 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     step0 : int
         Global step of the starting state (keys the random numbers).
     seed : int
-    replica_ids : array_like of int, shape (R,), optional
-        Stream ids of the replicas (default ``0..R-1``); a replica's trajectory
-        depends on its id, not on the batch it runs in.
+        Key of the counter-based generator (keyword-only); required unless the
+        run is deterministic (velocity Verlet from given velocities).
+    stream_offset : int
+        Global index of the first replica: replica ``k`` is replica
+        ``stream_offset + k`` of the whole ensemble (its atom ``i`` uses stream
+        ``(stream_offset + k) * N + i``), so a part of an ensemble run on its own
+        follows the same trajectories.
+    stream_ids : array_like of int, shape (R,), optional
+        Arbitrary distinct replica ids instead of ``stream_offset + k`` (e.g. the
+        replicas still active in a larger run); excludes ``stream_offset``.
     backend : {"cpu", "cuda"}
         ``"cuda"``: one GPU thread per replica (:mod:`langevin_opt.cuda.particles`;
         no bond potentials), the same random numbers and loop order.
@@ -1198,32 +1154,31 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
 
     Raises
     ------
-    FloatingPointError
-        A replica's energy stopped being finite (the replica and step are named).
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
+    DivergenceError
+        A replica's energy stopped being finite: ``step`` is the first step at
+        which one did, ``index`` that replica's index in the batch, and
+        ``partial_result`` the :class:`ReplicaState` when the call stopped (the
+        other replicas ran all steps; a diverged one is left at its step).
     """
     if isinstance(positions, ReplicaState):
         st = positions
         positions, velocities, step0 = st.positions, st.velocities, st.step
     X = _as_positions(positions)
     r, n, d = X.shape
-    if int(n_steps) != n_steps or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+    n_steps = check_int("n_steps", n_steps, lo=0)
+    step0 = check_int("step0", step0, lo=0, hi=2**48 - 1)
     if not isinstance(integrator, (VelocityVerlet, LangevinBAOAB, LangevinOverdamped)):
-        raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or LangevinOverdamped")
-    temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (r,)).copy()
-    if not np.all(np.isfinite(temps) & (temps >= 0)):
-        raise ValueError("temperatures must be finite and >= 0")
+        raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or LangevinOverdamped"
+                        f", got {type(integrator).__name__}")
+    temps = check_per_item("temperatures", temperatures, r, lo=0.0)
     su = _setup(n, d, potentials, species, masses, box, container)
-    seed = check_seed(seed)
-    ids = np.arange(r, dtype=np.int64) if replica_ids is None else np.ascontiguousarray(
-        replica_ids, dtype=np.int64)
-    if ids.shape != (r,) or np.any(ids < 0) or len(np.unique(ids)) != r:
-        raise ValueError(f"replica_ids must be {r} distinct non-negative integers")
-    if (int(ids.max()) + 1) * n >= 2**32:
-        raise ValueError("replica_ids * n_atoms must stay below 2**32 (random-number streams)")
+    seed = _run_seed(seed, integrator, velocities is None and bool(np.any(temps > 0)))
+    ids = _stream_ids(stream_offset, stream_ids, r, n)
     if velocities is None:
         V = np.stack([maxwell_boltzmann(1.0 / su.minv, d, temps[k], seed=seed,
-                                        stream0=int(ids[k]) * n, step=int(step0))
+                                        stream_offset=int(ids[k]) * n, step=int(step0))
                       for k in range(r)])
     else:
         V = np.array(velocities, dtype=np.float64)
@@ -1253,16 +1208,46 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         W = np.zeros(r)
         kern = su.kern
         kern["evaluate"](X, F, E, W, *su.args())
-        status = np.full(r, -1, dtype=np.int64)
+        # a replica that starts non-finite (atoms on top of each other) is not moved
+        status = np.where(np.isfinite(E) & np.isfinite(W), -1, step0).astype(np.int64)
         if n_steps:
             kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
                         _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
                         int(step0), int(n_steps), status)
+    state = ReplicaState(X, V, F, E, W, int(step0) + int(n_steps))
     bad = np.flatnonzero(status >= 0)
     if bad.size:
-        raise FloatingPointError(f"replica {int(ids[bad[0]])} became non-finite at step "
-                                 f"{int(status[bad[0]])}; reduce dt={integrator.dt}")
-    return ReplicaState(X, V, F, E, W, int(step0) + int(n_steps))
+        k = int(bad[np.argmin(status[bad])])  # first step; ties: lowest index
+        raise DivergenceError(f"replica {k} (stream id {int(ids[k])}) became non-finite at "
+                              f"step {int(status[k])}; reduce dt={integrator.dt}",
+                              int(status[k]), k, state)
+    return state
+
+
+def _stream_ids(stream_offset, stream_ids, r: int, n: int) -> np.ndarray:
+    """Replica ids (``stream_offset + k`` or the given ``stream_ids``), checked."""
+    if stream_ids is None:
+        off = check_int("stream_offset", stream_offset, lo=0)
+        if (off + r) * n >= 2**32:  # atom streams (off + k) * n + i are 32-bit
+            raise ValueError(f"stream_offset must be < {2**32 // n - r} for {r} replicas of "
+                             f"{n} atoms (32-bit random streams), got {off}")
+        return np.arange(off, off + r, dtype=np.int64)
+    if stream_offset != 0:
+        raise ValueError("pass stream_offset or stream_ids, not both")
+    if isinstance(stream_ids, (str, bytes, dict)):
+        raise TypeError(f"stream_ids must be an array of {r} integers, got "
+                        f"{type(stream_ids).__name__}")
+    a = np.asarray(stream_ids)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"stream_ids must hold integers, got dtype {a.dtype}")
+    ids = np.ascontiguousarray(a, dtype=np.int64)
+    if ids.shape != (r,) or np.any(ids < 0) or len(np.unique(ids)) != r:
+        raise ValueError(f"stream_ids must be {r} distinct non-negative integers, got shape "
+                         f"{ids.shape}")
+    if (int(ids.max()) + 1) * n >= 2**32:
+        raise ValueError(f"stream_ids must be < {2**32 // n - 1} for {n} atoms (32-bit random "
+                         f"streams), got {int(ids.max())}")
+    return ids
 
 
 class ExchangeStats(NamedTuple):
@@ -1317,7 +1302,7 @@ def _swap_pass(X, V, F, E, W, temps, seed, exchange, parity, att, acc):
 
 
 def replica_exchange(positions, potentials, integrator, n_steps: int, temperatures, *,
-                     swap_every: int = 100, seed: int = 0, callback=None,
+                     swap_every: int = 100, seed: int | None = None, callback=None,
                      **kwargs) -> tuple[ReplicaState, ExchangeStats]:
     """Parallel tempering over ``R`` temperature slots of one small system.
 
@@ -1340,41 +1325,61 @@ def replica_exchange(positions, potentials, integrator, n_steps: int, temperatur
     swap_every : int
         Steps between exchange attempts.
     seed : int
+        Key of the counter-based generator (required, keyword-only).
     callback : callable, optional
         ``callback(state)`` after every exchange (e.g. quench and record the
         lowest minimum); a true return value stops the run early.
     **kwargs
         Passed to :func:`run_replicas` (``masses``, ``species``, ``box``,
-        ``container``).
+        ``container``, ``stream_offset`` or ``stream_ids``: slot ``k`` keeps its
+        stream id whatever configuration it holds).
 
     Returns
     -------
     (ReplicaState, ExchangeStats)
+
+    Raises
+    ------
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
+    DivergenceError
+        A slot's energy stopped being finite (``step``, ``index``: the slot);
+        ``partial_result`` is ``(ReplicaState, ExchangeStats)`` when it stopped.
     """
+    seed = check_seed(seed)
+    if isinstance(temperatures, (str, bytes, dict)) or np.asarray(temperatures).dtype.kind \
+            not in "iuf":
+        raise TypeError(f"temperatures must be an array of numbers, got "
+                        f"{type(temperatures).__name__}")
     temps = np.ascontiguousarray(temperatures, dtype=np.float64)
-    if temps.ndim != 1 or temps.size < 2 or np.any(np.diff(temps) <= 0) or temps[0] <= 0:
+    if temps.ndim != 1 or temps.size < 2 or not np.all(np.isfinite(temps)) or np.any(
+            np.diff(temps) <= 0) or temps[0] <= 0:
         raise ValueError("temperatures must be an increasing ladder of >= 2 positive values")
-    if int(swap_every) != swap_every or swap_every < 1:
-        raise ValueError(f"swap_every must be a positive integer, got {swap_every!r}")
-    if int(n_steps) != n_steps or n_steps < 0 or n_steps % swap_every:
+    swap_every = check_int("swap_every", swap_every, lo=1)
+    n_steps = check_int("n_steps", n_steps, lo=0)
+    if n_steps % swap_every:
         raise ValueError(f"n_steps must be a non-negative multiple of swap_every={swap_every}, "
                          f"got {n_steps!r}")
     r = temps.size
     att = np.zeros(r - 1, dtype=np.int64)
     acc = np.zeros(r - 1, dtype=np.int64)
     state = positions
-    useed = np.uint64(check_seed(seed))
-    if not isinstance(state, ReplicaState):
-        state = run_replicas(positions, potentials, integrator, 0, temperatures=temps,
-                             seed=seed, **kwargs)
-    for _ in range(n_steps // swap_every):
-        state = run_replicas(state, potentials, integrator, swap_every, temperatures=temps,
-                             seed=seed, **kwargs)
-        ex = state.step // swap_every
-        _swap_pass(state.positions, state.velocities, state.forces, state.energy,
-                   state.virial, temps, useed, ex, ex % 2, att, acc)
-        if callback is not None and callback(state):
-            break
+    useed = np.uint64(seed)
+    try:
+        if not isinstance(state, ReplicaState):
+            state = run_replicas(positions, potentials, integrator, 0, temperatures=temps,
+                                 seed=seed, **kwargs)
+        for _ in range(n_steps // swap_every):
+            state = run_replicas(state, potentials, integrator, swap_every, temperatures=temps,
+                                 seed=seed, **kwargs)
+            ex = state.step // swap_every
+            _swap_pass(state.positions, state.velocities, state.forces, state.energy,
+                       state.virial, temps, useed, ex, ex % 2, att, acc)
+            if callback is not None and callback(state):
+                break
+    except DivergenceError as e:
+        raise DivergenceError(str(e), e.step, e.index,
+                              (e.partial_result, ExchangeStats(att, acc))) from None
     return state, ExchangeStats(att, acc)
 
 
@@ -1397,8 +1402,15 @@ def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=No
         With arrays: ``positions`` (R, N, d), ``energy`` (R,), ``n_steps``
         (R,), ``converged`` (R,); ``forces`` and ``fmax`` of the final
         configurations.
+
+    Raises
+    ------
+    DivergenceError
+        A replica's energy became non-finite: ``step`` is its iteration,
+        ``index`` the replica (the one that diverged at the earliest iteration)
+        and ``partial_result`` the :class:`MinimizeResult` of all replicas.
     """
-    fire = FIRE() if fire is None else fire
+    fire = fire_settings(fire)
     X = _as_positions(positions)
     r, n, d = X.shape
     su = _setup(n, d, potentials, species, None, box, container)
@@ -1410,4 +1422,11 @@ def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=No
     W = np.zeros(r)
     su.kern["evaluate"](X, F, E, W, *su.args())
     fm = np.sqrt((F**2).sum(axis=2).max(axis=1))
-    return MinimizeResult(X, E, F, fm, steps, conv)
+    res = MinimizeResult(X, E, F, fm, steps, conv)
+    bad = np.flatnonzero(~np.isfinite(E))
+    if bad.size:
+        k = int(bad[np.argmin(steps[bad])])
+        raise DivergenceError(f"FIRE quench of replica {k} produced a non-finite energy at "
+                              f"iteration {int(steps[k])}; reduce FIRE dt={fire.dt} or "
+                              f"max_move={fire.max_move}", int(steps[k]), k, res)
+    return res

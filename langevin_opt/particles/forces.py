@@ -51,6 +51,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..core.validation import check_int
 from .neighbors import NeighborList
 from .potentials import BondPotential, PairPotential
 from .system import ParticleSystem, check_box
@@ -232,7 +233,9 @@ def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
         chunk_d = scratch.chunk_d
         nc = chunk_start.shape[0] - 1
         # 1. gather positions into slot order (continuous around the build positions),
-        #    zero the slot forces, largest displacement per chunk
+        #    zero the slot forces, largest displacement per chunk.  The displacement
+        #    loop repeats ``neighbors._max_disp2`` on purpose: fused with the gather it
+        #    costs no second pass over the positions every step
         for q in prange(nc):
             m = 0.0
             for s in range(chunk_start[q], chunk_start[q + 1]):
@@ -302,6 +305,9 @@ def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
 
     @numba.njit(**_JIT)
     def all_pairs(x, species, table, S, box, periodic, F):
+        # the pair displacement below repeats ``pair_update``'s on purpose: this loop keeps
+        # atom i's force in registers and writes F directly (serial, no slot arrays), and
+        # the replica kernels inline it; both orders of operations are pinned bit for bit
         n = x.shape[0]
         e = 0.0
         w = 0.0
@@ -431,15 +437,7 @@ def pair_kernels(potential, dim: int) -> PairKernels:
     -------
     PairKernels
     """
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
-    pair = _pair_fn(potential)
-    key = (id(pair), dim)
-    hit = _PAIR_KERNELS.get(key)
-    if hit is None or hit[0] is not pair:
-        hit = (pair, _make_pair_kernels(pair, dim))
-        _PAIR_KERNELS[key] = hit
-    return hit[1]
+    return _cached(_PAIR_KERNELS, _make_pair_kernels, potential, dim)
 
 
 def bond_kernels(potential, dim: int) -> BondKernels:
@@ -456,14 +454,18 @@ def bond_kernels(potential, dim: int) -> BondKernels:
     -------
     BondKernels
     """
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+    return _cached(_BOND_KERNELS, _make_bond_kernels, potential, dim)
+
+
+def _cached(cache: dict, make, potential, dim: int):
+    """Kernels ``make(pair, dim)`` for a potential's pair function, built once per process."""
+    check_int("dim", dim, lo=2, hi=3)
     pair = _pair_fn(potential)
     key = (id(pair), dim)
-    hit = _BOND_KERNELS.get(key)
+    hit = cache.get(key)
     if hit is None or hit[0] is not pair:
-        hit = (pair, _make_bond_kernels(pair, dim))
-        _BOND_KERNELS[key] = hit
+        hit = (pair, make(pair, dim))
+        cache[key] = hit
     return hit[1]
 
 

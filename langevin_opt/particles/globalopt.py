@@ -31,16 +31,19 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ..rng import PURPOSE_ACCEPT, check_seed, uniform2
+from ..core.validation import check_int, check_per_item, check_positive, check_seed
+from ..rng import PURPOSE_ACCEPT, uniform2
 from .dynamics import (
-    FIRE,
     Container,
     LangevinBAOAB,
+    LangevinOverdamped,
+    VelocityVerlet,
     _as_positions,
     _swap_pass,
     fire_replicas,
     run_replicas,
 )
+from .fire import FIRE, fire_settings
 
 __all__ = ["HoppingResult", "basin_hopping_replicas"]
 
@@ -95,7 +98,7 @@ def _metropolis(E, E_new, T, seed, ids, hop, take):
 def basin_hopping_replicas(positions, potentials, n_hops: int, *, temperatures=0.8,
                            kick_temperature: float = 0.4, kick_steps: int = 500,
                            integrator=None, swap_every: int = 0, fire: FIRE | None = None,
-                           container: Container | None = None, seed: int = 0,
+                           container: Container | None = None, seed: int | None = None,
                            target: float | None = None, target_tol: float = 1e-4,
                            callback: Callable | None = None) -> HoppingResult:
     """Langevin basin hopping of ``R`` replicas of a cluster, optionally with exchanges.
@@ -127,34 +130,40 @@ def basin_hopping_replicas(positions, potentials, n_hops: int, *, temperatures=0
         Spherical wall (recommended: bursts can evaporate atoms); minima are
         re-centred on the origin after every hop.
     seed : int
+        Key of the counter-based generator (required, keyword-only).
     target : float, optional
         Stop when a minimum within ``target_tol`` of this energy is found.
     target_tol : float
+        Tolerance on ``target`` (energy units).
     callback : callable, optional
         ``callback(hop, energy)`` after every hop; a true value stops the run.
 
     Returns
     -------
     HoppingResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
+    DivergenceError
+        From a burst (:func:`run_replicas`) or a quench (:func:`fire_replicas`).
     """
+    seed = check_seed(seed)
     X = _as_positions(positions)
     r, n, d = X.shape
-    if int(n_hops) != n_hops or n_hops < 1:
-        raise ValueError(f"n_hops must be a positive integer, got {n_hops!r}")
-    T = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (r,)).copy()
-    if not np.all(np.isfinite(T) & (T > 0)):
-        raise ValueError("temperatures must be positive and finite")
-    if int(swap_every) != swap_every or swap_every < 0:
-        raise ValueError(f"swap_every must be a non-negative integer, got {swap_every!r}")
+    n_hops = check_int("n_hops", n_hops, lo=1)
+    T = check_per_item("temperatures", temperatures, r, lo=0.0, lo_open=True)
+    swap_every = check_int("swap_every", swap_every, lo=0)
     if swap_every and (r < 2 or np.any(np.diff(T) <= 0)):
         raise ValueError("replica exchange needs an increasing ladder of >= 2 temperatures")
-    if not (math.isfinite(kick_temperature) and kick_temperature > 0):
-        raise ValueError(f"kick_temperature must be positive, got {kick_temperature!r}")
-    if int(kick_steps) != kick_steps or kick_steps < 1:
-        raise ValueError(f"kick_steps must be a positive integer, got {kick_steps!r}")
+    check_positive("kick_temperature", kick_temperature)
+    kick_steps = check_int("kick_steps", kick_steps, lo=1)
     integ = LangevinBAOAB(0.005, 1.0) if integrator is None else integrator
-    fire = FIRE(fmax=1e-3, max_steps=3000) if fire is None else fire
-    useed = np.uint64(check_seed(seed))
+    if not isinstance(integ, (VelocityVerlet, LangevinBAOAB, LangevinOverdamped)):
+        raise TypeError(f"integrator must be a particle integrator, got {type(integ).__name__}")
+    fire = FIRE(fmax=1e-3, max_steps=3000) if fire is None else fire_settings(fire)
+    useed = np.uint64(seed)
     ids = np.arange(r, dtype=np.int64)
     q = fire_replicas(X, potentials, fire=fire, container=container)
     X = q.positions - q.positions.mean(axis=1, keepdims=True)

@@ -71,6 +71,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..core.validation import check_choice, check_nonnegative, check_positive, check_real
 from .system import check_box
 
 __all__ = ["NeighborList", "NeighborArrays", "brute_force_pairs", "METHODS"]
@@ -494,20 +495,10 @@ class NeighborList:
 
     def __init__(self, cutoff: float, skin: float = 0.3, *, method: str = "auto",
                  capacity_factor: float = 1.2) -> None:
-        if not (isinstance(cutoff, (int, float, np.floating)) and math.isfinite(cutoff)
-                and cutoff > 0):
-            raise ValueError(f"cutoff must be a positive finite number, got {cutoff!r}")
-        if not (isinstance(skin, (int, float, np.floating)) and math.isfinite(skin)
-                and skin >= 0):
-            raise ValueError(f"skin must be a non-negative finite number, got {skin!r}")
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if not capacity_factor >= 1.0:
-            raise ValueError(f"capacity_factor must be >= 1, got {capacity_factor!r}")
-        self.cutoff = float(cutoff)
-        self.skin = float(skin)
-        self.method = method
-        self.capacity_factor = float(capacity_factor)
+        self.cutoff = check_positive("cutoff", cutoff)
+        self.skin = check_nonnegative("skin", skin)
+        self.method = check_choice("method", method, METHODS)
+        self.capacity_factor = check_real("capacity_factor", capacity_factor, lo=1.0)
         self.arrays: NeighborArrays | None = None
         self.n_builds = 0
         self.n_pairs = 0

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from ..core.validation import check_choice
+
 __all__ = [
     "PairPotential",
     "LennardJones",
@@ -479,8 +481,7 @@ def lennard_jones(epsilon=1.0, sigma=1.0, cutoff=2.5, mode: str = "shifted",
     >>> round(float(u), 12), abs(float(f)) < 1e-12
     (-1.0, True)
     """
-    if mode not in LJ_MODES:
-        raise ValueError(f"mode must be one of {LJ_MODES}, got {mode!r}")
+    mode = check_choice("mode", mode, LJ_MODES)
     e_arr = np.asarray(epsilon, dtype=np.float64)
     s_arr = np.asarray(sigma, dtype=np.float64)
     if e_arr.ndim == 1 or s_arr.ndim == 1:
@@ -609,8 +610,7 @@ def morse(depth=1.0, alpha=6.0, r0=1.0, cutoff=None, mode: str = "plain",
     -------
     PairPotential
     """
-    if mode not in LJ_MODES:
-        raise ValueError(f"mode must be one of {LJ_MODES}, got {mode!r}")
+    mode = check_choice("mode", mode, LJ_MODES)
     mats = [np.asarray(v, dtype=np.float64) for v in (depth, alpha, r0)]
     s = n_species or max([m.shape[0] for m in mats if m.ndim == 2], default=1)
     d_m, a_m, r_m = (_species_matrix(v, name, s) for v, name in

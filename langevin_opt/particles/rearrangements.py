@@ -27,7 +27,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .dynamics import FIRE, Container, fire_replicas, run_replicas
+from ..core.validation import check_int, check_positive, check_seed
+from .dynamics import Container, fire_replicas, run_replicas
+from .fire import FIRE, fire_settings
 from .forces import compute_forces
 from .system import ParticleSystem
 
@@ -80,9 +82,9 @@ class ClusterFirstPassage(NamedTuple):
 
 def cluster_first_passage(minimum, potentials, integrator, temperatures, max_steps: int, *,
                           replicas: int = 100, check_every: int = 200,
-                          energy_tol: float = 1e-3, seed: int = 0, masses=None,
+                          energy_tol: float = 1e-3, seed: int | None = None, masses=None,
                           container: Container | None = None, fire: FIRE | None = None,
-                          id_offset: int = 0, progress=None) -> ClusterFirstPassage:
+                          stream_offset: int = 0, progress=None) -> ClusterFirstPassage:
     """Escape times of a cluster out of a minimum, by dynamics and periodic quenches.
 
     Parameters
@@ -105,41 +107,54 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
         A quench whose energy differs from the start minimum's by more than
         this has left the basin.
     seed : int
-        Generator key; replica ``k`` at temperature index ``t`` has id
-        ``id_offset + t * replicas + k``.
+        Generator key (required, keyword-only); replica ``k`` at temperature index
+        ``t`` has stream id ``stream_offset + t * replicas + k``.
     masses : float or array_like, optional
     container : Container, optional
         A spherical wall (keeps hot clusters from evaporating; it must not
         touch the minimum or the saddles that matter).
     fire : FIRE, optional
         Quench settings (default ``FIRE(fmax=1e-5)``).
-    id_offset : int
-        Added to every replica id (to split one experiment into several calls).
+    stream_offset : int
+        Global index of the first replica (to split one experiment into several
+        calls that follow the same trajectories).
     progress : callable, optional
         ``progress(step, n_running)`` after every check.
 
     Returns
     -------
     ClusterFirstPassage
+
+    Raises
+    ------
+    TypeError, ValueError
+        A wrong type or a missing ``seed`` (TypeError); a wrong value or shape (ValueError).
+    DivergenceError
+        From the dynamics (:func:`run_replicas`) or a quench.
     """
+    seed = check_seed(seed)
+    if isinstance(temperatures, (str, bytes, dict)) or np.asarray(temperatures).dtype.kind \
+            not in "iuf":
+        raise TypeError(f"temperatures must be an array of numbers, got "
+                        f"{type(temperatures).__name__}")
     temps = np.atleast_1d(np.asarray(temperatures, dtype=np.float64))
     if temps.ndim != 1 or np.any(~np.isfinite(temps)) or np.any(temps <= 0):
         raise ValueError("temperatures must be positive finite numbers")
-    for name, v in (("replicas", replicas), ("check_every", check_every)):
-        if int(v) != v or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if int(max_steps) != max_steps or max_steps < check_every or max_steps % check_every:
+    replicas = check_int("replicas", replicas, lo=1)
+    check_every = check_int("check_every", check_every, lo=1)
+    max_steps = check_int("max_steps", max_steps, lo=check_every)
+    if max_steps % check_every:
         raise ValueError(f"max_steps must be a positive multiple of check_every={check_every}, "
                          f"got {max_steps!r}")
-    if not energy_tol > 0:
-        raise ValueError(f"energy_tol must be > 0, got {energy_tol!r}")
-    fire = FIRE(fmax=1e-5) if fire is None else fire
+    check_positive("energy_tol", energy_tol)
+    stream_offset = check_int("stream_offset", stream_offset, lo=0)
+    fire = FIRE(fmax=1e-5) if fire is None else fire_settings(fire)
     q0 = fire_replicas(np.asarray(minimum, dtype=np.float64)[None], potentials, fire=fire,
                        container=container)
     x0, e0 = q0.positions[0], float(q0.energy[0])
     n_rep = replicas * temps.size
     T = np.repeat(temps, replicas)
-    ids = int(id_offset) + np.arange(n_rep, dtype=np.int64)
+    ids = stream_offset + np.arange(n_rep, dtype=np.int64)
     X = np.repeat(x0[None], n_rep, axis=0)
     V = None
     times = np.full(n_rep, max_steps * integrator.dt)
@@ -153,7 +168,7 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
         work += active.size * check_every
         st = run_replicas(X[active], potentials, integrator, check_every, temperatures=T[active],
                           velocities=None if V is None else V[active], masses=masses,
-                          container=container, step0=step, seed=seed, replica_ids=ids[active])
+                          container=container, step0=step, seed=seed, stream_ids=ids[active])
         if V is None:
             V = np.zeros_like(X)
         X[active] = st.positions

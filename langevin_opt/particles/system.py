@@ -39,11 +39,13 @@ __all__ = [
 
 def _as_float_array(value, name: str) -> np.ndarray:
     try:
-        arr = np.array(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got "
-                         f"{type(value).__name__}") from None
-    return arr
+        raw = None
+    if raw is None or raw.dtype.kind not in "iuf":  # strings, None, ragged lists, booleans
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}"
+                        + ("" if raw is None else f" of dtype {raw.dtype}"))
+    return np.array(raw, dtype=np.float64)
 
 
 def check_box(box, dim: int) -> np.ndarray | None:

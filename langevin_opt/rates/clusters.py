@@ -70,7 +70,7 @@ def run_cluster_first_passage(exp: RatesExperiment, *, threads: int | None = Non
     try:
         parts = [cluster_first_passage(x0, pot, integ, [t], int(m), replicas=n_w,
                                        check_every=rc["chunk"], energy_tol=tol, seed=exp.seed,
-                                       container=box, id_offset=k * n_w, progress=progress)
+                                       container=box, stream_offset=k * n_w, progress=progress)
                  for k, (t, m) in enumerate(zip(temps, exp.max_steps(), strict=True))]
     finally:
         numba.set_num_threads(old)

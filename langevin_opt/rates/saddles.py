@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..landscapes import Landscape
+from ..particles.fire import fire_params, fire_step_py
 from .theory import HarmonicPoint, harmonic_point
 
 __all__ = [
@@ -224,43 +225,28 @@ def _fire(force: Callable[[np.ndarray], tuple[np.ndarray, float]], x0: np.ndarra
           ) -> tuple[np.ndarray, int, float, bool]:
     """FIRE minimisation of a (possibly non-conservative) force field.
 
-    ``force(x) -> (F, err)`` where ``err`` is the convergence measure.  Steps are
-    capped at ``max_step`` (Euclidean norm per call).
+    ``force(x) -> (F, err)`` where ``err`` is the convergence measure.  The step is
+    the package's one FIRE step (:func:`langevin_opt.particles.fire.fire_step`) on
+    ``x`` as a single row, so each move is capped at ``max_step`` in Euclidean norm;
+    the first time step is ``sqrt(0.1 max_step / |F(x0)|)``, ``dt_max = 10 dt``, and
+    the step grows after five uphill-free iterations in a row.
     """
-    x = x0.copy()
-    f, err = force(x)
+    x = np.array(x0, dtype=np.float64)
+    f, err = force(x.copy())
     if err < fmax:
         return x, 0, err, True
     fn = float(np.linalg.norm(f))
     dt = math.sqrt(0.1 * max_step / max(fn, 1e-300))
-    dt_max = 10.0 * dt
-    alpha0, alpha = 0.1, 0.1
-    v = np.zeros_like(x)
-    n_pos = 0
+    # n_min = 4: the step grows on the 6th positive-power iteration in a row
+    prm = fire_params(dt, 10.0 * dt, 4, 1.1, 0.5, 0.1, 0.99, max_step, fmax)
+    st = np.array([dt, 0.1, 0.0])
+    row = x.reshape(1, -1)
+    v = np.zeros_like(row)
     for it in range(1, max_iter + 1):
-        p = float(np.dot(f, v))
-        if p > 0:
-            vn = float(np.linalg.norm(v))
-            fn = float(np.linalg.norm(f))
-            v = (1 - alpha) * v + alpha * vn * f / max(fn, 1e-300)
-            n_pos += 1
-            if n_pos > 5:
-                dt = min(dt * 1.1, dt_max)
-                alpha *= 0.99
-        else:
-            v[:] = 0.0
-            dt *= 0.5
-            alpha = alpha0
-            n_pos = 0
-        v = v + dt * f
-        dx = dt * v
-        norm = float(np.linalg.norm(dx))
-        if norm > max_step:
-            dx *= max_step / norm
-        x = x + dx
-        f, err = force(x)
+        fire_step_py(row, v, np.ascontiguousarray(f, dtype=np.float64).reshape(1, -1), st, prm)
+        f, err = force(x.copy())
         if callback is not None:
-            callback(it, x, err)
+            callback(it, x.copy(), err)
         if err < fmax:
             return x, it, err, True
         if not np.all(np.isfinite(f)):
