@@ -5,6 +5,7 @@ Reduced units with ``k_B = 1`` throughout: temperatures are energies.
 
 from ._version import __version__
 from .config import config
+from .core.errors import DivergenceError
 from .landscapes import (
     LANDSCAPES,
     Landscape,
@@ -21,7 +22,6 @@ from .sampling import (
     BAOAB,
     INTEGRATORS,
     MALA,
-    DivergenceError,
     EnsembleState,
     GradientDescent,
     Overdamped,

@@ -39,10 +39,13 @@ import numba
 import numpy as np
 from numba import prange
 
+from .core.codes import BAOAB, GD, MALA, OVERDAMPED
 from .rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, normal2, uniform2
 
-#: Integer codes of the integrators (first argument of the drivers).
-GD, OVERDAMPED, MALA, BAOAB = 0, 1, 2, 3
+# Integer codes of the integrators (first argument of the drivers) come from
+# core.codes; re-exported here for the CUDA backend.
+__all__ = ["BAOAB", "GD", "MALA", "OVERDAMPED", "KernelSet", "Scratch", "kernels_for",
+           "make_scratch"]
 
 # _nrt=False: no reference counting.  Array arguments passed to the inlined landscape
 # function otherwise get incref/decref calls inside the walker loop, which stop LLVM
@@ -119,8 +122,8 @@ def _build(eg: Callable) -> dict[str, Callable]:
     @numba.njit(**_JIT)
     def propose_mala(Xb, Gb, Yb, Tb, f2, dt, seed, s0, step, w):
         # the Euler–Maruyama step of add_noise_overdamped, written to Yb.  Not merged with
-        # it on purpose: called with Yb = Xb, LLVM's runtime overlap check fails and the
-        # walker loop falls back to scalar code.
+        # it on purpose (a deliberate vectorization variant): called with Yb = Xb, LLVM's
+        # runtime overlap check fails and the walker loop falls back to scalar code.
         d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q
@@ -294,6 +297,9 @@ def _make_pt_driver(block_fn: Callable) -> Callable:
             step_end = step0 + s0 + swap_every
             fac = phi[s0 + swap_every - 1]
             parity = (step_end // swap_every) % 2
+            # cuda/walkers.py repeats this swap round as a device kernel (one thread per
+            # chain): a deliberate GPU twin, the same operations and random numbers in the
+            # same order, so that both backends make the same swap decisions
             for c in range(n_chains):
                 for k in range(parity, n_temps - 1, 2):
                     a = c * n_temps + k

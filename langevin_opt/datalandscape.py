@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .core.validation import check_int, check_seed
 from .rng import PURPOSE_MINIBATCH, uniform2
 
 __all__ = ["DataLandscape", "minibatch", "MINIBATCH_IWORK"]
@@ -154,13 +155,9 @@ class DataLandscape:
     full_energy_grad: Callable
 
     def __post_init__(self) -> None:
-        if self.n_params < 1:
-            raise ValueError(f"n_params must be >= 1, got {self.n_params}")
-        if self.n_data < 1:
-            raise ValueError(f"n_data must be >= 1, got {self.n_data}")
-        if not 1 <= self.batch_size <= self.n_data:
-            raise ValueError(f"batch_size must be in [1, n_data={self.n_data}], "
-                             f"got {self.batch_size}")
+        check_int("n_params", self.n_params, lo=1, hi=None)
+        check_int("n_data", self.n_data, lo=1, hi=None)
+        check_int("batch_size", self.batch_size, lo=1, hi=self.n_data)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -213,5 +210,7 @@ class DataLandscape:
         if seed is None:
             u = self.full_energy_grad(th, self.data, fw[0], iw[0], g)
         else:
-            u = self.energy_grad(th, self.data, fw[0], iw[0], np.uint64(seed), chain, step, g)
+            u = self.energy_grad(th, self.data, fw[0], iw[0], np.uint64(check_seed(seed)),
+                                 check_int("chain", chain, lo=0, hi=2**32 - 1),
+                                 check_int("step", step, lo=0, hi=2**48 - 1), g)
         return float(u), g

@@ -42,7 +42,6 @@ shallow well, 1-D or 2-D), ``muller_brown`` (standard parameters),
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -52,6 +51,13 @@ import numba
 import numpy as np
 
 from . import _fastmath as fm
+from .core.validation import (
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    suggest,
+)
 
 __all__ = [
     "Landscape",
@@ -108,8 +114,7 @@ class Landscape:
     settings: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
-            raise ValueError(f"dim must be an integer >= 1, got {self.dim!r}")
+        object.__setattr__(self, "dim", check_int("dim", self.dim, lo=1, hi=None))
         p = np.ascontiguousarray(np.asarray(self.params, dtype=np.float64).ravel())
         if p.size == 0:
             p = np.zeros(1)
@@ -273,7 +278,7 @@ def landscape(
             raise TypeError(f"landscape expects a function, got {type(f).__name__}")
         return Landscape(
             name=name or getattr(f, "__name__", "user"),
-            dim=int(dim),
+            dim=check_int("dim", dim, lo=1, hi=None),
             params=np.asarray(params, dtype=np.float64),
             energy_grad=_njit(f),
             minima=minima,
@@ -315,8 +320,8 @@ def double_well(barrier: float = 1.0, tilt: float = 0.0) -> Landscape:
     -------
     Landscape
     """
-    h = _positive("barrier", barrier)
-    c = _finite("tilt", tilt)
+    h = check_positive("barrier", barrier)
+    c = check_finite("tilt", tilt)
     roots = np.roots([4.0 * h, 0.0, -4.0 * h, -c])
     real = np.sort(roots[np.abs(roots.imag) < 1e-12].real)
     minima = real[[0, -1]] if real.size == 3 else real[:1]
@@ -402,12 +407,12 @@ def narrow_wide(
     """
     if dim not in (1, 2):
         raise ValueError(f"dim must be 1 or 2 for narrow_wide, got {dim!r}")
-    dn = _positive("depth_narrow", depth_narrow)
-    wn = _positive("width_narrow", width_narrow)
-    dw = _positive("depth_wide", depth_wide)
-    ww = _positive("width_wide", width_wide)
-    s = _positive("separation", separation)
-    k = _nonnegative("confinement", confinement)
+    dn = check_positive("depth_narrow", depth_narrow)
+    wn = check_positive("width_narrow", width_narrow)
+    dw = check_positive("depth_wide", depth_wide)
+    ww = check_positive("width_wide", width_wide)
+    s = check_positive("separation", separation)
+    k = check_nonnegative("confinement", confinement)
     cn = np.zeros(dim)
     cw = np.zeros(dim)
     cn[0] = -s / 2
@@ -597,7 +602,7 @@ def rastrigin(dim: int = 2, amplitude: float = 10.0) -> Landscape:
     Landscape
     """
     dim = _dim(dim)
-    a = _positive("amplitude", amplitude)
+    a = check_positive("amplitude", amplitude)
     return Landscape(
         name="rastrigin",
         dim=dim,
@@ -654,9 +659,9 @@ def ackley(
     Landscape
     """
     dim = _dim(dim)
-    a = _positive("a", a)
-    b = _positive("b", b)
-    c = _positive("c", c)
+    a = check_positive("a", a)
+    b = check_positive("b", b)
+    c = check_positive("c", c)
     return Landscape(
         name="ackley",
         dim=dim,
@@ -717,9 +722,11 @@ def make_landscape(name: str, **settings: object) -> Landscape:
         Unknown name or setting (with a "did you mean" suggestion), or a
         setting out of range.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"landscape name must be a string, got {type(name).__name__}")
     if name not in LANDSCAPES:
         raise ValueError(
-            f"unknown landscape {name!r}{_suggest(name, LANDSCAPES)}; "
+            f"unknown landscape {name!r}{suggest(name, LANDSCAPES)}; "
             f"allowed: {', '.join(sorted(LANDSCAPES))}"
         )
     factory = LANDSCAPES[name]
@@ -727,39 +734,10 @@ def make_landscape(name: str, **settings: object) -> Landscape:
     for key in settings:
         if key not in allowed:
             raise ValueError(
-                f"unknown setting {key!r} for landscape {name!r}{_suggest(key, allowed)}; "
+                f"unknown setting {key!r} for landscape {name!r}{suggest(key, allowed)}; "
                 f"allowed: {', '.join(allowed) or '(none)'}"
             )
     return factory(**settings)
-
-
-def _suggest(word: str, options: object) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _finite(name: str, v: object) -> float:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {v!r}") from None
-    if not math.isfinite(f):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    return f
-
-
-def _positive(name: str, v: object) -> float:
-    f = _finite(name, v)
-    if f <= 0:
-        raise ValueError(f"{name} must be > 0, got {v!r}")
-    return f
-
-
-def _nonnegative(name: str, v: object) -> float:
-    f = _finite(name, v)
-    if f < 0:
-        raise ValueError(f"{name} must be >= 0, got {v!r}")
-    return f
 
 
 #: Largest dimension a built-in landscape accepts (a guard against typos such as 10**9,
@@ -768,6 +746,4 @@ MAX_DIM = 4096
 
 
 def _dim(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_DIM:
-        raise ValueError(f"dim must be an integer in [1, {MAX_DIM}], got {v!r}")
-    return int(v)
+    return check_int("dim", v, lo=1, hi=MAX_DIM)

@@ -39,6 +39,7 @@ import numba
 import numpy as np
 
 from . import _fastmath as fm
+from .core.validation import check_seed  # re-exported: rates, particles and cuda import it here
 
 __all__ = [
     "PURPOSE_NOISE",
@@ -213,32 +214,6 @@ def _fill(out, seed, stream0, step, purpose, normal):
                 out[i, k + 1] = b
 
 
-def check_seed(seed: int) -> int:
-    """Validate a seed and return it as a Python int.
-
-    Parameters
-    ----------
-    seed : int
-        Candidate seed.
-
-    Returns
-    -------
-    int
-        The seed, ``0 <= seed < 2**64``.
-
-    Raises
-    ------
-    ValueError
-        If the seed is not an integer in ``[0, 2**64)``.
-    """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed}")
-    return seed
-
-
 def _check_draw_args(streams: int, n: int, stream0: int, step: int, purpose: int) -> None:
     if streams < 1 or n < 1:
         raise ValueError(f"shape must be positive, got ({streams}, {n})")
@@ -248,6 +223,15 @@ def _check_draw_args(streams: int, n: int, stream0: int, step: int, purpose: int
         raise ValueError(f"step must lie in [0, 2**48), got {step}")
     if not 0 <= purpose < 2**16:
         raise ValueError(f"purpose must lie in [0, 2**16), got {purpose}")
+
+
+def _draw(seed: int, shape: tuple[int, int], stream0: int, step: int, purpose: int,
+          normal: bool) -> np.ndarray:
+    seed = check_seed(seed)
+    _check_draw_args(shape[0], shape[1], stream0, step, purpose)
+    out = np.empty(shape, dtype=np.float64)
+    _fill(out, np.uint64(seed), stream0, step, purpose, normal)
+    return out
 
 
 def normals(
@@ -276,11 +260,7 @@ def normals(
     numpy.ndarray
         Array of the given shape, float64.
     """
-    seed = check_seed(seed)
-    _check_draw_args(shape[0], shape[1], stream0, step, purpose)
-    out = np.empty(shape, dtype=np.float64)
-    _fill(out, np.uint64(seed), stream0, step, purpose, True)
-    return out
+    return _draw(seed, shape, stream0, step, purpose, True)
 
 
 def uniforms(
@@ -306,8 +286,4 @@ def uniforms(
     numpy.ndarray
         Array of the given shape, float64, values strictly inside (0, 1).
     """
-    seed = check_seed(seed)
-    _check_draw_args(shape[0], shape[1], stream0, step, purpose)
-    out = np.empty(shape, dtype=np.float64)
-    _fill(out, np.uint64(seed), stream0, step, purpose, False)
-    return out
+    return _draw(seed, shape, stream0, step, purpose, False)

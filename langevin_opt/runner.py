@@ -280,7 +280,7 @@ def run_experiment(
     integ = exp.integrator()
     temps, rex = walker_layout(exp)
     total = ens["steps"]
-    sampler = Sampler(landscape, integ, temperature=temps if rex is None else 1.0,
+    sampler = Sampler(landscape, integ, temperature=temps if rex is None else None,
                       schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
                       total_steps=total, backend=backend)
     m = temps.size
@@ -337,14 +337,14 @@ def run_experiment(
                 res = sampler.run(state, n, record_every=rec, threads=threads,
                                   frame_buffer=frame_buffer)
             except DivergenceError as err:
-                _append(writer, err.result, dt, mala)
+                _append(writer, err.partial_result, dt, mala)
                 writer.flush()
                 status = "diverged"
                 _finish(writer, params, status, err.step)
-                summary = _summary(exp, landscape, err.result.state, temps, status,
+                summary = _summary(exp, landscape, err.partial_result.state, temps, status,
                                    time.perf_counter() - t_start, err=err)
                 _write_json(out / SUMMARY, summary)
-                raise RunDiverged(str(err), err.step, err.walker) from None
+                raise RunDiverged(str(err), err.step, err.index) from None
             state = res.state
             _append(writer, res, dt, mala)
             writer.write_checkpoint(state.step, _state_arrays(state), {"total_steps": total})
@@ -393,7 +393,7 @@ def _summary(exp: Experiment, landscape: Landscape, state: EnsembleState, temps:
     }
     if err is not None:
         s["diverged_at_step"] = err.step
-        s["diverged_walker"] = err.walker
+        s["diverged_walker"] = err.index
         return s
     basins = _basin_table(landscape, state, temps, exp)
     for t in np.unique(temps):

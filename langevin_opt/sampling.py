@@ -12,9 +12,9 @@ resumed.  A run of ``n`` steps is one call into compiled code; frames are
 written into preallocated buffers every ``record_every`` steps.
 
 Reproducibility: every random number is keyed by ``(seed, walker id, step)``
-(:mod:`langevin_opt.rng`), with walker id ``walker_offset + i``.  The same seed
+(:mod:`langevin_opt.rng`), with walker id ``stream_offset + i``.  The same seed
 gives bit-identical trajectories for any number of threads, for any split of
-the ensemble into parts run separately (give each part its ``walker_offset``),
+the ensemble into parts run separately (give each part its ``stream_offset``),
 and for any chunking of the run into several ``run`` calls.
 
 Integrators
@@ -29,25 +29,38 @@ Integrators
     1996): exact ``exp(-U/T)`` at any ``dt``; per-walker acceptance counts.
 :class:`BAOAB`
     Underdamped Langevin ``dx = v dt, m dv = -∇U dt - mγ v dt + sqrt(2mγT) dW``
-    with the BAOAB splitting (Leimkuhler & Matthews 2013).
+    with the BAOAB splitting (Leimkuhler & Matthews 2013); ``γ = 0`` is plain
+    velocity-Verlet (NVE) dynamics.
+
+Errors follow :mod:`langevin_opt.core`: a wrong type raises :class:`TypeError`, a
+wrong value, range or shape :class:`ValueError`, a non-finite walker
+:class:`langevin_opt.core.DivergenceError`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from . import _kernels as K
 from .config import config
+from .core import validation as _v
+from .core.errors import DivergenceError
+from .core.validation import (
+    STREAM_LIMIT,
+    check_array,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_seed,
+    check_stream_offset,
+    suggest,
+)
 from .cuda.backend import check_backend
-from .landscapes import Landscape, _suggest
-from .rng import PURPOSE_INIT, check_seed, normals, uniforms
+from .landscapes import Landscape
+from .rng import PURPOSE_INIT, normals, uniforms
 from .schedules import Constant, Schedule
 
 __all__ = [
@@ -68,18 +81,18 @@ __all__ = [
 ]
 
 
-def _positive_float(name: str, v: object) -> float:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}") from None
-    if not (math.isfinite(f) and f > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return f
+@dataclass(frozen=True)
+class _Stepped:
+    """Settings every integrator has: the time step ``dt`` (> 0), checked once here."""
+
+    dt: float
+
+    def __post_init__(self) -> None:
+        check_positive("dt", self.dt)
 
 
 @dataclass(frozen=True)
-class GradientDescent:
+class GradientDescent(_Stepped):
     """Gradient descent ``x ← x - dt ∇U(x)``.
 
     Parameters
@@ -88,16 +101,12 @@ class GradientDescent:
         Step size (> 0).
     """
 
-    dt: float
     kind = "gd"
     code = K.GD
 
-    def __post_init__(self) -> None:
-        _positive_float("dt", self.dt)
-
 
 @dataclass(frozen=True)
-class Overdamped:
+class Overdamped(_Stepped):
     """Overdamped Langevin, Euler–Maruyama discretisation (unit friction).
 
     Parameters
@@ -106,16 +115,12 @@ class Overdamped:
         Time step (> 0).
     """
 
-    dt: float
     kind = "overdamped"
     code = K.OVERDAMPED
 
-    def __post_init__(self) -> None:
-        _positive_float("dt", self.dt)
-
 
 @dataclass(frozen=True)
-class MALA:
+class MALA(_Stepped):
     """Metropolis-adjusted Langevin algorithm (exact at any step size).
 
     Parameters
@@ -124,16 +129,12 @@ class MALA:
         Proposal time step (> 0); the proposal is the Euler–Maruyama step.
     """
 
-    dt: float
     kind = "mala"
     code = K.MALA
 
-    def __post_init__(self) -> None:
-        _positive_float("dt", self.dt)
-
 
 @dataclass(frozen=True)
-class BAOAB:
+class BAOAB(_Stepped):
     """Underdamped Langevin dynamics with the BAOAB splitting.
 
     Parameters
@@ -141,21 +142,23 @@ class BAOAB:
     dt : float
         Time step (> 0).
     friction : float
-        Friction rate ``γ`` in inverse time units (> 0).
+        Friction rate ``γ`` in inverse time units (>= 0).  ``γ = 0`` is plain
+        velocity-Verlet (NVE) dynamics: ``c1 = exp(-γ dt) = 1`` and the noise
+        amplitude ``sqrt(1 - c1²) = 0``, so the energy is conserved up to the
+        ``O(dt²)`` error of the splitting.
     mass : float
         Walker mass ``m`` (> 0), the same in every dimension.
     """
 
-    dt: float
     friction: float = 1.0
     mass: float = 1.0
     kind = "baoab"
     code = K.BAOAB
 
     def __post_init__(self) -> None:
-        _positive_float("dt", self.dt)
-        _positive_float("friction", self.friction)
-        _positive_float("mass", self.mass)
+        super().__post_init__()
+        check_nonnegative("friction", self.friction)
+        check_positive("mass", self.mass)
 
 
 Integrator = GradientDescent | Overdamped | MALA | BAOAB
@@ -183,9 +186,12 @@ def make_integrator(kind: str, **settings: object) -> Integrator:
     -------
     GradientDescent or Overdamped or MALA or BAOAB
     """
+    if not isinstance(kind, str):
+        raise TypeError(f"integrator kind must be one of {', '.join(map(repr, INTEGRATORS))}, "
+                        f"got {type(kind).__name__} {kind!r}")
     if kind not in INTEGRATORS:
         raise ValueError(
-            f"unknown integrator {kind!r}{_suggest(kind, INTEGRATORS)}; "
+            f"unknown integrator {kind!r}{suggest(kind, INTEGRATORS)}; "
             f"allowed: {', '.join(INTEGRATORS)}"
         )
     cls = INTEGRATORS[kind]
@@ -193,7 +199,7 @@ def make_integrator(kind: str, **settings: object) -> Integrator:
     for key in settings:
         if key not in fields:
             raise ValueError(
-                f"unknown setting {key!r} for integrator {kind!r}{_suggest(key, fields)}; "
+                f"unknown setting {key!r} for integrator {kind!r}{suggest(key, fields)}; "
                 f"allowed: {', '.join(fields)}"
             )
     if "dt" not in settings:
@@ -230,9 +236,8 @@ class ReplicaExchange:
         if np.any(np.diff(t) <= 0):
             raise ValueError("temperatures must be strictly increasing")
         object.__setattr__(self, "temperatures", tuple(float(x) for x in t))
-        se = self.swap_every
-        if isinstance(se, bool) or not isinstance(se, (int, np.integer)) or se < 1:
-            raise ValueError(f"swap_every must be an integer >= 1, got {se!r}")
+        se = check_int("swap_every", self.swap_every, lo=1, hi=None)
+        object.__setattr__(self, "swap_every", se)
 
     @property
     def n_temps(self) -> int:
@@ -291,46 +296,14 @@ class RunResult(NamedTuple):
     trajectory: Trajectory
 
 
-class DivergenceError(FloatingPointError):
-    """A walker's energy, gradient, position or velocity became non-finite.
-
-    Attributes
-    ----------
-    step : int
-        First global step at which a non-finite value appeared.
-    walker : int
-        Index of the first walker (within the ensemble) that diverged then.
-    result : RunResult
-        State when the run stopped and every frame recorded before ``step``.
-    """
-
-    def __init__(self, message: str, step: int, walker: int, result: RunResult) -> None:
-        super().__init__(message)
-        self.step = step
-        self.walker = walker
-        self.result = result
-
-
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    top = numba.config.NUMBA_NUM_THREADS
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= top:
-        raise ValueError(f"threads must be an integer in [1, {top}], got {n!r}")
-    old = numba.get_num_threads()
-    numba.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
-
 
 def _as_positions(name: str, x: object, dim: int) -> np.ndarray:
+    if isinstance(x, (str, bytes, dict)) or x is None:
+        raise TypeError(f"{name} must be a real float array of shape (M, {dim}), got "
+                        f"{type(x).__name__}")
     a = np.asarray(x)
     if a.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be a real float array, got dtype {a.dtype}")
+        raise TypeError(f"{name} must be a real float array, got dtype {a.dtype}")
     if dim == 1 and a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or a.shape[1] != dim or a.shape[0] < 1:
@@ -339,6 +312,27 @@ def _as_positions(name: str, x: object, dim: int) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be finite")
     return a
+
+
+def _check_temperature(temperature: object) -> np.ndarray:
+    """A temperature scalar or a 1-D array of them (one per walker), finite and >= 0."""
+    if isinstance(temperature, (str, bytes, dict)) or temperature is None:
+        raise TypeError("temperature must be a number >= 0 or a 1-D array of them (one per "
+                        f"walker), got {type(temperature).__name__}")
+    t = np.asarray(temperature)
+    if t.dtype.kind not in "iuf":
+        raise TypeError(f"temperature must hold real numbers, got dtype {t.dtype}")
+    if t.ndim > 1:
+        raise ValueError("temperature must be a number >= 0 or a 1-D array of them (one per "
+                         f"walker), got an array of shape {t.shape}")
+    t = t.astype(np.float64)
+    ok = np.isfinite(t) & (t >= 0)
+    if not np.all(ok):
+        bad = "" if t.ndim == 0 else f" (entry {int(np.flatnonzero(~ok.ravel())[0])})"
+        val = t[()] if t.ndim == 0 else t[np.flatnonzero(~ok)[0]]
+        raise ValueError(f"temperature must be a finite number >= 0 or a 1-D array of them, "
+                         f"got {float(val)!r}{bad}")
+    return t
 
 
 class Sampler:
@@ -350,18 +344,20 @@ class Sampler:
         The energy surface.
     integrator : GradientDescent, Overdamped, MALA or BAOAB
         Update rule and its parameters.
-    temperature : float or array_like of shape (M,)
+    temperature : float or array_like of shape (M,), optional
         Base temperature of every walker (``k_B = 1``), ``>= 0`` (``> 0`` for
-        MALA).  Ignored (must be left at its default) with replica exchange,
-        whose ladder sets the temperatures.
+        MALA); default 1.  Must be omitted with replica exchange, whose ladder
+        sets the temperatures (passing both raises :class:`ValueError`).
     schedule : Schedule, optional
         Temperature profile ``φ(t)``; walker ``i`` runs at ``T_i φ(t)``.
     replica_exchange : ReplicaExchange, optional
         Turns the ensemble into ``M / K`` parallel-tempering chains.
     seed : int
-        Generator key in ``[0, 2**64)`` (keyword only, required).
-    walker_offset : int
-        RNG stream id of walker 0 (to run parts of one ensemble separately).
+        Generator key in ``[0, 2**64)`` (keyword only, required: a missing seed
+        raises :class:`TypeError`).
+    stream_offset : int
+        Global index of walker 0: walker ``i`` uses random stream
+        ``stream_offset + i`` (to run parts of one ensemble separately).
     total_steps : int, optional
         Length of the whole run for the schedule profile; defaults to the end
         step of each :meth:`run` call.
@@ -378,38 +374,35 @@ class Sampler:
         landscape: Landscape,
         integrator: Integrator,
         *,
-        temperature: float | np.ndarray = 1.0,
+        temperature: float | np.ndarray | None = None,
         schedule: Schedule | None = None,
         replica_exchange: ReplicaExchange | None = None,
-        seed: int,
-        walker_offset: int = 0,
+        seed: int | None = None,
+        stream_offset: int = 0,
         total_steps: int | None = None,
         backend: str = "cpu",
     ) -> None:
+        self.seed = check_seed(seed)
         if not isinstance(landscape, Landscape):
-            raise ValueError(f"landscape must be a Landscape, got {type(landscape).__name__}")
+            raise TypeError(f"landscape must be a Landscape, got {type(landscape).__name__}")
         if not isinstance(integrator, tuple(INTEGRATORS.values())):
-            raise ValueError(
+            raise TypeError(
                 f"integrator must be one of {', '.join(c.__name__ for c in INTEGRATORS.values())}"
+                f", got {type(integrator).__name__}"
             )
         if schedule is not None and not isinstance(schedule, Schedule):
-            raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+            raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
         if replica_exchange is not None and not isinstance(replica_exchange, ReplicaExchange):
-            raise ValueError("replica_exchange must be a ReplicaExchange")
-        if isinstance(walker_offset, bool) or not isinstance(walker_offset, (int, np.integer)) \
-                or not 0 <= walker_offset < 2**32:
-            raise ValueError(
-                f"walker_offset must be an integer in [0, 2**32), got {walker_offset!r}"
-            )
-        if total_steps is not None and (not isinstance(total_steps, (int, np.integer))
-                                        or total_steps < 1):
-            raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
-        t = np.asarray(temperature, dtype=np.float64)
-        if t.ndim > 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
-            raise ValueError(
-                "temperature must be a finite number >= 0 or a 1-D array of them, "
-                f"got {temperature!r}"
-            )
+            raise TypeError(f"replica_exchange must be a ReplicaExchange, got "
+                            f"{type(replica_exchange).__name__}")
+        if replica_exchange is not None and temperature is not None:
+            raise ValueError("pass one of temperature and replica_exchange, not both: with "
+                             "replica exchange the ladder ReplicaExchange.temperatures sets "
+                             "every walker's temperature")
+        stream_offset = check_int("stream_offset", stream_offset, lo=0, hi=STREAM_LIMIT - 1)
+        if total_steps is not None:
+            total_steps = check_int("total_steps", total_steps, lo=1, hi=None)
+        t = _check_temperature(1.0 if temperature is None else temperature)
         if isinstance(integrator, MALA) and np.any(t <= 0):
             raise ValueError("temperature must be > 0 for MALA (its acceptance test divides by T)")
         self.landscape = landscape
@@ -417,8 +410,7 @@ class Sampler:
         self.temperature = t
         self.schedule = schedule or Constant()
         self.replica_exchange = replica_exchange
-        self.seed = check_seed(seed)
-        self.walker_offset = int(walker_offset)
+        self.stream_offset = stream_offset
         self.total_steps = None if total_steps is None else int(total_steps)
         self.backend = check_backend(backend)
         if self.backend == "cuda":
@@ -476,17 +468,17 @@ class Sampler:
         -------
         EnsembleState
         """
+        step = check_int("step", step, lo=0, hi=2**48 - 1)
         d = self.landscape.dim
         x = _as_positions("positions", positions, d)
         m = x.shape[0]
-        if self.walker_offset + m > 2**32:
-            raise ValueError("walker_offset + number of walkers must be <= 2**32")
+        check_stream_offset(self.stream_offset, m)
         temps = self.temperatures_for(m)
         v = None
         if isinstance(self.integrator, BAOAB):
             if velocities is None:
                 phi0 = self.schedule.factors(np.array([step]), self.total_steps or step + 1)[0]
-                z = normals(self.seed, (m, d), stream0=self.walker_offset, step=step,
+                z = normals(self.seed, (m, d), stream0=self.stream_offset, step=step,
                             purpose=PURPOSE_INIT)
                 v = z * np.sqrt(temps * phi0 / self.integrator.mass)[:, None]
             else:
@@ -546,23 +538,28 @@ class Sampler:
 
         Raises
         ------
-        DivergenceError
-            If a walker becomes non-finite; carries the step, walker and the
-            frames recorded before.
+        TypeError
+            ``state`` is not an :class:`EnsembleState`, or an argument or state field
+            has the wrong type (e.g. ``state.step`` of 2.5).
+        ValueError
+            A state array of another shape than the ensemble's (checked exactly for
+            every array the kernels write: positions, velocities, energies,
+            accepted, permutation, swap counters), or a value out of range.
+        langevin_opt.core.DivergenceError
+            If a walker becomes non-finite: ``.step`` is the first global step with a
+            non-finite value, ``.index`` the first walker then, ``.partial_result`` a
+            :class:`RunResult` with the state when the run stopped and the frames
+            recorded before ``step``.
         """
-        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
-            raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
-        if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
-                or record_every < 0:
-            raise ValueError(f"record_every must be an integer >= 0, got {record_every!r}")
-        n_steps = int(n_steps)
-        k = int(record_every)
+        n_steps = check_int("n_steps", n_steps, lo=0, hi=None)
+        k = check_int("record_every", record_every, lo=0, hi=None)
         integ = self.integrator
-        x = _as_positions("state.positions", state.positions, self.landscape.dim)
+        x, v_in, e_in, acc_in, perm_in, att_in, acc_sw_in = self._check_state(state)
         m, d = x.shape
         step0 = int(state.step)
-        if step0 < 0 or step0 + n_steps >= 2**48:
-            raise ValueError("steps must stay in [0, 2**48)")
+        if step0 + n_steps >= 2**48:
+            raise ValueError(f"steps must stay in [0, 2**48), the run would reach "
+                             f"{step0 + n_steps}")
         temps = self.temperatures_for(m)
         total = self.total_steps or (step0 + n_steps)
         if step0 + n_steps > total:
@@ -596,6 +593,9 @@ class Sampler:
         n0 = int(include_initial)
         n_all = n0 + n_rec
         if frame_buffer is not None:
+            if not (isinstance(frame_buffer, tuple) and len(frame_buffer) == 2
+                    and all(isinstance(b, np.ndarray) for b in frame_buffer)):
+                raise TypeError("frame_buffer must be a tuple of two numpy arrays")
             bx, be = frame_buffer
             if (bx.dtype != np.float64 or be.dtype != np.float64 or bx.ndim != 3
                     or bx.shape[0] < n_all or bx.shape[1:] != (m, d)
@@ -611,16 +611,14 @@ class Sampler:
             all_e = np.empty((n_all, m))
         if include_initial:
             all_frames[0] = x
-            all_e[0] = state.energies
+            all_e[0] = e_in
         frames, frame_e = all_frames[n0:], all_e[n0:]
 
-        xt = np.ascontiguousarray(x.T)
-        vt = (np.ascontiguousarray(np.asarray(state.velocities, dtype=np.float64).T)
-              if isinstance(integ, BAOAB) else np.zeros((d, 1)))
-        if isinstance(integ, BAOAB) and vt.shape != (d, m):
-            raise ValueError(f"state.velocities must have shape ({m}, {d}) for baoab")
+        # fresh (d, M) copies: the kernels write into them, the caller's state stays as it was
+        xt = np.array(x.T, order="C")
+        vt = np.array(v_in.T, order="C") if isinstance(integ, BAOAB) else np.zeros((d, 1))
         e = np.empty(m)
-        acc = np.array(state.accepted, dtype=np.int64, copy=True)
+        acc = np.array(acc_in, copy=True)
         status = np.full(m, -1, dtype=np.int64)
         dt = float(integ.dt)
         gamma = float(getattr(integ, "friction", 1.0))
@@ -628,30 +626,30 @@ class Sampler:
         seed = np.uint64(self.seed)
         block = int(config.block_size)
         args = (xt, vt, e, self.landscape.params, temps, phi, dt, gamma, mass, seed,
-                self.walker_offset, step0, n_steps, k if n_rec else 0, first, frames, frame_e,
+                self.stream_offset, step0, n_steps, k if n_rec else 0, first, frames, frame_e,
                 acc, status)
         if self.backend == "cpu":
             args += (block, K.make_scratch(m, d, block, integ.code))
         perm = att = acc_sw = None
-        with _threads(threads):
+        with _v.threads(threads):
             if self.backend == "cuda":
                 from .cuda.walkers import run_ensemble
 
                 replica = None
                 if rex is not None:
-                    perm = np.array(state.permutation, dtype=np.int64, copy=True)
-                    att = np.array(state.swap_attempts, dtype=np.int64, copy=True)
-                    acc_sw = np.array(state.swap_accepts, dtype=np.int64, copy=True)
-                    replica = (rex.n_temps, rex.swap_every, self.walker_offset // rex.n_temps,
+                    perm = np.array(perm_in, copy=True)
+                    att = np.array(att_in, copy=True)
+                    acc_sw = np.array(acc_sw_in, copy=True)
+                    replica = (rex.n_temps, rex.swap_every, self.stream_offset // rex.n_temps,
                                perm, att, acc_sw, isinstance(integ, BAOAB))
                 run_ensemble(self.landscape.energy_grad, integ.code, *args, replica=replica)
             elif rex is None:
                 self._kernels.driver(integ.code)(*args)
             else:
-                perm = np.array(state.permutation, dtype=np.int64, copy=True)
-                att = np.array(state.swap_attempts, dtype=np.int64, copy=True)
-                acc_sw = np.array(state.swap_accepts, dtype=np.int64, copy=True)
-                chain0 = self.walker_offset // rex.n_temps
+                perm = np.array(perm_in, copy=True)
+                att = np.array(att_in, copy=True)
+                acc_sw = np.array(acc_sw_in, copy=True)
+                chain0 = self.stream_offset // rex.n_temps
                 self._kernels.driver(integ.code, replica_exchange=True)(
                     *args, rex.n_temps, rex.swap_every, chain0, perm, att, acc_sw,
                     isinstance(integ, BAOAB))
@@ -680,6 +678,50 @@ class Sampler:
         st = EnsembleState(new_x, new_v, e, step0 + n_steps, acc, perm, att, acc_sw)
         return RunResult(st, Trajectory(steps, frames, frame_e))
 
+    def _check_state(self, state: object) -> tuple:
+        """Check every array of a state before a kernel writes into its copies.
+
+        The compiled kernels have no bounds checks: an array of another length or
+        dtype would be read or written past its end.  Returns the arrays converted to
+        the kernels' dtypes (positions, velocities, energies, accepted, permutation,
+        swap attempts, swap accepts; ``None`` where the run does not use one).
+        """
+        if not isinstance(state, EnsembleState):
+            raise TypeError("state must be an EnsembleState (from Sampler.init or a previous "
+                            f"run), got {type(state).__name__}")
+        d = self.landscape.dim
+        x = check_array("state.positions", state.positions, (None, d), np.float64, finite=True)
+        m = x.shape[0]
+        if m < 1:
+            raise ValueError("state.positions must hold at least one walker, got shape "
+                             f"{x.shape}")
+        check_int("state.step", state.step, lo=0, hi=2**48 - 1)
+        check_stream_offset(self.stream_offset, m)
+        e = check_array("state.energies", state.energies, (m,), np.float64)
+        acc = check_array("state.accepted", state.accepted, (m,), np.int64)
+        v = None
+        if isinstance(self.integrator, BAOAB):
+            v = check_array("state.velocities", state.velocities, (m, d), np.float64,
+                            finite=True)
+        elif state.velocities is not None:
+            raise ValueError(f"state.velocities must be None for {self.integrator.kind} "
+                             "(only baoab uses velocities)")
+        perm = att = acc_sw = None
+        rex = self.replica_exchange
+        if rex is not None:
+            n_t = rex.n_temps
+            self.temperatures_for(m)  # m must be a multiple of the ladder
+            perm = check_array("state.permutation", state.permutation, (m // n_t, n_t),
+                               np.int64)
+            if not np.array_equal(np.sort(perm, axis=1),
+                                  np.broadcast_to(np.arange(n_t), perm.shape)):
+                raise ValueError(f"state.permutation: every row must be a permutation of "
+                                 f"0..{n_t - 1}")
+            att = check_array("state.swap_attempts", state.swap_attempts, (n_t - 1,), np.int64)
+            acc_sw = check_array("state.swap_accepts", state.swap_accepts, (n_t - 1,),
+                                 np.int64)
+        return x, v, e, acc, perm, att, acc_sw
+
     def to_config(self) -> dict:
         """Describe the sampler as a plain dict (for configs and HDF5 provenance).
 
@@ -693,7 +735,7 @@ class Sampler:
             "temperature": self.temperature.tolist(),
             "schedule": self.schedule.to_config(),
             "seed": self.seed,
-            "walker_offset": self.walker_offset,
+            "stream_offset": self.stream_offset,
         }
         if self.backend != "cpu":
             cfg["backend"] = self.backend
@@ -705,8 +747,8 @@ class Sampler:
         return cfg
 
 
-def uniform_positions(bounds: np.ndarray, n_walkers: int, *, seed: int,
-                      walker_offset: int = 0) -> np.ndarray:
+def uniform_positions(bounds: np.ndarray, n_walkers: int, *, seed: int | None = None,
+                      stream_offset: int = 0) -> np.ndarray:
     """Walkers spread uniformly over a box, from the counter-based generator.
 
     Parameters
@@ -716,20 +758,29 @@ def uniform_positions(bounds: np.ndarray, n_walkers: int, *, seed: int,
     n_walkers : int
         Number of walkers ``M >= 1``.
     seed : int
-        Generator key.
-    walker_offset : int
-        Stream id of walker 0.
+        Generator key (keyword only, required).
+    stream_offset : int
+        Global index of walker 0 (walker ``i`` uses stream ``stream_offset + i``).
 
     Returns
     -------
     numpy.ndarray, shape (M, d)
+        Positions in the units of ``bounds``.
     """
-    b = np.asarray(bounds, dtype=np.float64)
-    if b.ndim != 2 or b.shape[1] != 2 or np.any(b[:, 1] <= b[:, 0]):
-        raise ValueError("bounds must have shape (d, 2) with lower < upper")
-    if isinstance(n_walkers, bool) or not isinstance(n_walkers, (int, np.integer)) or n_walkers < 1:
-        raise ValueError(f"n_walkers must be an integer >= 1, got {n_walkers!r}")
-    u = uniforms(seed, (int(n_walkers), b.shape[0]), stream0=walker_offset, purpose=PURPOSE_INIT)
+    seed = check_seed(seed)
+    if isinstance(bounds, (str, bytes, dict)) or bounds is None:
+        raise TypeError(f"bounds must be an array of shape (d, 2), got {type(bounds).__name__}")
+    b = np.asarray(bounds)
+    if b.dtype.kind not in "iuf":
+        raise TypeError(f"bounds must hold real numbers, got dtype {b.dtype}")
+    b = b.astype(np.float64)
+    if b.ndim != 2 or b.shape[1] != 2:
+        raise ValueError(f"bounds must have shape (d, 2), got {b.shape}")
+    if not np.all(np.isfinite(b)) or np.any(b[:, 1] <= b[:, 0]):
+        raise ValueError("bounds must be finite with lower < upper in every dimension")
+    n_walkers = check_int("n_walkers", n_walkers, lo=1, hi=None)
+    stream_offset = check_stream_offset(stream_offset, n_walkers)
+    u = uniforms(seed, (n_walkers, b.shape[0]), stream0=stream_offset, purpose=PURPOSE_INIT)
     return b[:, 0] + u * (b[:, 1] - b[:, 0])
 
 
@@ -740,15 +791,15 @@ def sample(
     *,
     method: str = "overdamped",
     dt: float,
-    temperature: float | np.ndarray = 1.0,
-    seed: int,
+    temperature: float | np.ndarray | None = None,
+    seed: int | None = None,
     schedule: Schedule | None = None,
     replica_exchange: ReplicaExchange | None = None,
     record_every: int = 0,
     friction: float = 1.0,
     mass: float = 1.0,
     velocities: np.ndarray | None = None,
-    walker_offset: int = 0,
+    stream_offset: int = 0,
     threads: int | None = None,
     backend: str = "cpu",
 ) -> RunResult:
@@ -766,22 +817,23 @@ def sample(
         Integrator.
     dt : float
         Time step (> 0).
-    temperature : float or array_like (M,)
-        Temperatures (``k_B = 1``).
+    temperature : float or array_like (M,), optional
+        Temperatures (``k_B = 1``); default 1.  Not with ``replica_exchange``
+        (passing both raises :class:`ValueError`).
     seed : int
-        Generator key (required).
+        Generator key (keyword only, required).
     schedule : Schedule, optional
         Temperature profile over the run.
     replica_exchange : ReplicaExchange, optional
-        Parallel tempering; then ``temperature`` is not used.
+        Parallel tempering; its ladder sets the temperatures.
     record_every : int
         Frame interval (0: none).
     friction, mass : float
         BAOAB only.
     velocities : array_like, optional
         BAOAB only; default Maxwell–Boltzmann.
-    walker_offset : int
-        RNG stream id of walker 0.
+    stream_offset : int
+        Global index of walker 0 (walker ``i`` uses stream ``stream_offset + i``).
     threads : int, optional
         Thread count for the call.
     backend : {"cpu", "cuda"}
@@ -790,6 +842,17 @@ def sample(
     Returns
     -------
     RunResult
+        Final state and recorded frames (positions in the landscape's length
+        units, energies in its energy units).
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (e.g. ``dt="1e-4"``) or a missing ``seed``.
+    ValueError
+        A value out of range or of the wrong shape.
+    DivergenceError
+        A walker became non-finite (see :meth:`Sampler.run`).
     """
     settings: dict[str, object] = {"dt": dt}
     if method == "baoab":
@@ -797,7 +860,7 @@ def sample(
     integ = make_integrator(method, **settings)
     sampler = Sampler(landscape, integ, temperature=temperature, schedule=schedule,
                       replica_exchange=replica_exchange, seed=seed,
-                      walker_offset=walker_offset, total_steps=max(int(n_steps), 1)
+                      stream_offset=stream_offset, total_steps=max(int(n_steps), 1)
                       if isinstance(n_steps, (int, np.integer)) else None, backend=backend)
     state = sampler.init(positions, velocities)
     return sampler.run(state, n_steps, record_every=record_every, threads=threads)

@@ -12,11 +12,13 @@ array([1.  , 0.1 , 0.01])
 
 from __future__ import annotations
 
-import math
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+
+from .core.validation import check_nonnegative, suggest
 
 __all__ = ["Schedule", "Constant", "Linear", "Geometric", "Cosine", "ArraySchedule",
            "SCHEDULES", "make_schedule"]
@@ -57,10 +59,7 @@ class Schedule(ABC):
 
 
 def _check_final(final: float) -> float:
-    f = float(final)
-    if not math.isfinite(f) or f < 0:
-        raise ValueError(f"schedule final factor must be a finite number >= 0, got {final!r}")
-    return f
+    return check_nonnegative("schedule final factor", final)
 
 
 def _fraction(steps: np.ndarray, total: int) -> np.ndarray:
@@ -195,9 +194,16 @@ def make_schedule(kind: str, **settings: object) -> Schedule:
     -------
     Schedule
     """
+    if not isinstance(kind, str):
+        raise TypeError(f"schedule kind must be a string, got {type(kind).__name__}")
     if kind not in SCHEDULES:
-        raise ValueError(f"unknown schedule {kind!r}; allowed: {', '.join(SCHEDULES)}")
-    try:
-        return SCHEDULES[kind](**settings)
-    except TypeError as err:
-        raise ValueError(f"bad settings for schedule {kind!r}: {err}") from None
+        raise ValueError(f"unknown schedule {kind!r}{suggest(kind, SCHEDULES)}; "
+                         f"allowed: {', '.join(SCHEDULES)}")
+    cls = SCHEDULES[kind]
+    allowed = [k for k in inspect.signature(cls).parameters if k != "self"]
+    for key in settings:
+        if key not in allowed:
+            raise ValueError(f"bad settings for schedule {kind!r}: unknown setting {key!r}"
+                             f"{suggest(key, allowed)}; allowed: "
+                             f"{', '.join(allowed) or '(none)'}")
+    return cls(**settings)

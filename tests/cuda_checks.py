@@ -98,7 +98,7 @@ def sim_checks() -> None:
         temps = np.linspace(0.5, 2.0, 24)
         out = []
         for be in ("cpu", "cuda"):
-            s = lo.Sampler(g, lo.MALA(0.3), temperature=temps, seed=11, walker_offset=5,
+            s = lo.Sampler(g, lo.MALA(0.3), temperature=temps, seed=11, stream_offset=5,
                            backend=be)
             st = s.init(x)
             r1 = s.run(st, 7, record_every=3)
@@ -132,10 +132,11 @@ def sim_checks() -> None:
             except lo.DivergenceError as err:
                 errs.append(err)
         assert len(errs) == 2, "both backends must raise DivergenceError"
-        assert (errs[0].step, errs[0].walker) == (errs[1].step, errs[1].walker)
-        same(errs[0].result.trajectory.positions, errs[1].result.trajectory.positions,
+        assert (errs[0].step, errs[0].index) == (errs[1].step, errs[1].index)
+        same(errs[0].partial_result.trajectory.positions,
+             errs[1].partial_result.trajectory.positions,
              "frames before the failure")
-        return f"step {errs[0].step} walker {errs[0].walker}"
+        return f"step {errs[0].step} walker {errs[0].index}"
 
     @check("first_passage[double_well,overdamped+baoab]")
     def _():

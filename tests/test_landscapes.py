@@ -150,7 +150,7 @@ def test_make_landscape_by_name_and_errors():
         lo.make_landscape("muller_brwn")
     with pytest.raises(ValueError, match="unknown setting 'barier'.*did you mean 'barrier'"):
         lo.make_landscape("double_well", barier=1.0)
-    with pytest.raises(ValueError, match="barrier must be > 0"):
+    with pytest.raises(ValueError, match="barrier must be a finite number > 0"):
         lo.make_landscape("double_well", barrier=-1.0)
     with pytest.raises(ValueError, match="dim must be 1 or 2"):
         lo.narrow_wide(dim=3)
@@ -158,6 +158,12 @@ def test_make_landscape_by_name_and_errors():
         lo.gaussian(dim=2, stiffness=[[1.0, 2.0], [2.0, 1.0]])
     with pytest.raises(ValueError, match="dim must be an integer"):
         lo.rastrigin(dim=0)
+    with pytest.raises(TypeError, match="^dim must be an integer"):
+        lo.rastrigin(dim=2.0)
+    with pytest.raises(TypeError, match="^barrier must be a finite number > 0, got str"):
+        lo.double_well(barrier="1")
+    with pytest.raises(TypeError, match="^landscape name must be a string"):
+        lo.make_landscape(None)
     with pytest.raises(ValueError, match="finite number"):
         lo.double_well(tilt=float("nan"))
 

@@ -55,7 +55,7 @@ def test_two_moons_geometry():
 
 
 def test_iris_is_the_real_data():
-    d = D.iris(test_fraction=0.0, standardize=False)
+    d = D.iris(test_fraction=0.0, standardize=False, seed=0)
     X, y = d.X_train, d.y_train
     assert X.shape == (150, 4) and d.X_test.shape == (0, 4)
     np.testing.assert_array_equal(np.bincount(y), [50, 50, 50])
@@ -80,15 +80,32 @@ def test_train_test_split_partitions_rows():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: D.two_moons(0), "n_train must be an integer >= 1"),
-        (lambda: D.two_moons(10, -1), "n_test must be an integer >= 0"),
-        (lambda: D.two_moons(10, noise=-1.0), "noise must be"),
-        (lambda: D.iris(test_fraction=1.0), r"test_fraction must be a number in \[0, 1\)"),
-        (lambda: D.teacher_student_classification(10, sizes=(3, 1)), "at least|>= 2 classes"),
-        (lambda: D.teacher_student_regression(10, activation="gelu"), "activation must be one of"),
+        (lambda: D.two_moons(0, seed=0), "n_train must be an integer >= 1"),
+        (lambda: D.two_moons(10, -1, seed=0), "n_test must be an integer >= 0"),
+        (lambda: D.two_moons(10, noise=-1.0, seed=0), "noise must be"),
+        (lambda: D.iris(test_fraction=1.0, seed=0),
+         r"test_fraction must be a finite number in \[0, 1\)"),
+        (lambda: D.teacher_student_classification(10, sizes=(3, 1), seed=0),
+         "at least|>= 2 classes"),
+        (lambda: D.teacher_student_regression(10, activation="gelu", seed=0),
+         "unknown activation 'gelu'"),
         (lambda: D.train_test_split(np.zeros((3, 1)), np.zeros(4), 0.5, seed=0), "same number of rows"),
     ],
 )
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: D.two_moons(10, **kw),
+    lambda **kw: D.iris(**kw),
+    lambda **kw: D.teacher_student_regression(10, **kw),
+    lambda **kw: D.teacher_student_classification(10, **kw),
+    lambda **kw: D.train_test_split(np.zeros((4, 1)), np.zeros(4), 0.5, **kw),
+])
+def test_seed_is_required(make):
+    with pytest.raises(TypeError, match="^seed is required"):
+        make()
+    with pytest.raises(TypeError, match="^seed must be an integer"):
+        make(seed=1.5)

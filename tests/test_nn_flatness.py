@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from langevin_opt.core import DivergenceError
 from langevin_opt.nn import MLP, mlp_landscape
 from langevin_opt.nn.flatness import (
     basin_width,
@@ -53,7 +54,7 @@ def test_hutchinson_trace_within_its_standard_error():
 def test_lanczos_matches_known_spectrum():
     ls, H, tmin = quadratic_problem()
     ev = np.sort(np.linalg.eigvalsh(H))[::-1]
-    vals, vecs = top_eigenvalues(ls, tmin, k=3, return_vectors=True)
+    vals, vecs = top_eigenvalues(ls, tmin, k=3, return_vectors=True, seed=0)
     np.testing.assert_allclose(vals, ev[:3], rtol=1e-7)
     for lam, v in zip(vals, vecs, strict=True):
         np.testing.assert_allclose(H @ v, lam * v, atol=1e-6 * lam)
@@ -73,7 +74,7 @@ def test_lanczos_matches_dense_finite_difference_hessian_of_a_tiny_mlp():
     vals = top_eigenvalues(ls, theta, k=3, seed=1)
     np.testing.assert_allclose(vals, ev[:3], rtol=1e-5, atol=1e-6 * ev[0])
     # truncated Krylov space: the top eigenvalue converges first
-    assert top_eigenvalues(ls, theta, k=1, n_iter=10)[0] == pytest.approx(ev[0], rel=1e-4)
+    assert top_eigenvalues(ls, theta, k=1, n_iter=10, seed=0)[0] == pytest.approx(ev[0], rel=1e-4)
 
 
 def test_basin_width_of_a_quadratic():
@@ -130,12 +131,13 @@ def test_local_entropy_of_a_quadratic():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda ls, t: top_eigenvalues(ls, t, k=0), "k must be an integer >= 1"),
-        (lambda ls, t: top_eigenvalues(ls, t, k=99), r"k must be in \[1, P=6\]"),
-        (lambda ls, t: basin_width(ls, t, threshold=0.0), "threshold must be"),
-        (lambda ls, t: hessian_trace(ls, t[:-1]), r"theta must have shape \(6,\)"),
-        (lambda ls, t: local_entropy(ls, t, -1.0, step_size=1e-3), "gamma must be"),
-        (lambda ls, t: local_entropy(ls, t, 1.0, step_size=1e-3, n_steps=10, burn_in=10),
+        (lambda ls, t: top_eigenvalues(ls, t, k=0, seed=0), "k must be an integer >= 1"),
+        (lambda ls, t: top_eigenvalues(ls, t, k=99, seed=0), r"k must be in \[1, P=6\]"),
+        (lambda ls, t: basin_width(ls, t, threshold=0.0, seed=0), "threshold must be"),
+        (lambda ls, t: hessian_trace(ls, t[:-1], seed=0), r"theta must have shape \(6,\)"),
+        (lambda ls, t: local_entropy(ls, t, -1.0, step_size=1e-3, seed=0), "gamma must be"),
+        (lambda ls, t: local_entropy(ls, t, 1.0, step_size=1e-3, n_steps=10, burn_in=10,
+                                     seed=0),
          "burn_in must be < n_steps"),
     ],
 )
@@ -143,3 +145,26 @@ def test_bad_arguments(call, match):
     ls, _, tmin = quadratic_problem()
     with pytest.raises(ValueError, match=match):
         call(ls, tmin)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ls, t: hessian_trace(ls, t),
+    lambda ls, t: top_eigenvalues(ls, t, k=1),
+    lambda ls, t: basin_width(ls, t),
+    lambda ls, t: local_entropy(ls, t, 1.0, step_size=1e-3, n_steps=10),
+])
+def test_seed_is_required(call):
+    ls, _, tmin = quadratic_problem()
+    with pytest.raises(TypeError, match="^seed is required"):
+        call(ls, tmin)
+
+
+def test_local_entropy_divergence_is_a_divergence_error():
+    ls, _, tmin = quadratic_problem()
+    ok = local_entropy(ls, tmin, 1.0, step_size=1e-3, n_steps=50, n_chains=1, seed=0)
+    with pytest.raises(DivergenceError, match=r"^local_entropy: non-finite energy or position "
+                       r"at step (\d+) for chain 0 \(step_size=10\)") as info:
+        local_entropy(ls, tmin, 1.0, step_size=10.0, n_steps=2000, seed=0)
+    err = info.value
+    assert err.index == 0 and 0 < err.step <= 2000 and err.partial_result is None
+    assert np.isfinite(ok.msd)

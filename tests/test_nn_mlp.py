@@ -174,11 +174,13 @@ def test_activation_table():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"sizes": [3, 4, 2], "activation": "gelu"}, r"activation must be one of \['identity', 'relu', 'sigmoid', 'softplus', 'tanh'\], got 'gelu'"),
+        ({"sizes": [3, 4, 2], "activation": "gelu"}, r"^unknown activation 'gelu'.*; allowed: identity, tanh, relu"),
+        ({"sizes": [3, 4, 2], "activation": "tahn"},
+         r"^unknown activation 'tahn' \(did you mean 'tanh'\?\); allowed: "),
         ({"sizes": [3, 4, 4, 2], "activation": ["tanh"]}, "one name per hidden layer"),
         ({"sizes": [3]}, "sizes must have >= 2 entries"),
         ({"sizes": [3, 0, 2]}, "sizes must have >= 2 entries"),
-        ({"sizes": [3, 2], "loss": "hinge"}, "loss must be one of"),
+        ({"sizes": [3, 2], "loss": "hinge"}, "^unknown loss 'hinge'; allowed: mse, softmax_ce"),
         ({"sizes": [3, 1], "loss": "softmax_ce"}, "at least 2 outputs"),
         ({"sizes": [3, 2], "noise_var": 0.0}, "noise_var must be"),
     ],
@@ -186,6 +188,16 @@ def test_activation_table():
 def test_bad_network_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MLP(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"activation": 3}, "^activation must be one of"),
+    ({"loss": None}, "^loss must be one of"),
+    ({"noise_var": "1"}, "^noise_var must be a finite number > 0, got str"),
+])
+def test_network_settings_of_the_wrong_type(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        MLP([3, 4, 2], **kwargs)
 
 
 def test_bad_shapes_and_labels():

@@ -5,7 +5,6 @@ from pathlib import Path
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
-
 from pinned_cases import CASES
 
 DATA = np.load(Path(__file__).parent / "data" / "pinned_v0.npz")

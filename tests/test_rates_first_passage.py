@@ -35,7 +35,7 @@ def test_trajectory_identical_to_sampler_until_escape(name, integ, n, temp):
     basins = basins_from_landscape(land)
     res = first_passage(land, integ, x0, basins, temperature=temp, max_steps=n, seed=11,
                         stream_offset=5, chunk=97)
-    sampler = lo.Sampler(land, integ, temperature=temp, seed=11, walker_offset=5)
+    sampler = lo.Sampler(land, integ, temperature=temp, seed=11, stream_offset=5)
     traj = sampler.run(sampler.init(x0), n, record_every=1).trajectory.positions
     assert res.n_events > 0 and res.censored.any()
     for i in range(x0.shape[0]):

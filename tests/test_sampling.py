@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import langevin_opt as lo
+from langevin_opt.core import DivergenceError
 
 MB = lo.muller_brown()
 METHODS = ["gd", "overdamped", "mala", "baoab"]
@@ -68,7 +69,7 @@ def test_split_ensemble_equals_whole(method):
         lo.sample(MB, x[:60], 40, method=method, dt=1e-4, temperature=10.0, seed=3,
                   record_every=8),
         lo.sample(MB, x[60:], 40, method=method, dt=1e-4, temperature=10.0, seed=3,
-                  record_every=8, walker_offset=60),
+                  record_every=8, stream_offset=60),
     ]
     assert np.array_equal(whole.state.positions,
                           np.concatenate([p.state.positions for p in parts]))
@@ -144,7 +145,7 @@ def test_per_walker_temperatures_match_separate_runs():
     ladder = lo.sample(MB, x, 30, dt=1e-4, temperature=temps, seed=9)
     for i in (0, 7, 19):
         single = lo.sample(MB, x[i:i + 1], 30, dt=1e-4, temperature=temps[i], seed=9,
-                           walker_offset=i)
+                           stream_offset=i)
         assert np.array_equal(single.state.positions[0], ladder.state.positions[i])
 
 
@@ -203,8 +204,11 @@ def test_divergence_names_step_and_walker_and_keeps_frames():
     with pytest.raises(lo.DivergenceError, match=r"at step (\d+) for walker 3") as info:
         lo.sample(cliff, x0, 100, method="gd", dt=0.5, seed=0, record_every=1)
     err = info.value
-    assert err.walker == 3 and 1 < err.step < 100
-    traj = err.result.trajectory
+    assert isinstance(err, DivergenceError) and lo.DivergenceError is DivergenceError
+    assert err.index == 3 and 1 < err.step < 100
+    assert isinstance(err.partial_result, lo.RunResult)
+    assert err.partial_result.state.step == err.step
+    traj = err.partial_result.trajectory
     assert traj.steps.tolist() == list(range(err.step))
     assert np.all(np.isfinite(traj.positions[:, 3]))
 
@@ -225,6 +229,12 @@ def test_schedules():
     with pytest.raises(ValueError, match="unknown schedule 'exp'"):
         lo.make_schedule("exp")
     assert lo.make_schedule("linear", final=0.5) == lo.Linear(final=0.5)
+    with pytest.raises(ValueError, match="did you mean 'linear'"):
+        lo.make_schedule("linaer")
+    with pytest.raises(ValueError, match="unknown setting 'fnal' \\(did you mean 'final'\\?\\)"):
+        lo.make_schedule("linear", fnal=0.5)
+    with pytest.raises(TypeError, match="^schedule final factor must be a finite number >= 0"):
+        lo.make_schedule("linear", final="0.5")
 
 
 def test_annealing_cools_the_ensemble():
@@ -243,11 +253,12 @@ def test_annealing_cools_the_ensemble():
         ({"dt": float("inf")}, "dt must be a finite number > 0"),
         ({"method": "leapfrog"}, "unknown integrator 'leapfrog'"),
         ({"method": "mala", "temperature": 0.0}, "temperature must be > 0 for MALA"),
-        ({"method": "baoab", "friction": -1.0}, "friction must be a finite number > 0"),
+        ({"method": "baoab", "friction": -1.0}, "friction must be a finite number >= 0"),
         ({"record_every": -1}, "record_every must be an integer >= 0"),
         ({"threads": 0}, r"threads must be an integer in \[1, "),
         ({"threads": 99}, r"threads must be an integer in \[1, "),
-        ({"walker_offset": -1}, "walker_offset must be an integer"),
+        ({"stream_offset": -1}, "stream_offset must be an integer"),
+        ({"stream_offset": 2**32 - 10}, r"stream_offset must be an integer in \[0, 4294967246\]"),
         ({"seed": -5}, "seed must be an integer"),
     ],
 )
@@ -264,12 +275,17 @@ def test_invalid_parameters_are_clear_value_errors(kwargs, match):
         (np.zeros((0, 2)), r"shape \(M, 2\) with M >= 1"),
         (np.zeros((4, 3)), r"shape \(M, 2\)"),
         (np.zeros(4), r"shape \(M, 2\)"),
-        (np.zeros((4, 2), dtype=complex), "real float array"),
         (np.array([[0.0, np.nan]]), "positions must be finite"),
     ],
 )
 def test_invalid_positions(x, match):
     with pytest.raises(ValueError, match=match):
+        lo.sample(MB, x, 10, dt=1e-4, seed=1)
+
+
+@pytest.mark.parametrize("x", [np.zeros((4, 2), dtype=complex), "0 0", None])
+def test_positions_of_the_wrong_type(x):
+    with pytest.raises(TypeError, match="^positions must be a real float array"):
         lo.sample(MB, x, 10, dt=1e-4, seed=1)
 
 
@@ -306,3 +322,157 @@ def test_frame_buffer_gives_the_same_frames_and_is_validated():
     assert np.shares_memory(reused.trajectory.positions, buf[0])
     with pytest.raises(ValueError, match=r"frame_buffer must be .* \(>= 11, 30, 2\)"):
         sampler.run(s0, 100, record_every=10, frame_buffer=(buf[0][:5], buf[1][:5]))
+
+
+# ------------------------------------------------ the shared conventions (issue 11)
+
+
+def test_sampler_without_seed_is_the_clear_type_error():
+    with pytest.raises(TypeError, match="^seed is required"):
+        lo.Sampler(MB, lo.Overdamped(dt=1e-4))
+    with pytest.raises(TypeError, match="^seed is required"):
+        lo.sample(MB, start(4), 10, dt=1e-4)
+    with pytest.raises(TypeError, match="^seed is required"):
+        lo.uniform_positions([[0.0, 1.0]], 4)
+
+
+def test_string_dt_is_a_type_error():
+    with pytest.raises(TypeError, match=r"^dt must be a finite number > 0, got str '1e-4'"):
+        lo.sample(MB, start(4), 10, dt="1e-4", seed=1)
+    with pytest.raises(TypeError, match="^dt must be"):
+        lo.BAOAB(dt=None)
+    with pytest.raises(TypeError, match="^integrator kind must be one of"):
+        lo.make_integrator(3, dt=0.1)
+
+
+def test_replica_exchange_and_temperature_together_are_refused():
+    rex = lo.ReplicaExchange(temperatures=[1.0, 2.0], swap_every=5)
+    with pytest.raises(ValueError, match="pass one of temperature and replica_exchange"):
+        lo.sample(MB, start(4), 10, dt=1e-4, seed=1, replica_exchange=rex, temperature=1.0)
+    with pytest.raises(ValueError, match="pass one of temperature and replica_exchange"):
+        lo.Sampler(MB, lo.Overdamped(dt=1e-4), temperature=np.ones(4), replica_exchange=rex,
+                   seed=1)
+    # the default (no temperature) still works, and without a ladder it means T = 1
+    lo.sample(MB, start(4), 10, dt=1e-4, seed=1, replica_exchange=rex)
+    s = lo.Sampler(MB, lo.Overdamped(dt=1e-4), seed=1)
+    assert s.temperatures_for(3).tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("bounds", [[[np.nan, 1.0], [0.0, 1.0]], [[0.0, np.inf], [0.0, 1.0]]])
+def test_uniform_positions_refuses_non_finite_bounds(bounds):
+    with pytest.raises(ValueError, match="^bounds must be finite with lower < upper"):
+        lo.uniform_positions(bounds, 4, seed=1)
+
+
+def test_two_dimensional_temperature_is_one_line():
+    with pytest.raises(ValueError) as info:
+        lo.Sampler(MB, lo.Overdamped(dt=1e-4), temperature=np.ones((64, 64)), seed=1)
+    msg = str(info.value)
+    assert "\n" not in msg and len(msg) < 200
+    assert "got an array of shape (64, 64)" in msg
+    with pytest.raises(TypeError, match="^temperature must be"):
+        lo.Sampler(MB, lo.Overdamped(dt=1e-4), temperature="hot", seed=1)
+
+
+def test_run_refuses_a_dict_and_a_fractional_step():
+    sampler = lo.Sampler(MB, lo.Overdamped(dt=1e-4), temperature=10.0, seed=1)
+    s0 = sampler.init(start(6))
+    with pytest.raises(TypeError, match="^state must be an EnsembleState .*got dict"):
+        sampler.run(s0._asdict(), 10)
+    with pytest.raises(TypeError, match="^state.step must be an integer"):
+        sampler.run(s0._replace(step=2.5), 10)
+    with pytest.raises(ValueError, match="^state.step must be an integer"):
+        sampler.run(s0._replace(step=-1), 10)
+    with pytest.raises(TypeError, match="^n_steps must be an integer"):
+        sampler.run(s0, 10.0)
+
+
+def test_run_refuses_positions_of_another_ensemble():
+    sampler = lo.Sampler(MB, lo.Overdamped(dt=1e-4), temperature=10.0, seed=1)
+    s0 = sampler.init(start(6))
+    with pytest.raises(ValueError, match=r"^state.energies must have shape \(9,\), got \(6,\)"):
+        sampler.run(s0._replace(positions=start(9)), 10)
+    with pytest.raises(ValueError, match=r"^state.positions must have shape \(\*, 2\)"):
+        sampler.run(s0._replace(positions=np.zeros((6, 3))), 10)
+    with pytest.raises(ValueError, match="^state.positions must be finite"):
+        sampler.run(s0._replace(positions=np.full((6, 2), np.nan)), 10)
+
+
+def test_state_arrays_are_checked_before_the_kernel_writes():
+    # kernels have no bounds checks: a short array would be written past its end
+    sampler = lo.Sampler(MB, lo.MALA(dt=1e-3), temperature=10.0, seed=1)
+    s0 = sampler.init(start(4096))
+    with pytest.raises(ValueError, match=r"^state.accepted must have shape \(4096,\), got \(8,\)"):
+        sampler.run(s0._replace(accepted=np.zeros(8, int)), 200)
+    with pytest.raises(TypeError, match="^state.accepted must have dtype int64"):
+        sampler.run(s0._replace(accepted=np.zeros(4096)), 200)
+    with pytest.raises(ValueError, match="^state.velocities must be None for mala"):
+        sampler.run(s0._replace(velocities=np.zeros((4096, 2))), 10)
+
+    baoab = lo.Sampler(MB, lo.BAOAB(dt=1e-4), temperature=10.0, seed=1)
+    b0 = baoab.init(start(16))
+    with pytest.raises(ValueError, match=r"^state.velocities must have shape \(16, 2\)"):
+        baoab.run(b0._replace(velocities=np.zeros((8, 2))), 10)
+    with pytest.raises(TypeError, match="^state.velocities must be a numpy array"):
+        baoab.run(b0._replace(velocities=None), 10)
+
+    rex = lo.ReplicaExchange(temperatures=[1.0, 2.0, 4.0], swap_every=5)
+    pt = lo.Sampler(MB, lo.Overdamped(dt=1e-4), replica_exchange=rex, seed=1)
+    p0 = pt.init(start(12))
+    for name, bad, match in [
+        ("permutation", np.zeros((4, 3), np.int64), "every row must be a permutation"),
+        ("permutation", np.zeros((4, 2), np.int64), r"must have shape \(4, 3\)"),
+        ("swap_attempts", np.zeros(1, np.int64), r"must have shape \(2,\)"),
+        ("swap_accepts", np.zeros(5, np.int64), r"must have shape \(2,\)"),
+    ]:
+        with pytest.raises(ValueError, match=f"^state.{name}: {match}|^state.{name} {match}"):
+            pt.run(p0._replace(**{name: bad}), 10)
+    with pytest.raises(TypeError, match="^state.swap_accepts must be a numpy array"):
+        pt.run(p0._replace(swap_accepts=None), 10)
+    pt.run(p0, 10)  # the state from init passes
+
+
+def test_run_does_not_modify_the_callers_state():
+    # d = 1: the (d, M) transpose of a state array is contiguous; the kernel must not see it
+    dw = lo.double_well()
+    sampler = lo.Sampler(dw, lo.BAOAB(dt=0.01), temperature=0.5, seed=3)
+    s0 = sampler.init(np.linspace(-1, 1, 9))
+    x, v = s0.positions.copy(), s0.velocities.copy()
+    sampler.run(s0, 20)
+    assert np.array_equal(s0.positions, x) and np.array_equal(s0.velocities, v)
+
+
+def test_baoab_without_friction_conserves_energy():
+    g = lo.gaussian(dim=2, stiffness=[1.0, 4.0])
+    mass = 2.0
+    sampler = lo.Sampler(g, lo.BAOAB(dt=0.01, friction=0.0, mass=mass), temperature=1.0,
+                         seed=5)
+    s = sampler.init(lo.uniform_positions([[-2.0, 2.0], [-2.0, 2.0]], 32, seed=2))
+
+    def total(st):
+        return st.energies + 0.5 * mass * np.sum(st.velocities**2, axis=1)
+
+    h0 = total(s)
+    res = sampler.run(s, 2000)
+    drift = np.abs(total(res.state) - h0) / h0
+    assert drift.max() < 1e-3  # velocity Verlet: O(dt^2) energy error, no noise, no friction
+    assert not np.allclose(res.state.positions, s.positions)  # it did move
+    with pytest.raises(ValueError, match="^friction must be a finite number >= 0"):
+        lo.BAOAB(dt=0.01, friction=-1.0)
+    # with friction the same kernel thermostats: the energy is not conserved
+    warm = lo.Sampler(g, lo.BAOAB(dt=0.01, friction=1.0, mass=mass), temperature=1.0, seed=5)
+    r2 = warm.run(warm.init(s.positions, s.velocities), 2000)
+    assert (np.abs(total(r2.state) - h0) / h0).max() > 1e-2
+
+
+def test_integrator_codes_come_from_core():
+    from langevin_opt import _kernels
+    from langevin_opt.core import codes
+
+    assert (codes.GD, codes.OVERDAMPED, codes.MALA, codes.BAOAB, codes.VELOCITY_VERLET) == (
+        0, 1, 2, 3, 4)
+    # the walker kernels (and, through them, the CUDA backend) use the same table
+    for name in ("GD", "OVERDAMPED", "MALA", "BAOAB"):
+        assert getattr(_kernels, name) == getattr(codes, name)
+    assert [c.code for c in (lo.GradientDescent, lo.Overdamped, lo.MALA, lo.BAOAB)] == [
+        codes.GD, codes.OVERDAMPED, codes.MALA, codes.BAOAB]

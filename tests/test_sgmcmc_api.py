@@ -34,7 +34,7 @@ def test_optimizer_updates_in_place_with_schedules():
     ref = w.copy()
     buf = w  # the same object must change
     opt = Optimizer("sgld", lr=0.1, temperature=0.5, schedule=Geometric(final=0.01),
-                    lr_schedule=Linear(final=0.5), total_steps=n, seed=3, stream=2)
+                    lr_schedule=Linear(final=0.5), total_steps=n, seed=3, stream_offset=2)
     tf = Geometric(final=0.01).factors(np.arange(n), n)
     lf = Linear(final=0.5).factors(np.arange(n), n)
     for t in range(n):
@@ -67,15 +67,15 @@ def test_optimizer_mean_loss_units():
 
 
 def test_optimizer_errors():
-    opt = Optimizer("sghmc", lr=0.01, friction=0.1)
+    opt = Optimizer("sghmc", lr=0.01, friction=0.1, seed=0)
     w = np.zeros(3)
     with pytest.raises(ValueError, match="shape"):
         opt.step(w, np.zeros(4))
-    with pytest.raises(ValueError, match="float64"):
+    with pytest.raises(TypeError, match="float64"):
         opt.step(np.zeros(3, dtype=np.float32), np.zeros(3))
-    with pytest.raises(ValueError, match="float64"):
+    with pytest.raises(TypeError, match="float64"):
         opt.step([0.0, 0.0, 0.0], np.zeros(3))
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(TypeError, match="dtype"):
         opt.step(w, np.zeros(3, dtype=np.int64))
     with pytest.raises(ValueError, match="contiguous"):
         opt.step(np.zeros((3, 2))[:, 0], np.zeros(3))
@@ -89,7 +89,15 @@ def test_optimizer_errors():
     with pytest.raises(ValueError, match="temperature"):
         Optimizer("sgld", temperature=-1.0)
     with pytest.raises(ValueError, match="did you mean"):
-        Optimizer("sgld", step_sise=0.1)
+        Optimizer("sgld", step_sise=0.1, seed=0)
+    # seed: required where random numbers are drawn, optional for SGD (which draws none)
+    with pytest.raises(TypeError, match="^seed is required"):
+        Optimizer("sgld")
+    with pytest.raises(TypeError, match="^temperature must be a finite number >= 0, got str"):
+        Optimizer("sgld", temperature="1", seed=0)
+    with pytest.raises(ValueError, match=r"^stream_offset must be an integer in \[0, "):
+        Optimizer("sgld", seed=0, stream_offset=2**32)
+    assert Optimizer("sgd").seed == 0
 
 
 # ----------------------------------------------------------------------------- minimize
@@ -158,11 +166,64 @@ def test_minimize_errors():
     with pytest.raises(ValueError, match="run_chains"):
         minimize(rosen, np.zeros(2), method="resgld")
     with pytest.raises(ValueError, match="maxiter"):
-        minimize(rosen, np.zeros(2), maxiter=0)
+        minimize(rosen, np.zeros(2), maxiter=0, seed=0)
+    with pytest.raises(TypeError, match="^maxiter must be an integer"):
+        minimize(rosen, np.zeros(2), maxiter=10.0, seed=0)
     with pytest.raises(ValueError, match="x0"):
-        minimize(rosen, np.zeros((2, 2)))
+        minimize(rosen, np.zeros((2, 2)), seed=0)
     with pytest.raises(ValueError, match="shape"):
-        minimize(lambda x: (0.0, np.zeros(3)), np.zeros(2), maxiter=2)
+        minimize(lambda x: (0.0, np.zeros(3)), np.zeros(2), maxiter=2, seed=0)
+    with pytest.raises(TypeError, match="^seed is required"):
+        minimize(rosen, np.zeros(2), method="sgld")
+    with pytest.raises(TypeError, match="^fun_and_grad must be callable"):
+        minimize("rosen", np.zeros(2), seed=0)
+
+
+@pytest.mark.parametrize("method", ["sgld", "entropy-sgd"])
+def test_minimize_objective_that_raises_names_the_iteration(method):
+    calls = []
+
+    def fails_at_third_call(x):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyError("boom")
+        return rosen(x)
+
+    with pytest.raises(RuntimeError, match=r"^fun_and_grad raised KeyError at iteration 2"
+                       r".*: 'boom'$") as info:
+        minimize(fails_at_third_call, np.zeros(2), method=method, maxiter=10, seed=0,
+                 **({"inner_steps": 1} if method == "entropy-sgd" else {}))
+    assert isinstance(info.value.__cause__, KeyError)  # the user's exception is kept
+
+
+def test_minimize_compiled_objective_that_raises_says_so_in_one_line():
+    @numba.njit
+    def fails(x):
+        if x[0] > 0.5:
+            raise ValueError("boom from the compiled objective")
+        return float(x @ x), -np.ones_like(x)
+
+    with pytest.raises(RuntimeError, match=r"^fun_and_grad raised ValueError inside the "
+                       r"compiled loop \(iteration not known\): boom from the compiled "
+                       r"objective$") as info:
+        minimize(fails, np.zeros(2), method="sgd", step_size=0.2, maxiter=50)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_minimize_non_finite_objective_is_status_2_not_an_exception():
+    def blows_up(x):
+        return (float("inf") if x[0] > 0.5 else float(x @ x)), -np.ones_like(x)
+
+    for fg in (blows_up, ):
+        res = minimize(fg, np.zeros(2), method="sgd", step_size=0.2, maxiter=50)
+        assert res.status == 2 and not res.success and "non-finite f at step" in res.message
+
+    @numba.njit
+    def blows_up_jit(x):
+        return (np.inf if x[0] > 0.5 else float(x @ x)), -np.ones_like(x)
+
+    res = minimize(blows_up_jit, np.zeros(2), method="sgd", step_size=0.2, maxiter=50)
+    assert res.status == 2 and not res.success and res.nit == 3
 
 
 # ----------------------------------------------------------------------------- diagnostics

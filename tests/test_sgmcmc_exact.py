@@ -173,7 +173,7 @@ def test_minibatch_samplers_match_posterior(problem, name):
         if name == "sgld":
             pred = _em_cov(A, eta, temp, np.eye(2), noise)
         elif name == "psgld":
-            V = r.state["aux"][sl].mean(axis=0)  # RMS of gradients at the end of the run
+            V = r.state.aux[sl].mean(axis=0)  # RMS of gradients at the end of the run
             G = np.diag(1.0 / (method.eps + np.sqrt(V)))
             pred = _em_cov(A, eta, temp, G, noise)
         else:

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 from stats_util import ALPHA, z_crit
 
+from langevin_opt.core import DivergenceError
 from langevin_opt.datalandscape import DataLandscape
 from langevin_opt.rng import PURPOSE_SWAP, uniform2
 from langevin_opt.sgmcmc import (
@@ -24,6 +25,8 @@ from langevin_opt.sgmcmc import (
     SGD,
     SGHMC,
     SGLD,
+    ChainResult,
+    ChainState,
     CyclicalSGLD,
     EntropySGD,
     Optimizer,
@@ -127,7 +130,7 @@ def test_optimizer_reproduces_chain_zero(land, method):
 def test_chains_do_not_depend_on_their_companions(land):
     x0 = np.random.default_rng(1).standard_normal((5, 3))
     full = run_chains(land, SGLD(step_size=1e-3), x0, 200, seed=8, thin=10)
-    part = run_chains(land, SGLD(step_size=1e-3), x0[2:4], 200, seed=8, thin=10, chain_offset=2)
+    part = run_chains(land, SGLD(step_size=1e-3), x0[2:4], 200, seed=8, thin=10, stream_offset=2)
     assert part.samples.tobytes() == full.samples[:, 2:4].tobytes()
     assert part.theta.tobytes() == full.theta[2:4].tobytes()
 
@@ -230,7 +233,7 @@ def test_three_replica_ladder_groups_are_independent(land):
     # rounds at steps 1, 3, ..., 99: 50 rounds, pair 0 on even rounds, pair 1 on odd ones
     assert r.swap_attempts.tolist() == [2 * 25, 2 * 25]
     assert np.all(r.swap_accepts > 0)
-    part = run_chains(land, m, x0[3:], 101, seed=3, thin=10, chain_offset=3)
+    part = run_chains(land, m, x0[3:], 101, seed=3, thin=10, stream_offset=3)
     assert part.samples.tobytes() == r.samples[:, 3:].tobytes()
     assert part.theta.tobytes() == r.theta[3:].tobytes()
 
@@ -316,11 +319,50 @@ def test_entropy_sgd_prefers_the_wide_minimum():
     assert ent.nfev == 200 * 100
 
 
-def test_divergent_chain_stops_and_warns(land):
+def test_divergent_chain_stops_and_raises(land):
     x0 = np.zeros((3, 3))
     temps = [0.0, 0.0, 1.0]
-    with pytest.warns(RuntimeWarning, match="non-finite"):
-        r = run_chains(land, SGLD(step_size=1.0), x0, 2_000, seed=1, temperature=temps)
+    with pytest.raises(DivergenceError, match=r"^non-finite energy at step (\d+) for chain "
+                       r"(\d) \(method sgld, 3 of 3 chain\(s\) diverged\)") as info:
+        run_chains(land, SGLD(step_size=1.0), x0, 2_000, seed=1, temperature=temps)
+    err = info.value
+    r = err.partial_result
+    assert isinstance(r, ChainResult) and isinstance(r.state, ChainState)
     assert np.all(r.status >= 0)
-    ok = run_chains(land, SGLD(step_size=1e-3), x0, 50, seed=1)
+    assert err.step == r.status.min() and r.status[err.index] == err.step
+    assert err.index == int(np.flatnonzero(r.status == err.step)[0])
+    # the other chains finished their own runs: each stopped at its own step
+    assert r.samples.shape == (2_000, 3, 3)
+    assert np.all(np.isfinite(r.samples[: err.step]))
+
+
+def test_divergence_of_one_chain_lets_the_others_finish(land):
+    x0 = np.zeros((3, 3))
+    x0[1] = 1e200  # only chain 1 starts where its energy overflows
+    with pytest.raises(DivergenceError) as info:
+        run_chains(land, SGLD(step_size=1e-3), x0, 50, seed=1, thin=10)
+    err = info.value
+    assert (err.step, err.index) == (0, 1)
+    r = err.partial_result
+    assert r.status.tolist() == [-1, 0, -1]
+    ok = run_chains(land, SGLD(step_size=1e-3), x0[2:], 50, seed=1, thin=10, stream_offset=2)
+    # chain 2 ran to the end, bit for bit as on its own (its stream is stream_offset + 0)
+    assert np.array_equal(r.theta[2], ok.theta[0])
+    assert r.samples.shape == (5, 3, 3) and np.array_equal(r.samples[:, 2], ok.samples[:, 0])
+
+
+def test_run_chains_types_and_seed(land):
+    with pytest.raises(TypeError, match="^seed is required"):
+        run_chains(land, "sgld", np.zeros(3), 10)
+    with pytest.raises(TypeError, match="^landscape must be a DataLandscape"):
+        run_chains({}, "sgld", np.zeros(3), 10, seed=0)
+    with pytest.raises(TypeError, match="^n_steps must be an integer"):
+        run_chains(land, "sgld", np.zeros(3), 10.0, seed=0)
+    with pytest.raises(ValueError, match=r"^temperature must be a scalar or have shape \(2,\)"):
+        run_chains(land, "sgld", np.zeros((2, 3)), 10, seed=0, temperature=np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"^stream_offset must be an integer in \[0, "):
+        run_chains(land, "sgld", np.zeros((2, 3)), 10, seed=0, stream_offset=2**32 - 1)
+    with pytest.raises(TypeError, match="^step_size must be a finite number > 0, got str"):
+        run_chains(land, "sgld", np.zeros(3), 10, seed=0, step_size="1e-3")
+    ok = run_chains(land, SGLD(step_size=1e-3), np.zeros((3, 3)), 50, seed=1)
     assert np.all(ok.status == -1)

@@ -14,7 +14,7 @@ the recording interval.
 
 Same random numbers, same answers
 ---------------------------------
-Each walker's noise at step ``n`` is ``normal2(seed, stream0 + i, n, q,
+Each walker's noise at step ``n`` is ``normal2(seed, stream_offset + i, n, q,
 PURPOSE_NOISE)`` and its MALA test uniform ``uniform2(..., 0, PURPOSE_ACCEPT)``,
 the keys of the CPU kernels; replica swaps use ``uniform2(seed, chain, step, k,
 PURPOSE_SWAP)`` in the CPU driver's deterministic even/odd order, so swap

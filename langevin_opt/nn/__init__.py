@@ -18,7 +18,7 @@ Example::
     land = nn.mlp_landscape(net, ds.X_train, ds.y_train, batch_size=50, prior_sigma=1.0)
     res = sgmcmc.run_chains(land, "sgld", net.init_params(0), 5000, seed=1, n_chains=8,
                             step_size=0.05 / land.n_data, thin=100)
-    lam = nn.top_eigenvalues(land, res.theta[0], k=3)     # sharpest directions
+    lam = nn.top_eigenvalues(land, res.theta[0], k=3, seed=2)  # sharpest directions
 """
 
 from .data import (

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.validation import check_int, check_nonnegative, check_real, check_seed
 from .mlp import MLP
 
 __all__ = [
@@ -75,20 +76,9 @@ class Dataset:
         return self.n_classes if self.n_classes else int(self.y_train.shape[1])
 
 
-def _count(name: str, v: object, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-
-def _fraction(name: str, v: object) -> float:
-    if not isinstance(v, (int, float, np.floating)) or not 0.0 <= float(v) < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
-    return float(v)
-
-
 def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float, *,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     seed: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Random split into ``round(test_fraction * M)`` test rows and the rest.
 
     Parameters
@@ -98,14 +88,15 @@ def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float, *,
     test_fraction : float
         In ``[0, 1)``.
     seed : int
-        Seed of ``numpy.random.default_rng`` (the permutation).
+        Seed of ``numpy.random.default_rng`` (the permutation; keyword only, required).
 
     Returns
     -------
     X_train, y_train, X_test, y_test : numpy.ndarray
         Rows in permuted order.
     """
-    f = _fraction("test_fraction", test_fraction)
+    seed = check_seed(seed)
+    f = check_real("test_fraction", test_fraction, lo=0.0, hi=1.0, hi_open=True)
     X = np.asarray(X)
     y = np.asarray(y)
     if X.shape[0] != y.shape[0]:
@@ -131,7 +122,7 @@ def _teacher(sizes: Sequence[int], activation: str, seed: int) -> tuple[MLP, np.
 
 def teacher_student_regression(n_train: int, n_test: int = 0, *,
                                sizes: Sequence[int] = (8, 16, 1), activation: str = "tanh",
-                               noise: float = 0.1, seed: int = 0) -> Dataset:
+                               noise: float = 0.1, seed: int | None = None) -> Dataset:
     """Regression targets from a random teacher MLP plus Gaussian noise.
 
     ``x ~ N(0, I_d)``, ``y = f_teacher(x) + noise * N(0, I_k)``; teacher
@@ -148,7 +139,7 @@ def teacher_student_regression(n_train: int, n_test: int = 0, *,
     noise : float
         Standard deviation of the label noise (>= 0).
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng`` (keyword only, required).
 
     Returns
     -------
@@ -156,10 +147,10 @@ def teacher_student_regression(n_train: int, n_test: int = 0, *,
         ``X`` of shape ``(n, d)``, ``y`` of shape ``(n, k)`` float64;
         ``info["teacher_theta"]`` the teacher's flat parameters.
     """
-    n_train = _count("n_train", n_train, 1)
-    n_test = _count("n_test", n_test, 0)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    seed = check_seed(seed)
+    n_train = check_int("n_train", n_train, lo=1, hi=None)
+    n_test = check_int("n_test", n_test, lo=0, hi=None)
+    noise = check_nonnegative("noise", noise)
     net, theta, rng = _teacher(sizes, activation, seed)
     X = rng.standard_normal((n_train + n_test, net.sizes[0]))
     y = net.forward(theta, X) + noise * rng.standard_normal((n_train + n_test, net.sizes[-1]))
@@ -171,7 +162,7 @@ def teacher_student_regression(n_train: int, n_test: int = 0, *,
 
 def teacher_student_classification(n_train: int, n_test: int = 0, *,
                                    sizes: Sequence[int] = (8, 16, 3), activation: str = "tanh",
-                                   seed: int = 0) -> Dataset:
+                                   seed: int | None = None) -> Dataset:
     """Class labels ``argmax f_teacher(x)`` of a random teacher MLP, ``x ~ N(0, I_d)``.
 
     Parameters
@@ -183,15 +174,16 @@ def teacher_student_classification(n_train: int, n_test: int = 0, *,
     activation : str
         Teacher hidden activation.
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng`` (keyword only, required).
 
     Returns
     -------
     Dataset
         ``X`` of shape ``(n, d)``, int64 labels ``y`` in ``[0, k)``.
     """
-    n_train = _count("n_train", n_train, 1)
-    n_test = _count("n_test", n_test, 0)
+    seed = check_seed(seed)
+    n_train = check_int("n_train", n_train, lo=1, hi=None)
+    n_test = check_int("n_test", n_test, lo=0, hi=None)
     if len(sizes) < 2 or int(sizes[-1]) < 2:
         raise ValueError(f"sizes must end with >= 2 classes, got {tuple(sizes)!r}")
     net, theta, rng = _teacher(sizes, activation, seed)
@@ -202,7 +194,8 @@ def teacher_student_classification(n_train: int, n_test: int = 0, *,
                                                 "seed": seed, "teacher_theta": theta})
 
 
-def two_moons(n_train: int, n_test: int = 0, *, noise: float = 0.1, seed: int = 0) -> Dataset:
+def two_moons(n_train: int, n_test: int = 0, *, noise: float = 0.1,
+              seed: int | None = None) -> Dataset:
     """Two interleaving half circles in 2-D (classes 0 and 1, alternating).
 
     Example ``i`` has class ``i % 2`` and angle ``t ~ U(0, pi)``: class 0 at
@@ -216,17 +209,17 @@ def two_moons(n_train: int, n_test: int = 0, *, noise: float = 0.1, seed: int = 
     noise : float
         Standard deviation of the Gaussian jitter (>= 0).
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng`` (keyword only, required).
 
     Returns
     -------
     Dataset
         ``X`` of shape ``(n, 2)``, int64 labels in ``{0, 1}``.
     """
-    n_train = _count("n_train", n_train, 1)
-    n_test = _count("n_test", n_test, 0)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    seed = check_seed(seed)
+    n_train = check_int("n_train", n_train, lo=1, hi=None)
+    n_test = check_int("n_test", n_test, lo=0, hi=None)
+    noise = check_nonnegative("noise", noise)
     rng = np.random.default_rng(seed)
     m = n_train + n_test
     y = (np.arange(m) % 2).astype(np.int64)
@@ -242,7 +235,8 @@ def two_moons(n_train: int, n_test: int = 0, *, noise: float = 0.1, seed: int = 
 IRIS_CLASSES = ("setosa", "versicolor", "virginica")
 
 
-def iris(*, test_fraction: float = 0.3, standardize: bool = True, seed: int = 0) -> Dataset:
+def iris(*, test_fraction: float = 0.3, standardize: bool = True,
+         seed: int | None = None) -> Dataset:
     """Fisher's Iris data: 150 flowers, 4 measurements (cm), 3 species.
 
     The data ship with langevin_opt (``langevin_opt/nn/_iris_data.py``: Fisher
@@ -256,7 +250,7 @@ def iris(*, test_fraction: float = 0.3, standardize: bool = True, seed: int = 0)
         Shift and scale each feature to mean 0 and standard deviation 1 using
         the *training* rows' statistics (``info["mean"]``, ``info["std"]``).
     seed : int
-        Seed of the split.
+        Seed of the split (keyword only, required).
 
     Returns
     -------
@@ -269,6 +263,7 @@ def iris(*, test_fraction: float = 0.3, standardize: bool = True, seed: int = 0)
     raw = np.genfromtxt(io.StringIO(IRIS_CSV), delimiter=",", skip_header=1, dtype=str)
     X = raw[:, :4].astype(np.float64)
     y = np.array([IRIS_CLASSES.index(s) for s in raw[:, 4]], dtype=np.int64)
+    seed = check_seed(seed)
     Xtr, ytr, Xte, yte = train_test_split(X, y, test_fraction, seed=seed)
     info: dict = {"seed": seed, "test_fraction": float(test_fraction),
                   "features": ("sepal_length", "sepal_width", "petal_length", "petal_width")}

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.errors import DivergenceError
 from ..core.validation import check_real
 from ..datalandscape import DataLandscape
 from ..schema.flatness import DATA_KINDS
@@ -248,15 +249,22 @@ def temperature_ladder_experiment(config: Mapping, *, threads: int | None = None
     s, q, fl = cfg["sgld"], cfg["quench"], cfg["flatness"]
     C, P = pb.init.shape
     t0 = time.perf_counter()
-    r = run_chains(pb.landscape, SGLD(step_size=s["step_size"]), pb.init, s["steps"],
-                   seed=seed, temperature=pb.temperature, burn_in=s["steps"], threads=threads)
+    try:
+        r = run_chains(pb.landscape, SGLD(step_size=s["step_size"]), pb.init, s["steps"],
+                       seed=seed, temperature=pb.temperature, burn_in=s["steps"],
+                       threads=threads)
+    except DivergenceError as err:  # diverged chains restart from pb.init below
+        r = err.partial_result
     t1 = time.perf_counter()
     say(f"SGLD: {C} chains x {s['steps']} steps in {t1 - t0:.1f} s")
     theta_sgld = r.theta.copy()
     start = np.where(np.isfinite(theta_sgld).all(axis=1)[:, None], theta_sgld, pb.init)
     if q["steps"] > 0:
-        qr = run_chains(pb.full_landscape, SGD(step_size=q["step_size"]), start, q["steps"],
-                        seed=seed, burn_in=q["steps"], threads=threads)
+        try:
+            qr = run_chains(pb.full_landscape, SGD(step_size=q["step_size"]), start,
+                            q["steps"], seed=seed, burn_in=q["steps"], threads=threads)
+        except DivergenceError as err:  # non-finite minima are skipped below
+            qr = err.partial_result
         theta_gd = qr.theta.copy()
     else:
         theta_gd = start.copy()

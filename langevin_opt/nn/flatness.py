@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ..core.errors import DivergenceError
+from ..core.validation import check_int, check_positive, check_seed
 from ..datalandscape import DataLandscape
 from ..rng import PURPOSE_NOISE, normal2
 
@@ -93,19 +95,6 @@ class _Energy:
         return (gp - gm) / (2.0 * h)
 
 
-def _positive(name: str, v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return float(v)
-
-
-def _count(name: str, v: object, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-
 def hessian_vector_product(landscape: DataLandscape, theta: np.ndarray, v: np.ndarray, *,
                            eps: float = 1e-5) -> np.ndarray:
     """``H(θ) v`` by central differences of the exact gradient (module docstring).
@@ -124,11 +113,11 @@ def hessian_vector_product(landscape: DataLandscape, theta: np.ndarray, v: np.nd
         ``H v`` in energy units per parameter unit squared (times ``v``).
     """
     e = _Energy(landscape)
-    return e.hvp(e.check(theta), e.check(v, "v"), _positive("eps", eps))
+    return e.hvp(e.check(theta), e.check(v, "v"), check_positive("eps", eps))
 
 
 def hessian_trace(landscape: DataLandscape, theta: np.ndarray, *, n_samples: int = 100,
-                  seed: int = 0, eps: float = 1e-5) -> tuple[float, float]:
+                  seed: int | None = None, eps: float = 1e-5) -> tuple[float, float]:
     """Hutchinson estimate of ``tr H(θ)`` with Rademacher probe vectors.
 
     Parameters
@@ -138,7 +127,7 @@ def hessian_trace(landscape: DataLandscape, theta: np.ndarray, *, n_samples: int
     n_samples : int
         Probe vectors (``2 n_samples`` gradient evaluations).
     seed : int
-        Seed of ``numpy.random.default_rng`` (the probes).
+        Seed of ``numpy.random.default_rng`` (the probes); keyword only, required.
     eps : float
         Finite-difference step (see :func:`hessian_vector_product`).
 
@@ -150,9 +139,9 @@ def hessian_trace(landscape: DataLandscape, theta: np.ndarray, *, n_samples: int
     """
     e = _Energy(landscape)
     th = e.check(theta)
-    n = _count("n_samples", n_samples)
-    eps = _positive("eps", eps)
-    rng = np.random.default_rng(seed)
+    n = check_int("n_samples", n_samples, lo=1, hi=None)
+    eps = check_positive("eps", eps)
+    rng = np.random.default_rng(check_seed(seed))
     vals = np.empty(n)
     for i in range(n):
         z = rng.choice(np.array([-1.0, 1.0]), size=e.P)
@@ -162,7 +151,7 @@ def hessian_trace(landscape: DataLandscape, theta: np.ndarray, *, n_samples: int
 
 
 def top_eigenvalues(landscape: DataLandscape, theta: np.ndarray, k: int = 1, *,
-                    n_iter: int | None = None, seed: int = 0, eps: float = 1e-5,
+                    n_iter: int | None = None, seed: int | None = None, eps: float = 1e-5,
                     return_vectors: bool = False
                     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Largest ``k`` Hessian eigenvalues by Lanczos iteration (full reorthogonalisation).
@@ -178,7 +167,7 @@ def top_eigenvalues(landscape: DataLandscape, theta: np.ndarray, k: int = 1, *,
         ``min(P, max(2k + 20, 40))``.  The iteration stops early when the
         Krylov space becomes invariant.
     seed : int
-        Seed of the random start vector.
+        Seed of the random start vector (keyword only, required).
     eps : float
         Finite-difference step of the Hessian-vector products.
     return_vectors : bool
@@ -195,13 +184,14 @@ def top_eigenvalues(landscape: DataLandscape, theta: np.ndarray, k: int = 1, *,
     e = _Energy(landscape)
     th = e.check(theta)
     P = e.P
-    k = _count("k", k)
+    k = check_int("k", k, lo=1, hi=None)
     if k > P:
         raise ValueError(f"k must be in [1, P={P}], got {k}")
-    m = min(P, _count("n_iter", n_iter) if n_iter is not None else max(2 * k + 20, 40))
+    n_it = max(2 * k + 20, 40) if n_iter is None else check_int("n_iter", n_iter, lo=1, hi=None)
+    m = min(P, n_it)
     m = max(m, min(k, P))
-    eps = _positive("eps", eps)
-    rng = np.random.default_rng(seed)
+    eps = check_positive("eps", eps)
+    rng = np.random.default_rng(check_seed(seed))
     q = rng.standard_normal(P)
     q /= np.linalg.norm(q)
     Q = np.zeros((m, P))
@@ -232,7 +222,7 @@ def top_eigenvalues(landscape: DataLandscape, theta: np.ndarray, k: int = 1, *,
 
 
 def basin_width(landscape: DataLandscape, theta: np.ndarray, *, threshold: float = 1.0,
-                n_directions: int = 20, seed: int = 0, max_radius: float = 1e4,
+                n_directions: int = 20, seed: int | None = None, max_radius: float = 1e4,
                 rtol: float = 1e-6) -> np.ndarray:
     """Distance to an energy rise of ``threshold`` along random directions.
 
@@ -247,7 +237,7 @@ def basin_width(landscape: DataLandscape, theta: np.ndarray, *, threshold: float
     n_directions : int
         Number of random unit directions (isotropic Gaussian, normalised).
     seed : int
-        Seed of ``numpy.random.default_rng`` (the directions).
+        Seed of ``numpy.random.default_rng`` (the directions); keyword only, required.
     max_radius : float
         Search limit; a direction along which ``U`` never rises by
         ``threshold`` within it gets ``inf``.
@@ -261,12 +251,12 @@ def basin_width(landscape: DataLandscape, theta: np.ndarray, *, threshold: float
     """
     e = _Energy(landscape)
     th = e.check(theta)
-    thr = _positive("threshold", threshold)
-    nd = _count("n_directions", n_directions)
-    rmax = _positive("max_radius", max_radius)
-    rtol = _positive("rtol", rtol)
+    thr = check_positive("threshold", threshold)
+    nd = check_int("n_directions", n_directions, lo=1, hi=None)
+    rmax = check_positive("max_radius", max_radius)
+    rtol = check_positive("rtol", rtol)
     u0, _ = e(th)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     out = np.empty(nd)
     for i in range(nd):
         d = rng.standard_normal(e.P)
@@ -340,6 +330,8 @@ def _local_langevin(fe, theta, data, fw, iw, g, xp, gamma, temp, eta, n_steps, b
     s = math.sqrt(2.0 * eta * temp)
     for t in range(n_steps):
         u = fe(xp, data, fw, iw, g)
+        if not math.isfinite(u):
+            return t  # first step at a non-finite energy (nothing of it is averaged)
         if t >= burn_in:
             d2 = 0.0
             for p in range(P):
@@ -358,11 +350,16 @@ def _local_langevin(fe, theta, data, fw, iw, g, xp, gamma, temp, eta, n_steps, b
         if P % 2:
             z0, z1 = normal2(seed, chain, t, h, PURPOSE_NOISE)
             xp[P - 1] = xp[P - 1] - eta * g[P - 1] + s * z0
+    for p in range(P):
+        if not math.isfinite(xp[p]):
+            return n_steps
+    return -1
 
 
 def local_entropy(landscape: DataLandscape, theta: np.ndarray, gamma: float, *,
                   temperature: float = 1.0, step_size: float, n_steps: int = 1000,
-                  burn_in: int | None = None, n_chains: int = 1, seed: int = 0) -> LocalEntropy:
+                  burn_in: int | None = None, n_chains: int = 1,
+                  seed: int | None = None) -> LocalEntropy:
     """Entropy-SGD's local-entropy estimates by Langevin sampling around ``theta``.
 
     Runs ``n_chains`` chains of overdamped Langevin dynamics (Euler-Maruyama,
@@ -390,31 +387,42 @@ def local_entropy(landscape: DataLandscape, theta: np.ndarray, gamma: float, *,
     n_chains : int
         Independent chains (streams ``0 .. n_chains - 1`` of the generator).
     seed : int
-        Key of the counter-based generator.
+        Key of the counter-based generator (keyword only, required).
 
     Returns
     -------
     LocalEntropy
+
+    Raises
+    ------
+    langevin_opt.core.DivergenceError
+        A chain reached a non-finite energy or position (``step_size`` too
+        large): ``.step`` is that step, ``.index`` the chain; ``.partial_result``
+        is ``None`` (the estimates are averages over all chains: a run that
+        diverged has none).
     """
+    seed = check_seed(seed)
     e = _Energy(landscape)
     th = e.check(theta)
-    gamma = _positive("gamma", gamma)
-    temp = _positive("temperature", temperature)
-    eta = _positive("step_size", step_size)
-    n_steps = _count("n_steps", n_steps)
-    burn = n_steps // 5 if burn_in is None else _count("burn_in", burn_in, 0)
+    gamma = check_positive("gamma", gamma)
+    temp = check_positive("temperature", temperature)
+    eta = check_positive("step_size", step_size)
+    n_steps = check_int("n_steps", n_steps, lo=1, hi=None)
+    burn = n_steps // 5 if burn_in is None else check_int("burn_in", burn_in, lo=0, hi=None)
     if burn >= n_steps:
         raise ValueError(f"burn_in must be < n_steps={n_steps}, got {burn}")
-    n_chains = _count("n_chains", n_chains)
+    n_chains = check_int("n_chains", n_chains, lo=1, hi=None)
     mu = np.zeros(e.P)
     stats = np.zeros(3)
     g = np.zeros(e.P)
     xp = np.zeros(e.P)
     for c in range(n_chains):
-        _local_langevin(landscape.full_energy_grad, th, landscape.data, e.fw, e.iw, g, xp, gamma,
-                        temp, eta, n_steps, burn, np.uint64(seed), c, mu, stats)
-        if not np.all(np.isfinite(xp)):
-            raise FloatingPointError(f"local_entropy: chain {c} diverged (step_size too large?)")
+        bad = _local_langevin(landscape.full_energy_grad, th, landscape.data, e.fw, e.iw, g, xp,
+                              gamma, temp, eta, n_steps, burn, np.uint64(seed), c, mu, stats)
+        if bad >= 0:
+            raise DivergenceError(
+                f"local_entropy: non-finite energy or position at step {bad} for chain {c} "
+                f"(step_size={eta:g}); reduce step_size", bad, c, None)
     cnt = stats[2]
     mu /= cnt
     u0, _ = e(th)

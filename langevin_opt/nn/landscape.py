@@ -57,6 +57,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..core.validation import check_int
 from ..datalandscape import MINIBATCH_IWORK, DataLandscape, minibatch
 from .mlp import LOSSES, MLP, fwork_size, mlp_backward, mlp_forward, mlp_output_loss
 
@@ -186,7 +187,7 @@ def mlp_landscape(net: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int,
         of range, non-finite data or a negative ``prior_sigma``.
     """
     if not isinstance(net, MLP):
-        raise ValueError(f"net must be an MLP, got {type(net).__name__}")
+        raise TypeError(f"net must be an MLP, got {type(net).__name__}")
     x = net.check_inputs(X)
     N = x.shape[0]
     if N < 1:
@@ -196,9 +197,7 @@ def mlp_landscape(net: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int,
     yf, yi = net.check_targets(y, N)
     if not np.all(np.isfinite(yf)):
         raise ValueError("y must be finite")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or not 1 <= batch_size <= N:
-        raise ValueError(f"batch_size must be an integer in [1, N={N}], got {batch_size!r}")
+    check_int("batch_size", batch_size, lo=1, hi=N)
     if prior_sigma is None or prior_sigma == 0:
         prec = 0.0
     elif np.isfinite(prior_sigma) and prior_sigma > 0:

@@ -67,6 +67,7 @@ import numpy as np
 from numba.extending import overload
 
 from .. import _fastmath as fm
+from ..core.validation import check_choice, check_positive, check_seed
 
 __all__ = [
     "ACTIVATIONS",
@@ -239,6 +240,11 @@ def _transpose(S, T, rows, cols):
                     T[c, r] = S[r, c]
 
 
+# The three products of a dense layer, _dense (Z = W A + b), _grad_w (gW += E T^T) and
+# _dense_t (Ep = W^T E), look alike on purpose and are not merged: each is hand-blocked
+# 4 x 4 along its own contiguous axis so that LLVM vectorizes its inner loop, and a
+# shared generic routine would change the order of the floating-point sums (results
+# must stay bit-identical) and lose the vectorization (the SIMD variants are the point).
 @numba.njit(**_JIT)
 def _dense(W, bias, A, Z, so, si, n):
     # Z[j, :] = bias[j] + sum_k W[j, k] A[k, :]: AXPYs along the batch axis in
@@ -613,12 +619,6 @@ def _apply(theta, sizes, acts, loss_kind, inv_var, X, Yf, Yi, idx, chunk, fwork,
 
 
 # ------------------------------------------------------------- Python API
-def _check_activation(name: str) -> int:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
-
-
 class MLP:
     """A multilayer perceptron: layer sizes, activations, loss, and compiled kernels.
 
@@ -655,18 +655,16 @@ class MLP:
         if len(sz) < 2 or min(sz) < 1 or any(int(s) != s for s in sizes):
             raise ValueError(f"sizes must have >= 2 entries, all integers >= 1, got {sizes!r}")
         n_hidden = len(sz) - 2
-        if isinstance(activation, str):
-            acts = (activation,) * n_hidden
-        else:
-            acts = tuple(activation)
+        if isinstance(activation, (list, tuple)):
+            acts = tuple(check_choice("activation", a, ACTIVATIONS) for a in activation)
             if len(acts) != n_hidden:
                 raise ValueError(f"activation: need one name per hidden layer ({n_hidden}), "
                                  f"got {len(acts)}")
-        codes = [_check_activation(a) for a in acts]
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        if not (np.isfinite(noise_var) and noise_var > 0):
-            raise ValueError(f"noise_var must be a finite number > 0, got {noise_var!r}")
+        else:
+            acts = (check_choice("activation", activation, ACTIVATIONS),) * n_hidden
+        codes = [ACTIVATIONS[a] for a in acts]
+        loss = check_choice("loss", loss, LOSSES)
+        check_positive("noise_var", noise_var)
         if loss == "softmax_ce" and sz[-1] < 2:
             raise ValueError("softmax_ce needs at least 2 outputs (classes), "
                              f"got sizes[-1] = {sz[-1]}")
@@ -769,7 +767,7 @@ class MLP:
         -------
         numpy.ndarray of float64, shape (P,)
         """
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         th = np.zeros(self.n_params)
         for ws, shape, _ in self.layout():
             th[ws] = rng.standard_normal(shape[0] * shape[1]) * (gain / np.sqrt(shape[1]))

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.validation import threads as core_threads
 from .config import RatesExperiment
 from .first_passage import FirstPassageResult
 
@@ -53,8 +54,6 @@ def run_cluster_first_passage(exp: RatesExperiment, *, threads: int | None = Non
         censored), the polished start minimum ``(N, d)``, and the product-class
         energies.
     """
-    import numba
-
     from ..particles import FIRE, cluster_first_passage, fire_replicas
 
     cfg = exp.config
@@ -64,16 +63,11 @@ def run_cluster_first_passage(exp: RatesExperiment, *, threads: int | None = Non
     tol = cfg["cluster"]["energy_tol"]
     temps = np.asarray(rc["temperatures"], dtype=np.float64)
     n_w = rc["walkers"]
-    old = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(threads)
-    try:
+    with core_threads(threads):
         parts = [cluster_first_passage(x0, pot, integ, [t], int(m), replicas=n_w,
                                        check_every=rc["chunk"], energy_tol=tol, seed=exp.seed,
                                        container=box, stream_offset=k * n_w, progress=progress)
                  for k, (t, m) in enumerate(zip(temps, exp.max_steps(), strict=True))]
-    finally:
-        numba.set_num_threads(old)
     start = fire_replicas(x0[None], pot, fire=FIRE(fmax=1e-8), container=box).positions[0]
     times = np.concatenate([p.time for p in parts])
     cens = np.concatenate([p.censored for p in parts])

@@ -51,7 +51,7 @@ from .models import (
     make_logistic_data,
 )
 from .optimizer import Optimizer
-from .run import ChainResult, run_chains
+from .run import ChainResult, ChainState, run_chains
 
 __all__ = [
     "METHODS",
@@ -66,6 +66,7 @@ __all__ = [
     "make_method",
     "run_chains",
     "ChainResult",
+    "ChainState",
     "Optimizer",
     "minimize",
     "autocorr_time",

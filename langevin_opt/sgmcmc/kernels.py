@@ -194,6 +194,20 @@ def step_one(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
     update(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step)
 
 
+@numba.njit(inline="always")
+def _keep(r, c, th, u, samples, energies, best_e, best_theta):
+    # what every runner does with the state before a step's update: record it as frame
+    # r (if r >= 0) and keep it if its energy is the lowest of chain c so far
+    if r >= 0:
+        for p in range(th.shape[0]):
+            samples[r, c, p] = th[p]
+        energies[r, c] = u
+    if u < best_e[c]:
+        best_e[c] = u
+        for p in range(th.shape[0]):
+            best_theta[c, p] = th[p]
+
+
 _RUNNERS: dict = {}
 _EXCHANGE: dict = {}
 _FULL: dict = {}
@@ -223,6 +237,9 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
         return _RUNNERS[key]
     kind_c = int(kind)
 
+    # The two loops below open alike (per-chain row views) but are kept apart on purpose:
+    # each is compiled only for the methods that need it, and Entropy-SGD's nested inner
+    # loop would otherwise be compiled (and kept from vectorizing) for every method.
     if kind_c == K_ENTROPY:
         @numba.njit(parallel=True)
         def run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0, eta, temps,
@@ -257,15 +274,7 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
                         ui = energy_grad(xp, data, fw, iw, seed, stream, gs * inner + ll, g)
                         if ll == 0:
                             u = ui
-                            r = rec_idx[t]
-                            if r >= 0:
-                                for p in range(n_par):
-                                    samples[r, c, p] = th[p]
-                                energies[r, c] = u
-                            if u < best_e[c]:
-                                best_e[c] = u
-                                for p in range(n_par):
-                                    best_theta[c, p] = th[p]
+                            _keep(rec_idx[t], c, th, u, samples, energies, best_e, best_theta)
                         if not math.isfinite(ui):
                             u = ui
                             break
@@ -318,15 +327,7 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
                     if not math.isfinite(u):
                         status[c] = gs
                         break
-                    r = rec_idx[t]
-                    if r >= 0:
-                        for p in range(n_par):
-                            samples[r, c, p] = th[p]
-                        energies[r, c] = u
-                    if u < best_e[c]:
-                        best_e[c] = u
-                        for p in range(n_par):
-                            best_theta[c, p] = th[p]
+                    _keep(rec_idx[t], c, th, u, samples, energies, best_e, best_theta)
                     update(kind_c, th, g, ax, axs, e, temp, hp, seed, stream, gs)
 
     _RUNNERS[key] = run
@@ -420,15 +421,7 @@ def make_exchange_runner(energy_grad: Callable) -> Callable:
             r = rec_idx[t]
             for c in prange(n_chains):
                 th = theta[c]
-                u = ubuf[c]
-                if r >= 0:
-                    for p in range(n_par):
-                        samples[r, c, p] = th[p]
-                    energies[r, c] = u
-                if u < best_e[c]:
-                    best_e[c] = u
-                    for p in range(n_par):
-                        best_theta[c, p] = th[p]
+                _keep(r, c, th, ubuf[c], samples, energies, best_e, best_theta)
                 update(K_SGLD, th, grad[c], grad[c], auxs[c], eta[c] * eta_fac[t],
                        temps[c] * temp_fac[t], eta_fac, seed, chain0 + c, gs)
         return n_steps

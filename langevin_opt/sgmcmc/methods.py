@@ -18,18 +18,19 @@ Every ``step_size`` here is ``eta`` in the *energy* form of Langevin dynamics,
   and the matching noise has standard deviation ``sqrt(2 * lr * T / N)``.
 
 Each class below is a frozen dataclass whose ``__post_init__`` validates every
-field (a bad value raises ``ValueError`` naming the field and its allowed
-range).  :data:`METHODS` maps names to classes; :func:`make_method` builds one
-by name with did-you-mean errors.
+field (a wrong type raises ``TypeError``, a value out of range ``ValueError``,
+one line naming the field and its allowed range).  :data:`METHODS` maps names
+to classes; :func:`make_method` builds one by name with did-you-mean errors.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+
+from ..core.validation import check_int, check_nonnegative, check_positive, check_real, suggest
 
 __all__ = [
     "SGD",
@@ -50,45 +51,14 @@ __all__ = [
 K_SGD, K_SGLD, K_PSGLD, K_SGHMC, K_CSGLD, K_RESGLD, K_ENTROPY = range(7)
 
 
-def _suggest(word: str, options: object) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _real(name: str, v: object, lo: float, hi: float, lo_open: bool, hi_open: bool,
-          rng: str) -> float:
-    try:
-        if isinstance(v, (bool, np.bool_)):
-            raise TypeError
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number {rng}, got {v!r}") from None
-    ok = math.isfinite(f)
-    ok = ok and (f > lo if lo_open else f >= lo) and (f < hi if hi_open else f <= hi)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {rng}, got {v!r}")
-    return f
-
-
-def _positive(name: str, v: object) -> float:
-    return _real(name, v, 0.0, math.inf, True, True, "> 0")
-
-
-def _nonneg(name: str, v: object) -> float:
-    return _real(name, v, 0.0, math.inf, False, True, ">= 0")
-
-
-def _int(name: str, v: object, lo: int) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-
 def _check_decay(decay: object, offset: object) -> None:
-    d = _real("decay", decay, 0.0, 1.0, False, False, "in {0} or (0.5, 1]")
-    if 0.0 < d <= 0.5:
+    try:
+        d = check_real("decay", decay, lo=0.0, hi=1.0)  # a wrong type raises TypeError
+    except ValueError:
+        d = -1.0
+    if not (d == 0.0 or 0.5 < d <= 1.0):
         raise ValueError(f"decay must be a finite number in {{0}} or (0.5, 1], got {decay!r}")
-    _positive("decay_offset", offset)
+    check_positive("decay_offset", offset)
 
 
 def _decay_factors(decay: float, offset: float, steps: np.ndarray) -> np.ndarray:
@@ -112,7 +82,7 @@ class SGD:
     code = K_SGD
 
     def __post_init__(self) -> None:
-        _positive("step_size", self.step_size)
+        check_positive("step_size", self.step_size)
 
     def hyper(self) -> np.ndarray:
         """Kernel constants (none for SGD).
@@ -169,7 +139,7 @@ class SGLD(SGD):
     code = K_SGLD
 
     def __post_init__(self) -> None:
-        _positive("step_size", self.step_size)
+        check_positive("step_size", self.step_size)
         _check_decay(self.decay, self.decay_offset)
 
     def step_factors(self, steps: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: D102
@@ -205,8 +175,8 @@ class PSGLD(SGLD):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _real("alpha", self.alpha, 0.0, 1.0, False, True, "in [0, 1)")
-        _positive("eps", self.eps)
+        check_real("alpha", self.alpha, lo=0.0, hi=1.0, hi_open=True)
+        check_positive("eps", self.eps)
 
     def hyper(self) -> np.ndarray:  # noqa: D102
         h = np.zeros(8)
@@ -241,9 +211,8 @@ class SGHMC(SGD):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        a = _real("friction", self.friction, 0.0, 1.0, True, False, "in (0, 1]")
-        _real("noise_estimate", self.noise_estimate, 0.0, a, False, True,
-              f"in [0, friction={a})")
+        a = check_real("friction", self.friction, lo=0.0, hi=1.0, lo_open=True)
+        check_real("noise_estimate", self.noise_estimate, lo=0.0, hi=a, hi_open=True)
 
     def hyper(self) -> np.ndarray:  # noqa: D102
         h = np.zeros(8)
@@ -307,8 +276,8 @@ class CyclicalSGLD(SGD):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _int("n_cycles", self.n_cycles, 1)
-        _real("exploration", self.exploration, 0.0, 1.0, False, True, "in [0, 1)")
+        check_int("n_cycles", self.n_cycles, lo=1, hi=None)
+        check_real("exploration", self.exploration, lo=0.0, hi=1.0, hi_open=True)
 
     def step_factors(self, steps: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: D102
         a, r = cyclical_step_sizes(1.0, self.n_cycles, total, steps)
@@ -378,21 +347,23 @@ class ReplicaExchangeSGLD(SGD):
                              f"finite numbers > 0, got {self.temperatures!r}")
         object.__setattr__(self, "temperatures", tuple(float(x) for x in t))
         if np.ndim(self.step_size) == 0:
-            _positive("step_size", self.step_size)
+            check_positive("step_size", self.step_size)
         else:
-            s = tuple(_positive("step_size", x) for x in np.ravel(self.step_size))
+            s = tuple(check_positive("step_size", x) for x in np.ravel(self.step_size))
             if len(s) != t.size:
                 raise ValueError(f"step_size must be a number or one per temperature ({t.size}), "
                                  f"got {len(s)}")
             object.__setattr__(self, "step_size", s)
-        _int("swap_every", self.swap_every, 1)
+        check_int("swap_every", self.swap_every, lo=1, hi=None)
         f = self.correction
-        if not (isinstance(f, (int, float, np.floating, np.integer)) and not isinstance(f, bool)
-                and (f == math.inf or (math.isfinite(f) and f >= 1))):
+        if isinstance(f, bool) or not isinstance(f, (int, float, np.floating, np.integer)):
+            raise TypeError(f"correction must be a number >= 1 (inf allowed), got "
+                            f"{type(f).__name__} {f!r}")
+        if not (f == math.inf or (math.isfinite(f) and f >= 1)):
             raise ValueError(f"correction must be a number >= 1 (inf allowed), got {f!r}")
         if self.energy_variance is not None:
-            _nonneg("energy_variance", self.energy_variance)
-        _real("variance_ema", self.variance_ema, 0.0, 1.0, False, True, "in [0, 1)")
+            check_nonnegative("energy_variance", self.energy_variance)
+        check_real("variance_ema", self.variance_ema, lo=0.0, hi=1.0, hi_open=True)
 
     @property
     def n_temps(self) -> int:
@@ -467,14 +438,14 @@ class EntropySGD(SGD):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive("inner_step_size", self.inner_step_size)
-        _int("inner_steps", self.inner_steps, 1)
-        _positive("gamma", self.gamma)
-        _nonneg("scoping", self.scoping)
-        _real("beta1", self.beta1, 0.0, 1.0, False, True, "in [0, 1)")
-        _real("momentum", self.momentum, 0.0, 1.0, False, True, "in [0, 1)")
+        check_positive("inner_step_size", self.inner_step_size)
+        check_int("inner_steps", self.inner_steps, lo=1, hi=None)
+        check_positive("gamma", self.gamma)
+        check_nonnegative("scoping", self.scoping)
+        check_real("beta1", self.beta1, lo=0.0, hi=1.0, hi_open=True)
+        check_real("momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
         if not isinstance(self.nesterov, (bool, np.bool_)):
-            raise ValueError(f"nesterov must be a bool, got {self.nesterov!r}")
+            raise TypeError(f"nesterov must be a bool, got {self.nesterov!r}")
 
     def hyper(self) -> np.ndarray:  # noqa: D102
         h = np.zeros(8)
@@ -533,18 +504,19 @@ def make_method(method: str | Method, **settings: object) -> Method:
                              "put them in the instance")
         return method  # type: ignore[return-value]
     if not isinstance(method, str):
-        raise ValueError(f"method must be a name or a method instance, got {method!r}")
+        raise TypeError(f"method must be a name or a method instance, got "
+                        f"{type(method).__name__} {method!r}")
     key = method.lower().replace("_", "-")
     if key == "entropysgd":
         key = "entropy-sgd"
     if key not in METHODS:
-        raise ValueError(f"unknown method {method!r}{_suggest(key, METHODS)}; "
+        raise ValueError(f"unknown method {method!r}{suggest(key, METHODS)}; "
                          f"allowed: {', '.join(METHODS)}")
     cls = METHODS[key]
     names = [f.name for f in fields(cls)]
     for k in settings:
         if k not in names:
-            raise ValueError(f"unknown setting {k!r} for method {key!r}{_suggest(k, names)}; "
+            raise ValueError(f"unknown setting {k!r} for method {key!r}{suggest(k, names)}; "
                              f"allowed: {', '.join(names)}")
     return cls(**settings)
 

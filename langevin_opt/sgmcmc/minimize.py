@@ -18,8 +18,10 @@ import numpy as np
 from numba.core.registry import CPUDispatcher
 from scipy.optimize import OptimizeResult
 
+from ..core.errors import DivergenceError
+from ..core.validation import check_int, check_positive, check_seed
 from ..datalandscape import DataLandscape
-from ..rng import PURPOSE_NOISE, check_seed, normals
+from ..rng import PURPOSE_NOISE, normals
 from ..schedules import Schedule
 from .methods import CyclicalSGLD, EntropySGD, Method, ReplicaExchangeSGLD, make_method
 from .optimizer import Optimizer
@@ -53,8 +55,16 @@ def _wrap(fg: Callable) -> tuple[Callable, Callable]:
     return eg, full
 
 
-def _call(fg: Callable, x: np.ndarray) -> tuple[float, np.ndarray]:
-    out = fg(x)
+def _eval(fg: Callable, x: np.ndarray, where: str) -> object:
+    """Call the user's objective; an exception it raises is re-raised with its context."""
+    try:
+        return fg(x)
+    except Exception as err:  # noqa: BLE001 - any user error gets the same one-line context
+        raise RuntimeError(f"fun_and_grad raised {type(err).__name__} {where}: {err}") from err
+
+
+def _call(fg: Callable, x: np.ndarray, where: str) -> tuple[float, np.ndarray]:
+    out = _eval(fg, x, where)
     try:
         f, g = out
     except (TypeError, ValueError):
@@ -73,7 +83,7 @@ def minimize(
     *,
     maxiter: int = 1000,
     temperature: float = 1.0,
-    seed: int = 0,
+    seed: int | None = None,
     burn_in: int = 0,
     thin: int = 1,
     schedule: Schedule | None = None,
@@ -102,7 +112,8 @@ def minimize(
     temperature : float
         ``T >= 0`` (default 1; ignored by SGD; ``0`` turns SGLD into SGD).
     seed : int
-        Generator key.
+        Generator key (keyword only; required for every method but ``"sgd"``,
+        which draws no random numbers).
     burn_in, thin : int
         Samples kept: the state before step ``t`` for ``t >= burn_in`` and
         ``(t - burn_in) % thin == 0`` (cSGLD: sampling stages only).
@@ -119,31 +130,55 @@ def minimize(
         ``x``: the best point seen (lowest ``f`` among all evaluated points
         and the final iterate), ``fun`` = ``f(x)``, ``jac`` = ``grad f(x)``,
         ``nit``, ``nfev`` (gradient evaluations), ``success``, ``status``
-        (0 done, 1 ``gtol`` not met, 2 non-finite ``f``), ``message``,
+        (0 done, 1 ``gtol`` not met, 2 non-finite ``f``: like SciPy, a
+        non-finite objective ends the run with ``success=False`` instead of
+        raising :class:`~langevin_opt.core.DivergenceError`), ``message``,
         ``samples`` (``(S, P)``), ``sample_steps`` (``(S,)``),
         ``sample_fun`` (``f`` at the samples, ``(S,)``), ``x_final`` (the last
         iterate).
+
+    Raises
+    ------
+    RuntimeError
+        A Python ``fun_and_grad`` raised: re-raised (``raise ... from err``, the
+        original is ``__cause__``) with one line naming the exception and the
+        iteration; for a ``numba.njit`` ``fun_and_grad`` the line says that it
+        was raised inside the compiled loop (Numba does not report the iteration).
+    TypeError
+        An argument of the wrong type, or a missing ``seed``.
+    ValueError
+        A bad value.
     """
     m = make_method(method, **settings)
     if isinstance(m, ReplicaExchangeSGLD):
         raise ValueError("minimize runs one chain; use run_chains() for replica exchange")
+    # SGD draws no random numbers here (full-batch objective): its seed may be omitted
+    seed = 0 if seed is None and m.kind == "sgd" else check_seed(seed)
     x = np.array(x0, dtype=np.float64, copy=True)
     if x.ndim != 1 or x.size < 1 or not np.all(np.isfinite(x)):
         raise ValueError(f"x0 must be a finite vector of shape (P,), got shape {x.shape}")
-    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise ValueError(f"maxiter must be an integer >= 1, got {maxiter!r}")
-    if gtol is not None and not (np.isfinite(gtol) and gtol > 0):
-        raise ValueError(f"gtol must be a finite number > 0, got {gtol!r}")
-    seed = check_seed(seed)
+    maxiter = check_int("maxiter", maxiter, lo=1, hi=None)
+    if gtol is not None:
+        gtol = check_positive("gtol", gtol)
     if not callable(fun_and_grad):
-        raise ValueError("fun_and_grad must be callable")
+        raise TypeError(f"fun_and_grad must be callable, got {type(fun_and_grad).__name__}")
 
     if isinstance(fun_and_grad, CPUDispatcher):
         eg, full = _wrap(fun_and_grad)
         land = DataLandscape(getattr(fun_and_grad, "__name__", "f"), x.size, 1, 1,
                              (np.zeros(1),), 0, 1, eg, full)
-        r = run_chains(land, m, x, maxiter, seed=seed, temperature=temperature,
-                       burn_in=burn_in, thin=thin, schedule=schedule, lr_schedule=lr_schedule)
+        try:
+            r = run_chains(land, m, x, maxiter, seed=seed, temperature=temperature,
+                           burn_in=burn_in, thin=thin, schedule=schedule,
+                           lr_schedule=lr_schedule)
+        except DivergenceError as err:  # status 2 below, as for the Python loop
+            r = err.partial_result
+        except SystemError as err:
+            # an exception raised by fun_and_grad inside the parallel compiled loop reaches
+            # Python as "returned a result with an exception set", the original as context
+            inner = err.__context__ if err.__context__ is not None else err
+            raise RuntimeError(f"fun_and_grad raised {type(inner).__name__} inside the "
+                               f"compiled loop (iteration not known): {inner}") from inner
         bad = int(r.status[0])
         samples, steps, sfun = r.samples[:, 0, :], r.steps, r.energies[:, 0]
         x_final = r.theta[0]
@@ -154,12 +189,12 @@ def minimize(
         samples, steps, sfun, x_final, best_f, best_x, bad, nit, nfev = _python_loop(
             fun_and_grad, x, m, maxiter, temperature, seed, burn_in, thin, schedule,
             lr_schedule)
-    f_fin, g_fin = _call(fun_and_grad, x_final.copy())
+    f_fin, g_fin = _call(fun_and_grad, x_final.copy(), "at the final iterate")
     nfev += 1
     if np.isfinite(f_fin) and not f_fin > best_f:
         best_f, best_x, jac = f_fin, x_final.copy(), g_fin
     else:
-        _, jac = _call(fun_and_grad, best_x.copy())
+        _, jac = _call(fun_and_grad, best_x.copy(), "at the best point")
         nfev += 1
     if bad >= 0:
         status, success, msg = 2, False, f"non-finite f at step {bad}"
@@ -200,7 +235,7 @@ def _python_loop(fg: Callable, x: np.ndarray, m: Method, n: int, temperature: fl
             mu = x.copy()
             sn = np.sqrt(2.0 * m.inner_step_size * temp) if temp > 0 else 0.0
             for ll in range(L):
-                f, g = fg(xp)
+                f, g = _eval(fg, xp, f"at iteration {t} (inner step {ll})")
                 nfev += 1
                 f = float(f)
                 if ll == 0:
@@ -231,7 +266,7 @@ def _python_loop(fg: Callable, x: np.ndarray, m: Method, n: int, temperature: fl
     opt = Optimizer(m, temperature=temperature, schedule=schedule, lr_schedule=lr_schedule,
                     total_steps=n, seed=seed)
     for t in range(n):
-        f, g = _call(fg, x)
+        f, g = _call(fg, x, f"at iteration {t}")
         nfev += 1
         if not np.isfinite(f):
             bad = t

@@ -22,6 +22,7 @@ import math
 import numba
 import numpy as np
 
+from ..core.validation import check_positive, check_seed
 from ..datalandscape import MINIBATCH_IWORK, DataLandscape, minibatch
 
 __all__ = ["linear_regression", "logistic_regression", "linear_regression_posterior",
@@ -165,8 +166,7 @@ def _check_xy(X: object, y: object, batch_size: int | None,
         raise ValueError(f"y must have shape ({Xa.shape[0]},), got {ya.shape}")
     if not (np.all(np.isfinite(Xa)) and np.all(np.isfinite(ya))):
         raise ValueError("X and y must be finite")
-    if not (math.isfinite(prior_var) and prior_var > 0):
-        raise ValueError(f"prior_var must be a finite number > 0, got {prior_var!r}")
+    check_positive("prior_var", prior_var)
     n = Xa.shape[0] if batch_size is None else batch_size
     return Xa, ya, int(n)
 
@@ -198,8 +198,7 @@ def linear_regression(X: np.ndarray, y: np.ndarray, *, noise_var: float = 1.0,
         + |w|^2 / (2 prior_var)``.
     """
     Xa, ya, n = _check_xy(X, y, batch_size, prior_var)
-    if not (math.isfinite(noise_var) and noise_var > 0):
-        raise ValueError(f"noise_var must be a finite number > 0, got {noise_var!r}")
+    check_positive("noise_var", noise_var)
     data = (Xa, ya, np.array([float(noise_var), float(prior_var)]),
             np.array([Xa.shape[0], n], dtype=np.int64))
     return DataLandscape(name, Xa.shape[1], Xa.shape[0], n, data, 0,
@@ -265,8 +264,16 @@ def logistic_regression(X: np.ndarray, y: np.ndarray, *, prior_var: float = 1.0,
                          MINIBATCH_IWORK(Xa.shape[0]), _logreg_grad, _logreg_full)
 
 
+def _design(n_data: int, w_true: np.ndarray, seed: object
+            ) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+    """The generator, the true weights and a standard-normal design ``X`` (N, d)."""
+    rng = np.random.default_rng(check_seed(seed))
+    w = np.asarray(w_true, dtype=np.float64)
+    return rng, w, rng.standard_normal((n_data, w.size))
+
+
 def make_linear_data(n_data: int, w_true: np.ndarray, *, noise_var: float = 1.0,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                     seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic linear-regression data: ``X ~ N(0, I)``, ``y = X w + N(0, noise_var)``.
 
     Parameters
@@ -278,21 +285,19 @@ def make_linear_data(n_data: int, w_true: np.ndarray, *, noise_var: float = 1.0,
     noise_var : float
         Noise variance.
     seed : int
-        NumPy generator seed.
+        NumPy generator seed (keyword only, required).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         ``X`` of shape ``(N, d)`` and ``y`` of shape ``(N,)``.
     """
-    rng = np.random.default_rng(seed)
-    w = np.asarray(w_true, dtype=np.float64)
-    X = rng.standard_normal((n_data, w.size))
+    rng, w, X = _design(n_data, w_true, seed)
     return X, X @ w + math.sqrt(noise_var) * rng.standard_normal(n_data)
 
 
 def make_logistic_data(n_data: int, w_true: np.ndarray, *,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                       seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic logistic-regression data: ``X ~ N(0, I)``, ``y ~ Bernoulli(sigmoid(X w))``.
 
     Parameters
@@ -302,15 +307,13 @@ def make_logistic_data(n_data: int, w_true: np.ndarray, *,
     w_true : array_like, shape (d,)
         True weights.
     seed : int
-        NumPy generator seed.
+        NumPy generator seed (keyword only, required).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         ``X`` of shape ``(N, d)`` and labels ``y`` in {0, 1} of shape ``(N,)``.
     """
-    rng = np.random.default_rng(seed)
-    w = np.asarray(w_true, dtype=np.float64)
-    X = rng.standard_normal((n_data, w.size))
+    rng, w, X = _design(n_data, w_true, seed)
     p = 1.0 / (1.0 + np.exp(-(X @ w)))
     return X, (rng.random(n_data) < p).astype(np.float64)

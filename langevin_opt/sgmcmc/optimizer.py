@@ -17,9 +17,9 @@ pass ``n_data=N``: the optimiser then uses ``grad U = N grad L`` and
 ``eta = lr / N`` (the same drift ``lr grad L``, noise ``sqrt(2 lr T / N)``).
 
 Noise is counter-based: the normals of step ``t`` are
-``normal2(seed, stream, t, p // 2, PURPOSE_NOISE)``, so an optimiser is
-reproducible from ``(seed, stream, t)`` alone and matches :func:`run_chains`
-chain ``stream`` bit for bit given the same gradients.
+``normal2(seed, stream_offset, t, p // 2, PURPOSE_NOISE)``, so an optimiser is
+reproducible from ``(seed, stream_offset, t)`` alone and matches chain ``c`` of
+:func:`run_chains` (``stream_offset + c``) bit for bit given the same gradients.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..rng import check_seed
+from ..core.validation import (
+    check_int,
+    check_nonnegative,
+    check_seed,
+    check_stream_offset,
+)
 from ..schedules import Schedule
 from .kernels import step_one
 from .methods import (
@@ -64,9 +69,10 @@ class Optimizer:
         Length of the run; required with a schedule or cSGLD.  Stepping past
         it raises ``ValueError``.
     seed : int
-        Generator key in ``[0, 2**64)``.
-    stream : int
-        Random stream (chain id).
+        Generator key in ``[0, 2**64)`` (keyword only; required for every method
+        but ``"sgd"``, which draws no random numbers).
+    stream_offset : int
+        Random stream of this chain (its global chain index).
     n_data : int, optional
         Give ``N`` if ``grad`` is the gradient of the mean loss ``U / N``.
     **settings
@@ -83,7 +89,7 @@ class Optimizer:
     def __init__(self, method: str | Method = "sgld", *, lr: float | None = None,
                  temperature: float = 1.0, schedule: Schedule | None = None,
                  lr_schedule: Schedule | None = None, total_steps: int | None = None,
-                 seed: int = 0, stream: int = 0, n_data: int | None = None,
+                 seed: int | None = None, stream_offset: int = 0, n_data: int | None = None,
                  **settings: object) -> None:
         if lr is not None:
             if "step_size" in settings:
@@ -97,16 +103,11 @@ class Optimizer:
             raise ValueError(f"method {m.kind!r} is not available as an Optimizer (it needs "
                              "its own gradient calls); use minimize() or run_chains()")
         self.method = m
-        try:
-            temp = float(temperature)
-        except (TypeError, ValueError):
-            temp = float("nan")
-        if not (np.isfinite(temp) and temp >= 0):
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        temp = check_nonnegative("temperature", temperature)
         self.temperature = 0.0 if m.kind == "sgd" else temp
         for name, s in (("schedule", schedule), ("lr_schedule", lr_schedule)):
             if s is not None and not isinstance(s, Schedule):
-                raise ValueError(f"{name} must be a langevin_opt.schedules.Schedule, "
+                raise TypeError(f"{name} must be a langevin_opt.schedules.Schedule, "
                                  f"got {type(s).__name__}")
         needs_total = schedule is not None or lr_schedule is not None or isinstance(
             m, CyclicalSGLD)
@@ -114,21 +115,15 @@ class Optimizer:
             if needs_total:
                 raise ValueError("total_steps (an integer >= 1) is required with a schedule "
                                  "or cSGLD")
-        elif isinstance(total_steps, bool) or not isinstance(
-                total_steps, (int, np.integer)) or total_steps < 1:
-            raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
-        self.total_steps = None if total_steps is None else int(total_steps)
+        else:
+            total_steps = check_int("total_steps", total_steps, lo=1, hi=None)
+        self.total_steps = total_steps
         self.schedule = schedule
         self.lr_schedule = lr_schedule
-        self.seed = check_seed(seed)
-        if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or not (
-                0 <= stream < 2**32):
-            raise ValueError(f"stream must be an integer in [0, 2**32), got {stream!r}")
-        self.stream = int(stream)
-        if n_data is not None and (isinstance(n_data, bool) or not isinstance(
-                n_data, (int, np.integer)) or n_data < 1):
-            raise ValueError(f"n_data must be an integer >= 1, got {n_data!r}")
-        self.n_data = None if n_data is None else int(n_data)
+        # SGD draws no random numbers: its seed may be omitted
+        self.seed = 0 if seed is None and m.kind == "sgd" else check_seed(seed)
+        self.stream_offset = check_stream_offset(stream_offset, 1)
+        self.n_data = None if n_data is None else check_int("n_data", n_data, lo=1, hi=None)
         self._hp = m.hyper()
         self._eta_fac: np.ndarray | None = None
         self._temp_fac: np.ndarray | None = None
@@ -191,13 +186,15 @@ class Optimizer:
 
         Raises
         ------
+        TypeError
+            ``params`` is not a float64 array or ``grad`` has a non-float dtype.
         ValueError
-            ``params`` is not a writable contiguous float64 array, ``grad`` has
-            another shape or a non-float dtype, the shape differs from the first
-            call, or the step is past ``total_steps``.
+            ``params`` is not writable and contiguous, ``grad`` has another
+            shape, the shape differs from the first call, or the step is past
+            ``total_steps``.
         """
         if not isinstance(params, np.ndarray) or params.dtype != np.float64:
-            raise ValueError("params must be a numpy.ndarray of float64 (updated in place), got "
+            raise TypeError("params must be a numpy.ndarray of float64 (updated in place), got "
                              f"{type(params).__name__} of dtype {getattr(params, 'dtype', None)}")
         if not params.flags.c_contiguous or not params.flags.writeable:
             raise ValueError("params must be C-contiguous and writable (updated in place)")
@@ -205,7 +202,7 @@ class Optimizer:
         if g.shape != params.shape:
             raise ValueError(f"grad must have the shape of params {params.shape}, got {g.shape}")
         if g.dtype.kind != "f":
-            raise ValueError(f"grad must be a float array, got dtype {g.dtype}")
+            raise TypeError(f"grad must be a float array, got dtype {g.dtype}")
         if self._shape is None:
             self._shape = params.shape
             self._aux = np.zeros(max(1, AUX_PER_PARAM[self.method.code] * params.size))
@@ -219,6 +216,6 @@ class Optimizer:
             eta = eta / self.n_data
             gflat = gflat * float(self.n_data)
         step_one(self.method.code, params.reshape(-1), gflat, self._aux, self._auxs, eta,
-                 self.temperature * tf, self._hp, np.uint64(self.seed), np.int64(self.stream),
-                 np.int64(self.t))
+                 self.temperature * tf, self._hp, np.uint64(self.seed),
+                 np.int64(self.stream_offset), np.int64(self.t))
         self.t += 1

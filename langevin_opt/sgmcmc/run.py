@@ -8,25 +8,30 @@
 ``run_chains`` validates its inputs, builds the per-step step-size and
 temperature factors (method schedule x user schedules) and the record table in
 Python, then makes *one* call into a compiled loop (:mod:`.kernels`): no
-Python work per step.  Chain ``c`` uses random stream ``chain_offset + c``, so a
+Python work per step.  Chain ``c`` uses random stream ``stream_offset + c``, so a
 chain's trajectory does not depend on which other chains run with it or on the
 number of threads.
+
+Divergence: a chain whose minibatch energy becomes non-finite stops at that step
+(its ``status`` holds the step).  Independent chains are not coupled, so the others
+run to the end; replica-exchange chains are (swaps), so all of them stop at that
+step.  Then :func:`run_chains` raises :class:`langevin_opt.core.DivergenceError`
+whose ``partial_result`` is the whole :class:`ChainResult` (samples kept before
+the failure, every chain's final state and ``status``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import warnings
-from collections.abc import Iterator
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from .._version import __version__
+from ..core import validation as _v
+from ..core.errors import DivergenceError
+from ..core.validation import check_int, check_per_item, check_seed, check_stream_offset
 from ..datalandscape import DataLandscape
-from ..rng import check_seed
 from ..schedules import Schedule
 from . import kernels as KR
 from .methods import (
@@ -38,7 +43,25 @@ from .methods import (
     method_to_config,
 )
 
-__all__ = ["ChainResult", "run_chains"]
+__all__ = ["ChainResult", "ChainState", "run_chains"]
+
+
+class ChainState(NamedTuple):
+    """Method state of every chain at the end of a run (the pattern of ``EnsembleState``).
+
+    Attributes
+    ----------
+    aux : numpy.ndarray, shape (C, max(1, A * P))
+        Per-parameter state: pSGLD's ``V`` (``A = 1``), SGHMC's velocity
+        (``A = 1``), Entropy-SGD's ``x'``, ``mu`` and momentum (``A = 3``); one
+        unused column for the other methods.
+    auxs : numpy.ndarray, shape (C, 4)
+        Scalar state per chain (pSGLD: steps taken; reSGLD: the running mean and
+        variance of ``U~`` and the number of updates).
+    """
+
+    aux: np.ndarray
+    auxs: np.ndarray
 
 
 class ChainResult(NamedTuple):
@@ -70,12 +93,12 @@ class ChainResult(NamedTuple):
         (empty for other methods).
     status : numpy.ndarray of int64, shape (C,)
         ``-1``, or the step at which the chain's energy became non-finite
-        (the chain stopped there; :func:`run_chains` warns with a
-        ``RuntimeWarning``).
+        (the chain stopped there; :func:`run_chains` then raises
+        :class:`~langevin_opt.core.DivergenceError` carrying this result).
     nfev : int
         Minibatch gradient evaluations per chain.
-    state : dict
-        Method state: ``aux`` (per-parameter, e.g. SGHMC velocity) and ``auxs``.
+    state : ChainState
+        Method state of every chain (``aux``, ``auxs``).
     """
 
     samples: np.ndarray
@@ -90,29 +113,7 @@ class ChainResult(NamedTuple):
     swap_accepts: np.ndarray
     status: np.ndarray
     nfev: int
-    state: dict
-
-
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    top = numba.config.NUMBA_NUM_THREADS
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= top:
-        raise ValueError(f"threads must be an integer in [1, {top}], got {n!r}")
-    old = numba.get_num_threads()
-    numba.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
-
-
-def _nonneg_int(name: str, v: object, lo: int = 0) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
+    state: ChainState
 
 
 def _schedule_factors(name: str, sched: Schedule | None, steps: np.ndarray,
@@ -120,7 +121,7 @@ def _schedule_factors(name: str, sched: Schedule | None, steps: np.ndarray,
     if sched is None:
         return np.ones(len(steps))
     if not isinstance(sched, Schedule):
-        raise ValueError(f"{name} must be a langevin_opt.schedules.Schedule, "
+        raise TypeError(f"{name} must be a langevin_opt.schedules.Schedule, "
                          f"got {type(sched).__name__}")
     f = np.asarray(sched.factors(steps, total), dtype=np.float64)
     if f.shape != (len(steps),) or not np.all(np.isfinite(f)) or np.any(f < 0):
@@ -134,14 +135,14 @@ def run_chains(
     theta0: np.ndarray,
     n_steps: int,
     *,
-    seed: int,
+    seed: int | None = None,
     n_chains: int | None = None,
     temperature: float | np.ndarray | None = None,
     burn_in: int = 0,
     thin: int = 1,
     schedule: Schedule | None = None,
     lr_schedule: Schedule | None = None,
-    chain_offset: int = 0,
+    stream_offset: int = 0,
     threads: int | None = None,
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -162,7 +163,7 @@ def run_chains(
     n_steps : int
         Steps (outer steps for Entropy-SGD) >= 1.
     seed : int
-        Key of the counter-based generator, ``[0, 2**64)``.
+        Key of the counter-based generator, ``[0, 2**64)`` (keyword only, required).
     n_chains : int, optional
         Number of chains when ``theta0`` is 1-D (default 1).
     temperature : float or array_like of shape (C,), optional
@@ -177,9 +178,10 @@ def run_chains(
         Temperature profile ``φ(t)`` over the run (``T_c φ(t)``).
     lr_schedule : Schedule, optional
         Step-size profile over the run (multiplies the method's own).
-    chain_offset : int
-        Random stream of chain 0 (run a subset of a larger ensemble and get the
-        same chains).
+    stream_offset : int
+        Global index of chain 0: chain ``c`` uses random stream
+        ``stream_offset + c`` (run a subset of a larger ensemble and get the same
+        chains; a multiple of ``K`` for replica exchange).
     threads : int, optional
         Numba threads for this call (results do not depend on it).
     out : path, optional
@@ -195,27 +197,38 @@ def run_chains(
     Returns
     -------
     ChainResult
+        Samples in the units of ``theta``, energies in the landscape's energy
+        units (``U = -log posterior``).
 
     Raises
     ------
+    TypeError
+        An argument of the wrong type, or a missing ``seed``.
     ValueError
-        A bad argument (one line naming it and the allowed range).
+        A bad value (one line naming it and the allowed range).
+    langevin_opt.core.DivergenceError
+        A chain's energy became non-finite: ``.step`` is the first such step,
+        ``.index`` the first chain that diverged then, ``.partial_result`` the
+        :class:`ChainResult` of the whole run (see the module docs; written to
+        ``out`` first when given).
     """
+    seed = check_seed(seed)
     if not isinstance(landscape, DataLandscape) and not all(
             hasattr(landscape, a) for a in ("energy_grad", "full_energy_grad", "data")):
-        raise ValueError(f"landscape must be a DataLandscape, got {type(landscape).__name__}")
+        raise TypeError(f"landscape must be a DataLandscape, got {type(landscape).__name__}")
     m = make_method(method, **settings)
-    seed = check_seed(seed)
-    n_steps = _nonneg_int("n_steps", n_steps, 1)
-    burn_in = _nonneg_int("burn_in", burn_in)
-    thin = _nonneg_int("thin", thin, 1)
-    chain_offset = _nonneg_int("chain_offset", chain_offset)
+    n_steps = check_int("n_steps", n_steps, lo=1, hi=None)
+    burn_in = check_int("burn_in", burn_in, lo=0, hi=None)
+    thin = check_int("thin", thin, lo=1, hi=None)
+    stream_offset = check_int("stream_offset", stream_offset, lo=0, hi=None)
     P = landscape.n_params
+    if isinstance(theta0, (str, bytes, dict)) or theta0 is None:
+        raise TypeError(f"theta0 must be a real float array, got {type(theta0).__name__}")
     th = np.asarray(theta0)
     if th.dtype.kind not in "iuf":
-        raise ValueError(f"theta0 must be a real float array, got dtype {th.dtype}")
+        raise TypeError(f"theta0 must be a real float array, got dtype {th.dtype}")
     if th.ndim == 1:
-        nc = 1 if n_chains is None else _nonneg_int("n_chains", n_chains, 1)
+        nc = 1 if n_chains is None else check_int("n_chains", n_chains, lo=1, hi=None)
         th = np.broadcast_to(th, (nc, th.shape[0]))
     elif n_chains is not None and th.shape[0] != n_chains:
         raise ValueError(f"n_chains={n_chains} does not match theta0 with {th.shape[0]} rows")
@@ -225,8 +238,7 @@ def run_chains(
     if not np.all(np.isfinite(theta)):
         raise ValueError("theta0 must be finite")
     C = theta.shape[0]
-    if chain_offset + C > 2**32:
-        raise ValueError("chain_offset + number of chains must be <= 2**32")
+    check_stream_offset(stream_offset, C)
 
     rex = isinstance(m, ReplicaExchangeSGLD)
     if rex:
@@ -239,17 +251,12 @@ def run_chains(
                              f"temperature), got {C}")
         temps = np.tile(np.asarray(m.temperatures), C // K)
         eta = np.tile(m.step_sizes(), C // K)
-        if chain_offset % K:
-            raise ValueError(f"chain_offset must be a multiple of {K} for resgld")
+        if stream_offset % K:
+            raise ValueError(f"stream_offset must be a multiple of {K} for resgld, got "
+                             f"{stream_offset}")
     else:
         tv = 1.0 if temperature is None else temperature
-        try:
-            temps = np.broadcast_to(np.asarray(tv, dtype=np.float64), (C,)).copy()
-        except (ValueError, TypeError):
-            raise ValueError(f"temperature must be a number or one per chain ({C}), "
-                             f"got {np.shape(tv)}") from None
-        if not np.all(np.isfinite(temps)) or np.any(temps < 0):
-            raise ValueError("temperature must be finite and >= 0")
+        temps = check_per_item("temperature", tv, C, lo=0.0)
         if m.kind == "sgd":
             temps[:] = 0.0
         eta = np.full(C, float(m.step_size))
@@ -282,32 +289,36 @@ def run_chains(
     accepts = np.zeros(K1, dtype=np.int64)
     useed = np.uint64(seed)
     data = landscape.data
-    with _threads(threads):
+    with _v.threads(threads):
         if rex:
             run = KR.make_exchange_runner(landscape.energy_grad)
             ubuf = np.zeros(C)
-            run(theta, data, fwork, iwork, auxs, grad, ubuf, useed, np.int64(chain_offset),
-                np.int64(chain_offset // m.n_temps), np.int64(0), eta, temps, eta_fac, temp_fac,
+            run(theta, data, fwork, iwork, auxs, grad, ubuf, useed, np.int64(stream_offset),
+                np.int64(stream_offset // m.n_temps), np.int64(0), eta, temps, eta_fac, temp_fac,
                 hp, rec_idx, samples, energies, best_e, best_theta, status, attempts, accepts)
         else:
             run = KR.make_runner(landscape.energy_grad, m.code)
-            run(theta, data, fwork, iwork, aux, auxs, grad, useed, np.int64(chain_offset),
+            run(theta, data, fwork, iwork, aux, auxs, grad, useed, np.int64(stream_offset),
                 np.int64(0), eta, temps, eta_fac, temp_fac, hp, rec_idx, samples, energies,
                 best_e, best_theta, status)
         energy = np.zeros(C)
         KR.make_full_energy(landscape.full_energy_grad)(theta, data, fwork, iwork, grad, energy)
-    if np.any(status >= 0):
-        c = int(np.argmax(status >= 0))
-        warnings.warn(f"{int(np.sum(status >= 0))} chain(s) stopped on a non-finite energy "
-                      f"(first: chain {c} at step {int(status[c])}); see ChainResult.status",
-                      RuntimeWarning, stacklevel=2)
     nfev = n_steps * (int(hp[1]) if m.kind == "entropy-sgd" else 1)
     res = ChainResult(samples, rec_steps, energies, theta, energy, best_theta, best_e, temps,
-                      attempts, accepts, status, nfev, {"aux": aux, "auxs": auxs})
+                      attempts, accepts, status, nfev, ChainState(aux, auxs))
     if out is not None:
         _write_h5md(out, overwrite, landscape, m, res, seed=seed, n_steps=n_steps,
-                    burn_in=burn_in, thin=thin, chain_offset=chain_offset, schedule=schedule,
+                    burn_in=burn_in, thin=thin, stream_offset=stream_offset, schedule=schedule,
                     lr_schedule=lr_schedule)
+    failed = status >= 0
+    if np.any(failed):
+        step = int(status[failed].min())
+        c = int(np.flatnonzero(status == step)[0])
+        raise DivergenceError(
+            f"non-finite energy at step {step} for chain {c} (method {m.kind}, "
+            f"{int(np.sum(failed))} of {C} chain(s) diverged); reduce step_size, see "
+            ".partial_result.status",
+            step, c, res)
     return res
 
 
@@ -326,7 +337,7 @@ def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLa
                           "batch_size": int(landscape.batch_size)},
             "seed": int(cfg["seed"]),  # type: ignore[arg-type]
             "n_steps": cfg["n_steps"], "burn_in": cfg["burn_in"], "thin": cfg["thin"],
-            "n_chains": int(C), "chain_offset": cfg["chain_offset"],
+            "n_chains": int(C), "stream_offset": cfg["stream_offset"],
             "temperatures": res.temperatures.tolist(),
             **sched,
         },
