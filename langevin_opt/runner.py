@@ -42,6 +42,7 @@ from .sampling import (
 )
 from .schema import ConfigError, Experiment
 from .storage import H5MDReader, H5MDWriter
+from .storage.recording import Recorder
 
 __all__ = ["OutputError", "RunDiverged", "RunReport", "prepare_output", "run_experiment",
            "walker_layout", "TRAJECTORY", "SUMMARY"]
@@ -212,20 +213,18 @@ def _state_from_checkpoint(step: int, arrays: dict[str, np.ndarray]) -> Ensemble
     )
 
 
-def _append(writer: H5MDWriter, result: RunResult, dt: float, mala: bool) -> None:
+def _append(recorder: Recorder, result: RunResult, mala: bool) -> None:
     traj = result.trajectory
-    if len(traj.steps):
-        times = traj.steps * dt
-        writer.append_frames(traj.steps, times, position=traj.positions)
-        writer.append_observables(traj.steps, times, energy=traj.energies,
-                                  mean_energy=traj.energies.mean(axis=1))
+    recorder.frames(traj.steps, traj.positions)
+    recorder.observables(traj.steps, energy=traj.energies,
+                         mean_energy=traj.energies.mean(axis=1))
     st = result.state
     obs = {"acceptance": (st.accepted / max(st.step, 1))[None]} if mala else {}
     if st.swap_attempts is not None:
         rate = st.swap_accepts / np.maximum(st.swap_attempts, 1)
         obs.update({f"swap_acceptance_{k}": rate[k:k + 1] for k in range(rate.size)})
     if obs:
-        writer.append_observables(np.array([st.step]), np.array([st.step * dt]), **obs)
+        recorder.observables([st.step], **obs)
 
 
 def run_experiment(
@@ -323,7 +322,7 @@ def run_experiment(
         writer.write_parameters(params)
         writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total})
 
-    dt = float(integ.dt)
+    recorder = Recorder(writer, dt=float(integ.dt))
     mala = cfg["integrator"]["kind"] == "mala"
     chunk = outp["checkpoint_every"]
     rec = outp["record_every"]
@@ -337,7 +336,7 @@ def run_experiment(
                 res = sampler.run(state, n, record_every=rec, threads=threads,
                                   frame_buffer=frame_buffer)
             except DivergenceError as err:
-                _append(writer, err.partial_result, dt, mala)
+                _append(recorder, err.partial_result, mala)
                 writer.flush()
                 status = "diverged"
                 _finish(writer, params, status, err.step)
@@ -346,7 +345,7 @@ def run_experiment(
                 _write_json(out / SUMMARY, summary)
                 raise RunDiverged(str(err), err.step, err.index) from None
             state = res.state
-            _append(writer, res, dt, mala)
+            _append(recorder, res, mala)
             writer.write_checkpoint(state.step, _state_arrays(state), {"total_steps": total})
             if progress is not None:
                 progress(state.step, total, _observables(state))

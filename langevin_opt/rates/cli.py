@@ -224,6 +224,7 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
         A walker diverged (reduce dt).
     """
     from ..storage import H5MDWriter
+    from ..storage.recording import Recorder
 
     prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
     cfg = exp.config
@@ -312,12 +313,13 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
         h5.unlink()
     with H5MDWriter(h5, n_particles=m, dim=x0.shape[1], particle_group="walkers",
                     creator_version=__version__, compression=comp) as w:
-        w.append_frames([0], [0.0], x0[None])
+        rec = Recorder(w, dt=integ.dt)
+        rec.frames([0], x0[None])
         last = int(limits.max())
         obs = {"first_passage_time": res.times, "first_passage_step": res.steps,
                "censored": res.censored.astype(np.int64), "final_basin": res.final_basin,
                "start_basin": res.start_basin, "temperature": res.temperatures}
-        w.append_observables([last], [last * integ.dt], **{k: v[None] for k, v in obs.items()})
+        rec.observables([last], **{k: v[None] for k, v in obs.items()})
         w.write_parameters({"config": cfg, "seed": exp.seed, "kind": "arrhenius",
                             "summary": json.loads(json.dumps(summary, default=_json_default))})
     import h5py

@@ -325,6 +325,7 @@ def run_chains(
 def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLandscape,
                 m: Method, res: ChainResult, **cfg: object) -> None:
     from ..storage.h5md import H5MDWriter
+    from ..storage.recording import Recorder
 
     S, C, P = res.samples.shape
     sched = {k: (None if cfg[k] is None else cfg[k].to_config())  # type: ignore[union-attr]
@@ -349,11 +350,11 @@ def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLa
             "nfev": int(res.nfev),
         },
     }
-    times = res.steps.astype(np.float64)
     with H5MDWriter(path, n_particles=C, dim=P, particle_group="chains",
                     creator_version=__version__, overwrite=overwrite) as w:
         w.write_parameters(params)
         if S:
-            w.append_frames(res.steps, times, res.samples)
-            w.append_observables(res.steps, times, energy=res.energies)
+            rec = Recorder(w, dt=1.0)  # chain "time" is the step number
+            rec.frames(res.steps, res.samples)
+            rec.observables(res.steps, energy=res.energies)
 
