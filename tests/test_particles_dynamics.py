@@ -477,6 +477,10 @@ def test_fire_finds_the_minimum_that_bfgs_finds():
     x = icosahedron(1.1) + rng.normal(0, 0.08, (13, 3))
     res = lp.fire_minimize(lp.ParticleSystem(x), lj0, fire=lp.FIRE(fmax=1e-8))
     assert res.converged and res.fmax < 1e-8
+    # SciPy's names on the package's one minimizer result pattern
+    assert res.success is res.converged and res.nit == res.n_steps and res.fun == res.energy
+    np.testing.assert_array_equal(res.x, res.positions)
+    np.testing.assert_array_equal(res.jac, -res.forces)
     assert res.energy == pytest.approx(LJ13_MIN, abs=1e-6)
 
     # 2-D: seven atoms from a distorted hexagon, checked against L-BFGS from the same start

@@ -39,7 +39,8 @@ def f():
 
 def test_published_minima(f):
     for x, e in MB_MINIMA:
-        xm, em = minimize(f, np.array(x) + 0.05)
+        r = minimize(f, np.array(x) + 0.05)
+        xm, em = r.x, r.fun
         assert np.allclose(xm, x, atol=2e-6)
         assert em == pytest.approx(e, abs=1e-4)
         assert np.linalg.norm(f(xm)[1]) < 1e-6
@@ -160,7 +161,8 @@ def test_cluster_hook_lj7_2d_dimer_and_neb_with_zero_modes():
 
     ang = np.arange(6) * np.pi / 3
     hexagon = np.vstack([[0, 0], np.c_[np.cos(ang), np.sin(ang)] * 2 ** (1 / 6)]).ravel()
-    xm, em = minimize(_lj2d, hexagon)
+    r = minimize(_lj2d, hexagon)
+    xm, em = r.x, r.fun
     assert em == pytest.approx(-12.534867, abs=1e-5)
     modes = rigid_body_modes(xm, 2)
     assert modes.shape == (3, 14) and np.allclose(modes @ modes.T, np.eye(3))
@@ -179,6 +181,7 @@ def test_cluster_hook_lj7_2d_dimer_and_neb_with_zero_modes():
     assert sp.n_negative == 1
     # slide off the saddle both ways; CI-NEB between the two minima finds the same saddle
     ends = [minimize(_lj2d, d.x + s * 0.05 * d.mode) for s in (-1.0, 1.0)]
+    ends = [(r.x, r.fun) for r in ends]
     assert min(e for _, e in ends) == pytest.approx(em, abs=1e-6)
     band = neb(_lj2d, ends[0][0], ends[1][0], n_images=9, fmax=FMAX, zero_modes=zm)
     assert band.converged and band.gradient_norm < FMAX

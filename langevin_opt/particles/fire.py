@@ -244,6 +244,14 @@ class MinimizeResult(NamedTuple):
         FIRE iterations done.
     converged : bool
         ``fmax < FIRE.fmax``.
+
+    Notes
+    -----
+    The package's minimizers share SciPy's result names: besides the fields above, ``x``
+    (positions), ``fun`` (energy), ``jac`` (the energy gradient, ``-forces``), ``nit``
+    (iterations) and ``success`` (converged) are read-only aliases, as on
+    :class:`scipy.optimize.OptimizeResult` (which :func:`langevin_opt.sgmcmc.minimize` and
+    :func:`langevin_opt.rates.minimize` return).
     """
 
     positions: np.ndarray
@@ -252,6 +260,31 @@ class MinimizeResult(NamedTuple):
     fmax: float
     n_steps: int
     converged: bool
+
+    @property
+    def x(self) -> np.ndarray:
+        """Final positions (SciPy's name for :attr:`positions`)."""
+        return self.positions
+
+    @property
+    def fun(self) -> float | np.ndarray:
+        """Final energy (SciPy's name for :attr:`energy`)."""
+        return self.energy
+
+    @property
+    def jac(self) -> np.ndarray:
+        """Energy gradient at :attr:`x`, ``-forces`` (SciPy's name)."""
+        return -self.forces
+
+    @property
+    def nit(self) -> int | np.ndarray:
+        """Iterations done (SciPy's name for :attr:`n_steps`)."""
+        return self.n_steps
+
+    @property
+    def success(self) -> bool | np.ndarray:
+        """Whether the force criterion was met (SciPy's name for :attr:`converged`)."""
+        return self.converged
 
 
 def fire_loop(x: np.ndarray, ff: Callable[[np.ndarray, np.ndarray], tuple[float, float]],

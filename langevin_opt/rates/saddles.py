@@ -26,12 +26,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..landscapes import Landscape
 from ..particles.fire import fire_params, fire_step_py
 from .theory import HarmonicPoint, harmonic_point
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
 
 __all__ = [
     "EnergyGradient",
@@ -116,7 +120,7 @@ def hessian_fd(f: EnergyGradient, x: np.ndarray, eps: float = 1e-5) -> np.ndarra
 
 
 def minimize(f: EnergyGradient, x0: np.ndarray, *, gtol: float = 1e-8,
-             max_iter: int = 10000) -> tuple[np.ndarray, float]:
+             max_iter: int = 10000) -> OptimizeResult:
     """Local minimum by L-BFGS.
 
     Parameters
@@ -132,14 +136,16 @@ def minimize(f: EnergyGradient, x0: np.ndarray, *, gtol: float = 1e-8,
 
     Returns
     -------
-    x : numpy.ndarray, shape (n,)
-    energy : float
+    scipy.optimize.OptimizeResult
+        ``x`` (shape (n,)), ``fun`` (the energy), ``jac``, ``nit``, ``success``, ...: the
+        result type every minimizer of the package follows.
     """
     from scipy.optimize import minimize as _min
 
     r = _min(f, _flat(x0), jac=True, method="L-BFGS-B",
              options={"gtol": gtol, "ftol": 0.0, "maxiter": max_iter, "maxcor": 30})
-    return r.x, float(r.fun)
+    r.fun = float(r.fun)
+    return r
 
 
 def analyse_point(f: EnergyGradient, x: np.ndarray, *, hessian: np.ndarray | None = None,
@@ -627,8 +633,8 @@ def find_saddle(f: EnergyGradient, x_start: np.ndarray, x_end: np.ndarray, *,
     -------
     SaddleResult
     """
-    a, _ = minimize(f, x_start)
-    b, _ = minimize(f, x_end)
+    a = minimize(f, x_start).x
+    b = minimize(f, x_end).x
     band = neb(f, a, b, n_images=n_images, fmax=fmax, zero_modes=zero_modes)
     i = int(np.argmax(band.energies))
     tangent = band.images[min(i + 1, n_images - 1)] - band.images[max(i - 1, 0)]
