@@ -463,7 +463,10 @@ def _verify_datasets(f: h5py.File, prefix: str) -> list[str]:
 
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
-    return "Fletcher-32 checksum mismatch" if "fletcher32" in text.lower() else text[:160]
+    low = text.lower()
+    if "fletcher32" in low or "filter returned failure" in low:
+        return "Fletcher-32 checksum mismatch (corrupted bytes)"
+    return text[:160]
 
 
 def _write_ckpt_group(group: h5py.Group, step: int, arrays: Mapping[str, np.ndarray],
@@ -1600,10 +1603,11 @@ class H5MDWriter:
                 checkpoint, best = ck_path, ck[0]
         if problems and checkpoint is None:
             raise CorruptionError(problems[0])
-        estimate = 2**20 + sum(seg["size"] for seg in self._segments)
+        estimate = sum(seg["size"] for seg in self._segments)
         for ck_path in _ckpt_paths(self.path):
             if os.path.exists(ck_path):
                 estimate += os.path.getsize(ck_path)
+        estimate = int(1.1 * estimate) + 64 * 1024  # headroom for HDF5 metadata
         directory = os.path.dirname(self.path)
         st = os.statvfs(directory)
         if st.f_bavail * st.f_frsize < estimate:
@@ -1612,17 +1616,23 @@ class H5MDWriter:
         if soft != resource.RLIM_INFINITY and estimate > soft:
             raise OSError(27, "File too large")
         tmp = self.path + ".tmp"
+        fh = _RecordingFile(tmp)
         try:
-            with h5py.File(tmp, "w", libver="latest") as f:
-                self._build(f, self._segments, final=True, checkpoint=checkpoint)
+            try:
+                with h5py.File(fh, "w", libver="latest") as f:
+                    self._build(f, self._segments, final=True, checkpoint=checkpoint)
+            except (OSError, RuntimeError):
+                if fh.error is not None:  # the disk's own error, not HDF5's rewording
+                    raise fh.error from None
+                raise
+            if fh.error is not None:
+                raise fh.error
             if self.fsync:
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                os.fsync(fh.fileno())
+            fh.close()
             os.replace(tmp, self.path)
         except BaseException:
+            fh.close()
             try:
                 os.unlink(tmp)
             except OSError:
@@ -1637,6 +1647,26 @@ class H5MDWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _RecordingFile(io.FileIO):
+    """A file HDF5 writes through (h5py file-object driver) that keeps the first OSError.
+
+    HDF5 turns a failed ``write`` into its own error text; keeping the original
+    ``OSError`` lets the writer report ``ENOSPC``/``EFBIG`` exactly.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "w+")
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except OSError as err:
+            if self.error is None:
+                self.error = err
+            raise
 
 
 def _stored_edges(group: h5py.Group) -> np.ndarray | None:
