@@ -8,6 +8,7 @@ import os
 import re
 import resource
 import shutil
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -61,6 +62,9 @@ _COMPRESSIONS = (None, "gzip", "lzf")
 _CHUNK_TARGET_BYTES = 256 * 1024
 _CHUNK_MAX_FRAMES = 1024
 _COPY_BLOCK_BYTES = 64 * 2**20
+_MERGE_FAN_IN = 4
+_MERGE_MAX_BYTES = 256 * 2**20
+_RETIRE_AFTER_S = 60.0
 _NDARRAY_TAG = "__ndarray__"
 _FULL_CAUSES = {28: "no space left on device (ENOSPC)", 27: "file size limit exceeded (EFBIG)",
                 122: "disk quota exceeded (EDQUOT)"}
@@ -751,6 +755,7 @@ class H5MDWriter:
         self._run_id = uuid.uuid4().hex
         self._obs_shapes: dict[str, tuple[int, ...]] = {}
         self._safe_step: int | None = None  # last frame step in published segments
+        self._retired: list[tuple[float, list[str]]] = []
 
         self._pending_frames: list[dict[str, np.ndarray]] = []
         self._pending_obs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
@@ -892,10 +897,11 @@ class H5MDWriter:
                         for seg in segments:
                             r = seg["rows"].get(key, 0)
                             if r:
+                                stored = seg["shapes"][dspath]
                                 src = h5py.VirtualSource(
                                     f"{self._rel_seg_dir}/{seg['name']}", dspath,
-                                    shape=(seg["shapes"][dspath], *row), dtype=dtype)
-                                layout[start:start + r] = src[0:r]
+                                    shape=(stored, *row), dtype=dtype)
+                                layout[start:start + r] = src if r == stored else src[0:r]
                                 start += r
                         f.create_virtual_dataset(dspath, layout)
                 element = f[dspath.rsplit("/", 1)[0]]
@@ -1073,7 +1079,8 @@ class H5MDWriter:
         for key in self._keys():
             for dspath, _, _ in self._key_datasets(key):
                 shapes[dspath] = int(f[dspath].shape[0])
-        self._plain_record = {"name": f"{0:08d}.h5", "rows": rows, "shapes": shapes}
+        self._plain_record = {"name": f"{0:08d}.h5", "level": 99, "rows": rows,
+                              "shapes": shapes}
         name = _complete_checkpoint_name(f)
         if name is None:
             return None
@@ -1317,7 +1324,8 @@ class H5MDWriter:
                 if self.fsync:
                     fsync_dir(os.path.dirname(self.path))
             write_atomic(os.path.join(seg_dir, name), image, fsync=self.fsync)
-            rec = {"name": name, "size": len(image), "crc32": zlib.crc32(image), "rows": rows,
+            rec = {"name": name, "size": len(image), "crc32": zlib.crc32(image), "level": 0,
+                   "rows": rows,
                    "shapes": {dspath: rows[key] for key, c in cols.items() for dspath in c}}
             self._next_id += 1  # never reuse a name, even if publishing the index fails
             self._publish([*self._segments, rec])
@@ -1330,6 +1338,66 @@ class H5MDWriter:
         self._pending_frames = []
         self._pending_obs = {}
         self._pending_bytes = 0
+        try:
+            self._merge_segments()
+        except OSError:  # merging is optional: the frames are already safe
+            pass
+
+    def _merge_segments(self) -> None:
+        """Merge the last ``_MERGE_FAN_IN`` segments while they have the same level.
+
+        Level ``L`` segments hold ``4**L`` flushes, so a run of ``F`` flushes
+        keeps at most ``3 log4(F) + 1`` segments (plus those over
+        ``_MERGE_MAX_BYTES``) and every row is copied about ``log4(F)`` times.
+        """
+        while len(self._segments) >= _MERGE_FAN_IN:
+            last = self._segments[-_MERGE_FAN_IN:]
+            level = last[0]["level"]
+            if (any(seg["level"] != level for seg in last)
+                    or sum(seg["size"] for seg in last) > _MERGE_MAX_BYTES):
+                return
+            cols: dict[str, dict[str, np.ndarray]] = {}
+            for key in self._keys():
+                parts = [seg for seg in last if seg["rows"].get(key, 0)]
+                if not parts:
+                    continue
+                cols[key] = {}
+                for dspath, _, _ in self._key_datasets(key):
+                    arrays = []
+                    for seg in parts:
+                        with h5py.File(_seg_path(self.path, seg["name"]), "r") as f:
+                            arrays.append(f[dspath][:seg["rows"][key]])
+                    cols[key][dspath] = np.concatenate(arrays)
+            rows = {key: len(c[next(iter(c))]) for key, c in cols.items()}
+            name = f"{self._next_id:08d}.h5"
+
+            def build(f: h5py.File, cols: dict = cols) -> None:
+                for key, c in cols.items():
+                    for dspath, row, dtype in self._key_datasets(key):
+                        self._create_stored(f, dspath, row, dtype, data=c[dspath])
+                f.attrs[_RUN_ID] = self._run_id
+
+            image = _image(build)
+            write_atomic(_seg_path(self.path, name), image, fsync=self.fsync)
+            self._next_id += 1
+            rec = {"name": name, "size": len(image), "crc32": zlib.crc32(image),
+                   "level": level + 1, "rows": rows,
+                   "shapes": {dspath: rows[key] for key, c in cols.items() for dspath in c}}
+            segments = [*self._segments[:-_MERGE_FAN_IN], rec]
+            self._publish(segments)
+            self._segments = segments
+            self._retire([seg["name"] for seg in last])
+
+    def _retire(self, names: list[str]) -> None:
+        """Delete merged-away segments once no reader can still use them (after a delay)."""
+        now = time.monotonic()
+        self._retired.append((now, names))
+        while self._retired and now - self._retired[0][0] > _RETIRE_AFTER_S:
+            for old in self._retired.pop(0)[1]:
+                try:
+                    os.unlink(_seg_path(self.path, old))
+                except OSError:
+                    pass
 
     def _pending_range(self) -> str:
         if not self._pending_frames:
