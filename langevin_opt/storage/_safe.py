@@ -28,6 +28,7 @@ __all__ = [
     "crc32_file",
     "fsync_dir",
     "is_full_error",
+    "release_lock",
     "write_atomic",
 ]
 
@@ -145,19 +146,45 @@ def acquire_lock(path: str) -> int:
         Another writer (process or open writer object) holds the lock.
     """
     lock_path = path + ".lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputLockedError(
+                f"{path}: another writer is writing this output (its lock file {lock_path} "
+                "is held); nothing was changed"
+            ) from None
+        except OSError:
+            os.close(fd)
+            raise
+        # The holder deletes the lock file when it releases it: make sure the file we
+        # locked is still the one at lock_path, or we would share a lock with nobody.
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+def release_lock(path: str, fd: int) -> None:
+    """Delete ``path + ".lock"`` and release the lock taken by :func:`acquire_lock`.
+
+    Parameters
+    ----------
+    path : str
+        The output file the lock protects.
+    fd : int
+        The descriptor returned by :func:`acquire_lock`.
+    """
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise OutputLockedError(
-            f"{path}: another writer is writing this output (its lock file {lock_path} is "
-            "held); nothing was changed"
-        ) from None
+        os.unlink(path + ".lock")
     except OSError:
-        os.close(fd)
-        raise
-    return fd
+        pass
+    os.close(fd)
 
 
 def fsync_dir(directory: str) -> None:

@@ -28,6 +28,7 @@ from langevin_opt.storage._safe import (
     crc32_file,
     fsync_dir,
     is_full_error,
+    release_lock,
     write_atomic,
 )
 
@@ -792,7 +793,7 @@ class H5MDWriter:
 
     def _release(self) -> None:
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            release_lock(self.path, self._lock_fd)
             self._lock_fd = None
 
     def _check_open(self) -> None:
