@@ -1,4 +1,145 @@
-r"""DOCSTRING_PLACEHOLDER"""
+r"""H5MD 1.1 trajectory files: a buffered, crash-proof writer and a lazy reader.
+
+All quantities are in reduced units with :math:`k_B = 1` unless the caller
+passes ``time_unit``/``length_unit`` strings, which are then stored as H5MD
+``unit`` attributes (the numbers are never converted).
+
+Layout of the H5MD file (H5MD 1.1, explicit step/time arrays)::
+
+    /h5md                       attrs: version = int32[2] {1, 1}
+    /h5md/author                attrs: name (fixed-length string)
+    /h5md/creator               attrs: name, version (fixed-length strings)
+    /h5md/modules/units         only when a unit was given: version {1, 0}, system
+    /particles/<group>/box      attrs: dimension (int32), boundary (S8[dim])
+    /particles/<group>/box/edges/{step,time,value[T][dim]}   only if periodic
+    /particles/<group>/position/{step int64[T], time float64[T], value float64[T][N][dim]}
+    /particles/<group>/velocity, force  (float64), image (int64), optional
+    /observables/<name>/{step int64[T], time float64[T], value float64[T] or [T][N]}
+    /parameters/...             nested run parameters (see ``write_parameters``)
+    /checkpoint                 last restart checkpoint (outside the H5MD groups)
+
+The ``step``/``time`` datasets of ``velocity``, ``force``, ``image`` and
+``box/edges`` are HDF5 hard links to those of ``position`` (required by the
+spec for ``image`` and ``box/edges``, allowed for the others).  Every
+time-dependent element group carries an integer attribute
+``langevin_opt_committed_rows`` (its number of rows).
+
+Crash safety
+------------
+HDF5 has no journal: a process killed while the library writes its dirty
+metadata (dataset extents, chunk indexes) into a file can leave that file
+unreadable, and a full disk or a file-size limit met inside HDF5's C code
+ends in the same state, or in a segfault.  The earlier design (buffering, a
+two-phase flush with commit markers, checkpoints renamed inside the file)
+narrowed that window but could not close it: a kill 74 us into the 195th
+flush of a run destroyed every frame and checkpoint (issue 12).  So the
+writer now never lets HDF5 modify a file that holds committed data.  Every
+file is *built complete* and then *published* by the operating system's one
+atomic operation, ``rename``:
+
+* HDF5 images are built in memory (``h5py.File(io.BytesIO())``, closed, so
+  complete, with ``libver="latest"``: checksummed metadata) and written by
+  :func:`~langevin_opt.storage._safe.write_atomic`: ``<name>.tmp``,
+  ``fsync``, ``os.replace`` over ``<name>``, ``fsync`` of the directory.  The
+  bytes reach the disk through Python's ``os.write``, so ``ENOSPC`` and
+  ``EFBIG`` (with ``SIGXFSZ`` ignored) are ordinary ``OSError`` s raised in
+  Python, before anything is renamed.
+* **Frames: segment files joined by a virtual dataset.**  Each
+  :meth:`H5MDWriter.flush` writes the buffered rows as a new segment file
+  ``<path>.seg/NNNNNNNN.h5`` (the same dataset paths as the H5MD file,
+  chunked with Fletcher-32 checksums), then a new *index* at ``path``: the
+  full H5MD layout above whose time-dependent datasets are HDF5 virtual
+  datasets (VDS) over the segments (relative source names, resolved beside
+  the index), plus parameters, static data and a JSON manifest attribute
+  ``langevin_opt_manifest`` listing every segment with its size, CRC-32 and
+  rows.  A kill at any instant leaves the old index (with all its segments)
+  or the new one; a segment or index half written is only ever a ``.tmp``
+  file nobody reads.  Segments are merged in levels of four (the last four
+  of one level become one of the next level, up to 256 MiB), so a run of F
+  flushes keeps about ``3 log4(F)`` segments and the index stays small;
+  merged-away files are deleted 60 s later, so a reader that opened an
+  older index keeps its files for at least that long.
+* **Checkpoints: a separate file, the previous one kept.**
+  :meth:`H5MDWriter.write_checkpoint` flushes, writes ``<path>.ckpt.new``
+  atomically, renames ``<path>.ckpt`` to ``<path>.ckpt.prev`` and the new
+  file to ``<path>.ckpt`` (the GROMACS scheme).  Every array carries a
+  CRC-32 attribute (and a Fletcher-32 filter).  :meth:`H5MDReader.checkpoint`
+  takes the newest intact one among the three names, skipping a damaged
+  one for the previous.
+* **Consolidation at close.**  :meth:`H5MDWriter.close` copies everything
+  into one plain H5MD file (chunked, resizable, Fletcher-32 datasets; the
+  checkpoint in ``/checkpoint``), written to ``<path>.tmp`` through a Python
+  file object (so the disk's own error is kept), ``fsync``-ed and renamed
+  over the index; then the sidecar files are deleted.  A closed run is one
+  ordinary file; a live or killed run is the index plus its sidecars, which
+  this reader, ``h5py`` and MDAnalysis all read as one H5MD file (keep the
+  sidecars beside it).  ``H5MDWriter(..., mode="a")`` on a closed file takes
+  it (hard-linked) as segment 0 and continues.
+* **Recovery.**  Reopening a killed run checks each segment's size (reader)
+  or CRC-32 (writer in mode ``"a"`` and :meth:`H5MDReader.checkpoint`, the
+  resume path): frames from the first missing, short or corrupted segment on
+  are dropped and reported in a :class:`RecoveryReport` (``.recovery``: last
+  safe step, lost frames, which file and why), and only a checkpoint covered
+  by the remaining frames is offered.  A file HDF5 cannot open at all
+  (truncated, empty, not HDF5) raises :class:`DamagedFileError` with one line
+  saying which ("truncated file: N bytes on disk, HDF5 expects M"), never a
+  message containing "lock".  A kill (or ``SIGALRM`` inside HDF5's C code)
+  cannot produce such a file any more; only outside damage can.
+* **Full disk, file-size limit.**  :class:`StorageFullError` (an ``OSError``
+  with ``errno`` ``ENOSPC``/``EDQUOT``/``EFBIG`` and ``last_safe_step``) says
+  in one line the cause and the last step whose frames are safe.  The
+  buffered rows are kept, everything published before stays readable, and a
+  later ``flush`` (or ``mode="a"`` once space is freed) continues.
+  ``close`` checks free space and ``RLIMIT_FSIZE`` before consolidating; if
+  consolidation fails, the run stays complete as index + segments.
+* **One writer per output.**  The writer holds ``fcntl.flock`` on
+  ``<path>.lock`` from before it looks at ``path`` until ``close``; a second
+  writer (``"w"``, ``overwrite=True`` or ``"a"``, in any process) gets
+  :class:`OutputLockedError` without touching anything.  The lock dies with
+  the process, so a killed writer never blocks a resume.  Readers take no
+  lock: no file is ever open for writing by HDF5 under its published name.
+* **Checksums.**  Frame chunks: Fletcher-32 (every read checks it; a
+  mismatch raises ``OSError``); segment files: CRC-32 of every byte;
+  checkpoints: CRC-32 per array; metadata: HDF5's own checksums.
+  :meth:`H5MDReader.verify` checks them all and names the file, dataset and
+  rows of each problem.
+
+Guarantees and limits: after ``flush`` or ``write_checkpoint`` returns, its
+frames and checkpoint survive a kill at any later instant (and, with the
+default ``fsync=True``, an operating-system crash or power cut); a kill
+during a call leaves the state before it.  ``fsync=False`` keeps the
+kill-safety and drops only the power-cut guarantee.  Not covered: the
+index file itself damaged from outside (it is small and rewritten at every
+flush, but a truncated index is reported, not rebuilt), files of the
+pre-segment format damaged by a crash (read as before, via the commit
+markers), and HDF5 crashing on a full disk while consolidating a run larger
+than the free space reported by ``statvfs`` (the index stays intact).
+
+Write throughput
+----------------
+``append_*`` costs one NumPy copy of its arguments (about 70 us for a frame of
+1000 walkers in 3-D), so it can be called from a hot loop; the file is
+touched only by ``flush`` (automatic once ``buffer_bytes`` are pending),
+``write_*``, ``truncate_to_step`` and ``close``.  A flush builds two HDF5
+images and renames two files, which costs a fixed 10-30 ms (plus
+``fsync``) whatever the data; flush every few seconds, not every step.
+Measured on the 2-core development VM (a virtio disk shared with other
+jobs; median ms per call over 300 flushes; "old" is the in-place writer of
+commit a350e99, which forced nothing to disk)::
+
+    per flush                              old     new, fsync   new, fsync=False
+    N=100, dim=2, 1 frame                  2.0     24-28        11-18
+    N=2000, dim=2, 10 frames + 2 obs       2.6     28           14-16
+    N=100000, dim=3, 10 frames (24 MB)     9.0     96           53-66
+    write_checkpoint (N=2000 state)        0.6     12-22        1.2-6
+    close                                  0.2     0.4 s for a 144 MB run (one copy)
+
+The cost per flush does not grow with the run (segments are merged).  At
+the runner's cadence (one flush + checkpoint every ~0.4 s) that is about
+10 % of the wall time with ``fsync`` and 4 % without.  Compression
+(``"lzf"``, ``"gzip"``) is off by default: it cuts throughput to tens of
+MB/s.
+"""
 
 from __future__ import annotations
 
