@@ -524,3 +524,20 @@ def test_killed_run_reads_as_one_file_everywhere(tmp_path):
             np.testing.assert_array_equal(value[-1], state_at(9))
     finally:
         os.chdir(cwd)
+
+
+def test_lock_taken_first_and_handed_to_the_writer(tmp_path):
+    from langevin_opt.storage import OutputLock
+
+    path = tmp_path / "h.h5"
+    lock = OutputLock(path)
+    with pytest.raises(OutputLockedError):
+        make(path)
+    w = make(path, lock=lock)
+    assert not lock.held
+    with pytest.raises(OutputLockedError):
+        OutputLock(path)
+    w.close()
+    assert not (tmp_path / "h.h5.lock").exists()
+    with OutputLock(path):
+        pass

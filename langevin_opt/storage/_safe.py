@@ -19,6 +19,7 @@ import zlib
 
 __all__ = [
     "CorruptionError",
+    "OutputLock",
     "DamagedFileError",
     "OutputLockedError",
     "RecoveryReport",
@@ -262,3 +263,51 @@ def crc32_file(path: str) -> tuple[int, int]:
             crc = zlib.crc32(block, crc)
             size += len(block)
     return size, crc
+
+
+class OutputLock:
+    """The one-writer lock of an output file, taken before anything is touched.
+
+    ``H5MDWriter`` takes this lock itself.  A caller that must delete or check
+    files *before* creating the writer (the CLI runner with ``--overwrite``)
+    takes it first and hands it over: ``H5MDWriter(path, ..., lock=lock)``;
+    the writer then releases it at ``close``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file (``<path>.lock`` is the lock file).
+
+    Raises
+    ------
+    OutputLockedError
+        Another writer holds the lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.fd: int | None = acquire_lock(self.path)
+
+    @property
+    def held(self) -> bool:
+        """bool: Whether this object still holds (and has not handed over) the lock."""
+        return self.fd is not None
+
+    def take(self) -> int:
+        """Hand the lock's descriptor over (to a writer); this object no longer holds it."""
+        if self.fd is None:
+            raise ValueError(f"the lock of {self.path} was released or handed over")
+        fd, self.fd = self.fd, None
+        return fd
+
+    def release(self) -> None:
+        """Release the lock if this object still holds it (idempotent)."""
+        if self.fd is not None:
+            release_lock(self.path, self.fd)
+            self.fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -161,6 +161,7 @@ import numpy as np
 from langevin_opt.storage._safe import (
     CorruptionError,
     DamagedFileError,
+    OutputLock,
     OutputLockedError,
     RecoveryReport,
     StorageError,
@@ -179,6 +180,7 @@ __all__ = [
     "DamagedFileError",
     "H5MDReader",
     "H5MDWriter",
+    "OutputLock",
     "OutputLockedError",
     "RecoveryReport",
     "StorageError",
@@ -838,6 +840,7 @@ class H5MDWriter:
         overwrite: bool = False,
         buffer_bytes: int = 64 * 2**20,
         fsync: bool = True,
+        lock: OutputLock | None = None,
     ) -> None:
         self._lock_fd: int | None = None
         self.path = os.path.abspath(os.fspath(path))
@@ -906,7 +909,12 @@ class H5MDWriter:
         self._last_obs_step: dict[str, int | None] = {}
 
         # One writer per output: lock before looking at (or touching) anything.
-        self._lock_fd = acquire_lock(self.path)
+        if lock is not None:
+            if not isinstance(lock, OutputLock) or lock.path != self.path:
+                raise ValueError(f"lock must be an OutputLock of {self.path}, got {lock!r}")
+            self._lock_fd = lock.take()
+        else:
+            self._lock_fd = acquire_lock(self.path)
         try:
             if mode == "w":
                 if os.path.exists(self.path) and not overwrite:
