@@ -1866,6 +1866,14 @@ class H5MDWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # A writer dropped without close(): finish it like h5py closes a dropped file.
+        if getattr(self, "_lock_fd", None) is not None:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - never raise from a finaliser
+                self._release()
+
 
 class _RecordingFile(io.FileIO):
     """A file HDF5 writes through (h5py file-object driver) that keeps the first OSError.
