@@ -228,6 +228,80 @@ def test_kill_during_every_flush(tmp_path, reference):
     assert stats["identical"] == stats["trials"]
 
 
+def _child_killed_in_resume(path: Path, log: Path, target: str, n: int, delay: float) -> None:
+    """Resume ``path``; die ``delay`` s after the n-th publish (or the consolidation) starts."""
+    import langevin_opt.storage.h5md as h5md
+
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    count = [0]
+
+    def arm() -> None:
+        count[0] += 1
+        if count[0] == n:
+            signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-6))
+
+    if target == "publish":
+        real_write = h5md.write_atomic
+
+        def write_atomic(*args, **kw):
+            arm()
+            return real_write(*args, **kw)
+
+        h5md.write_atomic = write_atomic
+    else:
+        real_consolidate = H5MDWriter._consolidate
+
+        def consolidate(self):
+            arm()
+            return real_consolidate(self)
+
+        H5MDWriter._consolidate = consolidate
+    run(path, log, resume=True)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    os._exit(0)
+
+
+def test_kill_during_resume_and_close(tmp_path, reference):
+    """Kills while a killed run is resumed: reopening, truncating, publishing, consolidating."""
+    import shutil
+
+    half = tmp_path / "half"
+    half.mkdir()
+    proc = CTX.Process(target=_child_killed_at_flush, args=(half / "r.h5", half / "log", 5, 0))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGALRM
+    (half / "log").unlink()
+    t = time.perf_counter()
+    trial_dir = tmp_path / "timing"
+    shutil.copytree(half, trial_dir)
+    run(trial_dir / "r.h5", resume=True)
+    per_call = (time.perf_counter() - t) / 25
+    trials = 0
+    plan = [("publish", n, frac * per_call) for n in range(1, 26) for frac in (0.0, 0.5, 1.0)]
+    plan += [("consolidate", 1, frac * 0.05) for frac in (0.0, 0.05, 0.2, 0.5, 1.0, 2.0)]
+    for k, (target, n, delay) in enumerate(plan):
+        trial_dir = tmp_path / f"trial{k}"
+        shutil.copytree(half, trial_dir)
+        path = trial_dir / "r.h5"
+        proc = CTX.Process(target=_child_killed_in_resume,
+                           args=(path, trial_dir / "log", target, n, delay))
+        proc.start()
+        proc.join(60)
+        assert proc.exitcode in (0, -signal.SIGALRM), proc.exitcode
+        _, checkpointed = _logged(trial_dir / "log")
+        with H5MDReader(path) as r:
+            ck = r.checkpoint()
+            assert r.recovery is None
+        if checkpointed is not None:
+            assert ck is not None and ck[0] >= checkpointed
+        run(path, resume=True)
+        assert content(path) == reference
+        shutil.rmtree(trial_dir)
+        trials += 1
+    print(f"resume/close kills: {trials} trials, all identical")
+
+
 # --------------------------------------------------------------------------
 # file-size limit and full disk
 # --------------------------------------------------------------------------
