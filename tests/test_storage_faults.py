@@ -554,15 +554,41 @@ def test_truncated_and_empty_files_are_one_clear_error(tmp_path):
     run(path)
     size = path.stat().st_size
     os.truncate(path, size // 2)
-    for opener in (lambda: H5MDReader(path), lambda: make(path, "a")):
-        with pytest.raises(DamagedFileError, match="truncated file") as err:
-            opener()
-        assert "lock" not in str(err.value).lower() and "\n" not in str(err.value)
-        assert "nothing can be recovered" in str(err.value)
+    with pytest.raises(DamagedFileError, match="truncated file") as err:
+        H5MDReader(path)
+    assert "lock" not in str(err.value).lower() and "\n" not in str(err.value)
+    with pytest.raises(DamagedFileError, match="held HDF5 metadata: nothing can be recovered"):
+        make(path, "a")
+    assert path.stat().st_size == size // 2  # nothing overwritten
+    assert not Path(str(path) + ".seg").exists()
     os.truncate(path, 0)
     with pytest.raises(DamagedFileError, match="empty file") as err:
         H5MDReader(path)
     assert "lock" not in str(err.value).lower()
+    with pytest.raises(DamagedFileError, match="empty file"):
+        make(path, "a")
+
+
+def test_truncated_file_frames_before_the_cut_are_recovered(tmp_path):
+    path = tmp_path / "cut.h5"
+    w = make(path, chunk_frames=2)
+    steps = np.arange(1, 61)
+    positions = np.stack([state_at(int(s)) for s in steps])
+    for k in range(0, 60, 3):
+        w.append_frames(steps[k:k + 3], 0.5 * steps[k:k + 3], positions[k:k + 3])
+        w.write_checkpoint(int(steps[k + 2]), {"x": positions[k + 2]})
+    w.close()
+    os.truncate(path, int(0.9 * path.stat().st_size))
+    w = make(path, "a")
+    rec = w.recovery
+    assert rec is not None and 0 < rec.lost_frames < 60
+    assert rec.last_safe_step == 60 - rec.lost_frames
+    assert "truncated file" in rec.message() and "frames up to step" in rec.message()
+    w.close()
+    with H5MDReader(path) as r:
+        n = r.n_frames
+        assert n == 60 - rec.lost_frames and r.verify() == []
+        np.testing.assert_array_equal(r.position(), positions[:n])
 
 
 def test_damaged_tail_segment_is_recovered(tmp_path):

@@ -83,8 +83,14 @@ atomic operation, ``rename``:
   by the remaining frames is offered.  A file HDF5 cannot open at all
   (truncated, empty, not HDF5) raises :class:`DamagedFileError` with one line
   saying which ("truncated file: N bytes on disk, HDF5 expects M"), never a
-  message containing "lock".  A kill (or ``SIGALRM`` inside HDF5's C code)
-  cannot produce such a file any more; only outside damage can.
+  message containing "lock".  For a truncated plain file (outside damage,
+  or a file of the earlier in-place writer cut by a full disk),
+  ``H5MDWriter(..., mode="a")`` copies it zero-padded to the length HDF5
+  expects and keeps the rows of every chunk stored wholly before the cut
+  (and passing its checksum), reporting the rest as lost; if the cut took
+  HDF5 metadata it says in one line that nothing can be recovered and
+  leaves the file as it was.  A kill (or ``SIGALRM`` inside HDF5's C code)
+  cannot produce such a file any more.
 * **Full disk, file-size limit.**  :class:`StorageFullError` (an ``OSError``
   with ``errno`` ``ENOSPC``/``EDQUOT``/``EFBIG`` and ``last_safe_step``) says
   in one line the cause and the last step whose frames are safe.  The
@@ -527,7 +533,12 @@ def _damaged(path: str, err: OSError) -> DamagedFileError:
     else:
         detail = re.sub(r"\S*lock\S*", "", text, flags=re.IGNORECASE)[:160]
         why = f"damaged HDF5 file ({detail})"
-    return DamagedFileError(f"{path}: {why}; nothing can be recovered from it")
+    tail = ("H5MDWriter(..., mode='a') may recover the frames stored before the cut" if m
+            else "nothing can be recovered from it")
+    error = DamagedFileError(f"{path}: {why}; {tail}")
+    error.stored_eof = int(m.group(2)) if m and size > 0 else None
+    error.why = why
+    return error
 
 
 def _open_h5(path: str) -> h5py.File:
@@ -607,6 +618,24 @@ def _verify_datasets(f: h5py.File, prefix: str) -> list[str]:
                 problems.append(f"in {prefix}{name} rows {start}..{stop}: {_one_line(err)}")
                 break
     return problems
+
+
+def _first_lost_row(ds: h5py.Dataset, n: int, cut_at: int) -> int:
+    """First of ``n`` rows of a chunked dataset that lay beyond byte ``cut_at`` or fail to read."""
+    first = n
+    if ds.chunks is None:
+        return 0
+    for i in range(ds.id.get_num_chunks()):
+        info = ds.id.get_chunk_info(i)
+        if info.byte_offset is None or info.byte_offset + info.size > cut_at:
+            first = min(first, int(info.chunk_offset[0]))
+    step = ds.chunks[0]
+    for start in range(0, first, step):
+        try:
+            ds[start:min(first, start + step)]
+        except (OSError, RuntimeError):
+            return start
+    return first
 
 
 def _one_line(err: BaseException) -> str:
@@ -1122,21 +1151,34 @@ class H5MDWriter:
     # -- reopening -------------------------------------------------------------
 
     def _open_existing(self) -> None:
-        f = _open_h5(self.path)
-        with f:
-            manifest = _read_manifest(f)
-            self._check_layout(f)
-            self._load_metadata(f)
-            if manifest is not None:
-                self._run_id = manifest["run_id"]
-                self._next_id = int(manifest["next_id"])
-                self._obs_shapes = {k: tuple(v) for k, v in manifest["observables"].items()}
-                segments = manifest["segments"]
-            else:
-                segments = None
-                plain_ck = self._adopt_plain_file(f)
+        damaged: DamagedFileError | None = None
+        try:
+            f = _open_h5(self.path)
+        except DamagedFileError as err:
+            damaged = err
+            f = self._open_padded(err)
+        try:
+            with f:
+                manifest = _read_manifest(f)
+                if manifest is not None and damaged is not None:
+                    raise damaged
+                self._check_layout(f)
+                self._load_metadata(f)
+                if manifest is not None:
+                    self._run_id = manifest["run_id"]
+                    self._next_id = int(manifest["next_id"])
+                    self._obs_shapes = {k: tuple(v) for k, v in manifest["observables"].items()}
+                    segments = manifest["segments"]
+                else:
+                    plain_ck = self._adopt_plain_file(f, damaged is not None)
+        except (OSError, KeyError, RuntimeError) as err:
+            if damaged is None or err is damaged:
+                raise
+            _remove_run_files(self.path)
+            raise DamagedFileError(f"{self.path}: {damaged.why}; the part that was cut off "
+                                   "held HDF5 metadata: nothing can be recovered") from None
         if manifest is None:
-            self._adopt_finish(plain_ck)
+            self._adopt_finish(plain_ck, damaged)
             return
         good, problems = _check_segments(self.path, manifest, full=True)
         self._segments = segments[:good]
@@ -1208,9 +1250,32 @@ class H5MDWriter:
             if isinstance(item, h5py.Dataset) and name not in _PARTICLE_ELEMENTS:
                 self._statics[name] = item[()]
 
-    def _adopt_plain_file(self, f: h5py.File) -> tuple | None:
-        """Take a consolidated (or older-format) file as segment 0; return its checkpoint."""
-        problems = _verify_datasets(f, f"{self.path}:")
+    def _open_padded(self, err: DamagedFileError) -> h5py.File:
+        """A truncated file: copy it as segment 0, zero-padded to the length HDF5 expects."""
+        stored = getattr(err, "stored_eof", None)
+        if stored is None:
+            raise err
+        _remove_run_files(self.path)
+        os.makedirs(_seg_dir(self.path), exist_ok=True)
+        seg0 = _seg_path(self.path, f"{0:08d}.h5")
+        shutil.copyfile(self.path, seg0)
+        self._cut_at = os.path.getsize(seg0)
+        os.truncate(seg0, stored)
+        try:
+            return h5py.File(seg0, "r")
+        except OSError:
+            _remove_run_files(self.path)
+            raise DamagedFileError(f"{self.path}: {err.why}; the part that was cut off held "
+                                   "HDF5 metadata: nothing can be recovered") from None
+
+    def _adopt_plain_file(self, f: h5py.File, padded: bool = False) -> tuple | None:
+        """Take a consolidated (or older-format) file as segment 0; return its checkpoint.
+
+        ``padded``: ``f`` is the zero-padded copy of a truncated file; rows from the
+        first chunk that lay (even partly) beyond the cut or fails its checksum are
+        dropped, and ``self._lost_rows`` says how many.
+        """
+        problems = [] if padded else _verify_datasets(f, f"{self.path}:")
         if problems:
             raise CorruptionError(f"{self.path}: {problems[0]}"
                                   + (f" (and {len(problems) - 1} more)" if len(problems) > 1
@@ -1226,26 +1291,43 @@ class H5MDWriter:
             if isinstance(obs[name], h5py.Group) and "value" in obs[name]:
                 self._obs_shapes[name] = tuple(obs[name]["value"].shape[1:])
                 rows[f"observables/{name}"] = _element_length(obs[name])
+        self._lost_rows: dict[str, int] = {}
         for key in self._keys():
             for dspath, _, _ in self._key_datasets(key):
                 shapes[dspath] = int(f[dspath].shape[0])
+                if padded:
+                    good = _first_lost_row(f[dspath], rows[key], self._cut_at)
+                    if good < rows[key]:
+                        self._lost_rows[key] = self._lost_rows.get(key, 0) + rows[key] - good
+                        rows[key] = good
         self._plain_record = {"name": f"{0:08d}.h5", "level": 99, "rows": rows,
                               "shapes": shapes}
         name = _complete_checkpoint_name(f)
         if name is None:
             return None
-        return _read_ckpt_group(f[name], f"{self.path}:/{name}")
+        if not padded:
+            return _read_ckpt_group(f[name], f"{self.path}:/{name}")
+        try:
+            ck = _read_ckpt_group(f[name], f"{self.path}:/{name}")
+        except (CorruptionError, OSError, KeyError, RuntimeError):
+            return None
+        n = rows["particles"]
+        step_path = self._key_datasets("particles")[0][0]
+        last = int(f[step_path][n - 1]) if n else None
+        return ck if last is not None and ck[0] <= last else None
 
-    def _adopt_finish(self, checkpoint: tuple | None) -> None:
+    def _adopt_finish(self, checkpoint: tuple | None,
+                      damaged: DamagedFileError | None = None) -> None:
         rec = self._plain_record
         del self._plain_record
-        _remove_run_files(self.path)
-        os.makedirs(_seg_dir(self.path), exist_ok=True)
         seg_path = _seg_path(self.path, rec["name"])
-        try:
-            os.link(self.path, seg_path)
-        except OSError:
-            shutil.copyfile(self.path, seg_path)
+        if damaged is None:
+            _remove_run_files(self.path)
+            os.makedirs(_seg_dir(self.path), exist_ok=True)
+            try:
+                os.link(self.path, seg_path)
+            except OSError:
+                shutil.copyfile(self.path, seg_path)
         rec["size"], rec["crc32"] = crc32_file(seg_path)
         self._segments = [rec] if any(rec["rows"].values()) else []
         self._sync_last_steps()
@@ -1254,6 +1336,12 @@ class H5MDWriter:
         self._guard(self._publish, "reopening the file")
         if not self._segments:
             _remove_orphans(self.path, set())
+        if damaged is not None:
+            self.recovery = RecoveryReport(
+                self.path, self._safe_step, self._lost_rows.get("particles", 0),
+                dict(self._lost_rows),
+                (f"{damaged.why}; rows stored beyond the cut were dropped"
+                 + ("" if checkpoint is not None else "; no intact checkpoint is left"),))
 
     def _segment_steps(self, seg: dict[str, Any], key: str) -> np.ndarray:
         r = seg["rows"].get(key, 0)
