@@ -1964,10 +1964,12 @@ class H5MDWriter:
 
 
 class _RecordingFile(io.FileIO):
-    """A file HDF5 writes through (h5py file-object driver) that keeps the first OSError.
+    """A file HDF5 writes through (h5py's file-object driver) that keeps the first OSError.
 
-    HDF5 turns a failed ``write`` into its own error text; keeping the original
-    ``OSError`` lets the writer report ``ENOSPC``/``EFBIG`` exactly.
+    A failed write (``ENOSPC``, ``EFBIG``) is recorded, not raised: HDF5 goes on
+    believing its writes succeed, so no HDF5 error path runs (no tracebacks from
+    h5py's finalisers, no crash), and the writer raises the recorded error once
+    HDF5 is done, then deletes the file.  Short writes are completed.
     """
 
     def __init__(self, path: str) -> None:
@@ -1975,12 +1977,30 @@ class _RecordingFile(io.FileIO):
         self.error: OSError | None = None
 
     def write(self, data: Any) -> int:
-        try:
-            return super().write(data)
-        except OSError as err:
-            if self.error is None:
+        view = memoryview(data).cast("B")
+        size = view.nbytes
+        if self.error is None:
+            try:
+                while view.nbytes:
+                    view = view[super().write(view):]
+            except OSError as err:
                 self.error = err
-            raise
+        return size
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.error is None:
+            try:
+                return super().truncate(size)
+            except OSError as err:
+                self.error = err
+        return self.tell() if size is None else size
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                super().flush()
+            except OSError as err:
+                self.error = err
 
 
 def _stored_edges(group: h5py.Group) -> np.ndarray | None:
