@@ -113,13 +113,15 @@ atomic operation, ``rename``:
 Guarantees and limits: after ``flush`` or ``write_checkpoint`` returns, its
 frames and checkpoint survive a kill at any later instant (and, with the
 default ``fsync=True``, an operating-system crash or power cut); a kill
-during a call leaves the state before it.  ``fsync=False`` keeps the
-kill-safety and drops only the power-cut guarantee.  Not covered: the
-index file itself damaged from outside (it is small and rewritten at every
-flush, but a truncated index is reported, not rebuilt), files of the
-pre-segment format damaged by a crash (read as before, via the commit
-markers), and HDF5 crashing on a full disk while consolidating a run larger
-than the free space reported by ``statvfs`` (the index stays intact).
+during a call leaves the state before or after it.  ``fsync=False`` keeps the
+kill-safety and drops only the power-cut guarantee.  Costs and limits:
+each segment carries about 12 KiB of HDF5 metadata until it is merged or
+consolidated; merged-away segments occupy disk for 60 s; a reader kept open
+on a live run for longer than that may read fill values where segments were
+merged away (reopen it); the index itself damaged from outside (it is small
+and rewritten at every flush) is reported, not rebuilt; a consolidated file
+reopened with ``mode="a"`` keeps only the H5MD groups, parameters, static
+data and checkpoint (groups added by other code are dropped).
 
 Write throughput
 ----------------
