@@ -101,8 +101,10 @@ def test_layout_follows_h5md_1_1(tmp_path):
         assert group["velocity/value"].attrs["unit"] == "nm ps-1"
         assert "unit" not in position["step"].attrs
         assert position["value"].compression is None
-    # superblock version 0: no "file open for writing" flags left behind by a crash
-    assert path.read_bytes()[8] < 3
+    # superblock version 3 (metadata checksums); the file was written to a temporary name
+    # and closed before it was renamed into place: its "open for writing" flags are clear
+    head = path.read_bytes()
+    assert head[8] == 3 and head[11] == 0
 
 
 def test_open_boundary_has_no_edges_and_no_units(tmp_path):
@@ -773,23 +775,28 @@ CHECKPOINT_CHILD = textwrap.dedent(
 
     path, stage = sys.argv[1], sys.argv[2]
 
-    def die(self):
-        if stage == "mid-swap":  # old moved aside and that state flushed, new not yet in place
-            self._file.move("checkpoint", "checkpoint_old")
-            self._file.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
     w = H5MDWriter(path, n_particles=2, dim=1, creator_version="t")
     w.append_frames([0], [0.0], np.zeros((1, 2, 1)))
     w.write_checkpoint(1, {"x": np.ones(2)}, {"which": "old"})
     print("FLUSHED 1", flush=True)
-    H5MDWriter._commit_checkpoint = die
+    # the second checkpoint renames: .ckpt.new.tmp -> .ckpt.new, .ckpt -> .ckpt.prev,
+    # .ckpt.new -> .ckpt; die instead of the N-th rename
+    calls, real_replace = [], os.replace
+
+    def replace(src, dst):
+        calls.append(src)
+        if len(calls) == {"tmp-written": 1, "before-swap": 2, "mid-swap": 3}[stage]:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_replace(src, dst)
+
+    os.replace = replace
     w.write_checkpoint(2, {"x": np.full(2, 2.0)}, {"which": "new"})
     """
 )
 
 
-@pytest.mark.parametrize(("stage", "expected"), [("before-swap", 1), ("mid-swap", 2)])
+@pytest.mark.parametrize(("stage", "expected"),
+                         [("tmp-written", 1), ("before-swap", 2), ("mid-swap", 2)])
 def test_crash_while_writing_checkpoint_keeps_a_complete_one(tmp_path, stage, expected):
     path = tmp_path / "ck.h5md"
     child = tmp_path / "child.py"

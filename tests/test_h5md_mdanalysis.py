@@ -105,3 +105,34 @@ def test_walker_ensemble_with_observables(tmp_path):
         assert ts.data["step"] == steps[i]
         np.testing.assert_allclose(ts.data["energy"], energies[i])
         assert ts.data["mean_energy"] == pytest.approx(energies[i].mean())
+
+
+def test_killed_run_index_reads_as_one_trajectory(tmp_path, cluster, monkeypatch):
+    """A run killed before ``close``: its index file (virtual datasets over the segment
+    files, one per flush) is one H5MD trajectory for MDAnalysis, from any directory."""
+    steps, positions, velocities, edges = cluster
+    path = tmp_path / "killed.h5md"
+    w = H5MDWriter(path, n_particles=7, dim=3, particle_group="trajectory",
+                   creator_version="test", box_edges=edges, record_velocity=True,
+                   time_unit="ps", length_unit="nm")
+    for i in range(4):  # four flushes: four segments, merged into one
+        w.append_frames(steps[i:i + 1], 0.5 * steps[i:i + 1], positions[i:i + 1],
+                        velocity=velocities[i:i + 1])
+        w.append_observables(steps[i:i + 1], 0.5 * steps[i:i + 1], energy=[float(i)])
+        w.flush()
+    w.append_frames([40], [20.0], positions[:1], velocity=velocities[:1])
+    w.append_observables([40], [20.0], energy=[4.0])
+    w.flush()  # a fifth segment beside the merged one
+    w._release()  # as if the process had been killed: no consolidation
+    assert (tmp_path / "killed.h5md.seg").is_dir()
+    monkeypatch.chdir("/")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        u = mda.Universe(str(path))
+    assert len(u.trajectory) == 5
+    for ts in u.trajectory:
+        i = ts.frame
+        expected = positions[i] if i < 4 else positions[0]
+        np.testing.assert_allclose(ts.positions, 10.0 * expected, rtol=1e-6)
+        assert ts.data["step"] == (steps[i] if i < 4 else 40)
+        assert ts.data["energy"] == float(i)

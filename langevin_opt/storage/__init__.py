@@ -1,5 +1,27 @@
-"""Storage layer: H5MD 1.1 trajectory files (writer, reader, crash-safe checkpoints)."""
+"""Storage layer: crash-proof H5MD 1.1 trajectory files (writer, reader, checkpoints)."""
 
-from langevin_opt.storage.h5md import Box, H5MDReader, H5MDWriter
+from langevin_opt.storage.h5md import (
+    Box,
+    CorruptionError,
+    DamagedFileError,
+    H5MDReader,
+    H5MDWriter,
+    OutputLock,
+    OutputLockedError,
+    RecoveryReport,
+    StorageError,
+    StorageFullError,
+)
 
-__all__ = ["Box", "H5MDReader", "H5MDWriter"]
+__all__ = [
+    "Box",
+    "CorruptionError",
+    "DamagedFileError",
+    "H5MDReader",
+    "H5MDWriter",
+    "OutputLock",
+    "OutputLockedError",
+    "RecoveryReport",
+    "StorageError",
+    "StorageFullError",
+]

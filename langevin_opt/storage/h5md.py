@@ -1,10 +1,10 @@
-r"""H5MD 1.1 trajectory files: a buffered, crash-safe writer and a lazy reader.
+r"""H5MD 1.1 trajectory files: a buffered, crash-proof writer and a lazy reader.
 
 All quantities are in reduced units with :math:`k_B = 1` unless the caller
 passes ``time_unit``/``length_unit`` strings, which are then stored as H5MD
 ``unit`` attributes (the numbers are never converted).
 
-Layout written by :class:`H5MDWriter` (H5MD 1.1, explicit step/time arrays)::
+Layout of the H5MD file (H5MD 1.1, explicit step/time arrays)::
 
     /h5md                       attrs: version = int32[2] {1, 1}
     /h5md/author                attrs: name (fixed-length string)
@@ -21,78 +21,179 @@ Layout written by :class:`H5MDWriter` (H5MD 1.1, explicit step/time arrays)::
 The ``step``/``time`` datasets of ``velocity``, ``force``, ``image`` and
 ``box/edges`` are HDF5 hard links to those of ``position`` (required by the
 spec for ``image`` and ``box/edges``, allowed for the others).  Every
-time-dependent element group carries an extra integer attribute
-``langevin_opt_committed_rows``: the number of rows that were completely on
-disk at the end of the last :meth:`H5MDWriter.flush`.
+time-dependent element group carries an integer attribute
+``langevin_opt_committed_rows`` (its number of rows).
 
 Crash safety
 ------------
-HDF5 has no journal: between two flushes, the library keeps dirty metadata
-(dataset extents, chunk indexes) in its caches, and a process killed while
-they are partly written can leave an inconsistent file.  The writer therefore
-keeps the file in a state that reopens, in three ways:
+HDF5 has no journal: a process killed while the library writes its dirty
+metadata (dataset extents, chunk indexes) into a file can leave that file
+unreadable, and a full disk or a file-size limit met inside HDF5's C code
+ends in the same state, or in a segfault.  The earlier design (buffering, a
+two-phase flush with commit markers, checkpoints renamed inside the file)
+narrowed that window but could not close it: a kill 74 us into the 195th
+flush of a run destroyed every frame and checkpoint (issue 12).  So the
+writer now never lets HDF5 modify a file that holds committed data.  Every
+file is *built complete* and then *published* by the operating system's one
+atomic operation, ``rename``:
 
-1. *Buffering.*  :meth:`H5MDWriter.append_frames` and
-   :meth:`H5MDWriter.append_observables` only copy their arrays into memory.
-   HDF5 is touched only inside :meth:`H5MDWriter.flush` (also called
-   automatically when more than ``buffer_bytes`` are pending, by
-   :meth:`H5MDWriter.close` and by every structural operation).  A SIGKILL at
-   any moment outside ``flush`` therefore leaves exactly the state of the
-   last flush on disk.
-2. *Two-phase flush.*  ``flush`` writes the data and calls ``H5Fflush``, then
-   updates the ``langevin_opt_committed_rows`` attributes and calls ``H5Fflush``
-   again.  :class:`H5MDReader` (and the writer in mode ``"a"``, which cuts the
-   datasets back) uses ``min(len(step), len(time), len(value), committed)``
-   rows, so the rows of a flush that was itself killed are ignored.  A kill
-   *inside* ``flush`` (a window of milliseconds) is still not safe: without
-   SWMR, HDF5 writes dirty metadata in no particular order, and a half-written
-   chunk-index split can hide earlier rows or leave the file unreadable
-   ("addr overflow").  In a stress test that killed a writer flushing after
-   every append at random times, this happened in 1 of 2150 kills with
-   4-frame chunks and 3 of 1200 with 1-frame chunks; with the default chunks
-   (up to 1024 frames) index splits, and so this risk, should be far rarer
-   (not measured).
-3. *No consistency flags.*  Files are created with ``libver="earliest"``
-   (superblock version 0).  HDF5 sets and checks its "file is open for
-   writing" flags only in superblock version 3 (``libver="latest"``, needed
-   for SWMR); there a killed writer leaves a file that HDF5 refuses to open
-   (except in SWMR read mode) until ``h5clear -s`` has been run, and
-   ``h5clear`` does not ship with h5py.  SWMR mode was rejected for that
-   reason and because it forbids creating groups, datasets and attributes
-   while it is on (new observables, checkpoints, parameters).
+* HDF5 images are built in memory (``h5py.File(io.BytesIO())``, closed, so
+  complete, with ``libver="latest"``: checksummed metadata) and written by
+  :func:`~langevin_opt.storage._safe.write_atomic`: ``<name>.tmp``,
+  ``fsync``, ``os.replace`` over ``<name>``, ``fsync`` of the directory.  The
+  bytes reach the disk through Python's ``os.write``, so ``ENOSPC`` and
+  ``EFBIG`` (with ``SIGXFSZ`` ignored) are ordinary ``OSError`` s raised in
+  Python, before anything is renamed.
+* **Frames: segment files joined by a virtual dataset.**  Each
+  :meth:`H5MDWriter.flush` writes the buffered rows as a new segment file
+  ``<path>.seg/NNNNNNNN.h5`` (the same dataset paths as the H5MD file,
+  chunked with Fletcher-32 checksums), then a new *index* at ``path``: the
+  full H5MD layout above whose time-dependent datasets are HDF5 virtual
+  datasets (VDS) over the segments (relative source names, resolved beside
+  the index), plus parameters, static data and a JSON manifest attribute
+  ``langevin_opt_manifest`` listing every segment with its size, CRC-32 and
+  rows.  A kill at any instant leaves the old index (with all its segments)
+  or the new one; a segment or index half written is only ever a ``.tmp``
+  file nobody reads.  Segments are merged in levels of four (the last four
+  of one level become one of the next level, up to 256 MiB), so a run of F
+  flushes keeps about ``3 log4(F)`` segments and the index stays small;
+  merged-away files are deleted 60 s later, so a reader that opened an
+  older index keeps its files for at least that long.
+* **Checkpoints: a separate file, the previous one kept.**
+  :meth:`H5MDWriter.write_checkpoint` flushes, writes ``<path>.ckpt.new``
+  atomically, renames ``<path>.ckpt`` to ``<path>.ckpt.prev`` and the new
+  file to ``<path>.ckpt`` (the GROMACS scheme).  Every array carries a
+  CRC-32 attribute (and a Fletcher-32 filter).  :meth:`H5MDReader.checkpoint`
+  takes the newest intact one among the three names, skipping a damaged
+  one for the previous.
+* **Consolidation at close.**  :meth:`H5MDWriter.close` copies everything
+  into one plain H5MD file (chunked, resizable, Fletcher-32 datasets; the
+  checkpoint in ``/checkpoint``), written to ``<path>.tmp`` through a Python
+  file object (so the disk's own error is kept), ``fsync``-ed and renamed
+  over the index; then the sidecar files are deleted.  A closed run is one
+  ordinary file; a live or killed run is the index plus its sidecars, which
+  this reader, ``h5py`` and MDAnalysis all read as one H5MD file (keep the
+  sidecars beside it).  ``H5MDWriter(..., mode="a")`` on a closed file takes
+  it (hard-linked) as segment 0 and continues.
+* **Recovery.**  Reopening a killed run checks each segment's size (reader)
+  or CRC-32 (writer in mode ``"a"`` and :meth:`H5MDReader.checkpoint`, the
+  resume path): frames from the first missing, short or corrupted segment on
+  are dropped and reported in a :class:`RecoveryReport` (``.recovery``: last
+  safe step, lost frames, which file and why), and only a checkpoint covered
+  by the remaining frames is offered.  A file HDF5 cannot open at all
+  (truncated, empty, not HDF5) raises :class:`DamagedFileError` with one line
+  saying which ("truncated file: N bytes on disk, HDF5 expects M"), never a
+  message containing "lock".  For a truncated plain file (outside damage,
+  or a file of the earlier in-place writer cut by a full disk),
+  ``H5MDWriter(..., mode="a")`` copies it zero-padded to the length HDF5
+  expects and keeps the rows of every chunk stored wholly before the cut
+  (and passing its checksum), reporting the rest as lost; if the cut took
+  HDF5 metadata it says in one line that nothing can be recovered and
+  leaves the file as it was.  A kill (or ``SIGALRM`` inside HDF5's C code)
+  cannot produce such a file any more.
+* **Full disk, file-size limit.**  :class:`StorageFullError` (an ``OSError``
+  with ``errno`` ``ENOSPC``/``EDQUOT``/``EFBIG`` and ``last_safe_step``) says
+  in one line the cause and the last step whose frames are safe.  The
+  buffered rows are kept, everything published before stays readable, and a
+  later ``flush`` (or ``mode="a"`` once space is freed) continues.
+  ``close`` checks free space and ``RLIMIT_FSIZE`` before consolidating; if
+  consolidation fails, the run stays complete as index + segments.
+* **One writer per output.**  The writer holds ``fcntl.flock`` on
+  ``<path>.lock`` from before it looks at ``path`` until ``close``; a second
+  writer (``"w"``, ``overwrite=True`` or ``"a"``, in any process) gets
+  :class:`OutputLockedError` without touching anything.  The lock dies with
+  the process, so a killed writer never blocks a resume.  Readers take no
+  lock: no file is ever open for writing by HDF5 under its published name.
+* **Checksums.**  Frame chunks: Fletcher-32 (every read checks it; a
+  mismatch raises ``OSError``); segment files: CRC-32 of every byte;
+  checkpoints: CRC-32 per array; metadata: HDF5's own checksums.
+  :meth:`H5MDReader.verify` checks them all and names the file, dataset and
+  rows of each problem.
 
-Checkpoints are written to ``/checkpoint_new``, flushed, marked complete,
-flushed, and only then renamed over ``/checkpoint`` (the old one is moved to
-``/checkpoint_old`` and deleted after a further flush); the reader takes the
-first *complete* group among ``checkpoint``, ``checkpoint_new`` and
-``checkpoint_old``, so a crash while a checkpoint is written leaves the
-previous one readable.  Files are not ``fsync``-ed: flushed data survives a
-crash of the process, not a crash of the operating system or a power cut.
+Guarantees and limits: after ``flush`` or ``write_checkpoint`` returns, its
+frames and checkpoint survive a kill at any later instant (and, with the
+default ``fsync=True``, an operating-system crash or power cut); a kill
+during a call leaves the state before or after it.  ``fsync=False`` keeps the
+kill-safety and drops only the power-cut guarantee.  Costs and limits:
+each segment carries about 12 KiB of HDF5 metadata until it is merged or
+consolidated; merged-away segments occupy disk for 60 s; a reader kept open
+on a live run for longer than that may read fill values where segments were
+merged away (reopen it); the index itself damaged from outside (it is small
+and rewritten at every flush) is reported, not rebuilt; a consolidated file
+reopened with ``mode="a"`` keeps only the H5MD groups, parameters, static
+data and checkpoint (groups added by other code are dropped).
 
 Write throughput
 ----------------
 ``append_*`` costs one NumPy copy of its arguments (about 70 us for a frame of
-1000 walkers in 3-D), so it can be called from a hot loop; each ``flush``
-costs one ``resize`` and one write per dataset plus two ``H5Fflush`` calls
-(a few milliseconds even for tiny data), so flush every few seconds rather
-than every step.  Measured once on a development VM (100-frame batches of
-``N=1000``, ``dim=3`` float64 positions, a flush per batch): about 90 MB/s
-uncompressed, 27 MB/s with ``"lzf"`` and 10 MB/s with ``"gzip"``; hence no
-compression by default.  To benchmark, time ``append_frames`` + ``flush`` +
-``close`` and divide the bytes of ``position`` by the elapsed time.
+1000 walkers in 3-D), so it can be called from a hot loop; the file is
+touched only by ``flush`` (automatic once ``buffer_bytes`` are pending),
+``write_*``, ``truncate_to_step`` and ``close``.  A flush builds two HDF5
+images and renames two files, which costs a fixed 10-30 ms (plus
+``fsync``) whatever the data; flush every few seconds, not every step.
+Measured on the 2-core development VM (a virtio disk shared with other
+jobs; median ms per call over 300 flushes; "old" is the in-place writer of
+commit a350e99, which forced nothing to disk)::
+
+    per flush                              old     new, fsync   new, fsync=False
+    N=100, dim=2, 1 frame                  2.0     24-28        11-18
+    N=2000, dim=2, 10 frames + 2 obs       2.6     28           14-16
+    N=100000, dim=3, 10 frames (24 MB)     9.0     96           53-66
+    write_checkpoint (N=2000 state)        0.6     12-22        1.2-6
+    close                                  0.2     0.4 s for a 144 MB run (one copy)
+
+The cost per flush does not grow with the run (segments are merged).  At
+the runner's cadence (one flush + checkpoint every ~0.4 s) that is about
+10 % of the wall time with ``fsync`` and 4 % without.  Compression
+(``"lzf"``, ``"gzip"``) is off by default: it cuts throughput to tens of
+MB/s.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-from collections.abc import Mapping
+import re
+import resource
+import shutil
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
 
-__all__ = ["Box", "H5MDReader", "H5MDWriter"]
+from langevin_opt.storage._safe import (
+    CorruptionError,
+    DamagedFileError,
+    OutputLock,
+    OutputLockedError,
+    RecoveryReport,
+    StorageError,
+    StorageFullError,
+    acquire_lock,
+    crc32_file,
+    fsync_dir,
+    is_full_error,
+    release_lock,
+    write_atomic,
+)
+
+__all__ = [
+    "Box",
+    "CorruptionError",
+    "DamagedFileError",
+    "H5MDReader",
+    "H5MDWriter",
+    "OutputLock",
+    "OutputLockedError",
+    "RecoveryReport",
+    "StorageError",
+    "StorageFullError",
+]
 
 H5MD_VERSION = (1, 1)
 _COMMITTED = "langevin_opt_committed_rows"
@@ -102,11 +203,23 @@ _PARAM_KIND = "langevin_opt_kind"
 _CK_STEP = "langevin_opt_step"
 _CK_COMPLETE = "langevin_opt_complete"
 _CK_NAMES = ("checkpoint", "checkpoint_new", "checkpoint_old")
+_CK_CRC = "langevin_opt_crc32"
+_RUN_ID = "langevin_opt_run_id"
+_MANIFEST = "langevin_opt_manifest"
+_MANIFEST_FORMAT = 1
+_SEG_SUFFIX = ".seg"
+_CK_SUFFIXES = (".ckpt", ".ckpt.new", ".ckpt.prev")
 _PARTICLE_ELEMENTS = ("position", "velocity", "force", "image")
 _COMPRESSIONS = (None, "gzip", "lzf")
 _CHUNK_TARGET_BYTES = 256 * 1024
 _CHUNK_MAX_FRAMES = 1024
+_COPY_BLOCK_BYTES = 64 * 2**20
+_MERGE_FAN_IN = 4
+_MERGE_MAX_BYTES = 256 * 2**20
+_RETIRE_AFTER_S = 60.0
 _NDARRAY_TAG = "__ndarray__"
+_FULL_CAUSES = {28: "no space left on device (ENOSPC)", 27: "file size limit exceeded (EFBIG)",
+                122: "disk quota exceeded (EDQUOT)"}
 
 
 class Box(NamedTuple):
@@ -373,17 +486,285 @@ def _check_attr_value(value: Any, what: str) -> Any:
 
 
 # --------------------------------------------------------------------------
+# files of a run: index, segments, checkpoints
+# --------------------------------------------------------------------------
+
+
+def _seg_dir(path: str) -> str:
+    return path + _SEG_SUFFIX
+
+
+def _seg_path(path: str, name: str) -> str:
+    return os.path.join(_seg_dir(path), name)
+
+
+def _ckpt_paths(path: str) -> list[str]:
+    return [path + s for s in _CK_SUFFIXES]
+
+
+def _array_crc(arr: np.ndarray) -> int:
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype.byteorder not in ("=", "|"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return zlib.crc32(arr.tobytes())
+
+
+def _image(build: Callable[[h5py.File], None]) -> bytes:
+    """Build an HDF5 file in memory (closed, so complete) and return its bytes."""
+    bio = io.BytesIO()
+    with h5py.File(bio, "w", libver="latest") as f:
+        build(f)
+    return bio.getvalue()
+
+
+def _damaged(path: str, err: OSError) -> DamagedFileError:
+    """A one-line DamagedFileError for a file HDF5 cannot open (never says 'lock')."""
+    text = " ".join(str(err).split())
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = -1
+    m = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
+    if size == 0:
+        why = "empty file (0 bytes), not an HDF5 file (no file signature)"
+    elif m:
+        why = (f"truncated file: {m.group(1)} bytes on disk, HDF5 expects {m.group(2)} "
+               "(cut short by a crash, a full disk or a file-size limit)")
+    elif "signature" in text.lower():
+        why = f"not an HDF5 file (no file signature found, {size} bytes)"
+    else:
+        detail = re.sub(r"\S*lock\S*", "", text, flags=re.IGNORECASE)[:160]
+        why = f"damaged HDF5 file ({detail})"
+    tail = ("H5MDWriter(..., mode='a') may recover the frames stored before the cut" if m
+            else "nothing can be recovered from it")
+    error = DamagedFileError(f"{path}: {why}; {tail}")
+    error.stored_eof = int(m.group(2)) if m and size > 0 else None
+    error.why = why
+    return error
+
+
+def _open_h5(path: str) -> h5py.File:
+    """Open ``path`` read-only; a file HDF5 cannot open raises DamagedFileError."""
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        if "consistency flags" in str(err):
+            # A SWMR writer (not ours) that crashed: SWMR read mode skips the flag check.
+            return h5py.File(path, "r", libver="latest", swmr=True)
+        raise _damaged(path, err) from None
+
+
+def _read_manifest(f: h5py.File) -> dict | None:
+    if _MANIFEST not in f.attrs:
+        return None
+    return json.loads(_decode(f.attrs[_MANIFEST]))
+
+
+def _check_segments(path: str, manifest: dict, full: bool) -> tuple[int, list[str]]:
+    """Index of the first damaged segment (``len`` if none) and one problem line per damage.
+
+    ``full`` checks the CRC-32 of every segment; otherwise only existence and size.
+    """
+    for i, seg in enumerate(manifest["segments"]):
+        seg_path = _seg_path(path, seg["name"])
+        try:
+            if full:
+                size, crc = crc32_file(seg_path)
+            else:
+                size, crc = os.path.getsize(seg_path), seg["crc32"]
+        except FileNotFoundError:
+            return i, [f"segment {seg_path} is missing"]
+        except OSError as err:
+            return i, [f"segment {seg_path} cannot be read ({err.strerror})"]
+        if size != seg["size"]:
+            return i, [f"segment {seg_path} has {size} bytes, {seg['size']} were written"]
+        if crc != seg["crc32"]:
+            where = _locate_corruption(seg_path)
+            return i, [f"segment {seg_path}: CRC-32 mismatch (corrupted bytes{where})"]
+    return len(manifest["segments"]), []
+
+
+def _locate_corruption(path: str) -> str:
+    """``", in <dataset> rows a..b"`` for the first chunk failing its Fletcher-32 check."""
+    try:
+        with h5py.File(path, "r") as f:
+            problems = _verify_datasets(f, "")
+    except OSError:
+        return ", in the HDF5 metadata"
+    return f", {problems[0]}" if problems else ", outside the frame data"
+
+
+def _verify_datasets(f: h5py.File, prefix: str) -> list[str]:
+    """Read every stored (non-virtual) dataset in blocks; one line per failing block."""
+    problems: list[str] = []
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    for name in names:
+        ds = f[name]
+        if ds.is_virtual or ds.shape is None:
+            continue
+        if ds.shape == () or ds.chunks is None:
+            try:
+                ds[()]
+            except (OSError, RuntimeError) as err:
+                problems.append(f"in {prefix}{name}: {_one_line(err)}")
+            continue
+        step = ds.chunks[0]
+        for start in range(0, ds.shape[0], step):
+            try:
+                ds[start:start + step]
+            except (OSError, RuntimeError) as err:
+                stop = min(ds.shape[0], start + step) - 1
+                problems.append(f"in {prefix}{name} rows {start}..{stop}: {_one_line(err)}")
+                break
+    return problems
+
+
+def _first_lost_row(ds: h5py.Dataset, n: int, cut_at: int) -> int:
+    """First of ``n`` rows of a chunked dataset that lay beyond byte ``cut_at`` or fail to read."""
+    first = n
+    if ds.chunks is None:
+        return 0
+    for i in range(ds.id.get_num_chunks()):
+        info = ds.id.get_chunk_info(i)
+        if info.byte_offset is None or info.byte_offset + info.size > cut_at:
+            first = min(first, int(info.chunk_offset[0]))
+    step = ds.chunks[0]
+    for start in range(0, first, step):
+        try:
+            ds[start:min(first, start + step)]
+        except (OSError, RuntimeError):
+            return start
+    return first
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    low = text.lower()
+    if "fletcher32" in low or "filter returned failure" in low:
+        return "Fletcher-32 checksum mismatch (corrupted bytes)"
+    return text[:160]
+
+
+def _write_ckpt_group(group: h5py.Group, step: int, arrays: Mapping[str, np.ndarray],
+                      attrs: Mapping[str, Any], run_id: str | None) -> None:
+    for name, arr in arrays.items():
+        kwargs: dict[str, Any] = {}
+        if arr.ndim and arr.size:
+            kwargs = {"chunks": arr.shape, "fletcher32": True}
+        ds = group.create_dataset(name, data=arr, **kwargs)
+        ds.attrs[_CK_CRC] = np.int64(_array_crc(arr))
+    for name, value in attrs.items():
+        group.attrs[name] = value
+    group.attrs[_CK_STEP] = np.int64(step)
+    if run_id is not None:
+        group.attrs[_RUN_ID] = run_id
+    group.attrs[_CK_COMPLETE] = np.bool_(True)
+
+
+def _read_ckpt_group(group: h5py.Group, where: str
+                     ) -> tuple[int, dict[str, np.ndarray], dict[str, Any]]:
+    """Read and verify a checkpoint group; CorruptionError names the array."""
+    arrays = {}
+    for key in group:
+        try:
+            arr = group[key][()]
+        except (OSError, RuntimeError) as err:
+            raise CorruptionError(f"{where}: checkpoint array {key!r}: {_one_line(err)}") from None
+        stored = group[key].attrs.get(_CK_CRC)
+        if stored is not None and int(stored) != _array_crc(np.asarray(arr)):
+            raise CorruptionError(f"{where}: checkpoint array {key!r}: CRC-32 mismatch "
+                                  "(corrupted bytes)")
+        arrays[key] = arr
+    attrs = {key: _decode(value) for key, value in group.attrs.items()
+             if key not in (_CK_STEP, _CK_COMPLETE, _RUN_ID)}
+    return int(group.attrs[_CK_STEP]), arrays, attrs
+
+
+def _read_ckpt_file(path: str, run_id: str
+                    ) -> tuple[int, dict[str, np.ndarray], dict[str, Any]] | None:
+    """Checkpoint of a sidecar file; None if missing or of another run; CorruptionError if bad."""
+    if not os.path.exists(path):
+        return None
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise CorruptionError(f"{path}: checkpoint file unreadable "
+                              f"({_damaged(path, err).args[0].split(': ', 1)[1]})") from None
+    with f:
+        group = f.get("checkpoint")
+        if group is None or not bool(group.attrs.get(_CK_COMPLETE, False)):
+            raise CorruptionError(f"{path}: checkpoint file incomplete")
+        if _decode(group.attrs.get(_RUN_ID)) != run_id:
+            return None  # left by another run
+        return _read_ckpt_group(group, path)
+
+
+def _best_ckpt(path: str, run_id: str, max_step: int | None, problems: list[str]
+               ) -> tuple[int, dict[str, np.ndarray], dict[str, Any]] | None:
+    """Newest valid sidecar checkpoint (step <= max_step if given); damage goes to problems."""
+    best = None
+    for ck_path in _ckpt_paths(path):
+        try:
+            ck = _read_ckpt_file(ck_path, run_id)
+        except CorruptionError as err:
+            problems.append(str(err))
+            continue
+        if ck is None or (max_step is not None and ck[0] > max_step):
+            continue
+        if best is None or ck[0] > best[0]:
+            best = ck
+    return best
+
+
+def _remove_run_files(path: str) -> None:
+    """Delete every sidecar file of ``path``: segments, checkpoints, temporaries."""
+    _remove_orphans(path, set())
+    try:
+        os.rmdir(_seg_dir(path))
+    except OSError:
+        pass
+    for extra in _ckpt_paths(path):
+        try:
+            os.unlink(extra)
+        except FileNotFoundError:
+            pass
+
+
+def _remove_orphans(path: str, keep: set[str]) -> None:
+    """Delete segment files not in ``keep`` and temporary files left by a killed writer."""
+    seg_dir = _seg_dir(path)
+    if os.path.isdir(seg_dir):
+        for name in os.listdir(seg_dir):
+            if name not in keep:
+                try:
+                    os.unlink(os.path.join(seg_dir, name))
+                except OSError:
+                    pass
+    for extra in (*(p + ".tmp" for p in _ckpt_paths(path)), path + ".tmp"):
+        try:
+            os.unlink(extra)
+        except FileNotFoundError:
+            pass
+
+
+# --------------------------------------------------------------------------
 # writer
 # --------------------------------------------------------------------------
 
 
 class H5MDWriter:
-    """Buffered, crash-safe writer of H5MD 1.1 files for walkers or particles.
+    """Buffered, crash-proof writer of H5MD 1.1 files for walkers or particles.
 
     Parameters
     ----------
     path : str or os.PathLike
         File to write (``.h5md`` is the extension MDAnalysis recognises).
+        While the writer is open, sidecar files ``<path>.seg/``,
+        ``<path>.ckpt[.prev|.new]`` and ``<path>.lock`` lie beside it (see the
+        module docstring); :meth:`close` folds them into ``path``.
     n_particles : int
         Number of walkers or particles ``N`` per frame.
     dim : int
@@ -414,22 +795,40 @@ class H5MDWriter:
         (reduced units).
     mode : {"w", "a"}, optional
         ``"w"`` creates the file; ``"a"`` reopens an existing file to resume,
-        also one left by a killed run.  In mode ``"a"`` the layout arguments
-        (``n_particles``, ``dim``, ``box_edges``, ``record_*``, units) must
-        match the file.
+        also one left by a killed run (what was lost is in :attr:`recovery`).
+        In mode ``"a"`` the layout arguments (``n_particles``, ``dim``,
+        ``box_edges``, ``record_*``, units) must match the file.
     overwrite : bool, optional
         In mode ``"w"``, replace an existing file instead of raising
         ``FileExistsError``.
     buffer_bytes : int, optional
         Pending bytes above which ``append_*`` flushes by itself (default
         64 MiB); 0 flushes on every append.
+    fsync : bool, optional
+        ``fsync`` every published file and its directory (default ``True``):
+        flushed frames then also survive an operating-system crash or a power
+        cut.  ``False`` keeps the kill-safety (atomic renames) and is faster.
+
+    Attributes
+    ----------
+    recovery : RecoveryReport or None
+        In mode ``"a"``: what was lost because a segment file was damaged or
+        missing; ``None`` if nothing was lost.
 
     Raises
     ------
+    OutputLockedError
+        Another writer (any process) has ``path`` open; nothing was touched.
     FileExistsError
         Mode ``"w"`` on an existing file without ``overwrite=True``.
     FileNotFoundError
         Mode ``"a"`` on a missing file.
+    DamagedFileError
+        Mode ``"a"`` on a file HDF5 cannot open (truncated, empty, not HDF5).
+    CorruptionError
+        Mode ``"a"`` on a consolidated file whose data fail their checksums.
+    StorageFullError
+        The disk is full or a file-size limit was hit while creating the file.
     ValueError
         An argument has a wrong type, shape or value, or does not match the
         file in mode ``"a"``.
@@ -437,7 +836,7 @@ class H5MDWriter:
     Notes
     -----
     Units are reduced units with :math:`k_B = 1`.  See the module docstring
-    for the file layout and the crash-safety protocol.  Use as a context
+    for the file layout and the crash-safety design.  Use as a context
     manager, or call :meth:`close`.  In mode ``"a"``, ``author``, ``creator``
     and ``creator_version`` are ignored (the file keeps its own).
 
@@ -471,9 +870,11 @@ class H5MDWriter:
         mode: str = "w",
         overwrite: bool = False,
         buffer_bytes: int = 64 * 2**20,
+        fsync: bool = True,
+        lock: OutputLock | None = None,
     ) -> None:
-        self._file: h5py.File | None = None
-        self.path = os.fspath(path)
+        self._lock_fd: int | None = None
+        self.path = os.path.abspath(os.fspath(path))
         self.n_particles = _check_positive_int(n_particles, "n_particles")
         self.dim = _check_positive_int(dim, "dim")
         self.particle_group = _check_name(particle_group, "particle_group")
@@ -519,39 +920,101 @@ class H5MDWriter:
         self.time_unit = time_unit
         self.length_unit = length_unit
         self.buffer_bytes = int(buffer_bytes)
+        self.fsync = bool(fsync)
+        self.recovery: RecoveryReport | None = None
+
+        self._meta = {"author": author, "creator": creator, "creator_version": creator_version}
+        self._params: tuple[dict[str, Any], str] | None = None
+        self._statics: dict[str, np.ndarray] = {}
+        self._segments: list[dict[str, Any]] = []
+        self._next_id = 1
+        self._run_id = uuid.uuid4().hex
+        self._obs_shapes: dict[str, tuple[int, ...]] = {}
+        self._safe_step: int | None = None  # last frame step in published segments
+        self._retired: list[tuple[float, list[str]]] = []
 
         self._pending_frames: list[dict[str, np.ndarray]] = []
         self._pending_obs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._pending_bytes = 0
         self._last_frame_step: int | None = None
         self._last_obs_step: dict[str, int | None] = {}
-        self._obs_row_shape: dict[str, tuple[int, ...]] = {}
 
-        if mode == "w":
-            if os.path.exists(self.path) and not overwrite:
-                raise FileExistsError(
-                    f"{self.path} already exists; pass overwrite=True to replace it "
-                    "or mode='a' to append"
-                )
-            self._file = h5py.File(self.path, "w", libver="earliest")
-            layout = self._create_layout
-            args: tuple[str, ...] = (author, creator, creator_version)
+        # One writer per output: lock before looking at (or touching) anything.
+        if lock is not None:
+            if not isinstance(lock, OutputLock) or lock.path != self.path:
+                raise ValueError(f"lock must be an OutputLock of {self.path}, got {lock!r}")
+            self._lock_fd = lock.take()
         else:
-            if not os.path.exists(self.path):
-                raise FileNotFoundError(
-                    f"{self.path} does not exist; mode='a' appends to an existing file"
-                )
-            self._file = h5py.File(self.path, "r+", libver="earliest")
-            layout, args = self._open_layout, ()
+            self._lock_fd = acquire_lock(self.path)
         try:
-            layout(*args)
-            self._file.flush()
+            if mode == "w":
+                if os.path.exists(self.path) and not overwrite:
+                    raise FileExistsError(
+                        f"{self.path} already exists; pass overwrite=True to replace it "
+                        "or mode='a' to append"
+                    )
+                _remove_run_files(self.path)
+                self._guard(self._publish, "creating the file")
+            else:
+                if not os.path.exists(self.path):
+                    raise FileNotFoundError(
+                        f"{self.path} does not exist; mode='a' appends to an existing file"
+                    )
+                self._open_existing()
         except BaseException:
-            self._file.close()
-            self._file = None
+            self._release()
             raise
 
-    # -- layout -------------------------------------------------------------
+    # -- small helpers ---------------------------------------------------------
+
+    @property
+    def _rel_seg_dir(self) -> str:
+        return os.path.basename(self.path) + _SEG_SUFFIX
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            release_lock(self.path, self._lock_fd)
+            self._lock_fd = None
+
+    def _check_open(self) -> None:
+        if self._lock_fd is None:
+            raise ValueError(f"H5MDWriter for {self.path} is closed")
+
+    def _guard(self, action: Callable[..., Any], what: str, *args: Any) -> Any:
+        """Run ``action``; a full disk or file-size limit becomes StorageFullError."""
+        try:
+            return action(*args)
+        except StorageFullError:
+            raise
+        except OSError as err:
+            if not is_full_error(err):
+                raise
+            cause = _FULL_CAUSES.get(err.errno, err.strerror or "no space")
+            safe = ("no frame is on disk yet" if self._safe_step is None
+                    else f"frames up to step {self._safe_step} are safe on disk")
+            raise StorageFullError(f"{self.path}: {cause} while {what}; {safe}",
+                                   err=err.errno, last_safe_step=self._safe_step) from None
+
+    def _keys(self) -> list[str]:
+        return ["particles", *(f"observables/{name}" for name in self._obs_shapes)]
+
+    def _key_datasets(self, key: str) -> list[tuple[str, tuple[int, ...], Any]]:
+        """(path, row shape, dtype) of the stored datasets of an element key."""
+        if key == "particles":
+            g = f"particles/{self.particle_group}"
+            out = [(f"{g}/position/step", (), np.int64), (f"{g}/position/time", (), np.float64)]
+            row = (self.n_particles, self.dim)
+            for name in _PARTICLE_ELEMENTS:
+                if self.record[name]:
+                    dtype = np.int64 if name == "image" else np.float64
+                    out.append((f"{g}/{name}/value", row, dtype))
+            if self.box_edges is not None:
+                out.append((f"{g}/box/edges/value", (self.dim,), np.float64))
+            return out
+        name = key.split("/", 1)[1]
+        o = f"observables/{name}"
+        return [(f"{o}/step", (), np.int64), (f"{o}/time", (), np.float64),
+                (f"{o}/value", self._obs_shapes[name], np.float64)]
 
     def _dataset_kwargs(self) -> dict[str, Any]:
         if self.compression == "gzip":
@@ -560,84 +1023,179 @@ class H5MDWriter:
             return {"compression": "lzf"}
         return {}
 
-    def _new_dataset(
-        self, group: h5py.Group, name: str, row_shape: tuple[int, ...], dtype: Any
-    ) -> h5py.Dataset:
-        frames = _chunk_frames(row_shape, np.dtype(dtype).itemsize, self.chunk_frames)
-        return group.create_dataset(
-            name,
-            shape=(0, *row_shape),
-            maxshape=(None, *row_shape),
-            chunks=(frames, *row_shape),
-            dtype=dtype,
-            **self._dataset_kwargs(),
-        )
+    def _create_stored(self, f: h5py.File, dspath: str, row: tuple[int, ...], dtype: Any,
+                       data: np.ndarray | None = None, rows: int = 0) -> h5py.Dataset:
+        """A chunked, Fletcher-32-checked dataset of ``rows`` rows (or holding ``data``)."""
+        n = rows if data is None else data.shape[0]
+        frames = _chunk_frames(row, np.dtype(dtype).itemsize, self.chunk_frames)
+        ds = f.create_dataset(dspath, shape=(n, *row), maxshape=(None, *row), dtype=dtype,
+                              chunks=(max(1, min(frames, n)) if data is not None else frames,
+                                      *row), fletcher32=True,
+                              **self._dataset_kwargs())
+        if data is not None and n:
+            ds[...] = data
+        return ds
 
-    def _new_element(
-        self,
-        parent: h5py.Group,
-        name: str,
-        row_shape: tuple[int, ...],
-        dtype: Any,
-        link_to: h5py.Group | None = None,
-        value_unit: str | None = None,
-    ) -> h5py.Group:
-        group = parent.create_group(name)
-        if link_to is None:
-            self._new_dataset(group, "step", (), np.int64)
-            time = self._new_dataset(group, "time", (), np.float64)
-            if self.time_unit is not None:
-                time.attrs["unit"] = self.time_unit
-        else:
-            group["step"] = link_to["step"]
-            group["time"] = link_to["time"]
-        value = self._new_dataset(group, "value", row_shape, dtype)
-        if value_unit is not None:
-            value.attrs["unit"] = value_unit
-        group.attrs[_COMMITTED] = np.int64(0)
-        return group
+    # -- building the published files -----------------------------------------
 
-    def _create_layout(self, author: str, creator: str, creator_version: str) -> None:
-        f = self._file
+    def _manifest(self, segments: list[dict[str, Any]]) -> str:
+        return json.dumps({
+            "format": _MANIFEST_FORMAT,
+            "run_id": self._run_id,
+            "next_id": self._next_id,
+            "observables": {k: list(v) for k, v in self._obs_shapes.items()},
+            "segments": segments,
+        })
+
+    def _build(self, f: h5py.File, segments: list[dict[str, Any]], final: bool,
+               checkpoint: str | None = None) -> None:
+        """Write the whole H5MD layout; data as VDS over segments, or copied if ``final``."""
         h5md = f.create_group("h5md")
         h5md.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
-        h5md.create_group("author").attrs["name"] = np.bytes_(author.encode("utf-8"))
+        h5md.create_group("author").attrs["name"] = np.bytes_(self._meta["author"].encode())
         creator_group = h5md.create_group("creator")
-        creator_group.attrs["name"] = np.bytes_(creator.encode("utf-8"))
-        creator_group.attrs["version"] = np.bytes_(creator_version.encode("utf-8"))
+        creator_group.attrs["name"] = np.bytes_(self._meta["creator"].encode())
+        creator_group.attrs["version"] = np.bytes_(self._meta["creator_version"].encode())
         if self.time_unit is not None or self.length_unit is not None:
             units = h5md.create_group("modules").create_group("units")
             units.attrs["version"] = np.array((1, 0), dtype=np.int32)
             units.attrs["system"] = "SI"
-
-        group = f.create_group("particles").create_group(self.particle_group)
-        row = (self.n_particles, self.dim)
-        velocity_unit = None
-        if self.length_unit is not None and self.time_unit is not None:
-            velocity_unit = f"{self.length_unit} {self.time_unit}-1"
-        position = self._new_element(
-            group, "position", row, np.float64, value_unit=self.length_unit
-        )
-        if self.record["velocity"]:
-            self._new_element(group, "velocity", row, np.float64, position, velocity_unit)
-        if self.record["force"]:
-            self._new_element(group, "force", row, np.float64, position)
-        if self.record["image"]:
-            self._new_element(group, "image", row, np.int64, position)
-
-        box = group.create_group("box")
+        g = f.create_group("particles").create_group(self.particle_group)
+        f.create_group("observables")
+        sources: dict[str, h5py.File] = {}
+        try:
+            for key in self._keys():
+                total = sum(seg["rows"].get(key, 0) for seg in segments)
+                for dspath, row, dtype in self._key_datasets(key):
+                    if final:
+                        ds = self._create_stored(f, dspath, row, dtype, rows=total)
+                        self._copy_rows(ds, dspath, key, segments, sources)
+                    elif total == 0:
+                        self._create_stored(f, dspath, row, dtype)
+                    else:
+                        layout = h5py.VirtualLayout(shape=(total, *row), dtype=dtype)
+                        start = 0
+                        for seg in segments:
+                            r = seg["rows"].get(key, 0)
+                            if r:
+                                stored = seg["shapes"][dspath]
+                                src = h5py.VirtualSource(
+                                    f"{self._rel_seg_dir}/{seg['name']}", dspath,
+                                    shape=(stored, *row), dtype=dtype)
+                                layout[start:start + r] = src if r == stored else src[0:r]
+                                start += r
+                        f.create_virtual_dataset(dspath, layout)
+                element = f[dspath.rsplit("/", 1)[0]]
+                element.attrs[_COMMITTED] = np.int64(total)
+        finally:
+            for src_file in sources.values():
+                src_file.close()
+        # shared step/time (hard links, as H5MD requires for image and box/edges)
+        for name in ("velocity", "force", "image"):
+            if self.record[name]:
+                g[f"{name}/step"] = g["position/step"]
+                g[f"{name}/time"] = g["position/time"]
+        box = g["box"] if "box" in g else g.create_group("box")
         box.attrs["dimension"] = np.int32(self.dim)
         boundary = b"none" if self.box_edges is None else b"periodic"
         box.attrs["boundary"] = np.array([boundary] * self.dim, dtype="S8")
         if self.box_edges is not None:
-            edges = self._new_element(
-                box, "edges", (self.dim,), np.float64, position, self.length_unit
-            )
-            edges.attrs[_CONSTANT_EDGES] = self.box_edges
-        f.create_group("observables")
+            box["edges/step"] = g["position/step"]
+            box["edges/time"] = g["position/time"]
+            box["edges"].attrs[_CONSTANT_EDGES] = self.box_edges
+            if self.length_unit is not None:
+                box["edges/value"].attrs["unit"] = self.length_unit
+        if self.time_unit is not None:
+            g["position/time"].attrs["unit"] = self.time_unit
+        if self.length_unit is not None:
+            g["position/value"].attrs["unit"] = self.length_unit
+            if self.record["velocity"] and self.time_unit is not None:
+                g["velocity/value"].attrs["unit"] = f"{self.length_unit} {self.time_unit}-1"
+        if self.time_unit is not None:
+            for name in self._obs_shapes:
+                f[f"observables/{name}/time"].attrs["unit"] = self.time_unit
+        if self._params is not None:
+            group = f.create_group("parameters")
+            _write_param_tree(group, self._params[0])
+            group.attrs[_PARAMS_JSON] = self._params[1]
+        for name, arr in self._statics.items():
+            g.create_dataset(name, data=arr)
+        if final:
+            if checkpoint is not None:  # copy the verified checkpoint file's group as it is
+                with h5py.File(checkpoint, "r") as src:
+                    src.copy("checkpoint", f)
+        else:
+            f.attrs[_MANIFEST] = self._manifest(segments)
 
-    def _open_layout(self) -> None:
-        f = self._file
+    def _copy_rows(self, ds: h5py.Dataset, dspath: str, key: str,
+                   segments: list[dict[str, Any]], sources: dict[str, h5py.File]) -> None:
+        row_bytes = max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:], dtype=np.int64)))
+        block = max(1, _COPY_BLOCK_BYTES // row_bytes)
+        start = 0
+        for seg in segments:
+            r = seg["rows"].get(key, 0)
+            if not r:
+                continue
+            if seg["name"] not in sources:
+                sources[seg["name"]] = h5py.File(_seg_path(self.path, seg["name"]), "r")
+            src = sources[seg["name"]][dspath]
+            for a in range(0, r, block):
+                b = min(r, a + block)
+                ds[start + a:start + b] = src[a:b]
+            start += r
+
+    def _publish(self, segments: list[dict[str, Any]] | None = None) -> None:
+        """Atomically replace the index file by one listing ``segments``."""
+        segments = self._segments if segments is None else segments
+        image = _image(lambda f: self._build(f, segments, final=False))
+        write_atomic(self.path, image, fsync=self.fsync)
+
+    # -- reopening -------------------------------------------------------------
+
+    def _open_existing(self) -> None:
+        damaged: DamagedFileError | None = None
+        try:
+            f = _open_h5(self.path)
+        except DamagedFileError as err:
+            damaged = err
+            f = self._open_padded(err)
+        try:
+            with f:
+                manifest = _read_manifest(f)
+                if manifest is not None and damaged is not None:
+                    raise damaged
+                self._check_layout(f)
+                self._load_metadata(f)
+                if manifest is not None:
+                    self._run_id = manifest["run_id"]
+                    self._next_id = int(manifest["next_id"])
+                    self._obs_shapes = {k: tuple(v) for k, v in manifest["observables"].items()}
+                    segments = manifest["segments"]
+                else:
+                    plain_ck = self._adopt_plain_file(f, damaged is not None)
+        except (OSError, KeyError, RuntimeError) as err:
+            if damaged is None or err is damaged:
+                raise
+            _remove_run_files(self.path)
+            raise DamagedFileError(f"{self.path}: {damaged.why}; the part that was cut off "
+                                   "held HDF5 metadata: nothing can be recovered") from None
+        if manifest is None:
+            self._adopt_finish(plain_ck, damaged)
+            return
+        good, problems = _check_segments(self.path, manifest, full=True)
+        self._segments = segments[:good]
+        self._sync_last_steps()
+        if good < len(segments):
+            lost = {}
+            for seg in segments[good:]:
+                for key, r in seg["rows"].items():
+                    lost[key] = lost.get(key, 0) + r
+            self.recovery = RecoveryReport(self.path, self._safe_step, lost.get("particles", 0),
+                                           lost, tuple(problems))
+            self._guard(self._publish, "recovering the file")
+        _remove_orphans(self.path, {seg["name"] for seg in self._segments})
+
+    def _check_layout(self, f: h5py.File) -> None:
         where = f"particles/{self.particle_group}"
         if "h5md" not in f or where not in f or "position" not in f[where]:
             raise ValueError(
@@ -667,61 +1225,147 @@ class H5MDWriter:
             stored = _decode(ds.attrs.get("unit"))
             if given is not None and given != stored:
                 raise ValueError(f"{what}={given!r} does not match the file's {stored!r}")
-        if "observables" not in f:
-            f.create_group("observables")
+            if what == "time_unit":
+                self.time_unit = stored
+            else:
+                self.length_unit = stored
 
-        # Repair a file cut short by a crash: cut every element to its readable rows
-        # (all particle elements share step/time, so they are cut to a common length).
-        particle = self._particle_time_elements()
-        n_frames = min(_element_length(e) for e in particle)
-        observables = self._time_elements()[len(particle) :]
-        cuts = [(e, n_frames) for e in particle] + [(e, _element_length(e)) for e in observables]
-        for element, n in cuts:
-            for name in ("step", "time", "value"):
-                if element[name].shape[0] != n:
-                    element[name].resize(n, axis=0)
-            element.attrs[_COMMITTED] = np.int64(n)
-        self._recover_checkpoint()
-        self._sync_last_steps()
+    def _load_metadata(self, f: h5py.File) -> None:
+        h5md = f["h5md"]
+        self._meta = {
+            "author": str(_decode(h5md["author"].attrs["name"])),
+            "creator": str(_decode(h5md["creator"].attrs["name"])),
+            "creator_version": str(_decode(h5md["creator"].attrs["version"])),
+        }
+        if "parameters" in f:
+            group = f["parameters"]
+            if _PARAMS_JSON in group.attrs:
+                text = _decode(group.attrs[_PARAMS_JSON])
+                normalised = json.loads(text)
+            else:
+                normalised = _to_json(_read_param_tree(group), "")
+                text = json.dumps(normalised, allow_nan=True)
+            self._params = (normalised, text)
+        group = f[f"particles/{self.particle_group}"]
+        for name in group:
+            item = group[name]
+            if isinstance(item, h5py.Dataset) and name not in _PARTICLE_ELEMENTS:
+                self._statics[name] = item[()]
 
-    def _particle_time_elements(self) -> list[h5py.Group]:
-        """Time-dependent elements of the particle group (position first, then box edges)."""
-        group = self._file[f"particles/{self.particle_group}"]
-        out = [group[name] for name in _PARTICLE_ELEMENTS if name in group]
+    def _open_padded(self, err: DamagedFileError) -> h5py.File:
+        """A truncated file: copy it as segment 0, zero-padded to the length HDF5 expects."""
+        stored = getattr(err, "stored_eof", None)
+        if stored is None:
+            raise err
+        _remove_run_files(self.path)
+        os.makedirs(_seg_dir(self.path), exist_ok=True)
+        seg0 = _seg_path(self.path, f"{0:08d}.h5")
+        shutil.copyfile(self.path, seg0)
+        self._cut_at = os.path.getsize(seg0)
+        os.truncate(seg0, stored)
+        try:
+            return h5py.File(seg0, "r")
+        except OSError:
+            _remove_run_files(self.path)
+            raise DamagedFileError(f"{self.path}: {err.why}; the part that was cut off held "
+                                   "HDF5 metadata: nothing can be recovered") from None
+
+    def _adopt_plain_file(self, f: h5py.File, padded: bool = False) -> tuple | None:
+        """Take a consolidated (or older-format) file as segment 0; return its checkpoint.
+
+        ``padded``: ``f`` is the zero-padded copy of a truncated file; rows from the
+        first chunk that lay (even partly) beyond the cut or fails its checksum are
+        dropped, and ``self._lost_rows`` says how many.
+        """
+        problems = [] if padded else _verify_datasets(f, f"{self.path}:")
+        if problems:
+            raise CorruptionError(f"{self.path}: {problems[0]}"
+                                  + (f" (and {len(problems) - 1} more)" if len(problems) > 1
+                                     else ""))
+        group = f[f"particles/{self.particle_group}"]
+        particle = [group[name] for name in _PARTICLE_ELEMENTS if name in group]
         if "edges" in group["box"] and isinstance(group["box/edges"], h5py.Group):
-            out.append(group["box/edges"])
-        return out
-
-    def _time_elements(self) -> list[h5py.Group]:
-        """All time-dependent element groups of this writer's particle group and observables."""
-        f = self._file
-        out = self._particle_time_elements()
-        obs = f["observables"]
-        out.extend(
-            obs[name] for name in obs if isinstance(obs[name], h5py.Group) and "value" in obs[name]
-        )
-        return out
-
-    def _sync_last_steps(self) -> None:
-        f = self._file
-        position = f[f"particles/{self.particle_group}/position"]
-        n = position["step"].shape[0]
-        self._last_frame_step = int(position["step"][n - 1]) if n else None
-        obs = f["observables"]
+            particle.append(group["box/edges"])
+        rows = {"particles": min(_element_length(e) for e in particle)}
+        shapes = {}
+        obs = f["observables"] if "observables" in f else {}
         for name in obs:
             if isinstance(obs[name], h5py.Group) and "value" in obs[name]:
-                element = obs[name]
-                n = element["step"].shape[0]
-                self._last_obs_step[name] = int(element["step"][n - 1]) if n else None
-                self._obs_row_shape[name] = element["value"].shape[1:]
+                self._obs_shapes[name] = tuple(obs[name]["value"].shape[1:])
+                rows[f"observables/{name}"] = _element_length(obs[name])
+        self._lost_rows: dict[str, int] = {}
+        for key in self._keys():
+            for dspath, _, _ in self._key_datasets(key):
+                shapes[dspath] = int(f[dspath].shape[0])
+                if padded:
+                    good = _first_lost_row(f[dspath], rows[key], self._cut_at)
+                    if good < rows[key]:
+                        self._lost_rows[key] = self._lost_rows.get(key, 0) + rows[key] - good
+                        rows[key] = good
+        self._plain_record = {"name": f"{0:08d}.h5", "level": 99, "rows": rows,
+                              "shapes": shapes}
+        name = _complete_checkpoint_name(f)
+        if name is None:
+            return None
+        if not padded:
+            return _read_ckpt_group(f[name], f"{self.path}:/{name}")
+        try:
+            ck = _read_ckpt_group(f[name], f"{self.path}:/{name}")
+        except (CorruptionError, OSError, KeyError, RuntimeError):
+            return None
+        n = rows["particles"]
+        step_path = self._key_datasets("particles")[0][0]
+        last = int(f[step_path][n - 1]) if n else None
+        return ck if last is not None and ck[0] <= last else None
+
+    def _adopt_finish(self, checkpoint: tuple | None,
+                      damaged: DamagedFileError | None = None) -> None:
+        rec = self._plain_record
+        del self._plain_record
+        seg_path = _seg_path(self.path, rec["name"])
+        if damaged is None:
+            _remove_run_files(self.path)
+            os.makedirs(_seg_dir(self.path), exist_ok=True)
+            try:
+                os.link(self.path, seg_path)
+            except OSError:
+                shutil.copyfile(self.path, seg_path)
+        rec["size"], rec["crc32"] = crc32_file(seg_path)
+        self._segments = [rec] if any(rec["rows"].values()) else []
+        self._sync_last_steps()
+        if checkpoint is not None:
+            self._guard(self._write_ckpt_file, "writing the checkpoint", *checkpoint)
+        self._guard(self._publish, "reopening the file")
+        if not self._segments:
+            _remove_orphans(self.path, set())
+        if damaged is not None:
+            self.recovery = RecoveryReport(
+                self.path, self._safe_step, self._lost_rows.get("particles", 0),
+                dict(self._lost_rows),
+                (f"{damaged.why}; rows stored beyond the cut were dropped"
+                 + ("" if checkpoint is not None else "; no intact checkpoint is left"),))
+
+    def _segment_steps(self, seg: dict[str, Any], key: str) -> np.ndarray:
+        r = seg["rows"].get(key, 0)
+        if not r:
+            return np.zeros(0, dtype=np.int64)
+        dspath = self._key_datasets(key)[0][0]
+        with h5py.File(_seg_path(self.path, seg["name"]), "r") as f:
+            return np.asarray(f[dspath][:r], dtype=np.int64)
+
+    def _last_step(self, key: str) -> int | None:
+        for seg in reversed(self._segments):
+            if seg["rows"].get(key, 0):
+                return int(self._segment_steps(seg, key)[-1])
+        return None
+
+    def _sync_last_steps(self) -> None:
+        self._safe_step = self._last_step("particles")
+        self._last_frame_step = self._safe_step
+        self._last_obs_step = {name: self._last_step(f"observables/{name}")
+                               for name in self._obs_shapes}
 
     # -- appending ------------------------------------------------------------
-
-    def _check_open(self) -> h5py.File:
-        if self._file is None:
-            raise ValueError(f"H5MDWriter for {self.path} is closed")
-        return self._file
-
     def append_frames(
         self,
         steps: Any,
@@ -835,7 +1479,7 @@ class H5MDWriter:
                     f"observable {name} must have shape (F,) or (F, n_particles) = {allowed}, "
                     f"got {arr.shape}"
                 )
-            row_shape = self._obs_row_shape.get(name, arr.shape[1:])
+            row_shape = self._obs_shapes.get(name, arr.shape[1:])
             if arr.shape[1:] != row_shape:
                 raise ValueError(
                     f"observable {name} was stored with row shape {row_shape}, "
@@ -851,83 +1495,155 @@ class H5MDWriter:
         if frames == 0:
             return
         for name, arr in checked.items():
-            self._obs_row_shape[name] = arr.shape[1:]
+            self._obs_shapes.setdefault(name, arr.shape[1:])
             self._last_obs_step[name] = int(steps[-1])
             self._pending_obs.setdefault(name, []).append((steps, times, arr))
             self._pending_bytes += steps.nbytes + times.nbytes + arr.nbytes
         if self._pending_bytes > self.buffer_bytes:
             self.flush()
 
-    @staticmethod
-    def _extend(ds: h5py.Dataset, data: np.ndarray) -> None:
-        start = ds.shape[0]
-        ds.resize(start + data.shape[0], axis=0)
-        ds[start:] = data
-
-    def _write_element(
-        self, element: h5py.Group, columns: dict[str, np.ndarray], done: set
-    ) -> None:
-        """Append rows to an element, extending hard-linked step/time datasets once."""
-        for name, data in columns.items():
-            ds = element[name]
-            if ds.id in done:
-                continue
-            done.add(ds.id)
-            self._extend(ds, data)
+    def _pending_columns(self) -> dict[str, dict[str, np.ndarray]]:
+        """Buffered rows by element key and dataset path."""
+        cols: dict[str, dict[str, np.ndarray]] = {}
+        if self._pending_frames:
+            batch = {key: _join([p[key] for p in self._pending_frames])
+                     for key in self._pending_frames[0]}
+            g = f"particles/{self.particle_group}"
+            c = {f"{g}/position/step": batch["step"], f"{g}/position/time": batch["time"]}
+            for name in _PARTICLE_ELEMENTS:
+                if name in batch:
+                    c[f"{g}/{name}/value"] = batch[name]
+            if self.box_edges is not None:
+                c[f"{g}/box/edges/value"] = np.ascontiguousarray(
+                    np.broadcast_to(self.box_edges, (batch["step"].shape[0], self.dim)))
+            cols["particles"] = c
+        for name, chunks in self._pending_obs.items():
+            o = f"observables/{name}"
+            cols[o] = {f"{o}/step": _join([c[0] for c in chunks]),
+                       f"{o}/time": _join([c[1] for c in chunks]),
+                       f"{o}/value": _join([c[2] for c in chunks])}
+        return cols
 
     def flush(self) -> None:
-        """Write all buffered rows to the file and flush HDF5 to the operating system.
+        """Publish all buffered rows: a new segment file, then a new index file.
 
-        After ``flush`` returns, a killed process leaves a file that
-        :class:`H5MDReader` and ``H5MDWriter(..., mode="a")`` open with every
-        row appended so far.
+        Both are written to a temporary name, ``fsync``-ed and renamed, so when
+        ``flush`` returns every row appended so far survives a kill (and, with
+        ``fsync=True``, a power cut); a kill *during* ``flush`` leaves the state
+        of the previous flush.
 
         Returns
         -------
         None
+
+        Raises
+        ------
+        StorageFullError
+            The disk is full or a file-size limit was hit; the buffered rows
+            are kept (a later ``flush`` retries) and the file holds the state
+            of the previous flush.
         """
-        f = self._check_open()
-        touched: list[h5py.Group] = []
-        done: set = set()
-        if self._pending_frames:
-            group = f[f"particles/{self.particle_group}"]
-            batch = {
-                key: _join([p[key] for p in self._pending_frames])
-                for key in self._pending_frames[0]
-            }
-            for name in _PARTICLE_ELEMENTS:
-                if name in batch:
-                    element = group[name]
-                    cols = {"step": batch["step"], "time": batch["time"], "value": batch[name]}
-                    self._write_element(element, cols, done)
-                    touched.append(element)
-            if self.box_edges is not None:
-                edges = group["box/edges"]
-                rows = np.broadcast_to(self.box_edges, (batch["step"].shape[0], self.dim))
-                self._write_element(
-                    edges, {"step": batch["step"], "time": batch["time"], "value": rows}, done
-                )
-                touched.append(edges)
-        obs_root = f["observables"]
-        for name, chunks in self._pending_obs.items():
-            if name not in obs_root:
-                element = self._new_element(obs_root, name, chunks[0][2].shape[1:], np.float64)
-            element = obs_root[name]
-            cols = {
-                "step": _join([c[0] for c in chunks]),
-                "time": _join([c[1] for c in chunks]),
-                "value": _join([c[2] for c in chunks]),
-            }
-            self._write_element(element, cols, done)
-            touched.append(element)
+        self._check_open()
+        if not self._pending_frames and not self._pending_obs:
+            return
+        cols = self._pending_columns()
+        rows = {key: len(c[next(iter(c))]) for key, c in cols.items()}
+        name = f"{self._next_id:08d}.h5"
+
+        def build(f: h5py.File) -> None:
+            for key, c in cols.items():
+                for dspath, row, dtype in self._key_datasets(key):
+                    self._create_stored(f, dspath, row, dtype, data=c[dspath])
+            f.attrs[_RUN_ID] = self._run_id
+
+        def publish() -> dict[str, Any]:
+            image = _image(build)
+            seg_dir = _seg_dir(self.path)
+            if not os.path.isdir(seg_dir):
+                os.makedirs(seg_dir, exist_ok=True)
+                if self.fsync:
+                    fsync_dir(os.path.dirname(self.path))
+            write_atomic(os.path.join(seg_dir, name), image, fsync=self.fsync)
+            rec = {"name": name, "size": len(image), "crc32": zlib.crc32(image), "level": 0,
+                   "rows": rows,
+                   "shapes": {dspath: rows[key] for key, c in cols.items() for dspath in c}}
+            self._next_id += 1  # never reuse a name, even if publishing the index fails
+            self._publish([*self._segments, rec])
+            return rec
+
+        rec = self._guard(publish, f"writing frames {self._pending_range()}")
+        self._segments.append(rec)
+        if "particles" in cols:
+            self._safe_step = int(cols["particles"][next(iter(cols["particles"]))][-1])
         self._pending_frames = []
         self._pending_obs = {}
         self._pending_bytes = 0
-        f.flush()  # phase 1: data and extents
-        if touched:
-            for element in touched:
-                element.attrs[_COMMITTED] = np.int64(element["value"].shape[0])
-            f.flush()  # phase 2: commit markers
+        try:
+            self._merge_segments()
+        except OSError:  # merging is optional: the frames are already safe
+            pass
+
+    def _merge_segments(self) -> None:
+        """Merge the last ``_MERGE_FAN_IN`` segments while they have the same level.
+
+        Level ``L`` segments hold ``4**L`` flushes, so a run of ``F`` flushes
+        keeps at most ``3 log4(F) + 1`` segments (plus those over
+        ``_MERGE_MAX_BYTES``) and every row is copied about ``log4(F)`` times.
+        """
+        while len(self._segments) >= _MERGE_FAN_IN:
+            last = self._segments[-_MERGE_FAN_IN:]
+            level = last[0]["level"]
+            if (any(seg["level"] != level for seg in last)
+                    or sum(seg["size"] for seg in last) > _MERGE_MAX_BYTES):
+                return
+            cols: dict[str, dict[str, np.ndarray]] = {}
+            for key in self._keys():
+                parts = [seg for seg in last if seg["rows"].get(key, 0)]
+                if not parts:
+                    continue
+                cols[key] = {}
+                for dspath, _, _ in self._key_datasets(key):
+                    arrays = []
+                    for seg in parts:
+                        with h5py.File(_seg_path(self.path, seg["name"]), "r") as f:
+                            arrays.append(f[dspath][:seg["rows"][key]])
+                    cols[key][dspath] = np.concatenate(arrays)
+            rows = {key: len(c[next(iter(c))]) for key, c in cols.items()}
+            name = f"{self._next_id:08d}.h5"
+
+            def build(f: h5py.File, cols: dict = cols) -> None:
+                for key, c in cols.items():
+                    for dspath, row, dtype in self._key_datasets(key):
+                        self._create_stored(f, dspath, row, dtype, data=c[dspath])
+                f.attrs[_RUN_ID] = self._run_id
+
+            image = _image(build)
+            write_atomic(_seg_path(self.path, name), image, fsync=self.fsync)
+            self._next_id += 1
+            rec = {"name": name, "size": len(image), "crc32": zlib.crc32(image),
+                   "level": level + 1, "rows": rows,
+                   "shapes": {dspath: rows[key] for key, c in cols.items() for dspath in c}}
+            segments = [*self._segments[:-_MERGE_FAN_IN], rec]
+            self._publish(segments)
+            self._segments = segments
+            self._retire([seg["name"] for seg in last])
+
+    def _retire(self, names: list[str]) -> None:
+        """Delete merged-away segments once no reader can still use them (after a delay)."""
+        now = time.monotonic()
+        self._retired.append((now, names))
+        while self._retired and now - self._retired[0][0] > _RETIRE_AFTER_S:
+            for old in self._retired.pop(0)[1]:
+                try:
+                    os.unlink(_seg_path(self.path, old))
+                except OSError:
+                    pass
+
+    def _pending_range(self) -> str:
+        if not self._pending_frames:
+            return "(observables only)"
+        return (f"at steps {int(self._pending_frames[0]['step'][0])}.."
+                f"{int(self._pending_frames[-1]['step'][-1])}")
 
     # -- structural operations -----------------------------------------------
 
@@ -968,19 +1684,23 @@ class H5MDWriter:
         ------
         ValueError
             A key is not a usable str, or a value has an unsupported type.
+        StorageFullError
+            The disk is full or a file-size limit was hit (the previous
+            parameters stay in the file).
         """
-        f = self._check_open()
+        self._check_open()
         if not isinstance(mapping, Mapping):
             raise ValueError(f"mapping must be a dict, got {type(mapping).__name__}")
         normalised = _to_json(mapping, "")
         text = json.dumps(normalised, allow_nan=True)
+        _image(lambda f: _write_param_tree(f, normalised))  # fail early on HDF5 limits
         self.flush()
-        if "parameters" in f:
-            del f["parameters"]
-        group = f.create_group("parameters")
-        _write_param_tree(group, normalised)
-        group.attrs[_PARAMS_JSON] = text
-        f.flush()
+        old, self._params = self._params, (normalised, text)
+        try:
+            self._guard(self._publish, "writing the parameters")
+        except BaseException:
+            self._params = old
+            raise
 
     def write_static(self, **arrays: Any) -> None:
         """Store time-independent per-particle data, e.g. ``species`` and ``mass``.
@@ -1002,9 +1722,11 @@ class H5MDWriter:
         ------
         ValueError
             Bad name, a name of a time-dependent element, or a wrong shape/dtype.
+        StorageFullError
+            The disk is full or a file-size limit was hit.
         """
-        f = self._check_open()
-        group = f[f"particles/{self.particle_group}"]
+        self._check_open()
+        checked = {}
         for name, value in arrays.items():
             _check_name(name, "static element name")
             if name in _PARTICLE_ELEMENTS or name == "box":
@@ -1014,20 +1736,27 @@ class H5MDWriter:
                 raise ValueError(f"{name} must be a numeric array with first axis "
                                  f"n_particles={self.n_particles}, got shape {arr.shape} and "
                                  f"dtype {arr.dtype}")
-            if name in group:
-                del group[name]
-            group.create_dataset(name, data=arr)
-        f.flush()
+            checked[name] = np.array(arr, copy=True)
+        old = dict(self._statics)
+        self._statics.update(checked)
+        try:
+            self._guard(self._publish, "writing static data")
+        except BaseException:
+            self._statics = old
+            raise
 
     def write_checkpoint(
         self, step: int, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any] | None = None
     ) -> None:
-        """Store a restart checkpoint in ``/checkpoint``, replacing the previous one.
+        """Store a restart checkpoint, replacing the previous one (which is kept as a spare).
 
-        The new checkpoint is written to ``/checkpoint_new``, flushed, marked
-        complete, flushed, then renamed to ``/checkpoint``; a crash at any
-        point leaves the previous (or the new) complete checkpoint readable by
-        :meth:`H5MDReader.checkpoint`.  Buffered frames are flushed first.
+        Buffered frames are flushed first.  The checkpoint is written to
+        ``<path>.ckpt.new`` (temporary name, ``fsync``, rename), then the
+        current ``<path>.ckpt`` is renamed to ``<path>.ckpt.prev`` and the new
+        one to ``<path>.ckpt``; a kill at any instant leaves the previous or
+        the new complete checkpoint readable by :meth:`H5MDReader.checkpoint`.
+        Every array carries a CRC-32 (and a Fletcher-32 filter) checked on
+        reading.  :meth:`close` copies the checkpoint into ``/checkpoint``.
 
         Parameters
         ----------
@@ -1047,8 +1776,11 @@ class H5MDWriter:
         ------
         ValueError
             Bad step, array name, array dtype or attribute value.
+        StorageFullError
+            The disk is full or a file-size limit was hit; the previous
+            checkpoint is intact.
         """
-        f = self._check_open()
+        self._check_open()
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
             raise ValueError(f"step must be an int, got {step!r}")
         if not isinstance(arrays, Mapping):
@@ -1071,50 +1803,29 @@ class H5MDWriter:
                     f"'langevin_opt_', got {name!r}"
                 )
             checked_attrs[name] = _check_attr_value(value, f"checkpoint attr {name}")
-
         self.flush()
-        if "checkpoint_new" in f:
-            del f["checkpoint_new"]
-        group = f.create_group("checkpoint_new")
-        for name, arr in checked_arrays.items():
-            group.create_dataset(name, data=arr)
-        for name, value in checked_attrs.items():
-            group.attrs[name] = value
-        group.attrs[_CK_STEP] = np.int64(step)
-        f.flush()
-        group.attrs[_CK_COMPLETE] = np.bool_(True)
-        f.flush()
-        self._commit_checkpoint()
+        self._guard(self._write_ckpt_file, f"writing the checkpoint at step {int(step)}",
+                    int(step), checked_arrays, checked_attrs)
 
-    def _commit_checkpoint(self) -> None:
-        """Rename ``/checkpoint_new`` over ``/checkpoint`` (see ``write_checkpoint``)."""
-        f = self._file
-        if "checkpoint_old" in f:
-            del f["checkpoint_old"]
-        if "checkpoint" in f:
-            f.move("checkpoint", "checkpoint_old")
-        f.move("checkpoint_new", "checkpoint")
-        f.flush()
-        if "checkpoint_old" in f:
-            del f["checkpoint_old"]
-            f.flush()
-
-    def _recover_checkpoint(self) -> None:
-        """After a crash, keep the newest complete checkpoint as ``/checkpoint``."""
-        f = self._file
-        chosen = _complete_checkpoint_name(f)
-        for name in _CK_NAMES:
-            if name in f and name != chosen:
-                del f[name]
-        if chosen is not None and chosen != "checkpoint":
-            f.move(chosen, "checkpoint")
+    def _write_ckpt_file(self, step: int, arrays: Mapping[str, np.ndarray],
+                         attrs: Mapping[str, Any]) -> None:
+        current, new, prev = self.path + ".ckpt", self.path + ".ckpt.new", self.path + ".ckpt.prev"
+        image = _image(lambda f: _write_ckpt_group(f.create_group("checkpoint"), step, arrays,
+                                                   attrs, self._run_id))
+        write_atomic(new, image, fsync=self.fsync)
+        if os.path.exists(current):
+            os.replace(current, prev)
+        os.replace(new, current)
+        if self.fsync:
+            fsync_dir(os.path.dirname(self.path))
 
     def truncate_to_step(self, step: int) -> None:
         """Drop every frame and observable row with a step larger than ``step``.
 
         Use it when resuming from a checkpoint taken at ``step`` before the
         last frames were written.  Buffered rows are flushed first; the
-        checkpoint and parameters are kept.
+        checkpoint and parameters are kept.  The index is rewritten atomically
+        and segment files no longer needed are deleted afterwards.
 
         Parameters
         ----------
@@ -1129,19 +1840,28 @@ class H5MDWriter:
         ------
         ValueError
             ``step`` is not an int.
+        StorageFullError
+            The disk is full or a file-size limit was hit (nothing was dropped).
         """
-        f = self._check_open()
+        self._check_open()
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
             raise ValueError(f"step must be an int, got {step!r}")
         self.flush()
-        for element in self._time_elements():
-            n = _element_length(element)
-            keep = int(np.searchsorted(_element_steps(element, n), step, side="right"))
-            for name in ("step", "time", "value"):
-                if name in element and element[name].shape[0] != keep:
-                    element[name].resize(keep, axis=0)
-            element.attrs[_COMMITTED] = np.int64(keep)
-        f.flush()
+        kept, changed = [], False
+        for seg in self._segments:
+            rows = {}
+            for key, r in seg["rows"].items():
+                keep = int(np.searchsorted(self._segment_steps(seg, key), step, side="right"))
+                changed |= keep != r
+                if keep:
+                    rows[key] = keep
+            if rows:
+                kept.append({**seg, "rows": rows})
+        if not changed:
+            return
+        self._guard(self._publish, f"truncating to step {int(step)}", kept)
+        self._segments = kept
+        _remove_orphans(self.path, {seg["name"] for seg in kept})
         self._sync_last_steps()
 
     # -- lifetime -------------------------------------------------------------
@@ -1149,28 +1869,140 @@ class H5MDWriter:
     @property
     def closed(self) -> bool:
         """bool: Whether :meth:`close` has been called."""
-        return self._file is None
+        return self._lock_fd is None
 
     def close(self) -> None:
-        """Flush buffered rows and close the file (idempotent).
+        """Flush, fold everything into one plain H5MD file at ``path``, release the lock.
+
+        The consolidated file (chunked datasets with Fletcher-32 checksums, the
+        last checkpoint in ``/checkpoint``) is written to ``<path>.tmp``,
+        ``fsync``-ed and renamed over the index; then the segment and
+        checkpoint files are deleted.  Idempotent.
 
         Returns
         -------
         None
+
+        Raises
+        ------
+        StorageFullError
+            Not enough space (or file-size limit) for the final flush or the
+            consolidated file.  The writer is closed anyway and the run stays
+            complete and readable as index + segment files;
+            ``H5MDWriter(..., mode="a")`` followed by ``close()`` retries.
         """
-        if self._file is None:
+        if self._lock_fd is None:
             return
         try:
             self.flush()
+            self._guard(self._consolidate, "writing the consolidated file")
         finally:
-            self._file.close()
-            self._file = None
+            self._release()
+
+    def _consolidate(self) -> None:
+        checkpoint, best, problems = None, None, []
+        for ck_path in _ckpt_paths(self.path):
+            try:
+                ck = _read_ckpt_file(ck_path, self._run_id)
+            except CorruptionError as err:
+                problems.append(str(err))
+                continue
+            if ck is not None and (best is None or ck[0] > best):
+                checkpoint, best = ck_path, ck[0]
+        if problems and checkpoint is None:
+            raise CorruptionError(problems[0])
+        estimate = sum(seg["size"] for seg in self._segments)
+        for ck_path in _ckpt_paths(self.path):
+            if os.path.exists(ck_path):
+                estimate += os.path.getsize(ck_path)
+        estimate = int(1.1 * estimate) + 64 * 1024  # headroom for HDF5 metadata
+        directory = os.path.dirname(self.path)
+        st = os.statvfs(directory)
+        if st.f_bavail * st.f_frsize < estimate:
+            raise OSError(28, "No space left on device")
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY and estimate > soft:
+            raise OSError(27, "File too large")
+        tmp = self.path + ".tmp"
+        fh = _RecordingFile(tmp)
+        try:
+            try:
+                with h5py.File(fh, "w", libver="latest") as f:
+                    self._build(f, self._segments, final=True, checkpoint=checkpoint)
+            except (OSError, RuntimeError):
+                if fh.error is not None:  # the disk's own error, not HDF5's rewording
+                    raise fh.error from None
+                raise
+            if fh.error is not None:
+                raise fh.error
+            if self.fsync:
+                os.fsync(fh.fileno())
+            fh.close()
+            os.replace(tmp, self.path)
+        except BaseException:
+            fh.close()
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        if self.fsync:
+            fsync_dir(directory)
+        _remove_run_files(self.path)
 
     def __enter__(self) -> H5MDWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        # A writer dropped without close(): finish it like h5py closes a dropped file.
+        if getattr(self, "_lock_fd", None) is not None:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - never raise from a finaliser
+                self._release()
+
+
+class _RecordingFile(io.FileIO):
+    """A file HDF5 writes through (h5py's file-object driver) that keeps the first OSError.
+
+    A failed write (``ENOSPC``, ``EFBIG``) is recorded, not raised: HDF5 goes on
+    believing its writes succeed, so no HDF5 error path runs (no tracebacks from
+    h5py's finalisers, no crash), and the writer raises the recorded error once
+    HDF5 is done, then deletes the file.  Short writes are completed.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "w+")
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        size = view.nbytes
+        if self.error is None:
+            try:
+                while view.nbytes:
+                    view = view[super().write(view):]
+            except OSError as err:
+                self.error = err
+        return size
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.error is None:
+            try:
+                return super().truncate(size)
+            except OSError as err:
+                self.error = err
+        return self.tell() if size is None else size
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                super().flush()
+            except OSError as err:
+                self.error = err
 
 
 def _stored_edges(group: h5py.Group) -> np.ndarray | None:
@@ -1211,30 +2043,36 @@ class H5MDReader:
     particle_group : str, optional
         Subgroup of ``/particles`` to read; default: the first one (by name).
 
+    Attributes
+    ----------
+    recovery : RecoveryReport or None
+        For a killed run whose segment files are damaged: what cannot be
+        read; ``None`` if nothing is lost.
+    problems : list of str
+        Damaged checkpoint files skipped by the last :meth:`checkpoint` call.
+
     Raises
     ------
+    DamagedFileError
+        HDF5 cannot open the file (truncated, empty or not HDF5).
     ValueError
         The file has no ``h5md`` group, or the particle group does not exist.
 
     Notes
     -----
-    Nothing but metadata is read on opening; arrays are read on request.
-    Rows are limited to the common minimum of the ``step``, ``time`` and
-    ``value`` lengths (and the writer's commit marker), so files cut short by
-    a crash read consistently.  Units are reduced units with :math:`k_B = 1`
-    unless ``unit`` attributes say otherwise.
+    Nothing but metadata is read on opening (and, for a live or killed run,
+    the sizes of its segment files); arrays are read on request and every
+    chunk is checked against its Fletcher-32 checksum (a mismatch raises
+    ``OSError``).  Rows are limited to the common minimum of the ``step``,
+    ``time`` and ``value`` lengths (and the writer's commit marker) and to
+    the segments before a missing or truncated one (see :attr:`recovery`).
+    Units are reduced units with :math:`k_B = 1` unless ``unit`` attributes say otherwise.
     """
 
     def __init__(self, path: str | os.PathLike[str], particle_group: str | None = None) -> None:
         self._file: h5py.File | None = None
         self.path = os.fspath(path)
-        try:
-            self._file = h5py.File(self.path, "r")
-        except OSError as err:
-            if "consistency flags" not in str(err):
-                raise
-            # A SWMR writer (not ours) that crashed: SWMR read mode skips the flag check.
-            self._file = h5py.File(self.path, "r", libver="latest", swmr=True)
+        self._file = _open_h5(self.path)
         f = self._file
         if "h5md" not in f:
             self.close()
@@ -1252,6 +2090,40 @@ class H5MDReader:
         self._n_frames: int | None = None
         self._steps: np.ndarray | None = None
         self._times: np.ndarray | None = None
+        self._manifest = _read_manifest(f)
+        self._limits: dict[str, int] = {}
+        self.recovery: RecoveryReport | None = None
+        self.problems: list[str] = []
+        if self._manifest is not None:
+            self._apply_segment_check(full=False)
+
+    @property
+    def is_consolidated(self) -> bool:
+        """bool: ``True`` for a closed run (one plain file), else ``False``.
+
+        ``False`` means a live or killed run: an index file whose datasets are
+        views of segment files.
+        """
+        return self._manifest is None
+
+    def _apply_segment_check(self, full: bool) -> None:
+        """Limit readable rows to the segments before the first damaged one."""
+        good, problems = _check_segments(self.path, self._manifest, full)
+        segments = self._manifest["segments"]
+        if good == len(segments):
+            return
+        kept: dict[str, int] = {}
+        lost: dict[str, int] = {}
+        for i, seg in enumerate(segments):
+            for key, r in seg["rows"].items():
+                target = kept if i < good else lost
+                target[key] = target.get(key, 0) + r
+        keys = {"particles", *(f"observables/{n}" for n in self._manifest["observables"])}
+        self._limits = {key: kept.get(key, 0) for key in keys}
+        self._n_frames = self._steps = self._times = None
+        last = int(self.steps[-1]) if self.n_frames else None
+        self.recovery = RecoveryReport(self.path, last, lost.get("particles", 0), lost,
+                                       tuple(problems))
 
     def _check_open(self) -> h5py.File:
         if self._file is None:
@@ -1291,6 +2163,8 @@ class H5MDReader:
         self._check_open()
         if self._n_frames is None:
             lengths = [_element_length(g) for g in self._particle_elements()]
+            if "particles" in self._limits:
+                lengths.append(self._limits["particles"])
             self._n_frames = min(lengths) if lengths else 0
         return self._n_frames
 
@@ -1459,7 +2333,7 @@ class H5MDReader:
                 f"no observable {name!r} in {self.path}; available: {self.observable_names}"
             )
         element = f["observables"][name]
-        n = _element_length(element)
+        n = min(_element_length(element), self._limits.get(f"observables/{name}", 2**62))
         return _element_steps(element, n), _element_times(element, n), element["value"][:n]
 
     @property
@@ -1474,7 +2348,13 @@ class H5MDReader:
         return _read_param_tree(group)
 
     def checkpoint(self) -> tuple[int, dict[str, np.ndarray], dict[str, Any]] | None:
-        """Read the last complete checkpoint.
+        """Read the last complete, intact checkpoint.
+
+        For a live or killed run (index file) the segment files are verified
+        first (CRC-32 of every byte); if one is damaged, the frames from it on
+        are ignored (see :attr:`recovery`) and only a checkpoint whose step is
+        covered by the remaining frames is returned.  A damaged checkpoint file
+        is skipped for the previous one (noted in :attr:`problems`).
 
         Returns
         -------
@@ -1482,19 +2362,59 @@ class H5MDReader:
             ``(step, arrays, attrs)``: the step (int), the arrays by name and
             the attributes as Python values; ``None`` if the file holds no
             complete checkpoint.
+
+        Raises
+        ------
+        CorruptionError
+            Every checkpoint there is fails its checksum.
         """
         f = self._check_open()
-        name = _complete_checkpoint_name(f)
-        if name is None:
-            return None
-        group = f[name]
-        arrays = {key: group[key][()] for key in group}
-        attrs = {
-            key: _decode(value)
-            for key, value in group.attrs.items()
-            if key not in (_CK_STEP, _CK_COMPLETE)
-        }
-        return int(group.attrs[_CK_STEP]), arrays, attrs
+        if self._manifest is None:
+            name = _complete_checkpoint_name(f)
+            if name is None:
+                return None
+            return _read_ckpt_group(f[name], f"{self.path}:/{name}")
+        self._apply_segment_check(full=True)
+        problems: list[str] = []
+        max_step = None
+        if self.recovery is not None:
+            max_step = int(self.steps[-1]) if self.n_frames else -1
+        ck = _best_ckpt(self.path, self._manifest["run_id"], max_step, problems)
+        self.problems = problems
+        if ck is None and problems:
+            raise CorruptionError("; ".join(problems))
+        return ck
+
+    def verify(self) -> list[str]:
+        """Check every checksum of the run: data chunks, segment files, checkpoints.
+
+        Returns
+        -------
+        list of str
+            One line per problem, naming the file, the dataset and the rows
+            (empty if everything is intact).
+        """
+        f = self._check_open()
+        problems: list[str] = []
+        if self._manifest is None:
+            problems += _verify_datasets(f, f"{self.path}:/")
+            name = _complete_checkpoint_name(f)
+            if name is not None:
+                try:
+                    _read_ckpt_group(f[name], f"{self.path}:/{name}")
+                except CorruptionError as err:
+                    problems.append(str(err))
+            return problems
+        segments = self._manifest["segments"]
+        for seg in segments:
+            sub = {**self._manifest, "segments": [seg]}
+            problems += _check_segments(self.path, sub, full=True)[1]
+        for ck_path in _ckpt_paths(self.path):
+            try:
+                _read_ckpt_file(ck_path, self._manifest["run_id"])
+            except CorruptionError as err:
+                problems.append(str(err))
+        return problems
 
     @property
     def box(self) -> Box:
