@@ -235,11 +235,11 @@ def _draw(seed: int, shape: tuple[int, int], stream0: int, step: int, purpose: i
 
 
 def normals(
-    seed: int, shape: tuple[int, int], *, stream0: int = 0, step: int = 0, purpose: int = 0
+    seed: int, shape: tuple[int, int], *, stream_offset: int = 0, step: int = 0, purpose: int = 0
 ) -> np.ndarray:
     """Standard normals for ``shape[0]`` consecutive streams at one step.
 
-    Row ``i`` holds the ``shape[1]`` normals that stream ``stream0 + i`` draws at
+    Row ``i`` holds the ``shape[1]`` normals that stream ``stream_offset + i`` draws at
     ``step`` for ``purpose``: exactly the numbers the integrators use.
 
     Parameters
@@ -248,7 +248,7 @@ def normals(
         Generator key, ``0 <= seed < 2**64``.
     shape : (int, int)
         ``(number of streams, draws per stream)``.
-    stream0 : int, optional
+    stream_offset : int, optional
         Id of the first stream.
     step : int, optional
         Step (counter).
@@ -260,11 +260,11 @@ def normals(
     numpy.ndarray
         Array of the given shape, float64.
     """
-    return _draw(seed, shape, stream0, step, purpose, True)
+    return _draw(seed, shape, stream_offset, step, purpose, True)
 
 
 def uniforms(
-    seed: int, shape: tuple[int, int], *, stream0: int = 0, step: int = 0, purpose: int = 0
+    seed: int, shape: tuple[int, int], *, stream_offset: int = 0, step: int = 0, purpose: int = 0
 ) -> np.ndarray:
     """Uniforms on (0, 1) for ``shape[0]`` consecutive streams at one step.
 
@@ -274,7 +274,7 @@ def uniforms(
         Generator key, ``0 <= seed < 2**64``.
     shape : (int, int)
         ``(number of streams, draws per stream)``.
-    stream0 : int, optional
+    stream_offset : int, optional
         Id of the first stream.
     step : int, optional
         Step (counter).
@@ -286,4 +286,4 @@ def uniforms(
     numpy.ndarray
         Array of the given shape, float64, values strictly inside (0, 1).
     """
-    return _draw(seed, shape, stream0, step, purpose, False)
+    return _draw(seed, shape, stream_offset, step, purpose, False)

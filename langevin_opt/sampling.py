@@ -478,7 +478,7 @@ class Sampler:
         if isinstance(self.integrator, BAOAB):
             if velocities is None:
                 phi0 = self.schedule.factors(np.array([step]), self.total_steps or step + 1)[0]
-                z = normals(self.seed, (m, d), stream0=self.stream_offset, step=step,
+                z = normals(self.seed, (m, d), stream_offset=self.stream_offset, step=step,
                             purpose=PURPOSE_INIT)
                 v = z * np.sqrt(temps * phi0 / self.integrator.mass)[:, None]
             else:
@@ -780,7 +780,7 @@ def uniform_positions(bounds: np.ndarray, n_walkers: int, *, seed: int | None = 
         raise ValueError("bounds must be finite with lower < upper in every dimension")
     n_walkers = check_int("n_walkers", n_walkers, lo=1, hi=None)
     stream_offset = check_stream_offset(stream_offset, n_walkers)
-    u = uniforms(seed, (n_walkers, b.shape[0]), stream0=stream_offset, purpose=PURPOSE_INIT)
+    u = uniforms(seed, (n_walkers, b.shape[0]), stream_offset=stream_offset, purpose=PURPOSE_INIT)
     return b[:, 0] + u * (b[:, 1] - b[:, 0])
 
 

@@ -175,7 +175,7 @@ def test_cluster_hook_lj7_2d_dimer_and_neb_with_zero_modes():
 
     rng = np.random.default_rng(0)
     d = dimer(_lj2d, xm + 0.02 * rng.standard_normal(14), fmax=FMAX, max_step=0.05,
-              zero_modes=zm)
+              zero_modes=zm, seed=0)
     assert d.converged and d.gradient_norm < FMAX and d.curvature < 0
     sp = analyse_point(_lj2d, d.x, n_zero=3)
     assert sp.n_negative == 1
@@ -215,3 +215,9 @@ def test_saddle_fire_is_the_particle_fire_step():
         assert np.linalg.norm(row - before) <= 0.05 * (1 + 1e-12)  # the cap on the whole move
         f = force(row[0])[0]
     np.testing.assert_array_equal(row[0], x)
+
+
+def test_dimer_random_start_needs_a_seed():
+    f = landscape_function(lo.muller_brown())
+    with pytest.raises(TypeError, match="seed is required"):
+        dimer(f, np.array([-0.8, 0.6]), fmax=FMAX)

@@ -60,16 +60,16 @@ def test_normals_moments_and_ks():
 
 def test_no_correlation_between_neighbouring_streams_and_counters():
     n = 40000
-    a = rng.normals(5, (n, 2), stream0=0, step=0)
+    a = rng.normals(5, (n, 2), stream_offset=0, step=0)
     # neighbouring streams: stream i vs i+1 at the same step
     r_streams = np.corrcoef(a[:-1, 0], a[1:, 0])[0, 1]
     # neighbouring counters: same streams, step 0 vs step 1
-    b = rng.normals(5, (n, 2), stream0=0, step=1)
+    b = rng.normals(5, (n, 2), stream_offset=0, step=1)
     r_steps = np.corrcoef(a[:, 0], b[:, 0])[0, 1]
     # the two normals of one Box-Muller pair
     r_pair = np.corrcoef(a[:, 0], a[:, 1])[0, 1]
     # draw index (columns 0-1 vs 2-3 come from different Philox calls)
-    c = rng.normals(5, (n, 4), stream0=0, step=0)
+    c = rng.normals(5, (n, 4), stream_offset=0, step=0)
     r_draw = np.corrcoef(c[:, 0], c[:, 2])[0, 1]
     bound = 5 / np.sqrt(n)
     for r in (r_streams, r_steps, r_pair, r_draw):
@@ -79,17 +79,17 @@ def test_no_correlation_between_neighbouring_streams_and_counters():
 
 
 def test_pure_function_of_key_and_counter():
-    a = rng.normals(123, (16, 3), stream0=40, step=9)
-    b = rng.normals(123, (16, 3), stream0=40, step=9)
+    a = rng.normals(123, (16, 3), stream_offset=40, step=9)
+    b = rng.normals(123, (16, 3), stream_offset=40, step=9)
     assert np.array_equal(a, b)
     # stream i of a block starting at 40 equals stream 0 of a block starting at 40 + i
-    c = rng.normals(123, (1, 3), stream0=45, step=9)
+    c = rng.normals(123, (1, 3), stream_offset=45, step=9)
     assert np.array_equal(a[5], c[0])
     for other in (
-        rng.normals(124, (16, 3), stream0=40, step=9),
-        rng.normals(123, (16, 3), stream0=41, step=9),
-        rng.normals(123, (16, 3), stream0=40, step=10),
-        rng.normals(123, (16, 3), stream0=40, step=9, purpose=rng.PURPOSE_ACCEPT),
+        rng.normals(124, (16, 3), stream_offset=40, step=9),
+        rng.normals(123, (16, 3), stream_offset=41, step=9),
+        rng.normals(123, (16, 3), stream_offset=40, step=10),
+        rng.normals(123, (16, 3), stream_offset=40, step=9, purpose=rng.PURPOSE_ACCEPT),
     ):
         assert not np.any(other == a)
 
@@ -122,6 +122,6 @@ def test_bad_counter_arguments():
     with pytest.raises(ValueError, match="step"):
         rng.normals(1, (2, 2), step=2**48)
     with pytest.raises(ValueError, match="stream"):
-        rng.normals(1, (2, 2), stream0=2**32 - 1)
+        rng.normals(1, (2, 2), stream_offset=2**32 - 1)
     with pytest.raises(ValueError, match="shape"):
         rng.normals(1, (0, 2))

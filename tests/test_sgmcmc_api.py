@@ -44,7 +44,7 @@ def test_optimizer_updates_in_place_with_schedules():
         opt.step(buf, g)
         eta, temp = 0.1 * lf[t], 0.5 * tf[t]
         # normal pair q goes to parameters q and q + P/2 (see sgmcmc.kernels)
-        raw = normals(3, (1, 4), stream0=2, step=t, purpose=PURPOSE_NOISE)[0]
+        raw = normals(3, (1, 4), stream_offset=2, step=t, purpose=PURPOSE_NOISE)[0]
         z = np.concatenate([raw[0::2], raw[1::2]]).reshape(2, 2)
         ref = ref - eta * (2.0 * ref) + math.sqrt(2 * eta * temp) * z
     assert buf is w

@@ -535,7 +535,7 @@ def _validate(landscape, integrator, positions, basins, temperature, max_steps, 
     v = None
     if isinstance(integrator, BAOAB):
         if velocities is None:
-            z = normals(seed, (m, d), stream0=offset, step=0, purpose=PURPOSE_INIT)
+            z = normals(seed, (m, d), stream_offset=offset, step=0, purpose=PURPOSE_INIT)
             v = z * np.sqrt(temps * 1.0 / mass)[:, None]
         else:
             v = _as_positions("velocities", velocities, d)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core.validation import check_seed
 from ..landscapes import Landscape
 from ..particles.fire import fire_params, fire_step_py
 from .theory import HarmonicPoint, harmonic_point
@@ -464,8 +465,8 @@ class DimerResult:
 def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = None,
           fmax: float = 1e-3, max_iter: int = 5000, delta: float = 1e-4,
           max_step: float = 0.02, rotations: int = 8, rotation_tol: float = 1e-3,
-          seed: int = 0, zero_modes: Callable[[np.ndarray], np.ndarray] | None = None
-          ) -> DimerResult:
+          seed: int | None = None,
+          zero_modes: Callable[[np.ndarray], np.ndarray] | None = None) -> DimerResult:
     """Dimer search for an index-1 saddle point from a starting point.
 
     Each iteration rotates the dimer (length ``2 delta``) onto the lowest-
@@ -496,8 +497,9 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
         Rotation iterations per translation.
     rotation_tol : float
         Rotation angle (radians) below which rotation stops.
-    seed : int
-        Seed of the random initial orientation.
+    seed : int, optional
+        Seed of the random initial orientation; required when ``direction`` is not
+        given.
     zero_modes : callable, optional
         ``zero_modes(x) -> (k, n)`` orthonormal rows spanning exact zero modes
         (e.g. :func:`rigid_body_modes` of a free cluster); the dimer and the
@@ -510,7 +512,7 @@ def dimer(f: EnergyGradient, x0: np.ndarray, *, direction: np.ndarray | None = N
     x = _flat(x0)
     n = x.size
     if direction is None:
-        nvec = np.random.default_rng(seed).standard_normal(n)
+        nvec = np.random.default_rng(check_seed(seed)).standard_normal(n)
     else:
         nvec = _flat(direction)
         if nvec.size != n:

@@ -250,7 +250,7 @@ def _python_loop(fg: Callable, x: np.ndarray, m: Method, n: int, temperature: fl
                 d = np.asarray(g, dtype=np.float64) - gam * (x - xp)
                 xp = xp - m.inner_step_size * d
                 if temp > 0:
-                    z = normals(seed, (1, x.size), stream0=0, step=t * L + ll,
+                    z = normals(seed, (1, x.size), stream_offset=0, step=t * L + ll,
                                 purpose=PURPOSE_NOISE)[0]
                     xp = xp + sn * z
                 mu = m.beta1 * mu + (1.0 - m.beta1) * xp
