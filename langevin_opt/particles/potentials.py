@@ -412,6 +412,18 @@ def _species_matrix(value, name: str, n_species: int | None) -> np.ndarray:
     return a
 
 
+def _cutoff_matrix(cutoff, mode: str, s: int) -> np.ndarray:
+    """Cutoff per species pair, (S, S): ``inf`` in mode ``"plain"``, else ``cutoff`` checked."""
+    if mode == "plain":
+        return np.full((s, s), np.inf)
+    if cutoff is None:
+        raise ValueError(f"cutoff must be given in mode {mode!r}")
+    rc = _species_matrix(cutoff, "cutoff", s)
+    if not np.all(np.isfinite(rc)) or np.any(rc <= 0):
+        raise ValueError(f"cutoff must be positive and finite, got {cutoff!r}")
+    return rc
+
+
 def lorentz_berthelot(epsilon, sigma) -> tuple[np.ndarray, np.ndarray]:
     """Lorentz-Berthelot mixing rules.
 
@@ -507,16 +519,7 @@ def lennard_jones(epsilon=1.0, sigma=1.0, cutoff=2.5, mode: str = "shifted",
         raise ValueError("epsilon must be finite and >= 0")
     if np.any(sig <= 0) or not np.all(np.isfinite(sig)):
         raise ValueError("sigma must be finite and > 0")
-    if mode == "plain":
-        rc = np.full((s, s), np.inf)
-    else:
-        if cutoff is None:
-            raise ValueError(f"cutoff must be given in mode {mode!r}")
-        rc = _species_matrix(cutoff, "cutoff", s)
-        if rc.shape != (s, s):
-            rc = np.full((s, s), rc[0, 0])
-        if not np.all(np.isfinite(rc)) or np.any(rc <= 0):
-            raise ValueError(f"cutoff must be positive and finite, got {cutoff!r}")
+    rc = _cutoff_matrix(cutoff, mode, s)
     table = np.zeros((s * s, 4))
     for a in range(s):
         for b in range(s):
@@ -618,14 +621,7 @@ def morse(depth=1.0, alpha=6.0, r0=1.0, cutoff=None, mode: str = "plain",
     d_m, a_m, r_m = (np.broadcast_to(m, (s, s)) for m in (d_m, a_m, r_m))
     if np.any(d_m < 0) or np.any(a_m <= 0) or np.any(r_m <= 0):
         raise ValueError("depth must be >= 0, alpha > 0 and r0 > 0")
-    if mode == "plain":
-        rc = np.full((s, s), np.inf)
-    else:
-        if cutoff is None:
-            raise ValueError(f"cutoff must be given in mode {mode!r}")
-        rc = np.broadcast_to(_species_matrix(cutoff, "cutoff", s), (s, s))
-        if not np.all(np.isfinite(rc)) or np.any(rc <= 0):
-            raise ValueError(f"cutoff must be positive and finite, got {cutoff!r}")
+    rc = _cutoff_matrix(cutoff, mode, s)
     table = np.zeros((s * s, 5))
     for a in range(s):
         for b in range(s):
