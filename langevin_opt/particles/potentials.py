@@ -244,11 +244,7 @@ class LennardJones(PairPotential):
         float
             Energy per particle (energy units).
         """
-        if self.mode == "plain":
-            return 0.0
-        x = self._fractions(fractions)
-        return float(np.sum(np.outer(x, x) * lj_tail_energy(density, self.epsilon, self.sigma,
-                                                            self.rc, dim)))
+        return self._tail_sum(lj_tail_energy, density, fractions, dim)
 
     def tail_pressure(self, density: float, fractions=None, dim: int = 3) -> float:
         """Long-range correction to the pressure, ``P_tail``.
@@ -272,11 +268,15 @@ class LennardJones(PairPotential):
         float
             Pressure (energy / volume units).
         """
+        return self._tail_sum(lj_tail_pressure, density, fractions, dim)
+
+    def _tail_sum(self, correction, density: float, fractions, dim: int) -> float:
+        # sum_ab x_a x_b correction_ab of the per-pair tail correction (0 in mode "plain")
         if self.mode == "plain":
             return 0.0
         x = self._fractions(fractions)
-        return float(np.sum(np.outer(x, x) * lj_tail_pressure(density, self.epsilon, self.sigma,
-                                                              self.rc, dim)))
+        return float(np.sum(np.outer(x, x) * correction(density, self.epsilon, self.sigma,
+                                                        self.rc, dim)))
 
     def tail(self, system) -> tuple[float, float]:
         """Tail corrections of a periodic system: total energy and pressure.
