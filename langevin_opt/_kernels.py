@@ -54,6 +54,66 @@ __all__ = ["BAOAB", "GD", "MALA", "OVERDAMPED", "KernelSet", "Scratch", "kernels
 _JIT = {"cache": False, "nogil": True, "error_model": "numpy", "_nrt": False}
 
 
+@numba.njit(inline="always", **_JIT)
+def swap_chain(c, X, V, E, T, fac, seed, chain0, step_end, parity, n_temps, perm, att, acc,
+               has_velocity):
+    """One replica-exchange swap round of chain ``c``, for both backends.
+
+    Chain ``c`` holds walkers ``c K .. c K + K - 1`` (temperature slots, ``K =
+    n_temps``).  The neighbouring pairs ``(k, k+1)`` with ``k = parity, parity + 2,
+    ...`` exchange configurations with probability ``min(1, exp((1/(T_k φ) -
+    1/(T_{k+1} φ)) (E_k - E_{k+1})))``, tested with ``uniform2(seed, chain0 + c,
+    step_end, k, PURPOSE_SWAP)``.  The CPU replica-exchange driver calls it for each
+    chain in turn; the CUDA swap kernel (:mod:`langevin_opt.cuda.walkers`) compiles
+    the same function for the device and calls it with one thread per chain, so
+    both backends make the same swap decisions.
+
+    Parameters
+    ----------
+    c : int
+        Chain index.
+    X, V : numpy.ndarray, shape (d, M)
+        Positions and velocities (``V`` is read only if ``has_velocity``).
+    E, T : numpy.ndarray, shape (M,)
+        Energies and base temperatures of the walkers.
+    fac : float
+        Temperature factor ``φ`` of the schedule at ``step_end``.
+    seed, chain0, step_end, parity, n_temps : int
+        Generator key, stream of chain 0, step of the round, ``step_end //
+        swap_every % 2``, replicas per chain.
+    perm : numpy.ndarray of int64, shape (n_chains, n_temps)
+        Replica at each slot, updated in place.
+    att, acc : numpy.ndarray of int64, shape (n_temps - 1,)
+        Attempt and acceptance counters per slot pair, incremented in place.
+    has_velocity : bool
+        Swap velocities too (rescaled by ``sqrt(T_k / T_{k+1})``).
+    """
+    d = X.shape[0]
+    for k in range(parity, n_temps - 1, 2):
+        a = c * n_temps + k
+        bb = a + 1
+        delta = (1.0 / (T[a] * fac) - 1.0 / (T[bb] * fac)) * (E[a] - E[bb])
+        u, _ = uniform2(seed, chain0 + c, step_end, k, PURPOSE_SWAP)
+        att[k] += 1
+        if delta >= 0.0 or math.log(u) < delta:
+            acc[k] += 1
+            tmp = perm[c, k]
+            perm[c, k] = perm[c, k + 1]
+            perm[c, k + 1] = tmp
+            tmp_e = E[a]
+            E[a] = E[bb]
+            E[bb] = tmp_e
+            scale = math.sqrt(T[a] / T[bb])
+            for q in range(d):
+                t = X[q, a]
+                X[q, a] = X[q, bb]
+                X[q, bb] = t
+                if has_velocity:
+                    t = V[q, a]
+                    V[q, a] = V[q, bb] * scale
+                    V[q, bb] = t / scale
+
+
 def _build(eg: Callable) -> dict[str, Callable]:
     """Compile the block functions and drivers for one landscape kernel."""
     # Every block function copies its walkers into block-local arrays (0-based,
@@ -297,33 +357,12 @@ def _make_pt_driver(block_fn: Callable) -> Callable:
             step_end = step0 + s0 + swap_every
             fac = phi[s0 + swap_every - 1]
             parity = (step_end // swap_every) % 2
-            # cuda/walkers.py repeats this swap round as a device kernel (one thread per
-            # chain): a deliberate GPU twin, the same operations and random numbers in the
-            # same order, so that both backends make the same swap decisions
+            # one swap round, chain by chain (cuda/walkers.py runs the same swap_chain
+            # with one thread per chain): the attempts and acceptances of all chains
+            # are counted per slot pair here
             for c in range(n_chains):
-                for k in range(parity, n_temps - 1, 2):
-                    a = c * n_temps + k
-                    bb = a + 1
-                    delta = (1.0 / (T[a] * fac) - 1.0 / (T[bb] * fac)) * (E[a] - E[bb])
-                    u, _ = uniform2(seed, chain0 + c, step_end, k, PURPOSE_SWAP)
-                    attempts[k] += 1
-                    if delta >= 0.0 or math.log(u) < delta:
-                        accepts[k] += 1
-                        tmp = perm[c, k]
-                        perm[c, k] = perm[c, k + 1]
-                        perm[c, k + 1] = tmp
-                        tmp_e = E[a]
-                        E[a] = E[bb]
-                        E[bb] = tmp_e
-                        scale = math.sqrt(T[a] / T[bb])
-                        for q in range(d):
-                            t = Xt[q, a]
-                            Xt[q, a] = Xt[q, bb]
-                            Xt[q, bb] = t
-                            if has_velocity:
-                                t = Vt[q, a]
-                                Vt[q, a] = Vt[q, bb] * scale
-                                Vt[q, bb] = t / scale
+                swap_chain(c, Xt, Vt, E, T, fac, seed, chain0, step_end, parity, n_temps,
+                           perm, attempts, accepts, has_velocity)
             if rec_every > 0:
                 # frames recorded inside the block loop hold pre-swap positions for the
                 # last step of the round; rewrite that frame after the swap.

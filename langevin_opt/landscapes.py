@@ -56,6 +56,7 @@ from .core.validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_settings,
     suggest,
 )
 
@@ -731,12 +732,7 @@ def make_landscape(name: str, **settings: object) -> Landscape:
         )
     factory = LANDSCAPES[name]
     allowed = list(inspect.signature(factory).parameters)
-    for key in settings:
-        if key not in allowed:
-            raise ValueError(
-                f"unknown setting {key!r} for landscape {name!r}{suggest(key, allowed)}; "
-                f"allowed: {', '.join(allowed) or '(none)'}"
-            )
+    check_settings(settings, allowed, where=f" for landscape {name!r}")
     return factory(**settings)
 
 

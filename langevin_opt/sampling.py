@@ -55,6 +55,7 @@ from .core.validation import (
     check_nonnegative,
     check_positive,
     check_seed,
+    check_settings,
     check_stream_offset,
     suggest,
 )
@@ -196,12 +197,7 @@ def make_integrator(kind: str, **settings: object) -> Integrator:
         )
     cls = INTEGRATORS[kind]
     fields = list(cls.__dataclass_fields__)
-    for key in settings:
-        if key not in fields:
-            raise ValueError(
-                f"unknown setting {key!r} for integrator {kind!r}{suggest(key, fields)}; "
-                f"allowed: {', '.join(fields)}"
-            )
+    check_settings(settings, fields, where=f" for integrator {kind!r}")
     if "dt" not in settings:
         raise ValueError(f"integrator {kind!r} needs dt (a finite number > 0)")
     return cls(**settings)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.validation import check_nonnegative, suggest
+from .core.validation import check_nonnegative, check_settings, suggest
 
 __all__ = ["Schedule", "Constant", "Linear", "Geometric", "Cosine", "ArraySchedule",
            "SCHEDULES", "make_schedule"]
@@ -201,9 +201,5 @@ def make_schedule(kind: str, **settings: object) -> Schedule:
                          f"allowed: {', '.join(SCHEDULES)}")
     cls = SCHEDULES[kind]
     allowed = [k for k in inspect.signature(cls).parameters if k != "self"]
-    for key in settings:
-        if key not in allowed:
-            raise ValueError(f"bad settings for schedule {kind!r}: unknown setting {key!r}"
-                             f"{suggest(key, allowed)}; allowed: "
-                             f"{', '.join(allowed) or '(none)'}")
+    check_settings(settings, allowed, prefix=f"bad settings for schedule {kind!r}: ")
     return cls(**settings)

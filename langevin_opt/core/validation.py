@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ __all__ = [
     "check_int",
     "check_nonnegative",
     "check_per_item",
+    "check_settings",
     "check_positive",
     "check_real",
     "check_seed",
@@ -282,6 +283,36 @@ def check_choice(name: str, value: object, options: Iterable[str]) -> str:
         raise ValueError(f"unknown {name} {value!r}{suggest(value, opts)}; allowed: "
                          f"{', '.join(opts)}")
     return v
+
+
+def check_settings(settings: Iterable[str], allowed: Sequence[str], *, where: str = "",
+                   prefix: str = "") -> None:
+    """Refuse a keyword setting that a registry entry does not take, with a suggestion.
+
+    The one check behind ``make_integrator``, ``make_schedule``, ``make_landscape``
+    and ``make_method``: the first unknown key raises ``ValueError: {prefix}unknown
+    setting 'key'{where} (did you mean ...?); allowed: ...``.
+
+    Parameters
+    ----------
+    settings : iterable of str
+        The keys given.
+    allowed : sequence of str
+        The keys the entry takes.
+    where : str, optional
+        Text after the key, e.g. ``" for landscape 'double_well'"``.
+    prefix : str, optional
+        Text before the message.
+
+    Raises
+    ------
+    ValueError
+        On the first key not in ``allowed``.
+    """
+    for key in settings:
+        if key not in allowed:
+            raise ValueError(f"{prefix}unknown setting {key!r}{where}{suggest(key, allowed)}; "
+                             f"allowed: {', '.join(allowed) or '(none)'}")
 
 
 def check_per_item(name: str, value: object, n: int, *, lo: float = -math.inf,

@@ -48,6 +48,7 @@ from numba import cuda  # a module global: the simulator swaps it for its fake m
 
 from ..core.codes import OVERDAMPED as _OVERDAMPED
 from ..particles import _update as upd
+from ..particles.forces import all_pairs_source
 from . import _device as dv
 from .backend import require, simulator
 
@@ -127,58 +128,17 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
     first_half, kick = sh["first_half"], sh["kick"]
     container_wall = _devjit(upd.container_wall_py)
 
+    # the CPU's all-pairs loop (particles.forces.all_pairs_source, the same source in its
+    # order of operations) compiled for the device with floor(t + 1/2) for np.rint
+    all_pairs = _devjit(all_pairs_source(pr, rint, D))
+
     def forces_py(x, species, table, S, box, periodic, wall, F):
-        # the CPU's all_pairs + container, in its order of operations.  Deliberate device
-        # variant of particles.forces.all_pairs (not compiled from its source): that one
-        # is a CPU closure using np.rint, which numba-cuda lacks, and rewriting the CPU
-        # minimum image with floor(t + 1/2) would change CPU bits at half-integers
+        # the CPU's batch_all_pairs + container for one replica
         n = x.shape[0]
         for i in range(n):
             for k in range(D):
                 F[i, k] = 0.0
-        e = 0.0
-        w = 0.0
-        bx = box[0]
-        by = box[1]
-        bz = box[D - 1]
-        for i in range(n - 1):
-            xi = x[i, 0]
-            yi = x[i, 1]
-            zi = x[i, D - 1]
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            base = species[i] * S
-            for j in range(i + 1, n):
-                dx = xi - x[j, 0]
-                dy = yi - x[j, 1]
-                if periodic:
-                    dx -= bx * rint(dx / bx)
-                    dy -= by * rint(dy / by)
-                r2 = dx * dx + dy * dy
-                dz = 0.0
-                if D == 3:
-                    dz = zi - x[j, 2]
-                    if periodic:
-                        dz -= bz * rint(dz / bz)
-                    r2 += dz * dz
-                u, f = pr(r2, table[base + species[j]])
-                e += u
-                w += f * r2
-                gx = f * dx
-                gy = f * dy
-                fx += gx
-                fy += gy
-                F[j, 0] -= gx
-                F[j, 1] -= gy
-                if D == 3:
-                    gz = f * dz
-                    fz += gz
-                    F[j, 2] -= gz
-            F[i, 0] += fx
-            F[i, 1] += fy
-            if D == 3:
-                F[i, 2] += fz
+        e, w = all_pairs(x, species, table, S, box, periodic, F)
         if wall[1] > 0.0:
             e, w = container_wall(x, wall, F, e, w)
         return e, w
@@ -198,7 +158,9 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         f = F[r]
         base = streams[r] * n
         # one thread per replica: the device variant of the CPU's prange over replicas
-        # (particles.dynamics._make_batch "run"); the per-atom math is the shared source
+        # (particles.dynamics._make_batch "run"), kept as its own loop because the
+        # device has no bonds and exits a thread where the CPU continues its prange; the
+        # per-atom math and the force loop are the shared sources
         for s in range(n_steps):
             T = temps[r] * tfac[s]
             step = step0 + s
@@ -210,7 +172,8 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
                     kick(i, v, f, minv, 0.5 * dt)
             E[r] = e
             W[r] = w
-            if not math.isfinite(e):
+            # the CPU's test: the virial catches infinite forces at a finite energy
+            if not (math.isfinite(e) and math.isfinite(w)):
                 status[r] = step + 1
                 break
 
@@ -550,7 +513,10 @@ def system_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         store_atom(i, fx, fy, fz, e, w, F, Ea, Wa, status, step)
 
     def forces_all(x, species, table, S, box, periodic, F, Ea, Wa, status, step):
-        # all pairs (clusters, small boxes): the same sum over j != i in index order
+        # all pairs (clusters, small boxes): the same sum over j != i in index order.
+        # Its accumulation repeats forces_list's on purpose: two kernels specialised by
+        # where j comes from (no neighbour-list branch or loads per pair); the per-pair
+        # math is the shared pair_term and store_atom
         i = cuda.grid(1)
         if i >= x.shape[0]:
             return

@@ -45,8 +45,9 @@ from collections.abc import Callable
 import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its fake module
 
+from .. import _kernels as K
 from .._kernels import BAOAB, GD, MALA, OVERDAMPED
-from ..rng import PURPOSE_ACCEPT, PURPOSE_SWAP, uniform2
+from ..rng import PURPOSE_ACCEPT, uniform2
 from . import _device as dv
 from .backend import require
 
@@ -157,38 +158,17 @@ def make_swap_kernel() -> Callable:
     function
         The kernel as a Python function; arguments: see :func:`swap_signature`.
     """
-    # Deliberate device variant of the swap round in _kernels (the CPU driver runs it
-    # inside its compiled replica loop, counting attempts per slot pair; here one thread
-    # per chain counts per (chain, pair) to need no atomics): same order, same uniforms.
+    # The round itself is _kernels.swap_chain, the CPU driver's own source compiled for
+    # the device; here one thread per chain counts in its own row of att/acc (no atomics).
+    swap_chain = dv.device_fn(K.swap_chain)
+
     def swap_kernel(X, V, E, T, fac, seed, chain0, step_end, parity, n_temps, perm, att,
                     acc, has_velocity):
         c = cuda.grid(1)
         if c >= perm.shape[0]:
             return
-        d = X.shape[0]
-        for k in range(parity, n_temps - 1, 2):
-            a = c * n_temps + k
-            bb = a + 1
-            delta = (1.0 / (T[a] * fac) - 1.0 / (T[bb] * fac)) * (E[a] - E[bb])
-            u, _ = uniform2(seed, chain0 + c, step_end, k, PURPOSE_SWAP)
-            att[c, k] += 1
-            if delta >= 0.0 or math.log(u) < delta:
-                acc[c, k] += 1
-                tmp = perm[c, k]
-                perm[c, k] = perm[c, k + 1]
-                perm[c, k + 1] = tmp
-                tmp_e = E[a]
-                E[a] = E[bb]
-                E[bb] = tmp_e
-                scale = math.sqrt(T[a] / T[bb])
-                for q in range(d):
-                    t = X[q, a]
-                    X[q, a] = X[q, bb]
-                    X[q, bb] = t
-                    if has_velocity:
-                        t = V[q, a]
-                        V[q, a] = V[q, bb] * scale
-                        V[q, bb] = t / scale
+        swap_chain(c, X, V, E, T, fac, seed, chain0, step_end, parity, n_temps, perm, att[c],
+                   acc[c], has_velocity)
 
     return swap_kernel
 

@@ -961,6 +961,8 @@ def _make_batch(pair, bond, D: int) -> dict:
     @numba.njit(parallel=True, nogil=True, error_model="numpy")
     def run(code, X, V, F, E, W, minv, species, ptab, S, blist, btab, box, periodic, wall,
             dt, c1, temps, tfac, seed, streams, step0, n_steps, status):
+        # cuda.particles.replica_kernels "run" repeats this loop as its one-thread-per-
+        # replica device variant (same per-atom sources, same order, same checks)
         n = X.shape[1]
         for r in prange(X.shape[0]):
             if status[r] >= 0:

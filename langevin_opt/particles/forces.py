@@ -129,6 +129,90 @@ class BondKernels(NamedTuple):
 # ---------------------------------------------------------------------------
 # Kernel factories
 # ---------------------------------------------------------------------------
+@numba.njit(inline="always", **_JIT)
+def _np_rint(t):
+    # nearest integer (ties to even) for the CPU minimum image
+    return np.rint(t)
+
+
+def all_pairs_source(pair: Callable, rint: Callable, D: int) -> Callable:
+    """Python source of the serial all-pairs loop, for the CPU and the CUDA backend.
+
+    The CPU compiles it with ``numba.njit`` and ``rint = np.rint``
+    (:attr:`PairKernels.all_pairs`); the CUDA replica kernels
+    (:mod:`langevin_opt.cuda.particles`) compile it for the device with their own
+    ``rint`` (``floor(t + 1/2)``, as numba-cuda lacks ``np.rint``).
+
+    Parameters
+    ----------
+    pair : callable
+        Scalar pair function ``pair(r2, params) -> (u, f / r)`` in the target's form.
+    rint : callable
+        Nearest integer of a float, in the target's form.
+    D : int
+        Dimension (2 or 3).
+
+    Returns
+    -------
+    function
+        ``all_pairs(x, species, table, S, box, periodic, F) -> (energy, virial)``:
+        adds the pair forces to ``F`` (shape ``(N, D)``) in index order.
+    """
+
+    def all_pairs(x, species, table, S, box, periodic, F):
+        # the pair displacement below repeats ``pair_update``'s on purpose: this loop keeps
+        # atom i's force in registers and writes F directly (serial, no slot arrays), and
+        # the replica kernels (CPU and CUDA) inline it; both orders of operations are
+        # pinned bit for bit
+        n = x.shape[0]
+        e = 0.0
+        w = 0.0
+        bx = box[0]
+        by = box[1]
+        bz = box[D - 1]
+        for i in range(n - 1):
+            xi = x[i, 0]
+            yi = x[i, 1]
+            zi = x[i, D - 1]
+            fx = 0.0
+            fy = 0.0
+            fz = 0.0
+            base = species[i] * S
+            for j in range(i + 1, n):
+                dx = xi - x[j, 0]
+                dy = yi - x[j, 1]
+                if periodic:
+                    dx -= bx * rint(dx / bx)
+                    dy -= by * rint(dy / by)
+                r2 = dx * dx + dy * dy
+                dz = 0.0
+                if D == 3:
+                    dz = zi - x[j, 2]
+                    if periodic:
+                        dz -= bz * rint(dz / bz)
+                    r2 += dz * dz
+                u, f = pair(r2, table[base + species[j]])
+                e += u
+                w += f * r2
+                gx = f * dx
+                gy = f * dy
+                fx += gx
+                fy += gy
+                F[j, 0] -= gx
+                F[j, 1] -= gy
+                if D == 3:
+                    gz = f * dz
+                    fz += gz
+                    F[j, 2] -= gz
+            F[i, 0] += fx
+            F[i, 1] += fy
+            if D == 3:
+                F[i, 2] += fz
+        return e, w
+
+    return all_pairs
+
+
 def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
     @numba.njit(inline="always", **_JIT)
     def pair_update(t, p, xi, yi, zi, xs, fs, wrapped, bx, by, bz):
@@ -303,56 +387,7 @@ def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
             w += unit_w[u]
         return True, e, w, dmax
 
-    @numba.njit(**_JIT)
-    def all_pairs(x, species, table, S, box, periodic, F):
-        # the pair displacement below repeats ``pair_update``'s on purpose: this loop keeps
-        # atom i's force in registers and writes F directly (serial, no slot arrays), and
-        # the replica kernels inline it; both orders of operations are pinned bit for bit
-        n = x.shape[0]
-        e = 0.0
-        w = 0.0
-        bx = box[0]
-        by = box[1]
-        bz = box[D - 1]
-        for i in range(n - 1):
-            xi = x[i, 0]
-            yi = x[i, 1]
-            zi = x[i, D - 1]
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            base = species[i] * S
-            for j in range(i + 1, n):
-                dx = xi - x[j, 0]
-                dy = yi - x[j, 1]
-                if periodic:
-                    dx -= bx * np.rint(dx / bx)
-                    dy -= by * np.rint(dy / by)
-                r2 = dx * dx + dy * dy
-                dz = 0.0
-                if D == 3:
-                    dz = zi - x[j, 2]
-                    if periodic:
-                        dz -= bz * np.rint(dz / bz)
-                    r2 += dz * dz
-                u, f = pair(r2, table[base + species[j]])
-                e += u
-                w += f * r2
-                gx = f * dx
-                gy = f * dy
-                fx += gx
-                fy += gy
-                F[j, 0] -= gx
-                F[j, 1] -= gy
-                if D == 3:
-                    gz = f * dz
-                    fz += gz
-                    F[j, 2] -= gz
-            F[i, 0] += fx
-            F[i, 1] += fy
-            if D == 3:
-                F[i, 2] += fz
-        return e, w
+    all_pairs = numba.njit(**_JIT)(all_pairs_source(pair, _np_rint, D))
 
     @numba.njit(parallel=True, **_JIT)
     def batch_all_pairs(X, species, table, S, box, periodic, E, F, W):

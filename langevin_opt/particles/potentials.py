@@ -244,11 +244,7 @@ class LennardJones(PairPotential):
         float
             Energy per particle (energy units).
         """
-        if self.mode == "plain":
-            return 0.0
-        x = self._fractions(fractions)
-        return float(np.sum(np.outer(x, x) * lj_tail_energy(density, self.epsilon, self.sigma,
-                                                            self.rc, dim)))
+        return self._tail_sum(lj_tail_energy, density, fractions, dim)
 
     def tail_pressure(self, density: float, fractions=None, dim: int = 3) -> float:
         """Long-range correction to the pressure, ``P_tail``.
@@ -272,11 +268,15 @@ class LennardJones(PairPotential):
         float
             Pressure (energy / volume units).
         """
+        return self._tail_sum(lj_tail_pressure, density, fractions, dim)
+
+    def _tail_sum(self, correction, density: float, fractions, dim: int) -> float:
+        # sum_ab x_a x_b correction_ab of the per-pair tail correction (0 in mode "plain")
         if self.mode == "plain":
             return 0.0
         x = self._fractions(fractions)
-        return float(np.sum(np.outer(x, x) * lj_tail_pressure(density, self.epsilon, self.sigma,
-                                                              self.rc, dim)))
+        return float(np.sum(np.outer(x, x) * correction(density, self.epsilon, self.sigma,
+                                                        self.rc, dim)))
 
     def tail(self, system) -> tuple[float, float]:
         """Tail corrections of a periodic system: total energy and pressure.
@@ -412,6 +412,18 @@ def _species_matrix(value, name: str, n_species: int | None) -> np.ndarray:
     return a
 
 
+def _cutoff_matrix(cutoff, mode: str, s: int) -> np.ndarray:
+    """Cutoff per species pair, (S, S): ``inf`` in mode ``"plain"``, else ``cutoff`` checked."""
+    if mode == "plain":
+        return np.full((s, s), np.inf)
+    if cutoff is None:
+        raise ValueError(f"cutoff must be given in mode {mode!r}")
+    rc = _species_matrix(cutoff, "cutoff", s)
+    if not np.all(np.isfinite(rc)) or np.any(rc <= 0):
+        raise ValueError(f"cutoff must be positive and finite, got {cutoff!r}")
+    return rc
+
+
 def lorentz_berthelot(epsilon, sigma) -> tuple[np.ndarray, np.ndarray]:
     """Lorentz-Berthelot mixing rules.
 
@@ -507,16 +519,7 @@ def lennard_jones(epsilon=1.0, sigma=1.0, cutoff=2.5, mode: str = "shifted",
         raise ValueError("epsilon must be finite and >= 0")
     if np.any(sig <= 0) or not np.all(np.isfinite(sig)):
         raise ValueError("sigma must be finite and > 0")
-    if mode == "plain":
-        rc = np.full((s, s), np.inf)
-    else:
-        if cutoff is None:
-            raise ValueError(f"cutoff must be given in mode {mode!r}")
-        rc = _species_matrix(cutoff, "cutoff", s)
-        if rc.shape != (s, s):
-            rc = np.full((s, s), rc[0, 0])
-        if not np.all(np.isfinite(rc)) or np.any(rc <= 0):
-            raise ValueError(f"cutoff must be positive and finite, got {cutoff!r}")
+    rc = _cutoff_matrix(cutoff, mode, s)
     table = np.zeros((s * s, 4))
     for a in range(s):
         for b in range(s):
@@ -618,14 +621,7 @@ def morse(depth=1.0, alpha=6.0, r0=1.0, cutoff=None, mode: str = "plain",
     d_m, a_m, r_m = (np.broadcast_to(m, (s, s)) for m in (d_m, a_m, r_m))
     if np.any(d_m < 0) or np.any(a_m <= 0) or np.any(r_m <= 0):
         raise ValueError("depth must be >= 0, alpha > 0 and r0 > 0")
-    if mode == "plain":
-        rc = np.full((s, s), np.inf)
-    else:
-        if cutoff is None:
-            raise ValueError(f"cutoff must be given in mode {mode!r}")
-        rc = np.broadcast_to(_species_matrix(cutoff, "cutoff", s), (s, s))
-        if not np.all(np.isfinite(rc)) or np.any(rc <= 0):
-            raise ValueError(f"cutoff must be positive and finite, got {cutoff!r}")
+    rc = _cutoff_matrix(cutoff, mode, s)
     table = np.zeros((s * s, 5))
     for a in range(s):
         for b in range(s):

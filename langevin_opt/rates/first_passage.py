@@ -247,7 +247,10 @@ def _build(eg: Callable) -> dict[str, Callable]:
 
     @numba.njit(**_JIT)
     def step_overdamped(Xb, Gb, Tb, ids, f2, dt, seed, step, w):
-        # the arithmetic of _kernels.add_noise_overdamped, with per-walker stream ids
+        # the arithmetic of _kernels.add_noise_overdamped with per-walker stream ids
+        # ids[j]: a deliberate variant, not merged.  Escaped walkers are swapped out of
+        # the block, so a block's streams are not consecutive here; the walker kernels
+        # keep the contiguous s0 + j, which LLVM vectorizes without a gather
         d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q
@@ -265,6 +268,8 @@ def _build(eg: Callable) -> dict[str, Callable]:
 
     @numba.njit(**_JIT)
     def ou_baoab(Xb, Vb, Tb, ids, c1, c2, fs, hdt, seed, step, w):
+        # _kernels.ou_baoab with per-walker stream ids ids[j]: a deliberate variant, for
+        # the reason given in step_overdamped
         d = Xb.shape[0]
         for q in range((d + 1) // 2):
             k = 2 * q

@@ -30,7 +30,14 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..core.validation import check_int, check_nonnegative, check_positive, check_real, suggest
+from ..core.validation import (
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_real,
+    check_settings,
+    suggest,
+)
 
 __all__ = [
     "SGD",
@@ -514,10 +521,7 @@ def make_method(method: str | Method, **settings: object) -> Method:
                          f"allowed: {', '.join(METHODS)}")
     cls = METHODS[key]
     names = [f.name for f in fields(cls)]
-    for k in settings:
-        if k not in names:
-            raise ValueError(f"unknown setting {k!r} for method {key!r}{suggest(k, names)}; "
-                             f"allowed: {', '.join(names)}")
+    check_settings(settings, names, where=f" for method {key!r}")
     return cls(**settings)
 
 

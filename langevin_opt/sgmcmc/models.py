@@ -29,6 +29,17 @@ __all__ = ["linear_regression", "logistic_regression", "linear_regression_poster
            "make_linear_data", "make_logistic_data"]
 
 
+@numba.njit(cache=True, inline="always")
+def _linreg_example(X, y, i, theta, grad):
+    # example i: subtracts X_i r from grad, returns r^2 (r = y_i - X_i . theta)
+    r = y[i]
+    for j in range(theta.shape[0]):
+        r -= X[i, j] * theta[j]
+    for j in range(theta.shape[0]):
+        grad[j] -= X[i, j] * r
+    return r * r
+
+
 @numba.njit(cache=True)
 def _linreg_grad(theta, data, fwork, iwork, seed, chain, step, grad):
     X, y, consts, ints = data
@@ -42,22 +53,11 @@ def _linreg_grad(theta, data, fwork, iwork, seed, chain, step, grad):
     loss = 0.0
     if bs == n_data:
         for i in range(n_data):
-            r = y[i]
-            for j in range(d):
-                r -= X[i, j] * theta[j]
-            loss += r * r
-            for j in range(d):
-                grad[j] -= X[i, j] * r
+            loss += _linreg_example(X, y, i, theta, grad)
     else:
         o = minibatch(seed, chain, step, n_data, bs, iwork)
         for b in range(bs):
-            i = iwork[1 + o + b]
-            r = y[i]
-            for j in range(d):
-                r -= X[i, j] * theta[j]
-            loss += r * r
-            for j in range(d):
-                grad[j] -= X[i, j] * r
+            loss += _linreg_example(X, y, iwork[1 + o + b], theta, grad)
     u = 0.0
     for j in range(d):
         grad[j] = grad[j] * (scale * inv_nv) + theta[j] * inv_pv
@@ -75,12 +75,7 @@ def _linreg_full(theta, data, fwork, iwork, grad):
         grad[j] = 0.0
     loss = 0.0
     for i in range(ints[0]):
-        r = y[i]
-        for j in range(d):
-            r -= X[i, j] * theta[j]
-        loss += r * r
-        for j in range(d):
-            grad[j] -= X[i, j] * r
+        loss += _linreg_example(X, y, i, theta, grad)
     u = 0.0
     for j in range(d):
         grad[j] = grad[j] * inv_nv + theta[j] * inv_pv
