@@ -39,7 +39,7 @@ import numba
 import numpy as np
 
 from . import _fastmath as fm
-from .core.validation import check_seed  # re-exported: rates, particles and cuda import it here
+from .core.validation import check_seed  # re-exported (public here before core existed)
 
 __all__ = [
     "PURPOSE_NOISE",

@@ -12,6 +12,7 @@ from langevin_opt.storage.h5md import (
     StorageError,
     StorageFullError,
 )
+from langevin_opt.storage.recording import Recorder
 
 __all__ = [
     "Box",
@@ -21,6 +22,7 @@ __all__ = [
     "H5MDWriter",
     "OutputLock",
     "OutputLockedError",
+    "Recorder",
     "RecoveryReport",
     "StorageError",
     "StorageFullError",
