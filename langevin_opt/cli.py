@@ -22,9 +22,12 @@ Commands
     ``DIR/arrhenius.png`` (body in :mod:`langevin_opt.rates.cli`).
 
 Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
-errors (bad config, bad options, unusable output directory, unreadable file),
-reported as one ``Error: ...`` line on stderr without a traceback; 130
-interrupted (Ctrl-C; a run can be continued with ``--resume``).
+errors (bad config, bad options, unusable output directory, another run
+writing the same output, a damaged or corrupted file), reported as one
+``Error: ...`` line on stderr without a traceback; 3 the disk is full or a
+file-size limit was reached (the line names the cause and the last step whose
+frames are safe; free space and continue with ``--resume``); 130 interrupted
+(Ctrl-C or SIGTERM; a run can be continued with ``--resume``).
 
 Reduced units throughout, ``k_B = 1``: temperatures are energies.
 """
@@ -70,6 +73,12 @@ class RunFailed(click.ClickException):
     """The run itself failed (diverged): one ``Error: ...`` line, exit status 1."""
 
     exit_code = 1
+
+
+class StorageFull(click.ClickException):
+    """The disk is full or a file-size limit was hit: one ``Error: ...`` line, exit status 3."""
+
+    exit_code = 3
 
 
 class Interrupted(click.ClickException):
@@ -430,8 +439,10 @@ def _written(out: Path, figures: Sequence[Path]) -> list[Path]:
 def cli() -> None:
     """Langevin sampling over walker ensembles (reduced units, k_B = 1).
 
-    Exit status: 0 ok, 1 the run diverged, 2 user error (one 'Error:' line),
-    130 interrupted (resume with 'run --resume').
+    Exit status: 0 ok, 1 the run diverged, 2 user error (one 'Error:' line;
+    also: output locked by another run, damaged or corrupted file), 3 disk
+    full or file-size limit (free space, then 'run --resume'), 130 interrupted
+    (Ctrl-C or SIGTERM; resume with 'run --resume').
     """
 
 
@@ -462,6 +473,7 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     from .core.errors import OutputError
     from .runner import TRAJECTORY, RunDiverged, prepare_output, run_experiment
     from .schema import ConfigError
+    from .storage import CorruptionError, DamagedFileError, OutputLockedError, StorageFullError
 
     backend = backend.lower()
     _require_backend(backend)
@@ -530,13 +542,17 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
             raise Interrupted(f"interrupted{at}; the run can be resumed with: {resume_hint}"
                               ) from None
         raise Interrupted("interrupted before anything was written") from None
+    except StorageFullError as err:
+        _close(progress)
+        hint = f"; free space, then resume with: {resume_hint}" if traj.exists() else ""
+        raise StorageFull(f"{_one_line(str(err))}{hint}") from None
+    except (OutputLockedError, DamagedFileError, CorruptionError) as err:
+        _close(progress)
+        raise CliError(_one_line(str(err))) from None
     except OSError as err:
         _close(progress)
         if isinstance(err, BrokenPipeError):
             raise
-        if "lock" in str(err).lower():
-            raise CliError(f"{traj}: cannot lock the file; is another run writing it? "
-                           f"({_one_line(str(err))})") from None
         hint = f"; resume with: {resume_hint}" if traj.exists() else ""
         raise RunFailed(f"I/O error while writing {out}: {_one_line(str(err))}{hint}") from None
     _close(progress)
@@ -588,6 +604,7 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     from .rates.cli import run_arrhenius, table_lines
     from .schema import ConfigError
     from .schema.arrhenius import load_rates_config
+    from .storage import CorruptionError, DamagedFileError, OutputLockedError, StorageFullError
 
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -613,6 +630,10 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     try:
         report = run_arrhenius(exp, out, overwrite=overwrite, threads=threads, progress=progress)
     except OutputError as err:
+        raise CliError(_one_line(str(err))) from None
+    except StorageFullError as err:
+        raise StorageFull(_one_line(str(err))) from None
+    except (OutputLockedError, DamagedFileError, CorruptionError) as err:
         raise CliError(_one_line(str(err))) from None
     except FloatingPointError as err:
         raise RunFailed(f"run diverged: {_one_line(str(err))}") from None
@@ -663,20 +684,18 @@ def _check_file(path: Path) -> None:
 
 def _open_reader(path: Path):  # noqa: ANN202
     """Open an H5MD file; every failure becomes a one-line CliError."""
-    from .storage import H5MDReader
+    from .storage import CorruptionError, DamagedFileError, H5MDReader
 
     _check_file(path)
     try:
         return H5MDReader(path)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
+    except (DamagedFileError, CorruptionError) as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except OSError as err:
         text = _one_line(str(err))
-        if "lock" in text.lower():
-            raise CliError(
-                f"{path}: locked by a running writer; set HDF5_USE_FILE_LOCKING=FALSE to read "
-                "it anyway"
-            ) from None
         if "signature" in text.lower():
             raise CliError(f"{path}: not an HDF5 file") from None
         raise CliError(f"{path}: cannot read ({text})") from None
