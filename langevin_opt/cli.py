@@ -506,7 +506,8 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     try:
         with stop:
             report = run_experiment(exp, out, resume=resume, overwrite=overwrite,
-                                    threads=threads, progress=on_chunk, backend=backend)
+                                    threads=threads, progress=on_chunk, backend=backend,
+                                    notify=_notice)
     except (OutputError, ConfigError) as err:
         _close(progress)
         raise CliError(_one_line(str(err))) from None
@@ -571,6 +572,11 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     click.echo("wrote:")
     for p in written:
         click.echo(f"  {p}")
+
+
+def _notice(line: str) -> None:
+    """Print a one-line notice (e.g. what a resume recovered) on stderr."""
+    click.echo(f"warning: {_one_line(line)}", err=True)
 
 
 def _close(progress: _Progress | None) -> None:

@@ -153,3 +153,175 @@ def test_file_size_limit_exits_3_and_resumes_bit_identically(lone_run, tmp_path)
     result = invoke("run", TINY, "--out", out, "--resume", "--quiet")
     assert result.exit_code == 0, result.output
     assert content(out / "trajectory.h5") == content(lone_run / "trajectory.h5")
+
+
+# --------------------------------------------------------------------------------------
+# 2. one writer per output
+# --------------------------------------------------------------------------------------
+
+
+def drive(tmp_path: Path, trials: list[dict], timeout: float = 600) -> list[dict]:
+    """Run ``trials`` through tests/cli_child.py (forked launches of one warm process)."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        import cli_child
+    finally:
+        sys.path.pop(0)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"warm": ["run", str(TINY), "--out", str(tmp_path / "warm"),
+                                         "--quiet"],
+                                "tmp": str(tmp_path), "trials": trials}))
+    cmd, environment = cli_child.command(spec)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=environment, timeout=timeout,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+RACES = int(os.environ.get("LANGEVIN_OPT_RACE_TRIALS", "20"))
+
+
+def test_two_simultaneous_launches(lone_run, tmp_path):
+    """Two launches on one --out at once: exactly one runs, the other exits 2 with one line.
+
+    Trials alternate plain/plain, --overwrite/--overwrite (on an existing run) and
+    plain/--resume pairs; the survivor's trajectory equals a lone run's.
+    """
+    trials, outs = [], []
+    for i in range(RACES):
+        out = tmp_path / f"race{i}"
+        kind = ("plain", "overwrite", "resume")[i % 3]
+        base = ["run", str(TINY), "--out", str(out), "--quiet"]
+        if kind == "plain":
+            launches = [base, base]
+        elif kind == "overwrite":
+            shutil.copytree(lone_run, out)
+            launches = [base + ["--overwrite"], base + ["--overwrite"]]
+        else:
+            launches = [base, base + ["--resume"]]
+        trials.append({"launches": launches})
+        outs.append((out, kind))
+    results = drive(tmp_path, trials)
+    assert len(results) == RACES
+    both_ran = 0
+    for (out, kind), res in zip(outs, results, strict=True):
+        codes, errs = res["codes"], res["stderr"]
+        for code, err in zip(codes, errs, strict=True):
+            assert "Traceback" not in err
+            if code != 0:
+                assert code == 2, (kind, codes, errs)
+                lines = err.splitlines()
+                assert len(lines) == 1 and lines[0].startswith("Error: "), err
+        if kind == "overwrite" and codes == [0, 0]:
+            both_ran += 1  # the second started after the first had finished: ran in turn
+        elif kind == "resume" and codes == [0, 0]:
+            both_ran += 1  # the resume found the finished run and "continued" it
+        else:
+            assert sorted(codes) == [0, 2], (kind, codes, errs)
+        assert content(out / "trajectory.h5") == content(lone_run / "trajectory.h5")
+    print(f"{RACES} races, {both_ran} ran one after the other")
+
+
+# --------------------------------------------------------------------------------------
+# 3. resume on a damaged file
+# --------------------------------------------------------------------------------------
+
+
+def _flip(path: Path, offset: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+
+
+@pytest.fixture(scope="module")
+def killed_runs(lone_run, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """Runs killed after the frames before the checkpoint at step S were flushed
+    (S = 50: only the step-0 checkpoint exists; S = 150: checkpoint 100)."""
+    tmp = tmp_path_factory.mktemp("killed")
+    steps = (50, 150)
+    trials = [{"launches": [["run", str(TINY), "--out", str(tmp / f"k{s}"), "--quiet"]],
+               "exit_before_checkpoint": s} for s in steps]
+    for res in drive(tmp, trials):
+        assert res["codes"] == [9], res
+    return {s: tmp / f"k{s}" for s in steps}
+
+
+@pytest.mark.parametrize("step", [50, 150])
+def test_kill_before_a_checkpoint_then_resume(lone_run, killed_runs, tmp_path, step):
+    """Frames on disk past the last checkpoint (the step-0 one included) resume bit-identically."""
+    out = shutil.copytree(killed_runs[step], tmp_path / "run")
+    with H5MDReader(out / "trajectory.h5") as r:
+        assert r.checkpoint()[0] == step - 50
+        assert int(r.steps[-1]) == step - 10  # the frames after the checkpoint are on disk
+    result = invoke("run", TINY, "--out", out, "--resume", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert content(out / "trajectory.h5") == content(lone_run / "trajectory.h5")
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_resume_damaged_tail_segment(lone_run, killed_runs, tmp_path, damage):
+    """A corrupted or truncated last segment: one warning line (what was lost, where it
+    resumes), then a bit-identical run."""
+    out = shutil.copytree(killed_runs[150], tmp_path / "run")
+    segs = sorted((out / "trajectory.h5.seg").iterdir())
+    if damage == "flip":
+        _flip(segs[-1], segs[-1].stat().st_size // 2)
+    else:
+        os.truncate(segs[-1], segs[-1].stat().st_size // 2)
+    result = invoke("run", TINY, "--out", out, "--resume", "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: "), result.stderr
+    assert "were lost" in lines[0] and "resuming from the checkpoint at step" in lines[0]
+    assert content(out / "trajectory.h5") == content(lone_run / "trajectory.h5")
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.9, 0.99])
+def test_resume_truncated_file(lone_run, tmp_path, cut):
+    """A truncated file: recovered and resumed bit-identically, or one line, exit 2, untouched."""
+    out = shutil.copytree(lone_run, tmp_path / "run")
+    traj = out / "trajectory.h5"
+    data = traj.read_bytes()
+    traj.write_bytes(data[: int(len(data) * cut)])
+    before = snapshot(out)
+    result = invoke("run", TINY, "--out", out, "--resume", "--quiet")
+    assert "Traceback" not in result.output
+    if result.exit_code == 0:
+        assert content(traj) == content(lone_run / "trajectory.h5")
+    else:
+        assert result.exit_code == 2, result.output
+        line = error_line(result) if "warning" not in result.stderr else \
+            result.stderr.splitlines()[-1]
+        assert str(traj) in line and "lock" not in line.lower()
+        assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("case", ["empty", "garbage", "other_config", "not_h5md"])
+def test_resume_refuses_unusable_files(lone_run, tmp_path, case):
+    out = shutil.copytree(lone_run, tmp_path / "run")
+    traj = out / "trajectory.h5"
+    if case == "empty":
+        traj.write_bytes(b"")
+    elif case == "garbage":
+        traj.write_bytes(b"not a trajectory\n" * 50)
+    elif case == "not_h5md":
+        import h5py
+
+        traj.unlink()
+        with h5py.File(traj, "w") as f:
+            f["x"] = np.arange(3)
+    before = snapshot(out)
+    config = TINY
+    if case == "other_config":
+        config = tmp_path / "other.toml"
+        config.write_text(TINY.read_text().replace("seed = 7", "seed = 8"))
+    result = invoke("run", config, "--out", out, "--resume", "--quiet")
+    assert result.exit_code == 2, result.output
+    line = error_line(result)
+    assert str(traj) in line and "lock" not in line.lower()
+    assert snapshot(out) == before
