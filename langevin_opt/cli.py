@@ -82,7 +82,7 @@ class StorageFull(click.ClickException):
 
 
 class Interrupted(click.ClickException):
-    """Ctrl-C: one ``Error: ...`` line, exit status 130."""
+    """Ctrl-C or SIGTERM: one ``Error: ...`` line, exit status 130."""
 
     exit_code = 130
 
@@ -326,12 +326,13 @@ class _Progress:
 
 
 class _GracefulInterrupt:
-    """Ctrl-C during a run: stop at the next checkpoint; a second Ctrl-C stops at once.
+    """Ctrl-C or SIGTERM during a run: stop at the next checkpoint; a second one stops at once.
 
-    The first SIGINT only sets a flag, checked by the progress callback that
-    the runner calls right after each checkpoint, where the file is consistent
-    and nothing is buffered.  SIGINT handling is left alone when it is ignored
-    (background jobs) or outside the main thread.
+    The first SIGINT (or SIGTERM, what cluster schedulers send before they
+    kill a job) only sets a flag, checked by the progress callback that the
+    runner calls right after each checkpoint, where the file is consistent and
+    nothing is buffered.  A signal that is ignored (SIGINT in background jobs)
+    is left alone, and so is everything outside the main thread.
 
     Parameters
     ----------
@@ -339,29 +340,33 @@ class _GracefulInterrupt:
         Progress display to end before the notice.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, progress: _Progress | None) -> None:
         self.progress = progress
         self.requested = False
-        self._old: Any = None
-        self._installed = False
+        self.signal_name = "interrupt"
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _GracefulInterrupt:
-        try:
-            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-                self._old = signal.signal(signal.SIGINT, self._handler)
-                self._installed = True
-        except ValueError:  # not the main thread
-            pass
+        for sig in self.SIGNALS:
+            try:
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
         return self
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal_name = "interrupt" if signum == signal.SIGINT else "SIGTERM"
         if self.progress is not None:
             self.progress.close()
+        again = "press Ctrl-C again" if signum == signal.SIGINT else "send it again"
         try:
-            click.echo("interrupt: stopping after the next checkpoint; press Ctrl-C again to "
+            click.echo(f"{self.signal_name}: stopping after the next checkpoint; {again} to "
                        "stop now", err=True)
         except OSError:
             pass
@@ -372,9 +377,9 @@ class _GracefulInterrupt:
             raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._old)
-            self._installed = False
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
 
 
 def _checkpoint_step(traj: Path) -> int:
@@ -540,7 +545,8 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         _close(progress)
         if traj.exists():
             at = f" at step {reached[-1]}" if reached and stop.requested else ""
-            raise Interrupted(f"interrupted{at}; the run can be resumed with: {resume_hint}"
+            what = "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
+            raise Interrupted(f"{what}{at}; the run can be resumed with: {resume_hint}"
                               ) from None
         raise Interrupted("interrupted before anything was written") from None
     except StorageFullError as err:

@@ -325,3 +325,36 @@ def test_resume_refuses_unusable_files(lone_run, tmp_path, case):
     line = error_line(result)
     assert str(traj) in line and "lock" not in line.lower()
     assert snapshot(out) == before
+
+
+# --------------------------------------------------------------------------------------
+# 4. SIGTERM saves a checkpoint and exits like SIGINT
+# --------------------------------------------------------------------------------------
+
+
+def test_sigterm_then_resume_is_bit_identical(lone_run, tmp_path):
+    """SIGTERM (a scheduler's stop) right after the checkpoint at step 100: exit 130 at that
+    checkpoint with a resume hint; ``--resume`` gives the uninterrupted run's trajectory."""
+    out = tmp_path / "run"
+    trials = [{"launches": [["run", str(TINY), "--out", str(out)]], "sigterm_at_step": 100}]
+    (res,) = drive(tmp_path, trials)
+    assert res["codes"] == [130], res
+    err = res["stderr"][0]
+    assert "Traceback" not in err
+    notice, line = err.splitlines()
+    assert notice.startswith("SIGTERM: stopping after the next checkpoint")
+    assert line.startswith("Error: terminated (SIGTERM) at step 100;")
+    assert line.endswith(f"--out {out} --resume")
+    with H5MDReader(out / "trajectory.h5") as r:
+        assert r.checkpoint()[0] == 100
+        assert r.parameters["status"] == "running"
+    result = invoke("run", TINY, "--out", out, "--resume", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert content(out / "trajectory.h5") == content(lone_run / "trajectory.h5")
+
+
+def test_sigterm_handler_is_restored(lone_run, tmp_path):
+    previous = signal.getsignal(signal.SIGTERM)
+    result = invoke("run", TINY, "--out", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0
+    assert signal.getsignal(signal.SIGTERM) is previous
