@@ -7,9 +7,10 @@ Commands
     ``DIR/summary.json`` and figures (``DIR`` defaults to ``runs/<name>``).
 ``validate CONFIG.toml``
     Check a config without running it.
-``inspect FILE.h5``
+``inspect FILE.h5 [--verify]``
     Describe a trajectory file: groups, frames, parameters, observables,
-    checkpoint.
+    checkpoint; ``--verify`` also checks every checksum (exit 2 on corruption,
+    naming the file, dataset and rows).
 ``plot FILE.h5 --kind energy|histogram|paths``
     Figures of a stored run (mean energy traces, last-frame histogram against
     the exact Boltzmann density, walker paths).
@@ -755,15 +756,38 @@ def _group_lines(path: Path) -> list[str]:
 
 @cli.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
-def inspect_cmd(file: Path) -> None:
-    """Describe the trajectory file FILE.h5."""
+@click.option("--verify", is_flag=True,
+              help="Also check every checksum (frames, segment files, checkpoints); "
+                   "corruption is an error (exit 2) naming the file, dataset and rows.")
+def inspect_cmd(file: Path, verify: bool) -> None:
+    """Describe the trajectory file FILE.h5 (--verify: and check its checksums)."""
+    from .storage import CorruptionError
+
     reader = _open_reader(file)
     try:
+        if verify:
+            _raise_corruption(file, reader.verify())
         _inspect_lines(file, reader)
+        if verify:
+            click.echo("checksums: ok (frames, observables, checkpoints)")
+    except CorruptionError as err:
+        raise CliError(f"{file}: corrupted: {_one_line(str(err))}") from None
     except (OSError, ValueError, KeyError) as err:
+        if isinstance(err, OSError) and not verify:  # a failed checksum: say where
+            try:
+                _raise_corruption(file, reader.verify())
+            except (OSError, ValueError, KeyError):
+                pass
         raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
     finally:
         reader.close()
+
+
+def _raise_corruption(file: Path, problems: list[str]) -> None:
+    """One-line CliError naming the first checksum problem of :meth:`H5MDReader.verify`."""
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CliError(f"{file}: corrupted: {_one_line(problems[0])}{more}")
 
 
 def _inspect_lines(file: Path, reader: Any) -> None:

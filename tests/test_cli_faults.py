@@ -358,3 +358,50 @@ def test_sigterm_handler_is_restored(lone_run, tmp_path):
     result = invoke("run", TINY, "--out", tmp_path / "run", "--quiet")
     assert result.exit_code == 0
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+# --------------------------------------------------------------------------------------
+# 5. inspect --verify
+# --------------------------------------------------------------------------------------
+
+
+def _chunk_offset(path: Path, dataset: str) -> int:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f[dataset].id.get_chunk_info(0).byte_offset + 3
+
+
+def test_inspect_verify_ok(lone_run):
+    result = invoke("inspect", lone_run / "trajectory.h5", "--verify")
+    assert result.exit_code == 0, result.output
+    assert "checksums: ok" in result.stdout
+
+
+@pytest.mark.parametrize("where", ["particles/walkers/position/value", "observables/energy/value",
+                                   "checkpoint"])
+def test_inspect_verify_locates_a_flipped_byte(lone_run, tmp_path, where):
+    traj = shutil.copy(lone_run / "trajectory.h5", tmp_path / "t.h5")
+    if where == "checkpoint":
+        import h5py
+
+        with h5py.File(traj, "r") as f:
+            name = next(k for k in f["checkpoint"] if isinstance(f["checkpoint"][k], h5py.Dataset)
+                        and f["checkpoint"][k].size > 8)
+        where = f"checkpoint/{name}"
+    _flip(Path(traj), _chunk_offset(Path(traj), where))
+    result = invoke("inspect", traj, "--verify")
+    assert result.exit_code == 2, result.output
+    line = result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.output and line.startswith("Error: ")
+    assert "corrupted" in line and where.split("/")[-2] in line
+
+
+def test_inspect_verify_damaged_segment(killed_runs, tmp_path):
+    out = shutil.copytree(killed_runs[150], tmp_path / "run")
+    segs = sorted((out / "trajectory.h5.seg").iterdir())
+    _flip(segs[0], segs[0].stat().st_size // 2)
+    result = invoke("inspect", out / "trajectory.h5", "--verify")
+    assert result.exit_code == 2, result.output
+    line = result.stderr.splitlines()[-1]
+    assert "corrupted" in line and segs[0].name in line
