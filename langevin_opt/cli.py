@@ -7,9 +7,10 @@ Commands
     ``DIR/summary.json`` and figures (``DIR`` defaults to ``runs/<name>``).
 ``validate CONFIG.toml``
     Check a config without running it.
-``inspect FILE.h5``
+``inspect FILE.h5 [--verify]``
     Describe a trajectory file: groups, frames, parameters, observables,
-    checkpoint.
+    checkpoint; ``--verify`` also checks every checksum (exit 2 on corruption,
+    naming the file, dataset and rows).
 ``plot FILE.h5 --kind energy|histogram|paths``
     Figures of a stored run (mean energy traces, last-frame histogram against
     the exact Boltzmann density, walker paths).
@@ -22,9 +23,12 @@ Commands
     ``DIR/arrhenius.png`` (body in :mod:`langevin_opt.rates.cli`).
 
 Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
-errors (bad config, bad options, unusable output directory, unreadable file),
-reported as one ``Error: ...`` line on stderr without a traceback; 130
-interrupted (Ctrl-C; a run can be continued with ``--resume``).
+errors (bad config, bad options, unusable output directory, another run
+writing the same output, a damaged or corrupted file), reported as one
+``Error: ...`` line on stderr without a traceback; 3 the disk is full or a
+file-size limit was reached (the line names the cause and the last step whose
+frames are safe; free space and continue with ``--resume``); 130 interrupted
+(Ctrl-C or SIGTERM; a run can be continued with ``--resume``).
 
 Reduced units throughout, ``k_B = 1``: temperatures are energies.
 """
@@ -72,8 +76,14 @@ class RunFailed(click.ClickException):
     exit_code = 1
 
 
+class StorageFull(click.ClickException):
+    """The disk is full or a file-size limit was hit: one ``Error: ...`` line, exit status 3."""
+
+    exit_code = 3
+
+
 class Interrupted(click.ClickException):
-    """Ctrl-C: one ``Error: ...`` line, exit status 130."""
+    """Ctrl-C or SIGTERM: one ``Error: ...`` line, exit status 130."""
 
     exit_code = 130
 
@@ -317,12 +327,13 @@ class _Progress:
 
 
 class _GracefulInterrupt:
-    """Ctrl-C during a run: stop at the next checkpoint; a second Ctrl-C stops at once.
+    """Ctrl-C or SIGTERM during a run: stop at the next checkpoint; a second one stops at once.
 
-    The first SIGINT only sets a flag, checked by the progress callback that
-    the runner calls right after each checkpoint, where the file is consistent
-    and nothing is buffered.  SIGINT handling is left alone when it is ignored
-    (background jobs) or outside the main thread.
+    The first SIGINT (or SIGTERM, what cluster schedulers send before they
+    kill a job) only sets a flag, checked by the progress callback that the
+    runner calls right after each checkpoint, where the file is consistent and
+    nothing is buffered.  A signal that is ignored (SIGINT in background jobs)
+    is left alone, and so is everything outside the main thread.
 
     Parameters
     ----------
@@ -330,29 +341,33 @@ class _GracefulInterrupt:
         Progress display to end before the notice.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, progress: _Progress | None) -> None:
         self.progress = progress
         self.requested = False
-        self._old: Any = None
-        self._installed = False
+        self.signal_name = "interrupt"
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _GracefulInterrupt:
-        try:
-            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-                self._old = signal.signal(signal.SIGINT, self._handler)
-                self._installed = True
-        except ValueError:  # not the main thread
-            pass
+        for sig in self.SIGNALS:
+            try:
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
         return self
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal_name = "interrupt" if signum == signal.SIGINT else "SIGTERM"
         if self.progress is not None:
             self.progress.close()
+        again = "press Ctrl-C again" if signum == signal.SIGINT else "send it again"
         try:
-            click.echo("interrupt: stopping after the next checkpoint; press Ctrl-C again to "
+            click.echo(f"{self.signal_name}: stopping after the next checkpoint; {again} to "
                        "stop now", err=True)
         except OSError:
             pass
@@ -363,9 +378,9 @@ class _GracefulInterrupt:
             raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._old)
-            self._installed = False
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
 
 
 def _checkpoint_step(traj: Path) -> int:
@@ -430,8 +445,10 @@ def _written(out: Path, figures: Sequence[Path]) -> list[Path]:
 def cli() -> None:
     """Langevin sampling over walker ensembles (reduced units, k_B = 1).
 
-    Exit status: 0 ok, 1 the run diverged, 2 user error (one 'Error:' line),
-    130 interrupted (resume with 'run --resume').
+    Exit status: 0 ok, 1 the run diverged, 2 user error (one 'Error:' line;
+    also: output locked by another run, damaged or corrupted file), 3 disk
+    full or file-size limit (free space, then 'run --resume'), 130 interrupted
+    (Ctrl-C or SIGTERM; resume with 'run --resume').
     """
 
 
@@ -462,6 +479,7 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     from .core.errors import OutputError
     from .runner import TRAJECTORY, RunDiverged, prepare_output, run_experiment
     from .schema import ConfigError
+    from .storage import CorruptionError, DamagedFileError, OutputLockedError, StorageFullError
 
     backend = backend.lower()
     _require_backend(backend)
@@ -494,7 +512,8 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     try:
         with stop:
             report = run_experiment(exp, out, resume=resume, overwrite=overwrite,
-                                    threads=threads, progress=on_chunk, backend=backend)
+                                    threads=threads, progress=on_chunk, backend=backend,
+                                    notify=_notice)
     except (OutputError, ConfigError) as err:
         _close(progress)
         raise CliError(_one_line(str(err))) from None
@@ -527,16 +546,21 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         _close(progress)
         if traj.exists():
             at = f" at step {reached[-1]}" if reached and stop.requested else ""
-            raise Interrupted(f"interrupted{at}; the run can be resumed with: {resume_hint}"
+            what = "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
+            raise Interrupted(f"{what}{at}; the run can be resumed with: {resume_hint}"
                               ) from None
         raise Interrupted("interrupted before anything was written") from None
+    except StorageFullError as err:
+        _close(progress)
+        hint = f"; free space, then resume with: {resume_hint}" if traj.exists() else ""
+        raise StorageFull(f"{_one_line(str(err))}{hint}") from None
+    except (OutputLockedError, DamagedFileError, CorruptionError) as err:
+        _close(progress)
+        raise CliError(_one_line(str(err))) from None
     except OSError as err:
         _close(progress)
         if isinstance(err, BrokenPipeError):
             raise
-        if "lock" in str(err).lower():
-            raise CliError(f"{traj}: cannot lock the file; is another run writing it? "
-                           f"({_one_line(str(err))})") from None
         hint = f"; resume with: {resume_hint}" if traj.exists() else ""
         raise RunFailed(f"I/O error while writing {out}: {_one_line(str(err))}{hint}") from None
     _close(progress)
@@ -555,6 +579,11 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
     click.echo("wrote:")
     for p in written:
         click.echo(f"  {p}")
+
+
+def _notice(line: str) -> None:
+    """Print a one-line notice (e.g. what a resume recovered) on stderr."""
+    click.echo(f"warning: {_one_line(line)}", err=True)
 
 
 def _close(progress: _Progress | None) -> None:
@@ -588,6 +617,7 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     from .rates.cli import run_arrhenius, table_lines
     from .schema import ConfigError
     from .schema.arrhenius import load_rates_config
+    from .storage import CorruptionError, DamagedFileError, OutputLockedError, StorageFullError
 
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -613,6 +643,10 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     try:
         report = run_arrhenius(exp, out, overwrite=overwrite, threads=threads, progress=progress)
     except OutputError as err:
+        raise CliError(_one_line(str(err))) from None
+    except StorageFullError as err:
+        raise StorageFull(_one_line(str(err))) from None
+    except (OutputLockedError, DamagedFileError, CorruptionError) as err:
         raise CliError(_one_line(str(err))) from None
     except FloatingPointError as err:
         raise RunFailed(f"run diverged: {_one_line(str(err))}") from None
@@ -663,20 +697,18 @@ def _check_file(path: Path) -> None:
 
 def _open_reader(path: Path):  # noqa: ANN202
     """Open an H5MD file; every failure becomes a one-line CliError."""
-    from .storage import H5MDReader
+    from .storage import CorruptionError, DamagedFileError, H5MDReader
 
     _check_file(path)
     try:
         return H5MDReader(path)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
+    except (DamagedFileError, CorruptionError) as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except OSError as err:
         text = _one_line(str(err))
-        if "lock" in text.lower():
-            raise CliError(
-                f"{path}: locked by a running writer; set HDF5_USE_FILE_LOCKING=FALSE to read "
-                "it anyway"
-            ) from None
         if "signature" in text.lower():
             raise CliError(f"{path}: not an HDF5 file") from None
         raise CliError(f"{path}: cannot read ({text})") from None
@@ -724,15 +756,38 @@ def _group_lines(path: Path) -> list[str]:
 
 @cli.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
-def inspect_cmd(file: Path) -> None:
-    """Describe the trajectory file FILE.h5."""
+@click.option("--verify", is_flag=True,
+              help="Also check every checksum (frames, segment files, checkpoints); "
+                   "corruption is an error (exit 2) naming the file, dataset and rows.")
+def inspect_cmd(file: Path, verify: bool) -> None:
+    """Describe the trajectory file FILE.h5 (--verify: and check its checksums)."""
+    from .storage import CorruptionError
+
     reader = _open_reader(file)
     try:
+        if verify:
+            _raise_corruption(file, reader.verify())
         _inspect_lines(file, reader)
+        if verify:
+            click.echo("checksums: ok (frames, observables, checkpoints)")
+    except CorruptionError as err:
+        raise CliError(f"{file}: corrupted: {_one_line(str(err))}") from None
     except (OSError, ValueError, KeyError) as err:
+        if isinstance(err, OSError) and not verify:  # a failed checksum: say where
+            try:
+                _raise_corruption(file, reader.verify())
+            except (OSError, ValueError, KeyError):
+                pass
         raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
     finally:
         reader.close()
+
+
+def _raise_corruption(file: Path, problems: list[str]) -> None:
+    """One-line CliError naming the first checksum problem of :meth:`H5MDReader.verify`."""
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CliError(f"{file}: corrupted: {_one_line(problems[0])}{more}")
 
 
 def _inspect_lines(file: Path, reader: Any) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from .sampling import (
     uniform_positions,
 )
 from .schema import ConfigError, Experiment
-from .storage import H5MDReader, H5MDWriter
+from .storage import DamagedFileError, H5MDReader, H5MDWriter, OutputLock, StorageError
 from .storage.recording import Recorder
 
 __all__ = ["OutputError", "RunDiverged", "RunReport", "prepare_output", "run_experiment",
@@ -237,6 +238,7 @@ def run_experiment(
     progress: Callable[[int, int, dict], None] | None = None,
     make_figures: bool = True,
     backend: str = "cpu",
+    notify: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run (or resume) an experiment and write its outputs.
 
@@ -259,6 +261,9 @@ def run_experiment(
     backend : {"cpu", "cuda"}
         Compute backend of the sampler (see :class:`langevin_opt.Sampler`); the
         trajectory and checkpoints do not depend on it.
+    notify : callable, optional
+        ``notify(line)`` receives one line when a resumed file was damaged
+        (which frames were lost, the checkpoint the run continues from).
 
     Returns
     -------
@@ -268,68 +273,73 @@ def run_experiment(
     ------
     OutputError
         Output directory problems (nothing has been written).
+    OutputLockedError
+        Another run writes ``out_dir`` (nothing was touched).
+    DamagedFileError, CorruptionError
+        ``resume``: nothing of the file can be recovered (nothing was changed).
+    StorageFullError
+        The disk is full or a file-size limit was reached; frames up to its
+        ``last_safe_step`` are safe and the run can be resumed.
     RunDiverged
         A walker became non-finite; the frames before were written.
     """
     out = Path(out_dir)
     prepare_output(out, resume=resume, overwrite=overwrite)
-    cfg = exp.config
-    ens, outp = cfg["ensemble"], cfg["output"]
-    landscape = exp.landscape()
-    integ = exp.integrator()
-    temps, rex = walker_layout(exp)
-    total = ens["steps"]
-    sampler = Sampler(landscape, integ, temperature=temps if rex is None else None,
-                      schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
-                      total_steps=total, backend=backend)
-    m = temps.size
     traj_path = out / TRAJECTORY
-    t_start = time.perf_counter()
+    # One writer per output: lock before anything is deleted, read or recovered, then
+    # check again under the lock (another run may have created the output meanwhile).
+    lock = OutputLock(traj_path)
+    try:
+        prepare_output(out, resume=resume, overwrite=overwrite)
+        cfg = exp.config
+        ens, outp = cfg["ensemble"], cfg["output"]
+        landscape = exp.landscape()
+        integ = exp.integrator()
+        temps, rex = walker_layout(exp)
+        total = ens["steps"]
+        sampler = Sampler(landscape, integ, temperature=temps if rex is None else None,
+                          schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
+                          total_steps=total, backend=backend)
+        m = temps.size
+        t_start = time.perf_counter()
+        if resume:
+            writer, state, params = _reopen(traj_path, cfg, m, landscape.dim, lock, notify)
+        else:
+            for name in (TRAJECTORY, SUMMARY, *FIGURES):
+                (out / name).unlink(missing_ok=True)
+            state = sampler.init(initial_positions(exp, landscape, m))
+            comp = None if outp["compression"] == "none" else outp["compression"]
+            writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
+                                creator_version=__version__, compression=comp,
+                                overwrite=True, lock=lock)
+            params = {
+                "config": cfg,
+                "seed": exp.seed,
+                "walker_temperatures": temps,
+                "langevin_opt_version": __version__,
+                "numba_version": numba.__version__,
+                "numpy_version": np.__version__,
+                "started": _now(),
+                "status": "running",
+            }
+            try:
+                writer.write_parameters(params)
+                writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total})
+            except BaseException:
+                writer.close()
+                raise
+    finally:
+        lock.release()  # a no-op once handed to the writer
 
-    if resume:
-        with H5MDReader(traj_path) as reader:
-            params = reader.parameters
-            ck = reader.checkpoint()
-        if params.get("config") != json.loads(json.dumps(cfg)):
-            raise OutputError(f"{traj_path}: was written with a different config; "
-                              "resume needs the same config file")
-        if ck is None:
-            raise OutputError(f"{traj_path}: has no checkpoint to resume from")
-        step, arrays, _ = ck
-        state = _state_from_checkpoint(step, arrays)
-        writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim, mode="a",
-                            creator_version=__version__)
-        writer.truncate_to_step(step)
-        params = {**params, "resumed_at_step": int(step), "status": "running"}
-        writer.write_parameters(params)
-    else:
-        for name in (TRAJECTORY, SUMMARY, *FIGURES):
-            (out / name).unlink(missing_ok=True)
-        state = sampler.init(initial_positions(exp, landscape, m))
-        comp = None if outp["compression"] == "none" else outp["compression"]
-        writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
-                            creator_version=__version__, compression=comp, overwrite=True)
-        params = {
-            "config": cfg,
-            "seed": exp.seed,
-            "walker_temperatures": temps,
-            "langevin_opt_version": __version__,
-            "numba_version": numba.__version__,
-            "numpy_version": np.__version__,
-            "started": _now(),
-            "status": "running",
-        }
-        writer.write_parameters(params)
-        writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total})
-
-    recorder = Recorder(writer, dt=float(integ.dt))
-    mala = cfg["integrator"]["kind"] == "mala"
-    chunk = outp["checkpoint_every"]
-    rec = outp["record_every"]
-    n_buf = chunk // rec + 2 if rec else 0  # frames of one chunk, plus the initial one
-    frame_buffer = (np.empty((n_buf, m, landscape.dim)), np.empty((n_buf, m)))
     status = "completed"
     try:
+        recorder = Recorder(writer, dt=float(integ.dt))
+        mala = cfg["integrator"]["kind"] == "mala"
+        chunk = outp["checkpoint_every"]
+        rec = outp["record_every"]
+        # frames of one chunk (never more than the run holds), plus the initial one
+        n_buf = min(chunk, total) // rec + 2 if rec else 0
+        frame_buffer = (np.empty((n_buf, m, landscape.dim)), np.empty((n_buf, m)))
         while state.step < total:
             n = min(chunk, total - state.step)
             try:
@@ -358,6 +368,121 @@ def run_experiment(
     _write_json(out / SUMMARY, summary)
     figures = _figures(exp, landscape, summary, out) if make_figures else []
     return RunReport(out, state.step, wall, summary, figures)
+
+
+def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
+            notify: Callable[[str], None] | None
+            ) -> tuple[H5MDWriter, EnsembleState, dict]:
+    """Reopen a run to resume: recover a damaged file, check it, drop frames after its checkpoint.
+
+    Parameters
+    ----------
+    traj_path : Path
+        The trajectory file.
+    cfg : dict
+        The normalised config of the run being resumed.
+    m, dim : int
+        Walkers and dimension.
+    lock : OutputLock
+        The output's lock, handed to the writer.
+    notify : callable or None
+        Receives one line if frames were lost to damage.
+
+    Returns
+    -------
+    writer : H5MDWriter
+        Open in mode ``"a"``, truncated to the checkpoint step.
+    state : EnsembleState
+        The state of the checkpoint.
+    params : dict
+        The stored parameters, updated for the resume.
+
+    Raises
+    ------
+    OutputError
+        Another config, another layout, or no checkpoint to resume from.
+    DamagedFileError, CorruptionError
+        Nothing can be recovered (the file is left as it was).
+    """
+    expected = json.loads(json.dumps(cfg))
+    backup = None
+    try:  # a readable file is checked before anything is changed
+        with H5MDReader(traj_path) as reader:
+            _check_resumable(traj_path, reader.parameters, reader.checkpoint(), expected)
+    except DamagedFileError:
+        # HDF5 cannot open it (truncated): recovery rewrites it, so keep the original
+        # bytes (a hard link: the writer only ever renames over the name) until it is
+        # known that the run can continue
+        backup = traj_path.with_name(traj_path.name + ".damaged")
+        backup.unlink(missing_ok=True)
+        try:
+            os.link(traj_path, backup)
+        except OSError:
+            shutil.copy2(traj_path, backup)
+    except (OSError, KeyError, ValueError) as err:
+        if isinstance(err, (StorageError, FileNotFoundError)):
+            raise
+        raise OutputError(f"{traj_path}: cannot be resumed ({' '.join(str(err).split())})"
+                          ) from None
+    try:
+        writer = H5MDWriter(traj_path, n_particles=m, dim=dim, mode="a",
+                            creator_version=__version__, lock=lock)
+    except ValueError as err:
+        _restore(traj_path, backup, None)
+        raise OutputError(f"{traj_path}: cannot be resumed ({' '.join(str(err).split())})"
+                          ) from None
+    except BaseException:
+        _restore(traj_path, backup, None)
+        raise
+    try:
+        with H5MDReader(traj_path) as reader:
+            params = reader.parameters
+            ck = reader.checkpoint()
+        _check_resumable(traj_path, params, ck, expected)
+        step, arrays, _ = ck
+        rec = writer.recovery
+        if rec is not None and notify is not None:
+            after = ("no frame was kept" if rec.last_safe_step is None
+                     else f"frames after step {rec.last_safe_step} were lost")
+            notify(f"{traj_path}: recovered a damaged run: {after} ({rec.lost_frames} "
+                   f"frame(s); {'; '.join(rec.problems)}); resuming from the checkpoint at "
+                   f"step {step}")
+        # a run restarted at step 0 records its initial frame again
+        writer.truncate_to_step(step - 1 if step == 0 else step)
+        params = {**params, "resumed_at_step": int(step), "status": "running"}
+        writer.write_parameters(params)
+    except BaseException:
+        _restore(traj_path, backup, writer)
+        raise
+    if backup is not None:
+        backup.unlink(missing_ok=True)
+    return writer, _state_from_checkpoint(step, arrays), params
+
+
+def _check_resumable(traj_path: Path, params: dict, ck: tuple | None, expected: dict) -> None:
+    """Raise OutputError unless the file holds this config's run and a checkpoint."""
+    if params.get("config") != expected:
+        raise OutputError(f"{traj_path}: was written with a different config; "
+                          "resume needs the same config file")
+    if ck is None:
+        raise OutputError(f"{traj_path}: has no checkpoint to resume from (the run stopped "
+                          "before its first checkpoint was saved: nothing to resume); "
+                          "start it again with --overwrite")
+
+
+def _restore(traj_path: Path, backup: Path | None, writer: H5MDWriter | None) -> None:
+    """A resume that cannot continue: close the writer and put a damaged original back."""
+    if writer is not None and not writer.closed:
+        try:
+            writer.close()
+        except OSError:
+            pass
+    if backup is not None and backup.exists():
+        with OutputLock(traj_path):
+            if traj_path.exists() and os.path.samefile(backup, traj_path):
+                backup.unlink()  # untouched (rename between hard links does nothing)
+            else:
+                os.replace(backup, traj_path)
 
 
 def _finish(writer: H5MDWriter, params: dict, status: str, step: int) -> None:

@@ -54,7 +54,7 @@ def base():
     [
         (lambda c: c["ensemble"].update(walkres=3), r"\[ensemble\] unknown key 'walkres' \(did you mean 'walkers'\?\)"),
         (lambda c: c["ensemble"].update(walkers="4"), r"\[ensemble\] walkers: must be an integer"),
-        (lambda c: c["ensemble"].update(walkers=0), r"\[ensemble\] walkers: must be >= 1"),
+        (lambda c: c["ensemble"].update(walkers=0), r"\[ensemble\] walkers: must be in \[1, 2\*\*31\]"),
         (lambda c: c["ensemble"].pop("steps"), r"\[ensemble\] steps: missing \(required\)"),
         (lambda c: c.pop("integrator"), r"\[integrator\] section is missing"),
         (lambda c: c["integrator"].update(dt=-1.0), r"\[integrator\] dt must be a finite number > 0"),

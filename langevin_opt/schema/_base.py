@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -195,6 +197,8 @@ def coerce(section: str, key: str, f: Field, v: object) -> object:
     elif f.kind == "str":
         if not isinstance(v, str):
             raise ConfigError(f"{where}: must be a string, got {typename(v)} {v!r}")
+        if "\x00" in v:  # HDF5 strings and file names cannot hold NUL
+            raise ConfigError(f"{where}: must not contain NUL characters, got {v!r}")
     elif f.kind == "bool":
         if not isinstance(v, bool):
             raise ConfigError(f"{where}: must be true or false, got {typename(v)} {v!r}")
@@ -352,12 +356,44 @@ def read_toml(path: str | Path) -> dict:
     """
     p = Path(path)
     try:
+        st = os.stat(p)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise ConfigError(f"{p}: cannot read config ({kind}; expected a TOML file)")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{p}: cannot read config ({st.st_size} bytes; a config is at "
+                              f"most {MAX_CONFIG_BYTES} bytes)")
         text = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{p}: cannot read config ({err})") from None
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: TOML syntax error: {err}") from None
+    except RecursionError:
+        doc = None
+    if doc is None or _depth(doc) > MAX_DEPTH:
+        raise ConfigError(f"{p}: config nested too deeply (arrays and tables may nest at most "
+                          f"{MAX_DEPTH} levels)")
+    return doc
+
+
+MAX_CONFIG_BYTES = 16 * 2**20
+MAX_DEPTH = 32
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of parsed TOML (iterative: deep documents must not recurse)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(v, Mapping):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest

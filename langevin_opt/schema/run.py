@@ -43,6 +43,8 @@ Layout (all sections but ``[experiment]``'s optional keys are required)::
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +67,29 @@ from ._base import (
 __all__ = ["ConfigError", "load_config", "validate_config", "Experiment"]
 
 
+# What the compiled kernels can hold.  Steps are int64 there, and the random
+# numbers are keyed by steps below 2**48 (Sampler.run); the seed is a uint64.
+MAX_STEPS = 2**48
+# Temperatures and dt beyond this overflow float64 on the way (noise amplitudes
+# sqrt(2 T dt), times step * dt, Boltzmann weights): refused up front.
+MAX_SCALE = 1e30
+# Walkers of one run (walkers x temperatures): indices and buffers stay far
+# inside int64 and numpy's limits; memory is checked against the machine too.
+MAX_WALKERS = 2**31
+
+
 def _seed(v: int) -> str | None:
     return None if 0 <= v < 2**64 else "must be in [0, 2**64)"
+
+
+def _int_range(lo: int, hi: int, hi_text: str) -> Callable[[int], str | None]:
+    """Range check ``lo <= value < hi``; ``hi_text`` writes the upper end (with its bracket)."""
+    close = "" if hi_text.endswith("]") else ")"
+
+    def check(v: int) -> str | None:
+        return None if lo <= v < hi else f"must be in [{lo}, {hi_text}{close}"
+
+    return check
 
 
 def _temps(v: list) -> str | None:
@@ -74,15 +97,18 @@ def _temps(v: list) -> str | None:
         return "must hold at least one temperature"
     if any(t < 0 for t in v):
         return "must all be >= 0"
+    if any(t > MAX_SCALE for t in v):
+        return f"must all be <= {MAX_SCALE:g} (larger values overflow float64 in the kernels)"
     return None
 
 
+_INIT_MINIMUM = re.compile(r"minimum:[0-9]{1,9}")
+
+
 def _init(v: str) -> str | None:
-    if v in ("uniform", "point"):
+    if v in ("uniform", "point") or _INIT_MINIMUM.fullmatch(v):
         return None
-    if v.startswith("minimum:") and v[8:].isdigit():
-        return None
-    return "must be 'uniform', 'point' or 'minimum:<k>'"
+    return "must be 'uniform', 'point' or 'minimum:<k>' (k a non-negative integer)"
 
 
 SECTIONS: dict[str, dict[str, Field]] = {
@@ -92,21 +118,22 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "description": Field("str", default=""),
     },
     "ensemble": {
-        "walkers": Field("int", required=True, check=at_least(1)),
+        "walkers": Field("int", required=True,
+                         check=_int_range(1, MAX_WALKERS + 1, "2**31]")),
         "temperatures": Field("float_list", required=True, check=_temps),
-        "steps": Field("int", required=True, check=at_least(1)),
+        "steps": Field("int", required=True, check=_int_range(1, MAX_STEPS, "2**48")),
         "init": Field("str", default="uniform", check=_init),
         "point": Field("float_list", default=None),
         "replica_exchange": Field("bool", default=False),
-        "swap_every": Field("int", default=10, check=at_least(1)),
+        "swap_every": Field("int", default=10, check=_int_range(1, MAX_STEPS, "2**48")),
     },
     "schedule": {
         "kind": Field("str", default="constant", choices=tuple(SCHEDULES)),
         "final": Field("float", default=None, check=at_least(0)),
     },
     "output": {
-        "record_every": Field("int", default=100, check=at_least(0)),
-        "checkpoint_every": Field("int", default=5000, check=at_least(1)),
+        "record_every": Field("int", default=100, check=_int_range(0, MAX_STEPS, "2**48")),
+        "checkpoint_every": Field("int", default=5000, check=_int_range(1, 2**63, "2**63")),
         "compression": Field("str", default="none", choices=("none", "gzip", "lzf")),
     },
 }
@@ -231,6 +258,16 @@ def validate_config(raw: Mapping) -> Experiment:
                 f"[ensemble] init: landscape {name!r} has {n_min} known minima, "
                 f"got {ens['init']!r}"
             )
+    for key, v in out["integrator"].items():
+        if key == "kind":
+            continue
+        if abs(v) > MAX_SCALE or (key == "mass" and v < 1 / MAX_SCALE):
+            raise ConfigError(f"[integrator] {key}: must be in [{1 / MAX_SCALE:g}, "
+                              f"{MAX_SCALE:g}] (other values overflow float64 in the "
+                              f"kernels), got {v!r}" if key == "mass" else
+                              f"[integrator] {key}: must be <= {MAX_SCALE:g} in magnitude "
+                              f"(larger values overflow float64 in the kernels), got {v!r}")
+    _check_memory(out, built.dim)
     sched = out["schedule"]
     if sched["kind"] in ("linear", "geometric", "cosine") and sched["final"] is None:
         raise ConfigError(f"[schedule] final: missing (required for kind = {sched['kind']!r})")
@@ -244,6 +281,49 @@ def validate_config(raw: Mapping) -> Experiment:
     except ValueError as err:
         raise ConfigError(f"[schedule] {err}") from None
     return exp
+
+
+def run_bytes(config: Mapping, dim: int) -> int:
+    """Bytes of the arrays a run of ``config`` allocates (state, scratch, frame buffers).
+
+    Parameters
+    ----------
+    config : mapping
+        A normalised config (``[ensemble]`` and ``[output]`` filled in).
+    dim : int
+        Dimension of the landscape.
+
+    Returns
+    -------
+    int
+        An estimate: eight state arrays of ``walkers x dim`` float64 values plus
+        the frame buffer of one checkpoint interval (frames of ``walkers x
+        (dim + 1)`` float64 values).
+    """
+    ens, outp = config["ensemble"], config["output"]
+    m = ens["walkers"] * len(ens["temperatures"])
+    rec = outp["record_every"]
+    frames = min(outp["checkpoint_every"], ens["steps"]) // rec + 2 if rec else 0
+    return 8 * m * (8 * (dim + 1) + frames * (dim + 1))
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _check_memory(config: Mapping, dim: int) -> None:
+    """Refuse a run whose arrays cannot fit in this machine's memory (one line)."""
+    need, have = run_bytes(config, dim), _memory_bytes()
+    if have is not None and need > have:
+        gib = 2**30
+        raise ConfigError(
+            f"[ensemble] walkers: {config['ensemble']['walkers']} walkers x "
+            f"{len(config['ensemble']['temperatures'])} temperatures need about "
+            f"{need / gib:.3g} GiB, more than this machine's {have / gib:.3g} GiB of memory; "
+            "reduce walkers, raise [output] record_every or lower checkpoint_every")
 
 
 def load_config(path: str | Path) -> Experiment:

@@ -389,8 +389,8 @@ def _to_json(value: Any, path: str) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
-        if not -(2**63) <= int(value) < 2**63:
-            raise ValueError(f"parameter {path} = {value} does not fit in int64")
+        if not -(2**63) <= int(value) < 2**64:  # int64, or uint64 (e.g. a seed >= 2**63)
+            raise ValueError(f"parameter {path} = {value} does not fit in int64 or uint64")
         return int(value)
     if isinstance(value, (float, np.floating)):
         return float(value)
@@ -425,8 +425,12 @@ def _write_param_tree(group: h5py.Group, mapping: dict[str, Any]) -> None:
             _write_param_tree(group.create_group(key), value)
         elif value is None:
             group.attrs[key] = h5py.Empty("f8")
-        elif isinstance(value, (str, bool, int, float)):
-            group.attrs[key] = np.bool_(value) if isinstance(value, bool) else value
+        elif isinstance(value, bool):
+            group.attrs[key] = np.bool_(value)
+        elif isinstance(value, int) and value >= 2**63:
+            group.attrs[key] = np.uint64(value)
+        elif isinstance(value, (str, int, float)):
+            group.attrs[key] = value
         elif isinstance(value, dict):  # encoded numpy array
             spec = value[_NDARRAY_TAG]
             data = np.array(spec["data"], dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
@@ -434,7 +438,12 @@ def _write_param_tree(group: h5py.Group, mapping: dict[str, Any]) -> None:
         elif value and all(isinstance(v, bool) for v in value):
             group.create_dataset(key, data=np.array(value, dtype=bool)).attrs[_PARAM_KIND] = "list"
         elif value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            group.create_dataset(key, data=np.array(value, dtype=np.int64)).attrs[_PARAM_KIND] = (
+            dtype = np.uint64 if max(value) >= 2**63 and min(value) >= 0 else np.int64
+            if dtype is np.int64 and max(value) >= 2**63:  # mixed signs beyond int64
+                ds = group.create_dataset(key, data=json.dumps(value), dtype=h5py.string_dtype())
+                ds.attrs[_PARAM_KIND] = "json"
+                continue
+            group.create_dataset(key, data=np.array(value, dtype=dtype)).attrs[_PARAM_KIND] = (
                 "list"
             )
         elif value and all(isinstance(v, float) for v in value):

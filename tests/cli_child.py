@@ -1,0 +1,135 @@
+"""Test helper: run ``langevin-opt`` commands in forked children of one warmed-up process.
+
+A fresh ``python -m langevin_opt.cli`` pays the JIT compilation (10-30 s); this
+driver compiles once (a warm-up run) and then forks one child per launch, so
+tests can start dozens of real processes.  Numba's OpenMP layer cannot fork, so
+the driver must run with ``NUMBA_THREADING_LAYER=workqueue`` (set by
+:func:`command`).  Usage (``python tests/cli_child.py SPEC.json``)::
+
+    {"warm": ["run", CONFIG, "--out", DIR, "--quiet"],
+     "trials": [{"launches": [[args...], [args...]], "kill": null}, ...]}
+
+Each trial forks its launches at once (they start together through a pipe)
+and prints one JSON line: the exit codes (``-signal`` if killed) and the
+stderr of each launch.  ``"flush_kill": [N, delay_s]`` arms, in the first
+launch, ``setitimer(ITIMER_REAL, delay_s)`` with SIGALRM's default action just
+before the N-th call of ``H5MDWriter.flush`` (the issue's fault injection);
+``"sigterm_at_step": S`` sends SIGTERM to the launch itself right after the
+checkpoint at step S (from the progress callback); ``"exit_before_checkpoint": S``
+ends the launch (``os._exit(9)``) when the frames before the checkpoint at step
+S are flushed but that checkpoint is not yet written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+
+def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
+    fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 2)
+    os.close(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.read(go, 1)  # wait for the start signal (EOF when the parent closes the pipe)
+    code = 0
+    try:
+        if trial.get("flush_kill"):
+            from langevin_opt.storage.h5md import H5MDWriter
+
+            n_kill, delay = trial["flush_kill"]
+            real, count = H5MDWriter.flush, [0]
+
+            def flush(self):  # noqa: ANN001, ANN202
+                count[0] += 1
+                if count[0] == n_kill:
+                    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                    signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-6))
+                return real(self)
+
+            H5MDWriter.flush = flush
+        if trial.get("exit_before_checkpoint") is not None:
+            from langevin_opt.storage.h5md import H5MDWriter
+
+            real_ck, at_step = H5MDWriter._write_ckpt_file, int(trial["exit_before_checkpoint"])
+
+            def write_ckpt(self, step, *a):  # noqa: ANN001, ANN002, ANN202
+                if step == at_step:  # frames are flushed, the checkpoint not yet written
+                    os._exit(9)
+                return real_ck(self, step, *a)
+
+            H5MDWriter._write_ckpt_file = write_ckpt
+        if trial.get("sigterm_at_step") is not None:
+            import langevin_opt.runner as runner
+
+            real_run, at = runner.run_experiment, int(trial["sigterm_at_step"])
+
+            def run_experiment(*a, progress=None, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+                def cb(step, total, obs):  # noqa: ANN001, ANN202
+                    if step == at:
+                        os.kill(os.getpid(), signal.SIGTERM)
+                    progress(step, total, obs)
+
+                return real_run(*a, progress=cb, **kw)
+
+            runner.run_experiment = run_experiment
+        from langevin_opt.cli import main
+
+        main(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        code = 98
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def drive(spec: dict) -> None:
+    """Warm up, then run every trial of ``spec`` (see the module docstring)."""
+    if spec.get("warm"):  # compile the kernels once, in this process
+        from click.testing import CliRunner
+
+        from langevin_opt.cli import cli
+
+        result = CliRunner().invoke(cli, spec["warm"])
+        assert result.exit_code == 0, result.output
+    for i, trial in enumerate(spec["trials"]):
+        go_r, go_w = os.pipe()
+        pids, errs = [], []
+        for k, args in enumerate(trial["launches"]):
+            err = f"{spec['tmp']}/trial{i}-{k}.err"
+            errs.append(err)
+            pid = os.fork()
+            if pid == 0:
+                os.close(go_w)
+                _child(args, err, go_r, trial if k == 0 else {})
+            pids.append(pid)
+        os.close(go_r)
+        os.close(go_w)
+        codes = []
+        for pid in pids:
+            _, status = os.waitpid(pid, 0)
+            codes.append(os.waitstatus_to_exitcode(status))
+        print(json.dumps({"codes": codes, "stderr": [Path(e).read_text() for e in errs]}),
+              flush=True)
+
+
+def command(spec_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run this driver on ``spec_path``."""
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue",
+               PYTHONPATH=os.pathsep.join([str(repo), *filter(None,
+                                                              [os.environ.get("PYTHONPATH")])]))
+    return [sys.executable, str(Path(__file__).resolve()), str(spec_path)], env
+
+
+if __name__ == "__main__":
+    drive(json.loads(Path(sys.argv[1]).read_text()))
