@@ -1,0 +1,46 @@
+"""Machine-learned interatomic potentials: Behler–Parrinello neural networks.
+
+A network maps each atom's environment, through descriptors that are invariant by
+construction, to an atomic energy; the total energy is their sum and the forces and virial
+are its exact derivatives (hand-written chain rule, compiled, threaded, bit-identical for
+any thread count).  Only 3-D clusters and periodic orthorhombic boxes (cutoff at most half
+the shortest edge).  Units: a model is labelled ``"metal"`` (Å, eV) or ``"reduced"``.
+
+Modules
+-------
+* :mod:`~langevin_opt.mlip.environment`: full neighbour lists in atom order, with reverse
+  entries, built from :class:`langevin_opt.particles.NeighborList` (:class:`AtomNeighbors`,
+  :func:`full_neighbor_list`).
+* :mod:`~langevin_opt.mlip.descriptors`: cutoff functions (cosine, tanh³), Behler symmetry
+  functions G2/G4/G5 resolved by species (:class:`SymmetryFunctions`), the sorted
+  inverse-distance baseline (:class:`SortedInverseDistance`), parameter recipes
+  (:func:`radial_parameters`, :func:`angular_parameters`); compiled values and
+  vector-Jacobian products (:func:`~langevin_opt.mlip.descriptors.descriptor_pass`).
+* :mod:`~langevin_opt.mlip.model`: :class:`NeuralPotential` (one ``nn.MLP`` per species,
+  stored standardisation, reference energies; :meth:`~NeuralPotential.evaluate` ->
+  :class:`MLIPResult`), :class:`BoundPotential` (fixed species, persistent Verlet list,
+  ``energy_forces(positions, box) -> (E, F, W)``: the many-body potential interface).
+* :mod:`~langevin_opt.mlip.io`: :func:`save_model` / :func:`load_model`, one ``.npz`` file
+  with settings, species, units, package version and a SHA-256 checksum.
+
+Example
+-------
+>>> import numpy as np
+>>> from langevin_opt import mlip
+>>> sf = mlip.SymmetryFunctions(["Cu"], 4.0, mlip.radial_parameters(6, 4.0),
+...                             mlip.angular_parameters([0.005], [1.0, 4.0]))
+>>> model = mlip.NeuralPotential(sf, hidden=(10, 10), seed=0)
+>>> x = np.array([[0.0, 0.0, 0.0], [2.55, 0.0, 0.0], [0.0, 2.55, 0.0], [1.3, 1.3, 2.0]])
+>>> pot = model.bind(["Cu"] * 4)
+>>> e, f, w = pot.energy_forces(x)
+>>> f.shape, bool(abs(f.sum(axis=0)).max() < 1e-12)
+((4, 3), True)
+"""
+
+from . import descriptors, environment, io, model
+from .descriptors import *  # noqa: F403
+from .environment import *  # noqa: F403
+from .io import *  # noqa: F403
+from .model import *  # noqa: F403
+
+__all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__]

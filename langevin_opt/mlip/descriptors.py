@@ -1,0 +1,877 @@
+"""Atom-centred descriptors: Behler symmetry functions and the sorted inverse-distance vector.
+
+A descriptor maps the environment of atom ``i`` (its neighbours within the cutoff
+``R_c``, with their species) to a fixed-length vector ``G_i`` that is invariant under
+translations, rotations and permutations of like atoms.  Lengths are in the unit of the
+positions (Å for ``units="metal"`` models, ``sigma`` for reduced units); ``eta`` is in
+length⁻², ``R_s`` in length; descriptor values are dimensionless (sorted inverse distances:
+length⁻¹).  Only 3-D configurations are supported: clusters (``box=None``) and periodic
+orthorhombic boxes with ``R_c`` at most half the shortest edge.
+
+Cutoff functions (zero for ``r >= R_c``)
+----------------------------------------
+* ``"cosine"``: ``f_c(r) = (cos(pi r / R_c) + 1) / 2`` (Behler 2007); ``f_c`` and ``f_c'``
+  vanish at ``R_c``, ``f_c''`` jumps there (harmless for energies and forces, visible in
+  Hessians).
+* ``"tanh3"``: ``f_c(r) = tanh^3(1 - r / R_c)`` (Behler 2011); continuous up to the second
+  derivative; note ``f_c(0) = tanh^3(1) ~ 0.4417``.
+
+Symmetry functions (Behler, J. Chem. Phys. 134, 074106 (2011))
+--------------------------------------------------------------
+With ``d_ij = r_j - r_i``, ``R_ij = |d_ij|``, ``cos t_ijk = d_ij . d_ik / (R_ij R_ik)``:
+
+* radial ``G2 = sum_j exp(-eta (R_ij - R_s)^2) f_c(R_ij)``, one block per neighbour species;
+* angular narrow ``G4 = 2^(1-zeta) sum_{j<k} (1 + lambda cos t_ijk)^zeta
+  exp(-eta (R_ij^2 + R_ik^2 + R_jk^2)) f_c(R_ij) f_c(R_ik) f_c(R_jk)``;
+* angular wide ``G5``: the same without the ``R_jk`` terms.
+
+**Pair-counting convention: every unordered pair of neighbours ``{j, k}`` counts once
+(``j < k``)**; the papers' ``sum_{j,k != i}`` over ordered pairs is exactly twice this.
+The angular functions are resolved by the unordered species pair ``{s_j, s_k}``.
+``lambda`` is ``+1`` or ``-1``; ``zeta >= 1``; ``eta >= 0``.
+
+Feature layout (``S`` species, ``n_r`` radial and ``n_a`` angular parameter rows): first
+``S * n_r`` radial features, index ``s_j * n_r + p``; then ``S (S + 1) / 2 * n_a`` angular
+ones, index ``S n_r + b(s_j, s_k) * n_a + q`` with the species pairs ``b`` numbered
+``(0,0), (0,1), ..., (0,S-1), (1,1), ...``.  :meth:`SymmetryFunctions.labels` names them.
+
+Sorted inverse distances (kept as a simple baseline, with known weak points)
+----------------------------------------------------------------------------
+For each neighbour species, the values ``f_c(R_ij) / R_ij`` of the neighbours of that
+species, nearest first, padded with zeros to ``n_max`` (feature ``s * n_max + q``).  The
+cutoff factor makes the energy continuous as a neighbour enters or leaves the sphere.
+It is invariant by construction but has two weak points, shown in
+``tests/test_mlip_descriptors.py``:
+
+1. it is **not differentiable where two neighbour distances cross**: the sorted order
+   swaps, so the features are continuous but their gradient jumps (forces of a model
+   jump, energy is not conserved exactly in dynamics);
+2. a **hard cap**: beyond ``n_max`` neighbours of one species the farther ones are
+   ignored (zero force on them although they sit inside the cutoff), and as a neighbour
+   crosses the ``n_max``-th distance the gradient jumps again.
+
+Compiled kernels
+----------------
+One driver, :func:`descriptor_pass`, runs over fixed chunks of atoms in parallel
+(``prange``); each atom is computed serially from its own row of the full neighbour list
+(:mod:`langevin_opt.mlip.environment`), so results are bit-identical for any thread count.
+With ``want_grad`` it also forms the vector-Jacobian product ``g_e = sum_p C[i, p]
+dG_ip / dd_e`` for every entry ``e = (i, j)`` of the list, with the analytic derivatives
+with respect to every neighbour's separation vector (never finite differences).  The
+force kernels of :mod:`langevin_opt.mlip.model` use it with ``C = dE/dG``; the dense
+Jacobian of :meth:`Descriptor.jacobian` uses unit cotangents.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+from numba import prange
+
+from ..core.validation import check_choice, check_int, check_positive, check_real
+from .environment import AtomNeighbors, full_neighbor_list
+
+__all__ = [
+    "CUTOFF_FUNCTIONS",
+    "Descriptor",
+    "SymmetryFunctions",
+    "SortedInverseDistance",
+    "radial_parameters",
+    "angular_parameters",
+    "cutoff_function",
+    "descriptor_from_dict",
+    "check_configuration",
+    "check_species",
+    "descriptor_pass",
+]
+
+#: Cutoff function name -> kernel code.
+CUTOFF_FUNCTIONS = {"cosine": 0, "tanh3": 1}
+#: Descriptor kind -> kernel code.
+DESCRIPTOR_KINDS = {"symmetry_functions": 0, "sorted_inverse_distance": 1}
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+#: Atoms per work chunk of the parallel passes (fixed: results never depend on threads).
+CHUNK = 16
+
+
+# ------------------------------------------------------------------ compiled math
+@numba.njit(**_JIT)
+def _fc(code, r, rc):
+    """Cutoff function and its derivative ``(f_c(r), f_c'(r))``."""
+    if r >= rc:
+        return 0.0, 0.0
+    if code == 0:
+        a = math.pi / rc
+        return 0.5 * (math.cos(a * r) + 1.0), -0.5 * a * math.sin(a * r)
+    t = math.tanh(1.0 - r / rc)
+    t2 = t * t
+    return t2 * t, -3.0 * t2 * (1.0 - t2) / rc
+
+
+@numba.njit(**_JIT)
+def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, pidx, S, G, want,
+               C, g, sf, sdf, sexp):
+    """Symmetry functions of one atom (row ``lo:hi``) into ``G``; with ``want`` add the VJP to g."""
+    nr = radial.shape[0]
+    na = angular.shape[0]
+    nn = hi - lo
+    for f in range(G.shape[0]):
+        G[f] = 0.0
+    for a in range(nn):
+        e = lo + a
+        r = rad[e]
+        f, df = _fc(fc, r, rc)
+        sf[a] = f
+        sdf[a] = df
+        for q in range(na):
+            sexp[a, q] = math.exp(-angular[q, 1] * r * r)
+        sj = species[nb_j[e]]
+        acc = 0.0
+        for p in range(nr):
+            eta = radial[p, 0]
+            dr = r - radial[p, 1]
+            v = math.exp(-eta * dr * dr)
+            G[sj * nr + p] += v * f
+            if want:
+                acc += C[sj * nr + p] * v * (df - 2.0 * eta * dr * f)
+        if want:
+            s = acc / r
+            g[e, 0] += s * vec[e, 0]
+            g[e, 1] += s * vec[e, 1]
+            g[e, 2] += s * vec[e, 2]
+    if na == 0:
+        return
+    abase = S * nr
+    for a in range(nn):
+        ej = lo + a
+        rij = rad[ej]
+        xj = vec[ej, 0]
+        yj = vec[ej, 1]
+        zj = vec[ej, 2]
+        sj = species[nb_j[ej]]
+        fij = sf[a]
+        dfij = sdf[a]
+        for b in range(a + 1, nn):
+            ek = lo + b
+            rik = rad[ek]
+            xk = vec[ek, 0]
+            yk = vec[ek, 1]
+            zk = vec[ek, 2]
+            fik = sf[b]
+            dfik = sdf[b]
+            jx = xk - xj
+            jy = yk - yj
+            jz = zk - zj
+            rjk = math.sqrt(jx * jx + jy * jy + jz * jz)
+            fjk, dfjk = _fc(fc, rjk, rc)
+            ejk0 = -rjk * rjk
+            cs = (xj * xk + yj * yk + zj * zk) / (rij * rik)
+            if cs > 1.0:
+                cs = 1.0
+            elif cs < -1.0:
+                cs = -1.0
+            base = abase + pidx[sj, species[nb_j[ek]]] * na
+            sc = 0.0
+            sij = 0.0
+            sik = 0.0
+            sjk = 0.0
+            for q in range(na):
+                narrow = angular[q, 0] == 4.0
+                if narrow and fjk == 0.0:
+                    continue
+                eta = angular[q, 1]
+                zeta = angular[q, 2]
+                lam = angular[q, 3]
+                u = 1.0 + lam * cs
+                pw = math.pow(u, zeta - 1.0)
+                A = angular[q, 4] * pw * u
+                R = sexp[a, q] * sexp[b, q]
+                F = fij * fik
+                if narrow:
+                    R *= math.exp(eta * ejk0)
+                    F *= fjk
+                t = A * R * F
+                G[base + q] += t
+                if want:
+                    c = C[base + q]
+                    ar = A * R
+                    sc += c * angular[q, 4] * zeta * lam * pw * R * F
+                    if narrow:
+                        sij += c * ar * (dfij * fik * fjk - 2.0 * eta * rij * F)
+                        sik += c * ar * (fij * dfik * fjk - 2.0 * eta * rik * F)
+                        sjk += c * ar * (fij * fik * dfjk - 2.0 * eta * rjk * F)
+                    else:
+                        sij += c * ar * (dfij * fik - 2.0 * eta * rij * F)
+                        sik += c * ar * (fij * dfik - 2.0 * eta * rik * F)
+            if want:
+                # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
+                inv = 1.0 / (rij * rik)
+                cj = cs / (rij * rij)
+                ck = cs / (rik * rik)
+                wj = sij / rij
+                wk = sik / rik
+                wjk = sjk / rjk if rjk > 0.0 else 0.0
+                g[ej, 0] += sc * (xk * inv - cj * xj) + wj * xj - wjk * jx
+                g[ej, 1] += sc * (yk * inv - cj * yj) + wj * yj - wjk * jy
+                g[ej, 2] += sc * (zk * inv - cj * zj) + wj * zj - wjk * jz
+                g[ek, 0] += sc * (xj * inv - ck * xk) + wk * xk + wjk * jx
+                g[ek, 1] += sc * (yj * inv - ck * yk) + wk * yk + wjk * jy
+                g[ek, 2] += sc * (zj * inv - ck * zk) + wk * zk + wjk * jz
+
+
+@numba.njit(**_JIT)
+def _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G, want, C, g, keys, ids):
+    """Sorted inverse distances of one atom into ``G``; with ``want`` add the VJP to g."""
+    nn = hi - lo
+    for f in range(G.shape[0]):
+        G[f] = 0.0
+    for s in range(S):
+        m = 0
+        for a in range(nn):  # stable insertion sort by distance: ties keep list order
+            e = lo + a
+            if species[nb_j[e]] != s:
+                continue
+            r = rad[e]
+            p = m
+            while p > 0 and keys[p - 1] > r:
+                keys[p] = keys[p - 1]
+                ids[p] = ids[p - 1]
+                p -= 1
+            keys[p] = r
+            ids[p] = e
+            m += 1
+        for q in range(min(m, K)):
+            e = ids[q]
+            r = rad[e]
+            f, df = _fc(fc, r, rc)
+            G[s * K + q] = f / r
+            if want:
+                w = C[s * K + q] * (df - f / r) / (r * r)
+                g[e, 0] += w * vec[e, 0]
+                g[e, 1] += w * vec[e, 1]
+                g[e, 2] += w * vec[e, 2]
+
+
+@numba.njit(parallel=True, **_JIT)
+def descriptor_pass(kind, fc, rc, radial, angular, pidx, S, K, start, nb_j, vec, rad, species,
+                    G, want, C, g):
+    """Descriptors of every atom and, optionally, their vector-Jacobian products (compiled).
+
+    Parameters
+    ----------
+    kind : int
+        0 symmetry functions, 1 sorted inverse distances.
+    fc : int
+        Cutoff function code (:data:`CUTOFF_FUNCTIONS`).
+    rc : float
+        Cutoff radius (length units).
+    radial : numpy.ndarray of float64, shape (n_r, 2)
+        Rows ``(eta, R_s)`` (symmetry functions; may have 0 rows).
+    angular : numpy.ndarray of float64, shape (n_a, 5)
+        Rows ``(kind 4 or 5, eta, zeta, lambda, 2^(1 - zeta))``.
+    pidx : numpy.ndarray of int64, shape (S, S)
+        Index of the unordered species pair.
+    S : int
+        Number of species.
+    K : int
+        ``n_max`` of the sorted inverse distances.
+    start, nb_j, vec, rad : numpy.ndarray
+        The full neighbour list (:class:`~langevin_opt.mlip.environment.AtomNeighbors`).
+    species : numpy.ndarray of int64, shape (N,)
+        Species index of every atom.
+    G : numpy.ndarray of float64, shape (N, D)
+        Output descriptors (overwritten).
+    want : bool
+        Also compute ``g``.
+    C : numpy.ndarray of float64, shape (N, D)
+        Cotangents ``dU/dG`` (read only with ``want``).
+    g : numpy.ndarray of float64, shape (M, 3)
+        Output (with ``want``, overwritten): ``g_e = sum_p C[i, p] dG_ip / dd_e`` for the
+        entry ``e = (i, j)`` with separation vector ``d_e = r_j - r_i``.
+    """
+    n = species.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    na = angular.shape[0]
+    for q in prange(n_chunks):
+        a0 = q * CHUNK
+        a1 = min(n, a0 + CHUNK)
+        mx = 1
+        for i in range(a0, a1):
+            mx = max(mx, start[i + 1] - start[i])
+        sf = np.empty(mx)
+        sdf = np.empty(mx)
+        sexp = np.empty((mx, max(na, 1)))
+        ids = np.empty(mx, dtype=np.int64)
+        for i in range(a0, a1):
+            lo = start[i]
+            hi = start[i + 1]
+            if want:
+                for e in range(lo, hi):
+                    g[e, 0] = 0.0
+                    g[e, 1] = 0.0
+                    g[e, 2] = 0.0
+            if kind == 0:
+                _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, pidx, S,
+                           G[i], want, C[i], g, sf, sdf, sexp)
+            else:
+                _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G[i], want, C[i],
+                             g, sf, ids)
+
+
+@numba.njit(cache=True)
+def _fc_array(code, r, rc):
+    out = np.empty((2, r.shape[0]))
+    for i in range(r.shape[0]):
+        out[0, i], out[1, i] = _fc(code, r[i], rc)
+    return out
+
+
+def cutoff_function(name: str, r, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluate a cutoff function and its derivative (the compiled code the descriptors use).
+
+    Parameters
+    ----------
+    name : {"cosine", "tanh3"}
+        Cutoff function (module docstring).
+    r : array_like of float
+        Distances (length units), ``>= 0``.
+    cutoff : float
+        Cutoff radius ``R_c`` (length units).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``f_c(r)`` and ``f_c'(r)`` (length⁻¹), shaped like ``r``.
+    """
+    code = CUTOFF_FUNCTIONS[check_choice("cutoff_function", name, CUTOFF_FUNCTIONS)]
+    rc = check_positive("cutoff", cutoff)
+    ra = np.asarray(r, dtype=np.float64)
+    out = _fc_array(code, np.ascontiguousarray(ra.ravel()), rc)
+    return out[0].reshape(ra.shape), out[1].reshape(ra.shape)
+
+
+# ------------------------------------------------------------------ parameter recipes
+def radial_parameters(n: int, cutoff: float, *, mode: str = "shifted",
+                      r_lower: float = 0.5) -> np.ndarray:
+    """Radial ``(eta, R_s)`` rows by the usual recipes (Imbalzano et al. 2018, n2p2).
+
+    ``n`` grid points ``r_1 .. r_n`` equally spaced from ``r_lower`` to ``cutoff``:
+
+    * ``"shifted"``: Gaussians centred on the grid, ``R_s = r_m``, of common width
+      ``eta = 1 / (2 dr^2)`` with ``dr`` the grid spacing;
+    * ``"centered"``: Gaussians centred at 0 (``R_s = 0``) whose widths grow along the
+      grid, ``eta = 1 / (2 r_m^2)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of functions per neighbour species, ``>= 2``.
+    cutoff : float
+        Upper end of the grid ``R_c`` (length units).
+    mode : {"shifted", "centered"}
+        Recipe.
+    r_lower : float
+        Lower end of the grid (length units), ``0 < r_lower < cutoff``.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, 2)
+        Rows ``(eta [length⁻²], R_s [length])``.
+    """
+    n = check_int("n", n, lo=2, hi=10_000)
+    rc = check_positive("cutoff", cutoff)
+    mode = check_choice("mode", mode, ("shifted", "centered"))
+    lo = check_real("r_lower", r_lower, lo=0.0, hi=rc, lo_open=True, hi_open=True)
+    grid = np.linspace(lo, rc, n)
+    if mode == "shifted":
+        dr = grid[1] - grid[0]
+        return np.column_stack([np.full(n, 0.5 / dr**2), grid])
+    return np.column_stack([0.5 / grid**2, np.zeros(n)])
+
+
+def angular_parameters(etas: Sequence[float], zetas: Sequence[float] = (1.0, 2.0, 4.0),
+                       lambdas: Sequence[float] = (-1.0, 1.0), *,
+                       kind: int = 4) -> np.ndarray:
+    """Angular ``(kind, eta, zeta, lambda)`` rows: the grid of all combinations.
+
+    Parameters
+    ----------
+    etas : sequence of float
+        Radial widths (length⁻²), each ``>= 0``.
+    zetas : sequence of float
+        Angular resolutions, each ``>= 1`` (1, 2, 4, 16 are customary).
+    lambdas : sequence of float
+        Each ``+1`` or ``-1``.
+    kind : {4, 5}
+        ``G4`` (narrow, with the ``R_jk`` terms) or ``G5`` (wide).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (len(etas) * len(zetas) * len(lambdas), 4)
+        Rows ordered by eta, then zeta, then lambda.
+    """
+    kind = check_int("kind", kind, lo=4, hi=5)
+    rows = [(float(kind), check_real("eta", e, lo=0.0), check_real("zeta", z, lo=1.0),
+             float(lam)) for e in etas for z in zetas for lam in lambdas]
+    for r in rows:
+        if r[3] not in (-1.0, 1.0):
+            raise ValueError(f"lambdas must be +1 or -1, got {r[3]!r}")
+    if not rows:
+        raise ValueError("angular_parameters needs at least one eta, zeta and lambda")
+    return np.array(rows, dtype=np.float64)
+
+
+# ------------------------------------------------------------------ validation
+def _check_species_names(species: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(species, str) or not isinstance(species, Sequence) or not species:
+        raise TypeError(f"species must be a non-empty sequence of names, got {species!r}")
+    names = tuple(species)
+    for s in names:
+        if not isinstance(s, str) or not s or not s.isprintable():
+            raise TypeError(f"species names must be non-empty printable strings, got {s!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"species names must be distinct, got {names!r}")
+    return names
+
+
+def check_species(species: object, names: tuple[str, ...], n: int | None = None) -> np.ndarray:
+    """Validate species given as names or indices into ``names`` (one-line errors).
+
+    Parameters
+    ----------
+    species : sequence of str or array_like of int, shape (N,)
+        Species names or indices.
+    names : tuple of str
+        The species the descriptor or model knows.
+    n : int, optional
+        Required number of atoms.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (N,)
+        Species indices.
+    """
+    sp_raw = np.asarray(species) if not isinstance(species, (str, bytes)) else np.zeros(())
+    if sp_raw.ndim != 1 or (n is not None and sp_raw.shape[0] != n):
+        want = "(N,)" if n is None else f"({n},) (one per atom)"
+        raise ValueError(f"species must have shape {want}, got {sp_raw.shape}")
+    n = sp_raw.shape[0]
+    if sp_raw.dtype.kind in "US":
+        lookup = {s: k for k, s in enumerate(names)}
+        sp = np.empty(n, dtype=np.int64)
+        for i, s in enumerate(sp_raw.tolist()):
+            if s not in lookup:
+                raise ValueError(f"unknown species {s!r} (atom {i}); this model knows "
+                                 f"{', '.join(names)}")
+            sp[i] = lookup[s]
+    elif sp_raw.dtype.kind in "iu":
+        sp = sp_raw.astype(np.int64)
+        bad = np.flatnonzero((sp < 0) | (sp >= len(names)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"unknown species index {int(sp[i])} (atom {i}); this model knows "
+                             f"{len(names)} species: {', '.join(names)}")
+    else:
+        raise TypeError(f"species must be names or integer indices, got dtype {sp_raw.dtype}")
+    return sp
+
+
+def check_configuration(positions: object, species: object, box: object,
+                        names: tuple[str, ...], cutoff: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate a configuration for a descriptor or a model (one-line errors).
+
+    Parameters
+    ----------
+    positions : array_like, shape (N, 3)
+        Finite positions (length units).
+    species : sequence of str or array_like of int, shape (N,)
+        Species names (from ``names``) or indices into ``names``.
+    box : None or array_like, shape (3,)
+        Periodic orthorhombic box edges (length units); ``None`` for a cluster.
+    names : tuple of str
+        The species the descriptor or model knows.
+    cutoff : float
+        Cutoff radius; must not exceed half the shortest box edge.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray or None)
+        Positions ``(N, 3)`` float64, species indices ``(N,)`` int64, box ``(3,)`` or None.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Wrong types, shapes, non-finite positions, unknown species, cutoff > half box.
+    """
+    raw = np.asarray(positions) if not isinstance(positions, (str, bytes)) else None
+    if raw is None or raw.dtype.kind not in "iuf":
+        raise TypeError(f"positions must be an (N, 3) array of numbers, got "
+                        f"{type(positions).__name__}")
+    x = np.ascontiguousarray(raw, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 3 or x.shape[0] < 1:
+        raise ValueError(f"positions must have shape (N, 3) with N >= 1, got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise ValueError(f"positions must be finite; atom {bad} is {x[bad].tolist()}")
+    sp = check_species(species, names, x.shape[0])
+    if box is None:
+        return x, sp, None
+    b = np.asarray(box, dtype=np.float64) if not isinstance(box, (str, bytes)) else None
+    if b is not None and b.ndim == 0:
+        b = np.full(3, float(b))
+    if b is None or b.shape != (3,) or not np.all(np.isfinite(b)) or not np.all(b > 0):
+        raise ValueError(f"box must be None or 3 positive finite edge lengths, got {box!r}")
+    if cutoff > 0.5 * b.min():
+        raise ValueError(f"cutoff {cutoff:g} exceeds half the shortest box edge "
+                         f"({0.5 * b.min():g}): the minimum image would miss neighbours; "
+                         f"replicate the box")
+    return x, sp, b
+
+
+# ------------------------------------------------------------------ descriptors
+class Descriptor:
+    """Base class of the descriptors: species, cutoff, cutoff function, compiled evaluation.
+
+    Subclasses set ``kind`` and the kernel tables; users construct
+    :class:`SymmetryFunctions` or :class:`SortedInverseDistance`.
+
+    Attributes
+    ----------
+    species : tuple of str
+        Species names; atoms are given as names or indices into this tuple.
+    cutoff : float
+        Cutoff radius ``R_c`` (length units).
+    cutoff_function : str
+        ``"cosine"`` or ``"tanh3"``.
+    n_features : int
+        Length ``D`` of each atom's descriptor.
+    """
+
+    kind: str = ""
+
+    def __init__(self, species: Sequence[str], cutoff: float, cutoff_function: str) -> None:
+        self.species = _check_species_names(species)
+        self.cutoff = check_positive("cutoff", cutoff)
+        self.cutoff_function = check_choice("cutoff_function", cutoff_function,
+                                            CUTOFF_FUNCTIONS)
+        S = len(self.species)
+        self._pidx = np.zeros((S, S), dtype=np.int64)
+        b = 0
+        for a in range(S):
+            for c in range(a, S):
+                self._pidx[a, c] = self._pidx[c, a] = b
+                b += 1
+        self._radial = np.zeros((0, 2))
+        self._angular = np.zeros((0, 5))
+        self._nmax = 0
+
+    @property
+    def n_species(self) -> int:
+        """Number of species ``S``."""
+        return len(self.species)
+
+    @property
+    def n_features(self) -> int:  # pragma: no cover - every subclass overrides it
+        """Length ``D`` of each atom's descriptor."""
+        raise NotImplementedError
+
+    def labels(self) -> list[str]:  # pragma: no cover - every subclass overrides it
+        """Names of the ``D`` features, in order."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:  # pragma: no cover - every subclass overrides it
+        """Settings as a JSON-serialisable dict (inverse: :func:`descriptor_from_dict`)."""
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(repr(self.to_dict()))
+
+    # -------------------------------------------------------------- kernels
+    def _tables(self) -> tuple:
+        return (DESCRIPTOR_KINDS[self.kind], CUTOFF_FUNCTIONS[self.cutoff_function],
+                self.cutoff, self._radial, self._angular, self._pidx, self.n_species,
+                self._nmax)
+
+    def _pass(self, nb: AtomNeighbors, sp: np.ndarray, want: bool,
+              C: np.ndarray | None = None, G: np.ndarray | None = None,
+              g: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        n = sp.shape[0]
+        G = np.empty((n, self.n_features)) if G is None else G
+        if want:
+            g = np.empty((nb.j.shape[0], 3)) if g is None else g
+        else:
+            C = np.zeros((1, self.n_features))
+            g = np.zeros((1, 3))
+        descriptor_pass(*self._tables(), nb.start, nb.j, nb.vec, nb.r, sp, G, want, C, g)
+        return G, g
+
+    def neighbors(self, positions: np.ndarray, box: np.ndarray | None, **kw) -> AtomNeighbors:
+        """Full neighbour list at this descriptor's cutoff (validated input only).
+
+        Parameters
+        ----------
+        positions : numpy.ndarray of float64, shape (N, 3)
+            Positions (length units), as returned by :func:`check_configuration`.
+        box : None or numpy.ndarray of float64, shape (3,)
+            Box edges.
+        **kw
+            ``neighbor_list=`` (see :func:`~langevin_opt.mlip.environment.full_neighbor_list`).
+
+        Returns
+        -------
+        AtomNeighbors
+        """
+        return full_neighbor_list(positions, box, self.cutoff, **kw)
+
+    def compute(self, positions: object, species: object, box: object = None) -> np.ndarray:
+        """Descriptors of every atom of one configuration.
+
+        Parameters
+        ----------
+        positions : array_like, shape (N, 3)
+            Positions (length units).
+        species : sequence of str or array_like of int, shape (N,)
+            Species names or indices into :attr:`species`.
+        box : None or array_like, shape (3,)
+            Periodic orthorhombic box edges, at least ``2 R_c`` each; ``None``: cluster.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (N, D)
+            ``G``.
+        """
+        x, sp, b = check_configuration(positions, species, box, self.species, self.cutoff)
+        return self._pass(self.neighbors(x, b), sp, False)[0]
+
+    def jacobian(self, positions: object, species: object,
+                 box: object = None) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptors and their dense Jacobian with respect to every position (small systems).
+
+        Computed with the compiled analytic derivatives (one vector-Jacobian pass per
+        feature), for inspection and tests; the model's forces never form it.
+
+        Parameters
+        ----------
+        positions : array_like, shape (N, 3)
+            Positions (length units).
+        species : sequence of str or array_like of int, shape (N,)
+            Species names or indices.
+        box : None or array_like, shape (3,)
+            Box edges, or ``None``.
+
+        Returns
+        -------
+        G : numpy.ndarray, shape (N, D)
+            Descriptors.
+        dG : numpy.ndarray, shape (N, D, N, 3)
+            ``dG[i, p, m, a] = dG_ip / dx_ma`` (length⁻¹ times the feature's unit).
+        """
+        x, sp, b = check_configuration(positions, species, box, self.species, self.cutoff)
+        n, d = x.shape[0], self.n_features
+        if n * n * d * 3 > 50_000_000:
+            raise ValueError(f"jacobian is for small systems: N^2 * D * 3 = {n * n * d * 3} "
+                             "values exceeds 5e7")
+        nb = self.neighbors(x, b)
+        G = self._pass(nb, sp, False)[0]
+        dG = np.zeros((n, d, n, 3))
+        rows = np.repeat(np.arange(n), np.diff(nb.start))
+        C = np.zeros((n, d))
+        for p in range(d):
+            C[:, p] = 1.0
+            _, g = self._pass(nb, sp, True, C)
+            C[:, p] = 0.0
+            np.add.at(dG[:, p], (rows, nb.j), g)
+            np.subtract.at(dG[:, p], (rows, rows), g)
+        return G, dG
+
+
+class SymmetryFunctions(Descriptor):
+    """Behler atom-centred symmetry functions G2, G4 and G5, resolved by species.
+
+    Parameters
+    ----------
+    species : sequence of str
+        Species names (e.g. ``("Cu",)``).
+    cutoff : float
+        Cutoff radius ``R_c`` (length units).
+    radial : array_like, shape (n_r, 2)
+        Rows ``(eta, R_s)`` of the G2 functions (e.g. :func:`radial_parameters`);
+        ``eta >= 0`` (length⁻²), ``R_s >= 0`` (length).
+    angular : array_like, shape (n_a, 4), optional
+        Rows ``(kind, eta, zeta, lambda)`` with ``kind`` 4 or 5 (e.g.
+        :func:`angular_parameters`); default: none.
+    cutoff_function : {"cosine", "tanh3"}
+        Cutoff function.
+
+    Notes
+    -----
+    Formulas, the ``j < k`` pair-counting convention and the feature layout are in the
+    module docstring.  Cost per atom: ``O(n_nb n_r + n_nb^2 n_a / 2)``.
+    """
+
+    kind = "symmetry_functions"
+
+    def __init__(self, species: Sequence[str], cutoff: float, radial: object,
+                 angular: object = None, *, cutoff_function: str = "cosine") -> None:
+        super().__init__(species, cutoff, cutoff_function)
+        rad = np.zeros((0, 2)) if radial is None or np.size(radial) == 0 else \
+            np.asarray(radial, dtype=np.float64)
+        if rad.ndim != 2 or rad.shape[1] != 2:
+            raise ValueError(f"radial must have shape (n_r, 2), got {np.shape(radial)}")
+        ang = np.zeros((0, 4)) if angular is None or np.size(angular) == 0 else \
+            np.asarray(angular, dtype=np.float64)
+        if ang.ndim != 2 or ang.shape[1] != 4:
+            raise ValueError(f"angular must have shape (n_a, 4), got {np.shape(angular)}")
+        if not (np.all(np.isfinite(rad)) and np.all(np.isfinite(ang))):
+            raise ValueError("radial and angular parameters must be finite")
+        if np.any(rad[:, 0] < 0) or np.any(rad[:, 1] < 0):
+            raise ValueError("radial rows (eta, R_s) need eta >= 0 and R_s >= 0")
+        if ang.size and not (np.all(np.isin(ang[:, 0], (4.0, 5.0)))
+                             and np.all(ang[:, 1] >= 0) and np.all(ang[:, 2] >= 1.0)
+                             and np.all(np.isin(ang[:, 3], (-1.0, 1.0)))):
+            raise ValueError("angular rows (kind, eta, zeta, lambda) need kind 4 or 5, "
+                             "eta >= 0, zeta >= 1, lambda = +1 or -1")
+        if rad.shape[0] + ang.shape[0] == 0:
+            raise ValueError("SymmetryFunctions needs at least one radial or angular row")
+        self.radial = rad.copy()
+        self.angular = ang.copy()
+        self.radial.flags.writeable = False
+        self.angular.flags.writeable = False
+        self._radial = np.ascontiguousarray(rad)
+        self._angular = np.ascontiguousarray(
+            np.column_stack([ang, 2.0 ** (1.0 - ang[:, 2])]) if ang.size else np.zeros((0, 5)))
+
+    @property
+    def n_features(self) -> int:
+        """``S n_r + S (S + 1) / 2 n_a``."""
+        S = self.n_species
+        return S * self.radial.shape[0] + S * (S + 1) // 2 * self.angular.shape[0]
+
+    def labels(self) -> list[str]:
+        """Names of the features, e.g. ``"G2[Cu](eta=0.5,rs=1)"``.
+
+        Returns
+        -------
+        list of str
+            ``D`` names in feature order.
+        """
+        out = [f"G2[{s}](eta={e:g},rs={r:g})" for s in self.species for e, r in self.radial]
+        S = self.n_species
+        for a in range(S):
+            for c in range(a, S):
+                out += [f"G{int(k)}[{self.species[a]},{self.species[c]}]"
+                        f"(eta={e:g},zeta={z:g},lambda={int(lam):+d})"
+                        for k, e, z, lam in self.angular]
+        return out
+
+    def to_dict(self) -> dict:
+        """Settings as a JSON-serialisable dict (inverse: :func:`descriptor_from_dict`).
+
+        Returns
+        -------
+        dict
+        """
+        return {"kind": self.kind, "species": list(self.species), "cutoff": self.cutoff,
+                "cutoff_function": self.cutoff_function, "radial": self.radial.tolist(),
+                "angular": self.angular.tolist()}
+
+    def __repr__(self) -> str:
+        return (f"SymmetryFunctions(species={self.species}, cutoff={self.cutoff}, "
+                f"n_radial={self.radial.shape[0]}, n_angular={self.angular.shape[0]}, "
+                f"cutoff_function={self.cutoff_function!r}, n_features={self.n_features})")
+
+
+class SortedInverseDistance(Descriptor):
+    """Per neighbour species, ``f_c(R_ij) / R_ij`` of the neighbours, nearest first, padded.
+
+    Parameters
+    ----------
+    species : sequence of str
+        Species names.
+    cutoff : float
+        Cutoff radius (length units).
+    n_max : int
+        Fixed number of neighbours kept per species (hard cap; padding with zeros).
+    cutoff_function : {"cosine", "tanh3"}
+        Cutoff function.
+
+    Notes
+    -----
+    A simple permutation-invariant baseline with two weak points (module docstring):
+    it is non-differentiable where two neighbour distances cross, and it ignores
+    neighbours beyond ``n_max``.
+    """
+
+    kind = "sorted_inverse_distance"
+
+    def __init__(self, species: Sequence[str], cutoff: float, n_max: int, *,
+                 cutoff_function: str = "cosine") -> None:
+        super().__init__(species, cutoff, cutoff_function)
+        self.n_max = check_int("n_max", n_max, lo=1, hi=100_000)
+        self._nmax = self.n_max
+
+    @property
+    def n_features(self) -> int:
+        """``S n_max``."""
+        return self.n_species * self.n_max
+
+    def labels(self) -> list[str]:
+        """Names of the features, e.g. ``"invr[Cu][0]"`` for the nearest Cu neighbour.
+
+        Returns
+        -------
+        list of str
+        """
+        return [f"invr[{s}][{q}]" for s in self.species for q in range(self.n_max)]
+
+    def to_dict(self) -> dict:
+        """Settings as a JSON-serialisable dict (inverse: :func:`descriptor_from_dict`).
+
+        Returns
+        -------
+        dict
+        """
+        return {"kind": self.kind, "species": list(self.species), "cutoff": self.cutoff,
+                "cutoff_function": self.cutoff_function, "n_max": self.n_max}
+
+    def __repr__(self) -> str:
+        return (f"SortedInverseDistance(species={self.species}, cutoff={self.cutoff}, "
+                f"n_max={self.n_max}, cutoff_function={self.cutoff_function!r})")
+
+
+def descriptor_from_dict(d: dict) -> Descriptor:
+    """Rebuild a descriptor from :meth:`Descriptor.to_dict`.
+
+    Parameters
+    ----------
+    d : dict
+        Settings with a ``"kind"`` key.
+
+    Returns
+    -------
+    Descriptor
+    """
+    if not isinstance(d, dict):
+        raise TypeError(f"descriptor settings must be a dict, got {type(d).__name__}")
+    kind = check_choice("descriptor kind", d.get("kind"), DESCRIPTOR_KINDS)
+    keys = {"kind", "species", "cutoff", "cutoff_function"}
+    if kind == "symmetry_functions":
+        extra = {"radial", "angular"}
+    else:
+        extra = {"n_max"}
+    if set(d) != keys | extra:
+        raise ValueError(f"descriptor settings for {kind!r} need exactly the keys "
+                         f"{sorted(keys | extra)}, got {sorted(d)}")
+    if kind == "symmetry_functions":
+        return SymmetryFunctions(d["species"], d["cutoff"], d["radial"], d["angular"],
+                                 cutoff_function=d["cutoff_function"])
+    return SortedInverseDistance(d["species"], d["cutoff"], d["n_max"],
+                                 cutoff_function=d["cutoff_function"])
