@@ -113,11 +113,31 @@ def _fc(code, r, rc):
 
 
 @numba.njit(**_JIT)
-def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, pidx, S, G, want,
-               C, g, sf, sdf, sexp):
-    """Symmetry functions of one atom (row ``lo:hi``) into ``G``; with ``want`` add the VJP to g."""
+def _pow_m1(u, zeta):
+    """``u ** (zeta - 1)`` for ``u >= 0``: repeated products for integer ``zeta <= 33``."""
+    k = zeta - 1.0
+    if k == math.floor(k) and k <= 32.0:
+        p = 1.0
+        for _ in range(int(k)):
+            p *= u
+        return p
+    return math.pow(u, k)
+
+
+@numba.njit(**_JIT)
+def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, uzl, pidx, S,
+               G, want, C, g, sf, sdf, sexp, ejk, av, dav):
+    """Symmetry functions of one atom (row ``lo:hi``) into ``G``; with ``want`` add the VJP to g.
+
+    Angular rows share their exponentials and angular factors through the distinct etas
+    ``ueta`` and distinct ``(zeta, lambda, 2^(1-zeta))`` rows ``uzl`` (columns 5 and 6 of
+    ``angular`` index them), so a triplet costs one exp per distinct eta and one power per
+    distinct (zeta, lambda) rather than per function.
+    """
     nr = radial.shape[0]
     na = angular.shape[0]
+    ne = ueta.shape[0]
+    nz = uzl.shape[0]
     nn = hi - lo
     for f in range(G.shape[0]):
         G[f] = 0.0
@@ -127,8 +147,8 @@ def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, pidx, S
         f, df = _fc(fc, r, rc)
         sf[a] = f
         sdf[a] = df
-        for q in range(na):
-            sexp[a, q] = math.exp(-angular[q, 1] * r * r)
+        for u in range(ne):
+            sexp[a, u] = math.exp(-ueta[u] * r * r)
         sj = species[nb_j[e]]
         acc = 0.0
         for p in range(nr):
@@ -168,45 +188,53 @@ def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, pidx, S
             jz = zk - zj
             rjk = math.sqrt(jx * jx + jy * jy + jz * jz)
             fjk, dfjk = _fc(fc, rjk, rc)
-            ejk0 = -rjk * rjk
+            if fjk > 0.0:
+                for u in range(ne):
+                    ejk[u] = math.exp(-ueta[u] * rjk * rjk)
             cs = (xj * xk + yj * yk + zj * zk) / (rij * rik)
             if cs > 1.0:
                 cs = 1.0
             elif cs < -1.0:
                 cs = -1.0
+            for v in range(nz):
+                zeta = uzl[v, 0]
+                lam = uzl[v, 1]
+                u = 1.0 + lam * cs
+                pw = _pow_m1(u, zeta)
+                av[v] = uzl[v, 2] * pw * u
+                dav[v] = uzl[v, 2] * zeta * lam * pw
             base = abase + pidx[sj, species[nb_j[ek]]] * na
             sc = 0.0
             sij = 0.0
             sik = 0.0
             sjk = 0.0
+            fw = fij * fik
             for q in range(na):
                 narrow = angular[q, 0] == 4.0
                 if narrow and fjk == 0.0:
                     continue
                 eta = angular[q, 1]
-                zeta = angular[q, 2]
-                lam = angular[q, 3]
-                u = 1.0 + lam * cs
-                pw = math.pow(u, zeta - 1.0)
-                A = angular[q, 4] * pw * u
-                R = sexp[a, q] * sexp[b, q]
-                F = fij * fik
+                ie = int(angular[q, 5])
+                iz = int(angular[q, 6])
+                A = av[iz]
+                R = sexp[a, ie] * sexp[b, ie]
+                F = fw
                 if narrow:
-                    R *= math.exp(eta * ejk0)
+                    R *= ejk[ie]
                     F *= fjk
                 t = A * R * F
                 G[base + q] += t
                 if want:
                     c = C[base + q]
-                    ar = A * R
-                    sc += c * angular[q, 4] * zeta * lam * pw * R * F
+                    ar = c * A * R
+                    sc += c * dav[iz] * R * F
                     if narrow:
-                        sij += c * ar * (dfij * fik * fjk - 2.0 * eta * rij * F)
-                        sik += c * ar * (fij * dfik * fjk - 2.0 * eta * rik * F)
-                        sjk += c * ar * (fij * fik * dfjk - 2.0 * eta * rjk * F)
+                        sij += ar * (dfij * fik * fjk - 2.0 * eta * rij * F)
+                        sik += ar * (fij * dfik * fjk - 2.0 * eta * rik * F)
+                        sjk += ar * (fw * dfjk - 2.0 * eta * rjk * F)
                     else:
-                        sij += c * ar * (dfij * fik - 2.0 * eta * rij * F)
-                        sik += c * ar * (fij * dfik - 2.0 * eta * rik * F)
+                        sij += ar * (dfij * fik - 2.0 * eta * rij * F)
+                        sik += ar * (fij * dfik - 2.0 * eta * rik * F)
             if want:
                 # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
                 inv = 1.0 / (rij * rik)
@@ -257,8 +285,8 @@ def _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G, want, C, g, k
 
 
 @numba.njit(parallel=True, **_JIT)
-def descriptor_pass(kind, fc, rc, radial, angular, pidx, S, K, start, nb_j, vec, rad, species,
-                    G, want, C, g):
+def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start, nb_j, vec, rad,
+                    species, G, want, C, g):
     """Descriptors of every atom and, optionally, their vector-Jacobian products (compiled).
 
     Parameters
@@ -271,8 +299,13 @@ def descriptor_pass(kind, fc, rc, radial, angular, pidx, S, K, start, nb_j, vec,
         Cutoff radius (length units).
     radial : numpy.ndarray of float64, shape (n_r, 2)
         Rows ``(eta, R_s)`` (symmetry functions; may have 0 rows).
-    angular : numpy.ndarray of float64, shape (n_a, 5)
-        Rows ``(kind 4 or 5, eta, zeta, lambda, 2^(1 - zeta))``.
+    angular : numpy.ndarray of float64, shape (n_a, 7)
+        Rows ``(kind 4 or 5, eta, zeta, lambda, 2^(1 - zeta), i_eta, i_zl)`` with the
+        indices of the row's eta in ``ueta`` and of its ``(zeta, lambda)`` in ``uzl``.
+    ueta : numpy.ndarray of float64, shape (n_eta,)
+        Distinct angular etas (at least one entry).
+    uzl : numpy.ndarray of float64, shape (n_zl, 3)
+        Distinct rows ``(zeta, lambda, 2^(1 - zeta))``.
     pidx : numpy.ndarray of int64, shape (S, S)
         Index of the unordered species pair.
     S : int
@@ -295,7 +328,6 @@ def descriptor_pass(kind, fc, rc, radial, angular, pidx, S, K, start, nb_j, vec,
     """
     n = species.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
-    na = angular.shape[0]
     for q in prange(n_chunks):
         a0 = q * CHUNK
         a1 = min(n, a0 + CHUNK)
@@ -304,7 +336,10 @@ def descriptor_pass(kind, fc, rc, radial, angular, pidx, S, K, start, nb_j, vec,
             mx = max(mx, start[i + 1] - start[i])
         sf = np.empty(mx)
         sdf = np.empty(mx)
-        sexp = np.empty((mx, max(na, 1)))
+        sexp = np.empty((mx, ueta.shape[0]))
+        ejk = np.empty(ueta.shape[0])
+        av = np.empty(uzl.shape[0])
+        dav = np.empty(uzl.shape[0])
         ids = np.empty(mx, dtype=np.int64)
         for i in range(a0, a1):
             lo = start[i]
@@ -315,8 +350,8 @@ def descriptor_pass(kind, fc, rc, radial, angular, pidx, S, K, start, nb_j, vec,
                     g[e, 1] = 0.0
                     g[e, 2] = 0.0
             if kind == 0:
-                _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, pidx, S,
-                           G[i], want, C[i], g, sf, sdf, sexp)
+                _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, uzl,
+                           pidx, S, G[i], want, C[i], g, sf, sdf, sexp, ejk, av, dav)
             else:
                 _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G[i], want, C[i],
                              g, sf, ids)
@@ -567,7 +602,9 @@ class Descriptor:
                 self._pidx[a, c] = self._pidx[c, a] = b
                 b += 1
         self._radial = np.zeros((0, 2))
-        self._angular = np.zeros((0, 5))
+        self._angular = np.zeros((0, 7))
+        self._ueta = np.zeros(1)
+        self._uzl = np.zeros((1, 3))
         self._nmax = 0
 
     @property
@@ -597,7 +634,8 @@ class Descriptor:
     # -------------------------------------------------------------- kernels
     def _tables(self) -> tuple:
         return (DESCRIPTOR_KINDS[self.kind], CUTOFF_FUNCTIONS[self.cutoff_function],
-                self.cutoff, self._radial, self._angular, self._pidx, self.n_species,
+                self.cutoff, self._radial, self._angular, self._ueta, self._uzl, self._pidx,
+                self.n_species,
                 self._nmax)
 
     def _pass(self, nb: AtomNeighbors, sp: np.ndarray, want: bool,
@@ -746,8 +784,14 @@ class SymmetryFunctions(Descriptor):
         self.radial.flags.writeable = False
         self.angular.flags.writeable = False
         self._radial = np.ascontiguousarray(rad)
-        self._angular = np.ascontiguousarray(
-            np.column_stack([ang, 2.0 ** (1.0 - ang[:, 2])]) if ang.size else np.zeros((0, 5)))
+        if ang.size:
+            ueta, ie = np.unique(ang[:, 1], return_inverse=True)
+            uz, iz = np.unique(ang[:, 2:4], axis=0, return_inverse=True)
+            pref = 2.0 ** (1.0 - ang[:, 2])
+            self._angular = np.ascontiguousarray(np.column_stack(
+                [ang, pref, ie.ravel(), iz.ravel()]), dtype=np.float64)
+            self._ueta = np.ascontiguousarray(ueta)
+            self._uzl = np.ascontiguousarray(np.column_stack([uz, 2.0 ** (1.0 - uz[:, 0])]))
 
     @property
     def n_features(self) -> int:
