@@ -54,7 +54,14 @@ import numpy as np
 from numba import prange
 
 from ..core.validation import check_choice, check_nonnegative, check_seed
-from ..nn.mlp import ACTIVATIONS, MLP, mlp_backward, mlp_forward, mlp_output_loss
+from ..nn.mlp import (
+    ACTIVATIONS,
+    LOSS_COTANGENT,
+    MLP,
+    mlp_backward,
+    mlp_forward,
+    mlp_output_loss,
+)
 from ..particles.neighbors import NeighborList
 from .descriptors import Descriptor, check_configuration, check_species
 from .environment import AtomNeighbors
@@ -81,8 +88,8 @@ class MLIPResult(NamedTuple):
     forces : numpy.ndarray, shape (N, 3)
         ``F = -dE/dx`` (energy / length).
     virial : float
-        Scalar virial ``W = tr(virial_tensor) = -3 V dE/dV`` (energy units); zero for
-        clusters is *not* implied (it is still ``-sum_e g_e . d_e``).
+        Scalar virial ``W = tr(virial_tensor)`` (energy units); in a periodic box
+        ``W = -3 V dE/dV``, the convention of :mod:`langevin_opt.particles.forces`.
     virial_tensor : numpy.ndarray, shape (3, 3)
         ``W_ab = -dE/d epsilon_ab`` for a homogeneous strain (energy units).
     atomic_energies : numpy.ndarray, shape (N,)
@@ -101,8 +108,8 @@ class MLIPResult(NamedTuple):
 
 # ------------------------------------------------------------------ compiled kernels
 @numba.njit(parallel=True, **_JIT)
-def network_pass(jobs, order, X, theta, t_off, sizes, s_off, acts, a_off, ones, yi, E, dX,
-                 want):
+def network_pass(jobs, order, X, theta, t_off, sizes, s_off, acts, a_off, cot, ones, yi, E,
+                 dX, want):
     """Atomic energies and ``dE/dX`` of every atom through its species' MLP (compiled).
 
     Parameters
@@ -119,6 +126,9 @@ def network_pass(jobs, order, X, theta, t_off, sizes, s_off, acts, a_off, ones, 
         Offsets of each species' parameters, layer sizes and activation codes.
     sizes, acts : numpy.ndarray of int64
         Concatenated layer sizes and activation codes (``nn.mlp`` conventions).
+    cot : int
+        ``nn.mlp.LOSS_COTANGENT`` (passed in, so that the ``nn`` kernels compile for the
+        same argument types as in :class:`langevin_opt.nn.MLP`).
     ones : numpy.ndarray of float64, shape (N, 1)
         Output cotangents (ones: ``dE/dNN = 1``).
     yi : numpy.ndarray of int64, shape (1,)
@@ -145,9 +155,9 @@ def network_pass(jobs, order, X, theta, t_off, sizes, s_off, acts, a_off, ones, 
         for b in range(n):
             E[order[i0 + b]] = fwork[fo + b]
         if want:
-            mlp_output_loss(sz, -1, 1.0, ones, yi, order, i0, n, 1.0, fwork)
+            mlp_output_loss(sz, cot, 1.0, ones, yi, order, i0, n, 1.0, fwork)
             grad = np.zeros(th.shape[0])
-            mlp_backward(th, sz, n, fwork, grad, True)
+            mlp_backward(th, sz, n, fwork, grad, want)  # want, not a literal: nn's signature
             s0 = sz[0]
             for k in range(s0):
                 for b in range(n):
@@ -404,7 +414,8 @@ class NeuralPotential:
         Eat = np.empty(n)
         dX = np.empty((n, D)) if want else np.empty((1, D))
         network_pass(jobs_a, order, X, self.theta, self._t_off, self._sizes, self._s_off,
-                     self._acts, self._a_off, np.ones((n, 1)), np.zeros(1, dtype=np.int64),
+                     self._acts, self._a_off, LOSS_COTANGENT, np.ones((n, 1)),
+                     np.zeros(1, dtype=np.int64),
                      Eat, dX, want)
         Eat += self.energy_offsets[sp]
         F = np.zeros((n, 3))
