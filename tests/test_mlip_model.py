@@ -359,3 +359,7 @@ def test_bad_model_settings():
         mlip.NeuralPotential("G2", seed=0)
     with pytest.raises(ValueError, match="feature_std"):
         mlip.NeuralPotential(SF, seed=0, feature_std=np.zeros((2, SF.n_features)))
+    model = mlip.NeuralPotential(SF, seed=0)
+    model.theta = np.zeros(3)  # reassigned by hand: checked before any kernel reads it
+    with pytest.raises(ValueError, match=rf"theta must have shape \({model.n_params},\)"):
+        model.energy(np.zeros((1, 3)), ["Cu"])

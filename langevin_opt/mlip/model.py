@@ -53,7 +53,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..core.validation import check_choice, check_nonnegative, check_seed
+from ..core.validation import check_array, check_choice, check_nonnegative, check_seed
 from ..nn.mlp import (
     ACTIVATIONS,
     LOSS_COTANGENT,
@@ -399,6 +399,14 @@ class NeuralPotential:
              want: bool) -> MLIPResult:
         n, D = x.shape[0], self.descriptor.n_features
         desc = self.descriptor
+        S = desc.n_species
+        # attributes may have been reassigned since construction: check what the kernels read
+        self.theta = check_array("theta", self.theta, (self.n_params,), np.float64,
+                                 finite=True)
+        for name, shape in (("feature_mean", (S, D)), ("feature_std", (S, D)),
+                            ("energy_offsets", (S,))):
+            setattr(self, name, check_array(name, getattr(self, name), shape, np.float64,
+                                            finite=True))
         G = desc._pass(nb, sp, False)[0]
         std = self.feature_std[sp]
         X = (G - self.feature_mean[sp]) / std
