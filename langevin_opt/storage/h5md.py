@@ -1876,6 +1876,17 @@ class H5MDWriter:
     # -- lifetime -------------------------------------------------------------
 
     @property
+    def last_safe_step(self) -> int | None:
+        """Step of the last frame published by a completed flush (``None``: none yet).
+
+        Returns
+        -------
+        int or None
+            Frames up to this step survive a kill at any later instant.
+        """
+        return self._safe_step
+
+    @property
     def closed(self) -> bool:
         """bool: Whether :meth:`close` has been called."""
         return self._lock_fd is None
