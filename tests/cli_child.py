@@ -26,16 +26,30 @@ more forked child, so the driver itself never opens HDF5 files) and adds to
 the trial's line ``"inspect"``: ``readable`` (or ``error``), the frame
 ``steps``, a CRC-32 of every frame's positions (``frames_crc``), the
 ``checkpoint`` step, ``recovery`` (what the reader found lost) and ``verify``
-(the checksum problems :meth:`H5MDReader.verify` reports).
+(the checksum problems :meth:`H5MDReader.verify` reports).  ``"copy": [SRC, DST]``
+copies a file or a directory before the launches start.
+
+A launch (or the warm-up) whose first argument is ``"python:MODULE.FUNCTION"``
+calls that function with the remaining (string) arguments instead of the
+command line (MODULE is imported from this directory, e.g. ``writer_jobs``);
+``"warm"`` may also be a list of such argument lists.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
+
+
+def _call(args: list[str]) -> None:
+    """``["python:MODULE.FUNCTION", *args]``: call ``MODULE.FUNCTION(*args)``."""
+    module, name = args[0].removeprefix("python:").rsplit(".", 1)
+    getattr(importlib.import_module(module), name)(*args[1:])
 
 
 def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
@@ -91,9 +105,12 @@ def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
                 return real_run(*a, progress=cb, **kw)
 
             runner.run_experiment = run_experiment
-        from langevin_opt.cli import main
+        if args[0].startswith("python:"):
+            _call(args)
+        else:
+            from langevin_opt.cli import main
 
-        main(args)
+            main(args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001
@@ -134,14 +151,24 @@ def _inspect(path: str, out: str) -> None:
 
 def drive(spec: dict) -> None:
     """Warm up, then run every trial of ``spec`` (see the module docstring)."""
-    if spec.get("warm"):  # compile the kernels once, in this process
+    warm = spec.get("warm") or []
+    for args in warm if warm and isinstance(warm[0], list) else [warm] if warm else []:
+        if args[0].startswith("python:"):  # compile the kernels once, in this process
+            _call(args)
+            continue
         from click.testing import CliRunner
 
         from langevin_opt.cli import cli
 
-        result = CliRunner().invoke(cli, spec["warm"])
+        result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
     for i, trial in enumerate(spec["trials"]):
+        if trial.get("copy"):
+            src, dst = trial["copy"]
+            if os.path.isdir(src):
+                shutil.copytree(src, dst)
+            else:
+                shutil.copy2(src, dst)
         go_r, go_w = os.pipe()
         pids, errs = [], []
         for k, args in enumerate(trial["launches"]):
@@ -167,6 +194,20 @@ def drive(spec: dict) -> None:
             os.waitpid(pid, 0)
             line["inspect"] = json.loads(Path(report).read_text())
         print(json.dumps(line), flush=True)
+
+
+def run_spec(tmp_path: Path, spec: dict, timeout: float = 600) -> list[dict]:
+    """Run ``spec`` (``"tmp"`` is set to ``tmp_path``) in a driver process; its trial lines."""
+    import subprocess
+
+    spec = {**spec, "tmp": str(tmp_path)}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    cmd, env = command(path)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
 def command(spec_path: Path) -> tuple[list[str], dict[str, str]]:
