@@ -306,9 +306,12 @@ def run_experiment(
         if reopened is not None:
             writer, state, params = reopened
         else:
+            try:  # before anything is deleted
+                state = sampler.init(initial_positions(exp, landscape, m))
+            except ValueError as err:  # a start where the energy overflows float64
+                raise ConfigError(f"[ensemble] init: {' '.join(str(err).split())}") from None
             for name in (TRAJECTORY, SUMMARY, *FIGURES):
                 (out / name).unlink(missing_ok=True)
-            state = sampler.init(initial_positions(exp, landscape, m))
             comp = None if outp["compression"] == "none" else outp["compression"]
             writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
                                 creator_version=__version__, compression=comp,
