@@ -22,7 +22,7 @@ S are flushed but that checkpoint is not yet written.  ``"flush_log": PATH``
 ``flush`` that returned: its call number and the last frame step made safe
 so far (``H5MDWriter.last_safe_step``, ``-`` for none).
 ``"inspect": PATH`` opens the H5MD file PATH after the launches ended (in one
-more forked child, so the driver itself never opens HDF5 files) and adds to
+more forked child: the driver keeps no HDF5 state of the trials) and adds to
 the trial's line ``"inspect"``: ``readable`` (or ``error``), the frame
 ``steps``, a CRC-32 of every frame's positions (``frames_crc``), the
 ``checkpoint`` step, ``recovery`` (what the reader found lost) and ``verify``
@@ -32,7 +32,8 @@ copies a file or a directory before the launches start.
 A launch (or the warm-up) whose first argument is ``"python:MODULE.FUNCTION"``
 calls that function with the remaining (string) arguments instead of the
 command line (MODULE is imported from this directory, e.g. ``writer_jobs``);
-``"warm"`` may also be a list of such argument lists.
+``"warm"`` may also be a list of argument lists (command lines or such calls).
+From a test, :func:`run_spec` runs a spec and returns the trials' lines.
 """
 
 from __future__ import annotations

@@ -104,6 +104,11 @@ atomic operation, ``rename``:
   :class:`OutputLockedError` without touching anything.  The lock dies with
   the process, so a killed writer never blocks a resume.  Readers take no
   lock: no file is ever open for writing by HDF5 under its published name.
+* **Outputs written in one go** (results computed in memory, then saved:
+  SG-MCMC chains, first-passage tables) use
+  :func:`langevin_opt.storage.staged_writer`: this writer on ``<path>.new``,
+  consolidated, then renamed over ``path``, so a kill leaves the previous
+  file or the complete new one.
 * **Checksums.**  Frame chunks: Fletcher-32 (every read checks it; a
   mismatch raises ``OSError``); segment files: CRC-32 of every byte;
   checkpoints: CRC-32 per array; metadata: HDF5's own checksums.
