@@ -302,12 +302,16 @@ def run_experiment(
                           total_steps=total, backend=backend)
         m = temps.size
         t_start = time.perf_counter()
-        if resume:
-            writer, state, params = _reopen(traj_path, cfg, m, landscape.dim, lock, notify)
+        reopened = _reopen(traj_path, cfg, m, landscape.dim, lock, notify) if resume else None
+        if reopened is not None:
+            writer, state, params = reopened
         else:
+            try:  # before anything is deleted
+                state = sampler.init(initial_positions(exp, landscape, m))
+            except ValueError as err:  # a start where the energy overflows float64
+                raise ConfigError(f"[ensemble] init: {' '.join(str(err).split())}") from None
             for name in (TRAJECTORY, SUMMARY, *FIGURES):
                 (out / name).unlink(missing_ok=True)
-            state = sampler.init(initial_positions(exp, landscape, m))
             comp = None if outp["compression"] == "none" else outp["compression"]
             writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
                                 creator_version=__version__, compression=comp,
@@ -372,8 +376,12 @@ def run_experiment(
 
 def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
             notify: Callable[[str], None] | None
-            ) -> tuple[H5MDWriter, EnsembleState, dict]:
+            ) -> tuple[H5MDWriter, EnsembleState, dict] | None:
     """Reopen a run to resume: recover a damaged file, check it, drop frames after its checkpoint.
+
+    A run of this config killed before its first checkpoint (no checkpoint, no
+    frame, no damage: nothing was committed) is started again from step 0:
+    ``None`` is returned and ``notify`` says so.
 
     Parameters
     ----------
@@ -390,6 +398,8 @@ def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
 
     Returns
     -------
+    None
+        Nothing was committed: start the run again.
     writer : H5MDWriter
         Open in mode ``"a"``, truncated to the checkpoint step.
     state : EnsembleState
@@ -408,7 +418,16 @@ def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
     backup = None
     try:  # a readable file is checked before anything is changed
         with H5MDReader(traj_path) as reader:
-            _check_resumable(traj_path, reader.parameters, reader.checkpoint(), expected)
+            params, ck = reader.parameters, reader.checkpoint()
+            ours = params.get("config") == expected or (  # or killed before its parameters
+                not params and not reader.is_consolidated)
+            if (ck is None and ours and reader.n_frames == 0 and reader.recovery is None
+                    and not reader.problems):
+                if notify is not None:
+                    notify(f"{traj_path}: the run stopped before its first checkpoint was saved "
+                           "(nothing was committed); starting it again from step 0")
+                return None
+            _check_resumable(traj_path, params, ck, expected)
     except DamagedFileError:
         # HDF5 cannot open it (truncated): recovery rewrites it, so keep the original
         # bytes (a hard link: the writer only ever renames over the name) until it is

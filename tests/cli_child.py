@@ -17,16 +17,40 @@ before the N-th call of ``H5MDWriter.flush`` (the issue's fault injection);
 ``"sigterm_at_step": S`` sends SIGTERM to the launch itself right after the
 checkpoint at step S (from the progress callback); ``"exit_before_checkpoint": S``
 ends the launch (``os._exit(9)``) when the frames before the checkpoint at step
-S are flushed but that checkpoint is not yet written.
+S are flushed but that checkpoint is not yet written.  ``"flush_log": PATH``
+(with ``flush_kill``) appends a line ``CALL STEP`` to PATH after every
+``flush`` that returned: its call number and the last frame step made safe
+so far (``H5MDWriter.last_safe_step``, ``-`` for none).
+``"inspect": PATH`` opens the H5MD file PATH after the launches ended (in one
+more forked child: the driver keeps no HDF5 state of the trials) and adds to
+the trial's line ``"inspect"``: ``readable`` (or ``error``), the frame
+``steps``, a CRC-32 of every frame's positions (``frames_crc``), the
+``checkpoint`` step, ``recovery`` (what the reader found lost) and ``verify``
+(the checksum problems :meth:`H5MDReader.verify` reports).  ``"copy": [SRC, DST]``
+copies a file or a directory before the launches start.
+
+A launch (or the warm-up) whose first argument is ``"python:MODULE.FUNCTION"``
+calls that function with the remaining (string) arguments instead of the
+command line (MODULE is imported from this directory, e.g. ``writer_jobs``);
+``"warm"`` may also be a list of argument lists (command lines or such calls).
+From a test, :func:`run_spec` runs a spec and returns the trials' lines.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
+
+
+def _call(args: list[str]) -> None:
+    """``["python:MODULE.FUNCTION", *args]``: call ``MODULE.FUNCTION(*args)``."""
+    module, name = args[0].removeprefix("python:").rsplit(".", 1)
+    getattr(importlib.import_module(module), name)(*args[1:])
 
 
 def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
@@ -43,13 +67,18 @@ def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
 
             n_kill, delay = trial["flush_kill"]
             real, count = H5MDWriter.flush, [0]
+            log = trial.get("flush_log")
 
             def flush(self):  # noqa: ANN001, ANN202
                 count[0] += 1
                 if count[0] == n_kill:
                     signal.signal(signal.SIGALRM, signal.SIG_DFL)
                     signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-6))
-                return real(self)
+                real(self)
+                if log:
+                    safe = self.last_safe_step
+                    with open(log, "a") as fh:
+                        fh.write(f"{count[0]} {'-' if safe is None else safe}\n")
 
             H5MDWriter.flush = flush
         if trial.get("exit_before_checkpoint") is not None:
@@ -77,9 +106,12 @@ def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
                 return real_run(*a, progress=cb, **kw)
 
             runner.run_experiment = run_experiment
-        from langevin_opt.cli import main
+        if args[0].startswith("python:"):
+            _call(args)
+        else:
+            from langevin_opt.cli import main
 
-        main(args)
+            main(args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001
@@ -92,16 +124,52 @@ def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
         os._exit(code)
 
 
+def _inspect(path: str, out: str) -> None:
+    """Forked child: what a reader finds in ``path``, as JSON in ``out``; then ``_exit``."""
+    code = 0
+    try:
+        import zlib
+
+        from langevin_opt.storage import H5MDReader
+
+        try:
+            with H5MDReader(path) as r:
+                steps = r.steps.tolist()
+                crc = [zlib.crc32(r.position(i).tobytes()) for i in range(r.n_frames)]
+                ck = r.checkpoint()
+                info = {"readable": True, "steps": steps, "frames_crc": crc,
+                        "checkpoint": None if ck is None else int(ck[0]),
+                        "recovery": None if r.recovery is None else r.recovery.message(),
+                        "verify": r.verify()}
+        except Exception as err:  # noqa: BLE001 - reported, judged by the test
+            info = {"readable": False, "error": f"{type(err).__name__}: {err}"}
+        Path(out).write_text(json.dumps(info))
+    except BaseException:  # noqa: BLE001
+        code = 97
+    finally:
+        os._exit(code)
+
+
 def drive(spec: dict) -> None:
     """Warm up, then run every trial of ``spec`` (see the module docstring)."""
-    if spec.get("warm"):  # compile the kernels once, in this process
+    warm = spec.get("warm") or []
+    for args in warm if warm and isinstance(warm[0], list) else [warm] if warm else []:
+        if args[0].startswith("python:"):  # compile the kernels once, in this process
+            _call(args)
+            continue
         from click.testing import CliRunner
 
         from langevin_opt.cli import cli
 
-        result = CliRunner().invoke(cli, spec["warm"])
+        result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
     for i, trial in enumerate(spec["trials"]):
+        if trial.get("copy"):
+            src, dst = trial["copy"]
+            if os.path.isdir(src):
+                shutil.copytree(src, dst)
+            else:
+                shutil.copy2(src, dst)
         go_r, go_w = os.pipe()
         pids, errs = [], []
         for k, args in enumerate(trial["launches"]):
@@ -118,8 +186,29 @@ def drive(spec: dict) -> None:
         for pid in pids:
             _, status = os.waitpid(pid, 0)
             codes.append(os.waitstatus_to_exitcode(status))
-        print(json.dumps({"codes": codes, "stderr": [Path(e).read_text() for e in errs]}),
-              flush=True)
+        line = {"codes": codes, "stderr": [Path(e).read_text() for e in errs]}
+        if trial.get("inspect"):
+            report = f"{spec['tmp']}/trial{i}-inspect.json"
+            pid = os.fork()
+            if pid == 0:
+                _inspect(trial["inspect"], report)
+            os.waitpid(pid, 0)
+            line["inspect"] = json.loads(Path(report).read_text())
+        print(json.dumps(line), flush=True)
+
+
+def run_spec(tmp_path: Path, spec: dict, timeout: float = 600) -> list[dict]:
+    """Run ``spec`` (``"tmp"`` is set to ``tmp_path``) in a driver process; its trial lines."""
+    import subprocess
+
+    spec = {**spec, "tmp": str(tmp_path)}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    cmd, env = command(path)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
 def command(spec_path: Path) -> tuple[list[str], dict[str, str]]:

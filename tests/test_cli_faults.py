@@ -160,8 +160,12 @@ def test_file_size_limit_exits_3_and_resumes_bit_identically(lone_run, tmp_path)
 # --------------------------------------------------------------------------------------
 
 
-def drive(tmp_path: Path, trials: list[dict], timeout: float = 600) -> list[dict]:
-    """Run ``trials`` through tests/cli_child.py (forked launches of one warm process)."""
+def drive(tmp_path: Path, trials: list[dict], timeout: float = 600,
+          config: Path = TINY) -> list[dict]:
+    """Run ``trials`` through tests/cli_child.py (forked launches of one warm process).
+
+    The warm-up is an uninterrupted run of ``config`` into ``tmp_path / "warm"``.
+    """
     import json
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -170,7 +174,7 @@ def drive(tmp_path: Path, trials: list[dict], timeout: float = 600) -> list[dict
     finally:
         sys.path.pop(0)
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"warm": ["run", str(TINY), "--out", str(tmp_path / "warm"),
+    spec.write_text(json.dumps({"warm": ["run", str(config), "--out", str(tmp_path / "warm"),
                                          "--quiet"],
                                 "tmp": str(tmp_path), "trials": trials}))
     cmd, environment = cli_child.command(spec)
@@ -405,3 +409,119 @@ def test_inspect_verify_damaged_segment(killed_runs, tmp_path):
     assert result.exit_code == 2, result.output
     line = result.stderr.splitlines()[-1]
     assert "corrupted" in line and segs[0].name in line
+
+
+# --------------------------------------------------------------------------------------
+# 6. a kill during every flush, then --resume (the issue's fault injection, end to end)
+# --------------------------------------------------------------------------------------
+
+STRESS = int(os.environ.get("LANGEVIN_OPT_STRESS_TRIALS", "0"))
+FLUSH_CALLS = 9  # H5MDWriter.flush calls of the run below (the control trial checks it)
+# SIGALRM this long after the N-th flush call began: "before" (1 us, at its start), inside
+# (the calls that write take 10-80 ms on the development VM; the others return at once, so
+# these land in the checkpoint, the sampler or the consolidation that follows) and "after"
+FLUSH_DELAYS = (1e-6, 0.004, 0.012, 0.3)
+
+
+def _kill_plan() -> list[tuple[int, float]]:
+    """(flush call, delay) per trial: every call at every delay, or random ones (stress)."""
+    if STRESS:
+        rng = np.random.default_rng(12)
+        return [(1 + i % FLUSH_CALLS, float(10 ** rng.uniform(-6, -0.5))) for i in range(STRESS)]
+    return [(n, d) for n in range(1, FLUSH_CALLS + 1) for d in FLUSH_DELAYS]
+
+
+def _frames(traj: Path) -> tuple[list[int], list[int]]:
+    import zlib
+
+    with H5MDReader(traj) as r:
+        return r.steps.tolist(), [zlib.crc32(r.position(i).tobytes()) for i in range(r.n_frames)]
+
+
+def _last_safe(log: Path) -> int | None:
+    lines = log.read_text().split() if log.exists() else []
+    steps = [int(s) for s in lines[1::2] if s != "-"]
+    return steps[-1] if steps else None
+
+
+def test_kill_during_every_flush_then_resume(tmp_path):
+    """SIGALRM (default action: the process dies, even inside HDF5's C code) at several
+    delays after each ``H5MDWriter.flush`` call N = 1..all of a ``run``; then ``--resume``.
+
+    Every killed run must leave a file a reader opens, whose checksums verify, whose
+    frames are a prefix of the uninterrupted run's (bit for bit) and hold every frame
+    of every flush that returned; every resume must exit 0 and end bit-identical to the
+    uninterrupted run.  Counts are printed (``-s``); ``LANGEVIN_OPT_STRESS_TRIALS=N`` runs
+    N trials at random delays instead of the CI grid.
+    """
+    import re
+
+    config = tmp_path / "one.toml"  # one temperature: no figure, 0.3 s a run
+    config.write_text(TINY.read_text().replace("temperatures = [0.5, 1.0]",
+                                               "temperatures = [0.7]"))
+    plan = _kill_plan()
+    control = tmp_path / "control.log"
+    trials: list[dict] = [{"launches": [["run", str(config), "--out", str(tmp_path / "ctl"),
+                                         "--quiet"]],
+                           "flush_kill": [10**9, 0.0], "flush_log": str(control)}]
+    for i, (n, delay) in enumerate(plan):
+        out = tmp_path / f"k{i}"
+        base = ["run", str(config), "--out", str(out), "--quiet"]
+        trials.append({"launches": [base], "flush_kill": [n, delay],
+                       "flush_log": str(tmp_path / f"k{i}.log"),
+                       "inspect": str(out / "trajectory.h5")})
+        trials.append({"launches": [[*base, "--resume"]]})
+    results = drive(tmp_path, trials, config=config, timeout=3600)
+    assert len(results) == len(trials)
+    assert results[0]["codes"] == [0], results[0]
+    calls = len(control.read_text().splitlines())
+    assert calls == FLUSH_CALLS, f"the run now makes {calls} flush calls: update FLUSH_CALLS"
+
+    lone = tmp_path / "warm" / "trajectory.h5"
+    lone_content = content(lone)
+    lone_steps, lone_crc = _frames(lone)
+    counts = dict(trials=0, identical=0, restarted=0, recovered=0, frames_lost=0, lost=0)
+    failures = []
+    for i, (n, delay) in enumerate(plan):
+        killed, resumed = results[1 + 2 * i], results[2 + 2 * i]
+        out = tmp_path / f"k{i}"
+        where = f"trial {i} (flush call {n}, +{delay * 1e3:.3f} ms)"
+        problems = []
+        code, err = killed["codes"][0], killed["stderr"][0]
+        if code not in (0, -signal.SIGALRM) or "Traceback" in err:
+            problems.append(f"killed run exited {code}: {err[-500:]}")
+        found = killed["inspect"]
+        if not found["readable"]:
+            problems.append(f"unreadable after the kill: {found['error']}")
+        else:
+            k = len(found["steps"])
+            if found["steps"] != lone_steps[:k] or found["frames_crc"] != lone_crc[:k]:
+                problems.append(f"frames differ from the uninterrupted run: {found['steps']}")
+            if found["verify"] or found["recovery"]:
+                problems.append(f"damaged: {found['verify']} {found['recovery']}")
+            safe = _last_safe(tmp_path / f"k{i}.log")
+            if safe is not None and (not k or found["steps"][-1] < safe):
+                problems.append(f"frames of a completed flush (to step {safe}) are missing")
+        code, err = resumed["codes"][0], resumed["stderr"][0]
+        if code != 0 or "Traceback" in err:
+            problems.append(f"--resume exited {code}: {err[-500:]}")
+        elif content(out / "trajectory.h5") != lone_content:
+            problems.append("--resume is not bit-identical to the uninterrupted run")
+        counts["trials"] += 1
+        lost = re.search(r"\((\d+) frame\(s\)", err)
+        if problems:
+            counts["lost"] += 1
+            failures.append(f"{where}: {'; '.join(problems)}")
+        elif lost:
+            counts["recovered"] += 1
+            counts["frames_lost"] += int(lost.group(1))
+        elif "nothing was committed" in err:
+            counts["restarted"] += 1  # killed before the first checkpoint: from step 0
+            counts["identical"] += 1
+        elif err.strip():
+            counts["lost"] += 1
+            failures.append(f"{where}: unexpected output of --resume: {err}")
+        else:
+            counts["identical"] += 1
+    print("flush-kill trials:", counts)
+    assert not failures, "\n".join(failures[:20])

@@ -31,6 +31,18 @@ def sub(key: str, val: object, text: str = TINY) -> str:
     (
      TINY.replace("barrier = 2.0", "barrier = 2.0\nx = " + "[" * 5000 + "]" * 5000),
      "nested too deeply"),
+    # found by tests/test_config_fuzz.py: validate accepted these, run crashed
+    (sub("temperatures", "[1e-300]"), "[ensemble] temperatures"),
+    (sub("barrier", 10**400), "[landscape] barrier"),
+    (sub("barrier", "1e300"), "[landscape] barrier"),
+    (TINY.replace("barrier = 2.0", "barrier = 2.0\ntilt = -1e308"), "[landscape] tilt"),
+    (sub("dt", 10**400), "[integrator] dt"),
+    (sub("temperatures", f"[{10**400}]"), "[ensemble] temperatures"),
+    (TINY.replace("steps = 200", 'steps = 200\ninit = "point"\npoint = [1e308]'),
+     "[ensemble] point"),
+    (TINY.replace('name = "double_well"\nbarrier = 2.0', 'name = "muller_brown"')
+     .replace("steps = 200", 'steps = 200\ninit = "point"\npoint = [1000.0, 1000.0]'),
+     "[ensemble] point"),
 ])
 def test_validate_refuses_in_one_line(tmp_path, text, field):
     path = tmp_path / "c.toml"
@@ -49,7 +61,9 @@ def test_fifo_config_is_refused(tmp_path):
     assert "not a regular file" in result.stderr
 
 
-@pytest.mark.parametrize("text", [sub("seed", 2**64 - 1), sub("checkpoint_every", 10**9)])
+@pytest.mark.parametrize("text", [sub("seed", 2**64 - 1), sub("checkpoint_every", 10**9),
+                                  sub("barrier", 2**64), sub("dt", 1),
+                                  sub("temperatures", "[1e-30, 1e30]")])
 def test_extreme_but_valid_values_run(tmp_path, text):
     path = tmp_path / "c.toml"
     path.write_text(text)

@@ -18,6 +18,13 @@ Output directory ``DIR`` (default ``runs/<name>``):
 ``DIR/arrhenius.png``
     ``ln k`` against ``1/T`` with intervals, the fit and the theory lines.
 
+The run holds the output's lock (``first_passage.h5.lock``) from the output
+check to the last file, so a second run on the same directory is refused
+(exit 2).  Each file is written complete under a temporary name, ``fsync``-ed
+and renamed over the old one (the H5MD file through
+:func:`~langevin_opt.storage.staged_writer`): a kill or a full disk leaves
+every file either as it was or complete and new, never half written.
+
 Walker layout: walker ``k * walkers + j`` runs at ``temperatures[k]`` with RNG
 stream id ``k * walkers + j``.
 """
@@ -38,6 +45,8 @@ from .._version import __version__
 from ..plotting.arrhenius import arrhenius_plot
 from ..runner import prepare_output
 from ..sampling import BAOAB
+from ..storage import OutputLock, StorageFullError, staged_writer
+from ..storage._safe import is_full_error, write_atomic
 from .arrhenius import arrhenius_fit, bootstrap_arrhenius, curvature_test
 from .config import RatesExperiment
 from .estimators import estimate_rate
@@ -223,10 +232,22 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
     FloatingPointError
         A walker diverged (reduce dt).
     """
-    from ..storage import H5MDWriter
+    prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
+    # One writer per output: the lock is held from here until every file is written, and
+    # the output is checked again under it (another run may have written it meanwhile).
+    lock = OutputLock(out_dir / H5)
+    try:
+        prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
+        return _run_locked(exp, out_dir, lock, threads, progress)
+    finally:
+        lock.release()
+
+
+def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: int | None,
+                progress: Callable[[int, int, int], None] | None) -> ArrheniusReport:
+    """:func:`run_arrhenius` under the output's lock."""
     from ..storage.recording import Recorder
 
-    prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
     cfg = exp.config
     rc = cfg["rates"]
     integ = exp.integrator()
@@ -306,13 +327,20 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
                 r[f"theory_{name}"] = v
                 r[f"ratio_{name}"] = r["rate"] / v if v > 0 else math.nan
 
+    # Every file is written complete under a temporary name, fsync-ed and renamed over the
+    # old one: a kill or a full disk leaves each file old and complete or new and complete.
     files: list[Path] = []
     comp = None if cfg["output"]["compression"] == "none" else cfg["output"]["compression"]
     h5 = out_dir / H5
-    if h5.exists():
-        h5.unlink()
-    with H5MDWriter(h5, n_particles=m, dim=x0.shape[1], particle_group="walkers",
-                    creator_version=__version__, compression=comp) as w:
+
+    def add_positions(fh: Any) -> None:
+        grp = fh.require_group("first_passage")
+        grp.create_dataset("position", data=res.positions)
+        grp.attrs["description"] = "positions at commitment (or at the step limit), (M, d)"
+
+    with staged_writer(h5, overwrite=True, lock=lock, finish=add_positions, n_particles=m,
+                       dim=x0.shape[1], particle_group="walkers", creator_version=__version__,
+                       compression=comp) as w:
         rec = Recorder(w, dt=integ.dt)
         rec.frames([0], x0[None])
         last = int(limits.max())
@@ -322,16 +350,15 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
         rec.observables([last], **{k: v[None] for k, v in obs.items()})
         w.write_parameters({"config": cfg, "seed": exp.seed, "kind": "arrhenius",
                             "summary": json.loads(json.dumps(summary, default=_json_default))})
-    import h5py
-
-    with h5py.File(h5, "r+") as fh:
-        grp = fh.require_group("first_passage")
-        grp.create_dataset("position", data=res.positions)
-        grp.attrs["description"] = "positions at commitment (or at the step limit), (M, d)"
     files.append(h5)
-    (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    _publish(out_dir / SUMMARY,
+             (json.dumps(summary, indent=2, default=_json_default) + "\n").encode())
     files.append(out_dir / SUMMARY)
     if cfg["output"]["plot"]:
+        import io
+
+        from ..plotting._base import plt
+
         ci = np.array([[r["rate_low"], r["rate_high"]] for r in rows])
         if exp.is_cluster:
             from .clusters import cluster_theory_fn
@@ -339,11 +366,31 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
             fns = {name: cluster_theory_fn(theory, name) for name in theory.get("formulas", {})}
         else:
             fns = {name: _theory_fn(theory, name, exp) for name in theory.get("formulas", {})}
-        arrhenius_plot(str(out_dir / FIGURE), temps, [r["rate"] for r in rows], ci, fit=fit,
-                       theory=fns, title=f"{exp.name}: {exp.system_name}, "
-                                         f"{cfg['integrator']['kind']}")
+        fig = arrhenius_plot(None, temps, [r["rate"] for r in rows], ci, fit=fit,
+                             theory=fns, title=f"{exp.name}: {exp.system_name}, "
+                                               f"{cfg['integrator']['kind']}")
+        png = io.BytesIO()
+        try:
+            fig.savefig(png, format="png", dpi=120)
+        finally:
+            plt().close(fig)
+        _publish(out_dir / FIGURE, png.getbuffer())
         files.append(out_dir / FIGURE)
+    else:
+        (out_dir / FIGURE).unlink(missing_ok=True)  # the old run's figure would not match
     return ArrheniusReport(summary, res, files, wall)
+
+
+def _publish(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` as ``path`` atomically (temporary name, fsync, rename)."""
+    try:
+        write_atomic(str(path), data)
+    except OSError as err:
+        if not is_full_error(err):
+            raise
+        raise StorageFullError(f"{path}: {err.strerror or 'no space left'} while writing it "
+                               "(the previous file, if any, is unchanged)", err=err.errno,
+                               last_safe_step=None) from None
 
 
 def _json_default(o: object) -> object:

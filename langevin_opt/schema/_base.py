@@ -39,6 +39,7 @@ __all__ = [
     "coerce",
     "fill_section",
     "in_open_unit",
+    "is_finite_number",
     "is_numeric",
     "read_toml",
     "typename",
@@ -147,6 +148,29 @@ def typename(v: object) -> str:
             list: "array", dict: "table"}.get(type(v), type(v).__name__)
 
 
+def is_finite_number(v: object) -> bool:
+    """Whether ``v`` is an int or float (not a bool) that is a finite float64.
+
+    TOML integers have no size limit: one beyond float64's range (``10**400``)
+    is not finite here instead of raising ``OverflowError``.
+
+    Parameters
+    ----------
+    v : object
+        A parsed TOML value.
+
+    Returns
+    -------
+    bool
+    """
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def is_numeric(v: object) -> bool:
     """Whether ``v`` is a finite number or a non-empty (nested) array of them.
 
@@ -161,7 +185,7 @@ def is_numeric(v: object) -> bool:
     """
     if isinstance(v, list):
         return len(v) > 0 and all(is_numeric(x) for x in v)
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return is_finite_number(v)
 
 
 def coerce(section: str, key: str, f: Field, v: object) -> object:
@@ -191,7 +215,7 @@ def coerce(section: str, key: str, f: Field, v: object) -> object:
         if isinstance(v, bool) or not isinstance(v, int):
             raise ConfigError(f"{where}: must be an integer, got {typename(v)} {v!r}")
     elif f.kind == "float":
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not is_finite_number(v):
             raise ConfigError(f"{where}: must be a finite number, got {typename(v)} {v!r}")
         v = float(v)
     elif f.kind == "str":
@@ -205,10 +229,7 @@ def coerce(section: str, key: str, f: Field, v: object) -> object:
     elif f.kind == "float_list":
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = [v]
-        if not isinstance(v, list) or not all(
-            isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
-            for t in v
-        ):
+        if not isinstance(v, list) or not all(is_finite_number(t) for t in v):
             raise ConfigError(f"{where}: must be an array of finite numbers, got {v!r}")
         v = [float(t) for t in v]
     elif f.kind == "int_or_list":

@@ -59,6 +59,7 @@ from ._base import (
     at_least,
     check_sections,
     fill_section,
+    is_finite_number,
     is_numeric,
     read_toml,
     typename,
@@ -99,7 +100,24 @@ def _temps(v: list) -> str | None:
         return "must all be >= 0"
     if any(t > MAX_SCALE for t in v):
         return f"must all be <= {MAX_SCALE:g} (larger values overflow float64 in the kernels)"
+    if any(0 < t < 1 / MAX_SCALE for t in v):
+        return (f"must all be 0 or >= {1 / MAX_SCALE:g} (smaller values overflow float64 in "
+                "Boltzmann weights)")
     return None
+
+
+def _scale_floats(where: str, v: object) -> object:
+    """A finite number or (nested) array of them as floats, refused beyond ``MAX_SCALE``.
+
+    Ints are converted to floats: every such setting is a float, and an int
+    beyond int64 could not be stored in the output file.
+    """
+    if isinstance(v, list):
+        return [_scale_floats(where, x) for x in v]
+    if abs(v) > MAX_SCALE:  # type: ignore[arg-type]
+        raise ConfigError(f"{where}: must be <= {MAX_SCALE:g} in magnitude (larger values "
+                          f"overflow float64 in the kernels), got {v!r}")
+    return float(v)  # type: ignore[arg-type]
 
 
 _INIT_MINIMUM = re.compile(r"minimum:[0-9]{1,9}")
@@ -250,6 +268,8 @@ def validate_config(raw: Mapping) -> Experiment:
                 f"[ensemble] point: init = 'point' needs point = [{built.dim} numbers], "
                 f"got {ens['point']!r}"
             )
+        _scale_floats("[ensemble] point", ens["point"])
+        _check_start_energy(built, ens["point"])
     elif ens["init"].startswith("minimum:"):
         k = int(ens["init"][8:])
         n_min = 0 if built.minima is None else len(built.minima)
@@ -281,6 +301,17 @@ def validate_config(raw: Mapping) -> Experiment:
     except ValueError as err:
         raise ConfigError(f"[schedule] {err}") from None
     return exp
+
+
+def _check_start_energy(landscape: Landscape, point: list) -> None:
+    """Refuse a starting point where the energy or its gradient is not a finite float64."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        e, g = landscape.energy_and_gradient(np.asarray(point, dtype=np.float64)[None])
+    if not (np.all(np.isfinite(e)) and np.all(np.isfinite(g))):
+        raise ConfigError(f"[ensemble] point: the energy of landscape {landscape.name!r} or its "
+                          f"gradient is not finite there (float64 overflow), got {point!r}")
 
 
 def run_bytes(config: Mapping, dim: int) -> int:
@@ -391,6 +422,8 @@ def landscape_section(table: Mapping) -> tuple[dict, Landscape]:
                 f"[landscape] {key}: must be a number or an array of numbers, "
                 f"got {typename(v)} {v!r}"
             )
+        else:
+            land[key] = _scale_floats(f"[landscape] {key}", v)
     try:
         built = make_landscape(**land)
     except (ValueError, TypeError) as err:
@@ -430,8 +463,13 @@ def integrator_section(table: Mapping, kinds: Sequence[str], factory: Callable,
         raise ConfigError(f"[integrator] kind: must be one of {', '.join(kinds)}{purpose}, "
                           f"got{got}")
     for key, v in integ.items():
-        if key != "kind" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+        if key == "kind":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"[integrator] {key}: must be a number, got {typename(v)} {v!r}")
+        if not is_finite_number(v):
+            raise ConfigError(f"[integrator] {key}: must be a finite number, got {v!r}")
+        integ[key] = float(v)  # every setting is a float (an int beyond int64 cannot be stored)
     try:
         factory(kind, **{k: v for k, v in integ.items() if k != "kind"})
     except (ValueError, TypeError) as err:

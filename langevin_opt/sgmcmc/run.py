@@ -188,7 +188,9 @@ def run_chains(
         Write the kept samples to this H5MD file: particle group ``chains``
         (``position`` = samples, one "particle" per chain, ``dim = P``),
         observable ``energy`` (``(S, C)``), the configuration under
-        ``/parameters``.
+        ``/parameters``.  The file is written complete under a temporary
+        name and renamed over ``out`` (under the one-writer lock of ``out``):
+        a kill leaves the previous file or the complete new one.
     overwrite : bool
         Replace an existing ``out``.
     **settings
@@ -206,6 +208,10 @@ def run_chains(
         An argument of the wrong type, or a missing ``seed``.
     ValueError
         A bad value (one line naming it and the allowed range).
+    FileExistsError
+        ``out`` exists and ``overwrite`` is false (checked before the run).
+    langevin_opt.storage.OutputLockedError
+        Another writer is writing ``out`` (nothing was touched).
     langevin_opt.core.DivergenceError
         A chain's energy became non-finite: ``.step`` is the first such step,
         ``.index`` the first chain that diverged then, ``.partial_result`` the
@@ -213,6 +219,9 @@ def run_chains(
         ``out`` first when given).
     """
     seed = check_seed(seed)
+    if out is not None and not overwrite and os.path.exists(out):  # before the run, not after
+        raise FileExistsError(f"{os.fspath(out)} already exists; pass overwrite=True to replace "
+                              "it")
     if not isinstance(landscape, DataLandscape) and not all(
             hasattr(landscape, a) for a in ("energy_grad", "full_energy_grad", "data")):
         raise TypeError(f"landscape must be a DataLandscape, got {type(landscape).__name__}")
@@ -324,8 +333,8 @@ def run_chains(
 
 def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLandscape,
                 m: Method, res: ChainResult, **cfg: object) -> None:
-    from ..storage.h5md import H5MDWriter
     from ..storage.recording import Recorder
+    from ..storage.staged import staged_writer
 
     S, C, P = res.samples.shape
     sched = {k: (None if cfg[k] is None else cfg[k].to_config())  # type: ignore[union-attr]
@@ -350,8 +359,10 @@ def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLa
             "nfev": int(res.nfev),
         },
     }
-    with H5MDWriter(path, n_particles=C, dim=P, particle_group="chains",
-                    creator_version=__version__, overwrite=overwrite) as w:
+    # written complete under a temporary name and renamed over ``path``: a kill or a full
+    # disk leaves the previous file (or none) or the complete new one, never a half file
+    with staged_writer(path, overwrite=overwrite, n_particles=C, dim=P,
+                       particle_group="chains", creator_version=__version__) as w:
         w.write_parameters(params)
         if S:
             rec = Recorder(w, dt=1.0)  # chain "time" is the step number

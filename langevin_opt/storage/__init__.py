@@ -13,6 +13,7 @@ from langevin_opt.storage.h5md import (
     StorageFullError,
 )
 from langevin_opt.storage.recording import Recorder
+from langevin_opt.storage.staged import staged_writer
 
 __all__ = [
     "Box",
@@ -26,4 +27,5 @@ __all__ = [
     "RecoveryReport",
     "StorageError",
     "StorageFullError",
+    "staged_writer",
 ]

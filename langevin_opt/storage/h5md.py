@@ -104,6 +104,11 @@ atomic operation, ``rename``:
   :class:`OutputLockedError` without touching anything.  The lock dies with
   the process, so a killed writer never blocks a resume.  Readers take no
   lock: no file is ever open for writing by HDF5 under its published name.
+* **Outputs written in one go** (results computed in memory, then saved:
+  SG-MCMC chains, first-passage tables) use
+  :func:`langevin_opt.storage.staged_writer`: this writer on ``<path>.new``,
+  consolidated, then renamed over ``path``, so a kill leaves the previous
+  file or the complete new one.
 * **Checksums.**  Frame chunks: Fletcher-32 (every read checks it; a
   mismatch raises ``OSError``); segment files: CRC-32 of every byte;
   checkpoints: CRC-32 per array; metadata: HDF5's own checksums.
@@ -817,6 +822,14 @@ class H5MDWriter:
         ``fsync`` every published file and its directory (default ``True``):
         flushed frames then also survive an operating-system crash or a power
         cut.  ``False`` keeps the kill-safety (atomic renames) and is faster.
+    lock : OutputLock, optional
+        The lock of ``path`` already taken by the caller (see
+        :class:`OutputLock`); the writer releases it at :meth:`close`.
+    flush_seconds : float, optional
+        Also flush from ``append_*`` once the oldest buffered row is this
+        many seconds old, so that a run appending slowly still has its rows
+        on disk at least this often (a kill loses at most that much).  Default
+        ``None``: only ``buffer_bytes`` triggers it.
 
     Attributes
     ----------
@@ -881,6 +894,7 @@ class H5MDWriter:
         buffer_bytes: int = 64 * 2**20,
         fsync: bool = True,
         lock: OutputLock | None = None,
+        flush_seconds: float | None = None,
     ) -> None:
         self._lock_fd: int | None = None
         self.path = os.path.abspath(os.fspath(path))
@@ -909,6 +923,12 @@ class H5MDWriter:
             or buffer_bytes < 0
         ):
             raise ValueError(f"buffer_bytes must be an int >= 0, got {buffer_bytes!r}")
+        if flush_seconds is not None and (
+                isinstance(flush_seconds, bool)
+                or not isinstance(flush_seconds, (int, float, np.integer, np.floating))
+                or not flush_seconds >= 0 or flush_seconds == float("inf")):
+            raise ValueError(f"flush_seconds must be None or a finite number of seconds >= 0, "
+                             f"got {flush_seconds!r}")
         if box_edges is not None:
             edges = np.asarray(box_edges, dtype=np.float64)
             if edges.shape != (self.dim,) or not np.all(np.isfinite(edges)) or np.any(edges <= 0):
@@ -929,6 +949,7 @@ class H5MDWriter:
         self.time_unit = time_unit
         self.length_unit = length_unit
         self.buffer_bytes = int(buffer_bytes)
+        self.flush_seconds = None if flush_seconds is None else float(flush_seconds)
         self.fsync = bool(fsync)
         self.recovery: RecoveryReport | None = None
 
@@ -945,6 +966,7 @@ class H5MDWriter:
         self._pending_frames: list[dict[str, np.ndarray]] = []
         self._pending_obs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._pending_bytes = 0
+        self._pending_since: float | None = None  # monotonic time of the oldest pending row
         self._last_frame_step: int | None = None
         self._last_obs_step: dict[str, int | None] = {}
 
@@ -1439,8 +1461,7 @@ class H5MDWriter:
         self._last_frame_step = int(steps[-1])
         self._pending_frames.append(data)
         self._pending_bytes += sum(a.nbytes for a in data.values())
-        if self._pending_bytes > self.buffer_bytes:
-            self.flush()
+        self._flush_if_due()
 
     def append_observables(self, steps: Any, times: Any, **observables: Any) -> None:
         """Append ``F`` rows to one or more observables.
@@ -1508,7 +1529,15 @@ class H5MDWriter:
             self._last_obs_step[name] = int(steps[-1])
             self._pending_obs.setdefault(name, []).append((steps, times, arr))
             self._pending_bytes += steps.nbytes + times.nbytes + arr.nbytes
-        if self._pending_bytes > self.buffer_bytes:
+        self._flush_if_due()
+
+    def _flush_if_due(self) -> None:
+        """Flush from ``append_*`` past ``buffer_bytes`` or ``flush_seconds``."""
+        now = time.monotonic()
+        if self._pending_since is None:
+            self._pending_since = now
+        if self._pending_bytes > self.buffer_bytes or (
+                self.flush_seconds is not None and now - self._pending_since >= self.flush_seconds):
             self.flush()
 
     def _pending_columns(self) -> dict[str, dict[str, np.ndarray]]:
@@ -1587,6 +1616,7 @@ class H5MDWriter:
         self._pending_frames = []
         self._pending_obs = {}
         self._pending_bytes = 0
+        self._pending_since = None
         try:
             self._merge_segments()
         except OSError:  # merging is optional: the frames are already safe
@@ -1874,6 +1904,17 @@ class H5MDWriter:
         self._sync_last_steps()
 
     # -- lifetime -------------------------------------------------------------
+
+    @property
+    def last_safe_step(self) -> int | None:
+        """Step of the last frame published by a completed flush (``None``: none yet).
+
+        Returns
+        -------
+        int or None
+            Frames up to this step survive a kill at any later instant.
+        """
+        return self._safe_step
 
     @property
     def closed(self) -> bool:
