@@ -62,7 +62,7 @@ class Dataset:
     boxes : sequence of (None or array_like of shape (3,)), optional
         Periodic orthorhombic box edges per configuration; ``None`` (or omitted): clusters.
     stress : array_like, shape (C, 3, 3), optional
-        Reference stress tensors (energy / length³, ASE's convention).
+        Reference stress tensors, symmetric (energy / length³, ASE's convention).
 
     Raises
     ------
@@ -130,6 +130,9 @@ class Dataset:
             if s.shape != (C, 3, 3) or not np.all(np.isfinite(s)):
                 raise ValueError(f"stress must be finite with shape ({C}, 3, 3), got shape "
                                  f"{s.shape}")
+            if not np.allclose(s, s.transpose(0, 2, 1), rtol=1e-10, atol=1e-12):
+                raise ValueError("stress tensors must be symmetric (a stress is; extended XYZ "
+                                 "stores six Voigt components)")
             self.stress = s
 
     # -------------------------------------------------------------- access
