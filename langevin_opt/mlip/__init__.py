@@ -28,6 +28,8 @@ Modules
 * :mod:`~langevin_opt.mlip.training`: the energy/force loss as a data landscape with an
   exact parameter gradient (:func:`potential_landscape`), :func:`fit` (L-BFGS-B or any
   :mod:`langevin_opt.sgmcmc` method), :func:`errors`, :func:`predict`.
+* :mod:`~langevin_opt.mlip.cli`: the ``langevin-opt fit-potential CONFIG.toml --out DIR``
+  command (imported by :mod:`langevin_opt.cli`, not here).
 
 Example
 -------

@@ -18,7 +18,6 @@ inconsistent data (nothing is written then), or an existing output without
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
@@ -70,30 +69,6 @@ def _build(cfg: dict) -> tuple:
     return train, val, model
 
 
-def _figure(curve: dict, title: str) -> bytes:
-    from ..plotting._base import plt
-
-    pyplot = plt()
-    fig, axes = pyplot.subplots(1, 3, figsize=(12, 3.6))
-    it = curve["iteration"]
-    axes[0].semilogy(it, curve["loss"], "k-")
-    axes[0].set(xlabel="iteration", ylabel="training loss U", title=title)
-    for ax, key, label in ((axes[1], "energy_rmse", "energy RMSE per atom"),
-                           (axes[2], "force_rmse", "force RMSE per component")):
-        ax.semilogy(it, curve["train_" + key], "C0-", label="train")
-        if "val_" + key in curve:
-            ax.semilogy(it, curve["val_" + key], "C1--", label="validation")
-        ax.set(xlabel="iteration", ylabel=label)
-        ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        pyplot.close(fig)
-    return buf.getvalue()
-
-
 def run_fit_potential(cfg: dict, out: Path, *, overwrite: bool = False,
                       echo: object = None) -> dict:
     """Train from a validated config and write the outputs (module docstring).
@@ -122,6 +97,7 @@ def run_fit_potential(cfg: dict, out: Path, *, overwrite: bool = False,
         Outputs exist and ``overwrite`` is false.
     """
     from .._version import __version__
+    from ..plotting.mlip import learning_curve_figure
     from ..storage._safe import write_atomic
     from .io import save_model
     from .training import fit
@@ -154,7 +130,7 @@ def run_fit_potential(cfg: dict, out: Path, *, overwrite: bool = False,
               **settings)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / FILES[0])
-    write_atomic(str(out / FILES[1]), _figure(res.curve, cfg["experiment"]["name"]))
+    learning_curve_figure(res.curve, out / FILES[1], title=cfg["experiment"]["name"])
     summary = {
         "name": cfg["experiment"]["name"], "package_version": __version__,
         "config": cfg, "n_train": len(train), "n_validation": 0 if val is None else len(val),
