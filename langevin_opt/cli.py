@@ -1136,6 +1136,9 @@ def list_cmd() -> None:
         click.echo(f"      {_fields_text(cls)}")
 
 
+cli.add_command(__import__("langevin_opt.mlip.cli", fromlist=["cli"]).fit_potential)
+
+
 # --------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------

@@ -22,6 +22,14 @@ Modules
   ``energy_forces(positions, box) -> (E, F, W)``: the many-body potential interface).
 * :mod:`~langevin_opt.mlip.io`: :func:`save_model` / :func:`load_model`, one ``.npz`` file
   with settings, species, units, package version and a SHA-256 checksum.
+* :mod:`~langevin_opt.mlip.dataset`: :class:`Dataset` (configurations with energies,
+  forces, optional stress; extended XYZ through ASE), :func:`to_ase` / :func:`from_ase`,
+  :func:`label_with` (any ASE calculator).
+* :mod:`~langevin_opt.mlip.training`: the energy/force loss as a data landscape with an
+  exact parameter gradient (:func:`potential_landscape`), :func:`fit` (L-BFGS-B or any
+  :mod:`langevin_opt.sgmcmc` method), :func:`errors`, :func:`predict`.
+* :mod:`~langevin_opt.mlip.cli`: the ``langevin-opt fit-potential CONFIG.toml --out DIR``
+  command (imported by :mod:`langevin_opt.cli`, not here).
 
 Example
 -------
@@ -37,10 +45,13 @@ Example
 ((4, 3), True)
 """
 
-from . import descriptors, environment, io, model
+from . import dataset, descriptors, environment, io, model, training
+from .dataset import *  # noqa: F403
 from .descriptors import *  # noqa: F403
 from .environment import *  # noqa: F403
 from .io import *  # noqa: F403
 from .model import *  # noqa: F403
+from .training import *  # noqa: F403
 
-__all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__]
+__all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__,
+           *dataset.__all__, *training.__all__]

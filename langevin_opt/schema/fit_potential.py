@@ -1,0 +1,166 @@
+"""Config of ``langevin-opt fit-potential``: train a neural potential on labelled data.
+
+A TOML file::
+
+    [experiment]  name, seed (required), description
+    [data]        train (required: extended XYZ, relative to the config file),
+                  validation (a second file) or n_validation (a random held-out split)
+    [descriptor]  kind, cutoff (required), cutoff_function, species (default: the data's),
+                  n_radial, radial_mode, angular_etas, angular_zetas, angular_lambdas,
+                  angular_kind (symmetry functions), n_max (sorted inverse distances)
+    [model]       hidden, activation, units
+    [training]    method, max_iter, force_weight, prior_sigma, batch_size, step_size,
+                  temperature, log_every
+
+Units: lengths in the data's unit (Å for ``units = "metal"``), ``angular_etas`` in
+length⁻², ``force_weight`` in length².  Every problem is one
+:class:`~langevin_opt.schema._base.ConfigError` line naming the section and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ._base import (
+    ConfigError,
+    Field,
+    at_least,
+    check_sections,
+    coerce,
+    fill_section,
+    positive,
+    read_toml,
+    typename,
+)
+
+__all__ = ["SECTIONS", "validate_fit_config", "load_fit_config"]
+
+_METHODS = ("lbfgs", "sgd", "sgld", "psgld", "sghmc")
+_ACTIVATIONS = ("tanh", "softplus", "sigmoid", "relu", "identity")
+
+
+def _nonneg(v: float) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+SECTIONS: dict[str, dict[str, Field]] = {
+    "experiment": {"name": Field("str", default="fit-potential"),
+                   "seed": Field("int", required=True, check=at_least(0)),
+                   "description": Field("str", default="")},
+    "data": {"train": Field("str", required=True), "validation": Field("str", default=""),
+             "n_validation": Field("int", default=0, check=at_least(0))},
+    "descriptor": {
+        "kind": Field("str", default="symmetry_functions",
+                      choices=("symmetry_functions", "sorted_inverse_distance")),
+        "cutoff": Field("float", required=True, check=positive),
+        "cutoff_function": Field("str", default="cosine", choices=("cosine", "tanh3")),
+        "species": Field("str_list", default=[]),
+        "n_radial": Field("int", default=8, check=at_least(2)),
+        "radial_mode": Field("str", default="shifted", choices=("shifted", "centered")),
+        "angular_etas": Field("float_list", default=[0.005]),
+        "angular_zetas": Field("float_list", default=[1.0, 4.0]),
+        "angular_lambdas": Field("float_list", default=[-1.0, 1.0]),
+        "angular_kind": Field("int", default=4, check=lambda v: None if v in (4, 5)
+                              else "must be 4 or 5"),
+        "n_max": Field("int", default=12, check=at_least(1))},
+    "model": {"hidden": Field("int_list", default=[16, 16]),
+              "activation": Field("str", default="tanh", choices=_ACTIVATIONS),
+              "units": Field("str", default="metal", choices=("metal", "reduced"))},
+    "training": {"method": Field("str", default="lbfgs", choices=_METHODS),
+                 "max_iter": Field("int", default=200, check=at_least(1)),
+                 "force_weight": Field("float", default=1.0, check=_nonneg),
+                 "prior_sigma": Field("float", default=0.0, check=_nonneg),
+                 "batch_size": Field("int", default=0, check=at_least(0)),
+                 "step_size": Field("float", default=0.0, check=_nonneg),
+                 "temperature": Field("float", default=0.0, check=_nonneg),
+                 "log_every": Field("int", default=10, check=at_least(1))},
+}
+_REQUIRED = ("experiment", "data", "descriptor")
+
+
+def _convert(section: str, key: str, f: Field, v: object) -> object:
+    where = f"[{section}] {key}"
+    if f.kind == "str_list":
+        if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v) \
+                or len(set(v)) != len(v):
+            raise ConfigError(f"{where}: must be an array of distinct non-empty strings, got "
+                              f"{typename(v)} {v!r}")
+        return list(v)
+    if f.kind == "int_list":
+        if not isinstance(v, list) or not all(isinstance(s, int) and not isinstance(s, bool)
+                                              and s >= 1 for s in v):
+            raise ConfigError(f"{where}: must be an array of integers >= 1 (hidden-layer "
+                              f"widths), got {typename(v)} {v!r}")
+        return list(v)
+    return coerce(section, key, f, v)
+
+
+def validate_fit_config(config: Mapping, base: str | Path | None = None) -> dict:
+    """Check a fit-potential config and fill in defaults.
+
+    Parameters
+    ----------
+    config : mapping
+        Sections as in the module docstring.
+    base : str or Path, optional
+        Folder against which relative data paths are resolved (the config's folder).
+
+    Returns
+    -------
+    dict
+        Every section and key; data paths made absolute.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the section and key and what is allowed.
+    """
+    check_sections(config, list(SECTIONS), _REQUIRED)
+    out = {sec: fill_section(sec, config.get(sec, {}), keys, _convert)
+           for sec, keys in SECTIONS.items()}
+    d, t = out["data"], out["training"]
+    root = Path(base) if base is not None else Path.cwd()
+    for key in ("train", "validation"):
+        if d[key]:
+            p = Path(d[key])
+            p = p if p.is_absolute() else root / p
+            if not p.is_file():
+                raise ConfigError(f"[data] {key}: file not found: {p}")
+            d[key] = str(p)
+    if d["validation"] and d["n_validation"]:
+        raise ConfigError("[data] n_validation: must be 0 when a validation file is given, "
+                          f"got {d['n_validation']}")
+    if any(x not in (-1.0, 1.0) for x in out["descriptor"]["angular_lambdas"]):
+        raise ConfigError(f"[descriptor] angular_lambdas: must be +1 or -1, got "
+                          f"{out['descriptor']['angular_lambdas']!r}")
+    if any(x < 1 for x in out["descriptor"]["angular_zetas"]):
+        raise ConfigError(f"[descriptor] angular_zetas: must all be >= 1, got "
+                          f"{out['descriptor']['angular_zetas']!r}")
+    if any(x < 0 for x in out["descriptor"]["angular_etas"]):
+        raise ConfigError(f"[descriptor] angular_etas: must all be >= 0, got "
+                          f"{out['descriptor']['angular_etas']!r}")
+    if t["method"] != "lbfgs" and not t["step_size"] > 0:
+        raise ConfigError(f"[training] step_size: must be > 0 for method {t['method']!r}, got "
+                          f"{t['step_size']!r}")
+    if t["method"] == "lbfgs" and t["batch_size"]:
+        raise ConfigError(f"[training] batch_size: must be 0 (full batch) for method 'lbfgs', "
+                          f"got {t['batch_size']!r}")
+    return out
+
+
+def load_fit_config(path: str | Path) -> dict:
+    """Read and validate a fit-potential TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The config; relative data paths are resolved against its folder.
+
+    Returns
+    -------
+    dict
+        :func:`validate_fit_config` of its contents.
+    """
+    p = Path(path)
+    return validate_fit_config(read_toml(p), base=p.resolve().parent)
