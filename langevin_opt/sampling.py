@@ -419,6 +419,15 @@ class Sampler:
             require()
         self._kernels = K.kernels_for(landscape.energy_grad)
 
+    def __reduce__(self) -> tuple:
+        """Pickle the configuration; unpickling builds the sampler (and its kernels) anew."""
+        rex = self.replica_exchange
+        kwargs = {"temperature": None if rex is not None else self.temperature,
+                  "schedule": self.schedule, "replica_exchange": rex, "seed": self.seed,
+                  "stream_offset": self.stream_offset, "total_steps": self.total_steps,
+                  "backend": self.backend}
+        return (_rebuild_sampler, (type(self), self.landscape, self.integrator, kwargs))
+
     # ------------------------------------------------------------------ setup
     def temperatures_for(self, n_walkers: int) -> np.ndarray:
         """Per-walker base temperatures for an ensemble of ``n_walkers``.
@@ -782,6 +791,12 @@ class Sampler:
                 "swap_every": self.replica_exchange.swap_every,
             }
         return cfg
+
+
+def _rebuild_sampler(cls: type, landscape: Landscape, integrator: Integrator,
+                     kwargs: dict) -> Sampler:
+    """Unpickle a :class:`Sampler` through its constructor (which validates again)."""
+    return cls(landscape, integrator, **kwargs)
 
 
 def uniform_positions(bounds: np.ndarray, n_walkers: int, *, seed: int | None = None,
