@@ -71,7 +71,11 @@ class _CompileInterrupt(KeyboardInterrupt):
 
 
 class _Sigint:
-    """The one SIGINT handler of all (nested) chunk loops of this process."""
+    """The one SIGINT handler of all (nested) chunk loops of the main thread.
+
+    Python runs signal handlers in the main thread only; loops in other threads leave
+    all of this alone (and are not stopped by Ctrl-C).
+    """
 
     def __init__(self) -> None:
         self.pending = False
@@ -90,13 +94,12 @@ class _Sigint:
         if self.depth == 0:
             self.pending = False
             self.installed = False
-            if threading.current_thread() is threading.main_thread():
-                try:
-                    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                        self.previous = signal.signal(signal.SIGINT, self.handler)
-                        self.installed = True
-                except ValueError:  # pragma: no cover - a sub-interpreter
-                    pass
+            try:
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    self.previous = signal.signal(signal.SIGINT, self.handler)
+                    self.installed = True
+            except ValueError:  # pragma: no cover - a sub-interpreter
+                pass
         self.depth += 1
 
     def leave(self) -> None:
@@ -316,12 +319,15 @@ class ChunkLoop:
         self._size = 0
         self._t0 = 0.0
         self._stop = False
+        self._main = False
 
     # -- context: SIGINT handler and progress display ---------------------------------
     def __enter__(self) -> ChunkLoop:
-        _SIGINT.enter()
-        self._outer_compile_stop = _SIGINT.compile_stop
-        _SIGINT.compile_stop = self.compile_stop
+        self._main = threading.current_thread() is threading.main_thread()
+        if self._main:
+            _SIGINT.enter()
+            self._outer_compile_stop = _SIGINT.compile_stop
+            _SIGINT.compile_stop = self.compile_stop
         if self.bar is not None:
             self.bar.update(0, force=True)
         return self
@@ -329,12 +335,15 @@ class ChunkLoop:
     def __exit__(self, exc_type: type | None, exc: BaseException | None,
                  tb: object) -> bool:
         compile_stop = exc_type is not None and issubclass(exc_type, _CompileInterrupt)
+        pending = self._main and _SIGINT.pending
         if exc_type is None or compile_stop:
-            if compile_stop or _SIGINT.pending or self._stop:
+            if compile_stop or pending or self._stop:
                 self.interrupted = True
-                _SIGINT.pending = False
-        _SIGINT.compile_stop = self._outer_compile_stop
-        _SIGINT.leave()
+                if self._main:
+                    _SIGINT.pending = False
+        if self._main:
+            _SIGINT.compile_stop = self._outer_compile_stop
+            _SIGINT.leave()
         if self.bar is not None:
             self.bar.close("interrupted" if self.interrupted else
                            "" if exc_type is None else "stopped")
@@ -374,7 +383,7 @@ class ChunkLoop:
                     self.callback(self.done, self.total)
                 except KeyboardInterrupt:
                     self._stop = True
-        if self._stop or _SIGINT.pending or self.done >= self.total:
+        if self.stop_requested() or self.done >= self.total:
             raise StopIteration
         self._size = self._next_size()
         self._t0 = time.perf_counter()
@@ -387,4 +396,4 @@ class ChunkLoop:
         -------
         bool
         """
-        return self._stop or _SIGINT.pending
+        return self._stop or (self._main and _SIGINT.pending)
