@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,29 @@ def test_sigint_while_compiling_stops_at_once_and_drops_that_chunk():
                     after.append("not reached")
     assert loop.interrupted and not after
     assert loop.done == stopped  # the chunk that was compiling is not counted
+
+
+def test_sigint_in_an_llvm_callback_is_signalled_again_outside_it():
+    # LLVM calls back into Python through ctypes, which swallows exceptions: the handler
+    # does not raise there but signals again a moment later
+    path = os.sep.join(["", "site-packages", "llvmlite", "binding", "executionengine.py"])
+    callback = types.SimpleNamespace(f_back=None, f_code=types.SimpleNamespace(
+        co_name="_raw_object_cache_notify", co_filename=path))
+    loop = C.ChunkLoop(100)
+    reached = []
+    with loop:
+        for start, _ in loop:
+            if start >= 2:
+                stopped = start
+                with global_compiler_lock:
+                    C._SIGINT.handler(signal.SIGINT, callback)
+                    reached.append("after the callback")
+                    deadline = time.perf_counter() + 10
+                    while time.perf_counter() < deadline:  # Numba's Python code
+                        pass
+                    reached.append("not reached")
+    assert reached == ["after the callback"]
+    assert loop.interrupted and loop.done == stopped
 
 
 def test_a_program_with_its_own_sigint_handler_keeps_it():

@@ -36,7 +36,9 @@ called as ``progress(done, total)`` after every chunk.
 
 from __future__ import annotations
 
+import _thread
 import math
+import os
 import signal
 import sys
 import threading
@@ -70,6 +72,21 @@ class _CompileInterrupt(KeyboardInterrupt):
     """Ctrl-C while Numba compiled a chunk's kernel (the kernel did not run)."""
 
 
+#: Code where an exception raised by the signal handler would be swallowed ("Exception
+#: ignored in ..."): LLVM's ctypes callbacks and finalizers.
+_SWALLOWING = (f"{os.sep}llvmlite{os.sep}", f"{os.sep}weakref.py")
+
+
+def _swallowing(frame: object) -> bool:
+    f = frame
+    while f is not None:
+        code = f.f_code  # type: ignore[attr-defined]
+        if code.co_name == "__del__" or any(s in code.co_filename for s in _SWALLOWING):
+            return True
+        f = f.f_back  # type: ignore[attr-defined]
+    return False
+
+
 class _Sigint:
     """The one SIGINT handler of all (nested) chunk loops of the main thread.
 
@@ -85,10 +102,21 @@ class _Sigint:
         self.compile_stop = True
 
     def handler(self, signum: int, frame: object) -> None:
-        if self.compile_stop and global_compiler_lock.is_locked():
-            # this thread is compiling: the chunk's kernel has not started, stop now
-            raise _CompileInterrupt
         self.pending = True
+        if self.compile_stop and global_compiler_lock.is_locked():
+            # this thread is compiling: the chunk's kernel has not started, stop now ...
+            if _swallowing(frame):
+                # ... but not from inside an LLVM callback, which would swallow the
+                # exception: signal again in a moment, in Numba's own Python code
+                t = threading.Timer(0.02, self._again)
+                t.daemon = True
+                t.start()
+                return
+            raise _CompileInterrupt
+
+    def _again(self) -> None:
+        if self.installed:
+            _thread.interrupt_main(signal.SIGINT)
 
     def enter(self) -> None:
         if self.depth == 0:
