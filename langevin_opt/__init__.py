@@ -5,7 +5,7 @@ Reduced units with ``k_B = 1`` throughout: temperatures are energies.
 
 from ._version import __version__
 from .config import config
-from .core.errors import DivergenceError
+from .core.errors import DivergenceError, Interrupted
 from .landscapes import (
     LANDSCAPES,
     Landscape,
@@ -52,6 +52,7 @@ __all__ = [
     "INTEGRATORS",
     "MALA",
     "DivergenceError",
+    "Interrupted",
     "EnsembleState",
     "GradientDescent",
     "Overdamped",

@@ -53,10 +53,17 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .core.pickling import dispatcher_ref, load_ref
 from .core.validation import check_int, check_seed
 from .rng import PURPOSE_MINIBATCH, uniform2
 
 __all__ = ["DataLandscape", "minibatch", "MINIBATCH_IWORK"]
+
+
+def _rebuild_data_landscape(cls: type, fields: dict, eg: tuple, full: tuple
+                            ) -> DataLandscape:
+    """Unpickle a :class:`DataLandscape` (see :meth:`DataLandscape.__reduce__`)."""
+    return cls(energy_grad=load_ref(eg), full_energy_grad=load_ref(full), **fields)
 
 
 def MINIBATCH_IWORK(n_data: int) -> int:  # noqa: N802 - a size, named like a constant
@@ -158,6 +165,17 @@ class DataLandscape:
         check_int("n_params", self.n_params, lo=1, hi=None)
         check_int("n_data", self.n_data, lo=1, hi=None)
         check_int("batch_size", self.batch_size, lo=1, hi=self.n_data)
+
+    def __reduce__(self) -> tuple:
+        """Pickle the kernels by import path where they are module-level names.
+
+        A worker process then finds the dispatchers it already has, and the chain
+        loops compiled for them; other kernels go by value through Numba.
+        """
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__
+                  if f not in ("energy_grad", "full_energy_grad")}
+        return (_rebuild_data_landscape, (type(self), fields, dispatcher_ref(self.energy_grad),
+                                          dispatcher_ref(self.full_energy_grad)))
 
     @property
     def steps_per_epoch(self) -> int:

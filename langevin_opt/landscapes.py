@@ -38,12 +38,25 @@ shallow well, 1-D or 2-D), ``muller_brown`` (standard parameters),
 ``gaussian`` (harmonic well, exactly solvable in any dimension),
 ``rastrigin`` and ``ackley`` (global-optimisation test functions).  Use
 :func:`make_landscape` to build one by name with validated keyword parameters.
+
+Pickling
+--------
+A landscape pickles (for ``multiprocessing``, joblib/loky, Dask) with its energy
+function *by import path* where it can: the built-ins, and user landscapes whose
+function is defined with ``def`` at module level of an importable module (decorated
+with :func:`landscape` or passed to it).  The process that loads it imports that module
+and finds the very dispatcher it already has, so kernels compiled (or cached) for it are
+reused.  Any other function (a lambda, a closure, one defined in ``__main__``) is
+pickled by value through Numba (the loading process compiles it afresh); if that fails
+too, :func:`pickle.dumps` raises a one-line :class:`pickle.PicklingError` saying so.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import pickle
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +64,7 @@ import numba
 import numpy as np
 
 from . import _fastmath as fm
+from .core.pickling import dispatcher_ref, import_path, load_ref, path_of
 from .core.validation import (
     check_finite,
     check_int,
@@ -214,6 +228,11 @@ class Landscape:
         pts = np.stack([m.ravel() for m in mesh], axis=1)
         return self.energy(pts).reshape(mesh[0].shape)
 
+    def __reduce__(self) -> tuple:
+        """Pickle the energy function by import path where possible (see module docs)."""
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "energy_grad"}
+        return (_rebuild_landscape, (_function_ref(self.energy_grad, self.name), fields))
+
     def to_config(self) -> dict:
         """Return the name and settings that rebuild this landscape.
 
@@ -225,12 +244,75 @@ class Landscape:
         return {"name": self.name, **self.settings}
 
 
+# the dispatcher _njit made of each Python function: the same function gives the same
+# dispatcher, so a landscape unpickled by import path finds the kernels compiled for it
+_JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _njit(fn: Callable) -> Callable:
     # Numba-IR inlining: LLVM alone does not inline a landscape of this size into the
     # walker loop, and a call per walker stops the loop from vectorizing.
     if isinstance(fn, numba.core.registry.CPUDispatcher):
         fn = fn.py_func
-    return numba.njit(cache=True, inline="always", error_model="numpy")(fn)
+    try:
+        hit = _JITTED.get(fn)
+    except TypeError:  # not weak-referenceable (a builtin): not memoized
+        hit = None
+    if hit is None:
+        hit = numba.njit(cache=True, inline="always", error_model="numpy")(fn)
+        try:
+            _JITTED[fn] = hit
+        except TypeError:
+            pass
+    return hit
+
+
+def _function_ref(energy_grad: Callable, name: str) -> tuple:
+    """How a landscape's energy function is pickled: by import path, else by value.
+
+    ``("path", module, qualname)``: a module-level dispatcher (the built-ins);
+    ``("landscape", module, qualname)``: the function of a module-level landscape (a
+    decorated user function); ``("function", module, qualname)``: a module-level Python
+    function given to :func:`landscape`; ``("value", bytes)``: Numba's own pickle of the
+    dispatcher (its Python function by value).
+    """
+    where = path_of(energy_grad)
+    if where is not None:
+        try:
+            obj = import_path(*where)
+        except (ImportError, AttributeError):
+            obj = None
+        py = getattr(energy_grad, "py_func", energy_grad)
+        if obj is energy_grad:
+            return ("path", *where)
+        if isinstance(obj, Landscape) and obj.energy_grad is energy_grad:
+            return ("landscape", *where)
+        if obj is not None and getattr(obj, "py_func", obj) is py and \
+                _JITTED.get(py) is energy_grad:
+            return ("function", *where)
+    try:
+        return dispatcher_ref(energy_grad)
+    except Exception as err:  # noqa: BLE001 - any pickling failure gets the one-line message
+        py = getattr(energy_grad, "py_func", energy_grad)
+        what = f"{getattr(py, '__module__', '?')}.{getattr(py, '__qualname__', '?')}"
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise pickle.PicklingError(
+            f"landscape {name!r} cannot be pickled: its energy function {what} is not "
+            f"importable by name and Numba could not pickle it by value "
+            f"({type(err).__name__}: {first}); define it with def at module level of an "
+            "importable module") from None
+
+
+def _rebuild_landscape(ref: tuple, fields: dict) -> Landscape:
+    """Unpickle a :class:`Landscape` (see :func:`_function_ref`)."""
+    kind = ref[0]
+    if kind == "landscape":
+        eg = import_path(ref[1], ref[2]).energy_grad
+    elif kind == "function":
+        eg = _njit(import_path(ref[1], ref[2]))
+    else:
+        eg = load_ref(ref)
+    return Landscape(energy_grad=eg, **fields)
 
 
 def landscape(

@@ -39,6 +39,7 @@ wrong value, range or shape :class:`ValueError`, a non-finite walker
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -47,13 +48,15 @@ import numpy as np
 from . import _kernels as K
 from .config import config
 from .core import validation as _v
-from .core.errors import DivergenceError
+from .core.chunking import ChunkLoop, kernel_name
+from .core.errors import DivergenceError, Interrupted
 from .core.validation import (
     STREAM_LIMIT,
     check_array,
     check_int,
     check_nonnegative,
     check_positive,
+    check_progress,
     check_seed,
     check_settings,
     check_stream_offset,
@@ -76,6 +79,7 @@ __all__ = [
     "Trajectory",
     "RunResult",
     "DivergenceError",
+    "Interrupted",
     "Sampler",
     "sample",
     "uniform_positions",
@@ -415,6 +419,15 @@ class Sampler:
             require()
         self._kernels = K.kernels_for(landscape.energy_grad)
 
+    def __reduce__(self) -> tuple:
+        """Pickle the configuration; unpickling builds the sampler (and its kernels) anew."""
+        rex = self.replica_exchange
+        kwargs = {"temperature": None if rex is not None else self.temperature,
+                  "schedule": self.schedule, "replica_exchange": rex, "seed": self.seed,
+                  "stream_offset": self.stream_offset, "total_steps": self.total_steps,
+                  "backend": self.backend}
+        return (_rebuild_sampler, (type(self), self.landscape, self.integrator, kwargs))
+
     # ------------------------------------------------------------------ setup
     def temperatures_for(self, n_walkers: int) -> np.ndarray:
         """Per-walker base temperatures for an ensemble of ``n_walkers``.
@@ -504,8 +517,14 @@ class Sampler:
         record_every: int = 0,
         threads: int | None = None,
         frame_buffer: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: bool | Callable[[int, int], object] = False,
     ) -> RunResult:
-        """Advance the ensemble by ``n_steps`` in one compiled call.
+        """Advance the ensemble by ``n_steps`` steps of compiled code.
+
+        On the CPU the steps run as a few compiled calls of about a quarter of a
+        second each (:mod:`langevin_opt.core.chunking`), so that Ctrl-C stops the run
+        within a second; the split changes no number (random numbers are keyed by
+        step).  On the GPU the steps run as one launch.
 
         Parameters
         ----------
@@ -526,6 +545,10 @@ class Sampler:
             (which then is a view, overwritten by the next call that gets the same
             buffer).  Long runs pass one buffer to every chunk: a fresh
             multi-megabyte array costs a page fault per 4 KiB on first touch.
+        progress : bool or callable
+            ``True``: a progress bar with ETA on stderr; a callable:
+            ``progress(done, n_steps)`` after every compiled chunk; ``False`` (default):
+            nothing.
 
         Returns
         -------
@@ -546,7 +569,13 @@ class Sampler:
             non-finite value, ``.index`` the first walker then, ``.partial_result`` a
             :class:`RunResult` with the state when the run stopped and the frames
             recorded before ``step``.
+        langevin_opt.core.Interrupted
+            Ctrl-C (SIGINT) during the run, a :class:`KeyboardInterrupt`: ``.step`` is the
+            step reached, ``.partial_result`` a :class:`RunResult` with the state at that
+            step and the frames recorded up to it, as an uninterrupted run of that
+            many steps would return them.
         """
+        progress = check_progress("progress", progress)
         n_steps = check_int("n_steps", n_steps, lo=0, hi=None)
         k = check_int("record_every", record_every, lo=0, hi=None)
         integ = self.integrator
@@ -613,7 +642,7 @@ class Sampler:
         # fresh (d, M) copies: the kernels write into them, the caller's state stays as it was
         xt = np.array(x.T, order="C")
         vt = np.array(v_in.T, order="C") if isinstance(integ, BAOAB) else np.zeros((d, 1))
-        e = np.empty(m)
+        e = np.array(e_in, copy=True)  # the kernels overwrite it (kept if none runs)
         acc = np.array(acc_in, copy=True)
         status = np.full(m, -1, dtype=np.int64)
         dt = float(integ.dt)
@@ -621,34 +650,47 @@ class Sampler:
         mass = float(getattr(integ, "mass", 1.0))
         seed = np.uint64(self.seed)
         block = int(config.block_size)
-        args = (xt, vt, e, self.landscape.params, temps, phi, dt, gamma, mass, seed,
-                self.stream_offset, step0, n_steps, k if n_rec else 0, first, frames, frame_e,
-                acc, status)
-        if self.backend == "cpu":
-            args += (block, K.make_scratch(m, d, block, integ.code))
+        rec = k if n_rec else 0
+
+        def args(s: int, n: int) -> tuple:
+            # the drivers' arguments for steps [step0 + s, step0 + s + n): frames are
+            # indexed by global step (origin ``first``), so every chunk gets the whole buffer
+            return (xt, vt, e, self.landscape.params, temps, phi[s:s + max(n, 1)], dt, gamma,
+                    mass, seed, self.stream_offset, step0 + s, n, rec, first, frames, frame_e,
+                    acc, status)
         perm = att = acc_sw = None
+        replica: tuple = ()
+        if rex is not None:
+            perm = np.array(perm_in, copy=True)
+            att = np.array(att_in, copy=True)
+            acc_sw = np.array(acc_sw_in, copy=True)
+            replica = (rex.n_temps, rex.swap_every, self.stream_offset // rex.n_temps,
+                       perm, att, acc_sw, isinstance(integ, BAOAB))
         with _v.threads(threads):
             if self.backend == "cuda":
                 from .cuda.walkers import run_ensemble
 
-                replica = None
-                if rex is not None:
-                    perm = np.array(perm_in, copy=True)
-                    att = np.array(att_in, copy=True)
-                    acc_sw = np.array(acc_sw_in, copy=True)
-                    replica = (rex.n_temps, rex.swap_every, self.stream_offset // rex.n_temps,
-                               perm, att, acc_sw, isinstance(integ, BAOAB))
-                run_ensemble(self.landscape.energy_grad, integ.code, *args, replica=replica)
-            elif rex is None:
-                self._kernels.driver(integ.code)(*args)
+                # one launch (a chunked GPU run would copy every frame buffer per chunk):
+                # Ctrl-C takes effect when it returns
+                loop = ChunkLoop(n_steps, progress=progress, label="sample",
+                                 multiple=max(n_steps, 1), compile_stop=False)
+                with loop:
+                    for _ in loop:
+                        run_ensemble(self.landscape.energy_grad, integ.code,
+                                     *args(0, n_steps), replica=replica or None)
             else:
-                perm = np.array(perm_in, copy=True)
-                att = np.array(att_in, copy=True)
-                acc_sw = np.array(acc_sw_in, copy=True)
-                chain0 = self.stream_offset // rex.n_temps
-                self._kernels.driver(integ.code, replica_exchange=True)(
-                    *args, rex.n_temps, rex.swap_every, chain0, perm, att, acc_sw,
-                    isinstance(integ, BAOAB))
+                drive = self._kernels.driver(integ.code, replica_exchange=rex is not None)
+                scratch = (block, K.make_scratch(m, d, block, integ.code))
+                loop = ChunkLoop(
+                    n_steps, progress=progress, label="sample",
+                    multiple=1 if rex is None else rex.swap_every,
+                    key=("walkers", kernel_name(self.landscape.energy_grad), integ.code,
+                         rex is not None, m, d, block))
+                with loop:
+                    for s, c in loop:
+                        drive(*args(s, c), *scratch, *replica)
+                        if status.max() >= 0:
+                            break  # a walker diverged: its block stopped, stop the run
             if n_steps == 0:
                 self._kernels.evaluate(xt, self.landscape.params, e, np.empty_like(xt))
 
@@ -671,6 +713,14 @@ class Sampler:
                 walker,
                 result,
             )
+        if loop.interrupted:
+            end = step0 + loop.done
+            keep = steps <= end
+            st = EnsembleState(new_x, new_v, e, end, acc, perm, att, acc_sw)
+            raise Interrupted(
+                f"interrupted at step {end} after {loop.done} of {n_steps} steps (Ctrl-C); "
+                ".partial_result holds the state and frames so far", end,
+                RunResult(st, Trajectory(steps[keep], frames[keep], frame_e[keep])))
         st = EnsembleState(new_x, new_v, e, step0 + n_steps, acc, perm, att, acc_sw)
         return RunResult(st, Trajectory(steps, frames, frame_e))
 
@@ -743,6 +793,12 @@ class Sampler:
         return cfg
 
 
+def _rebuild_sampler(cls: type, landscape: Landscape, integrator: Integrator,
+                     kwargs: dict) -> Sampler:
+    """Unpickle a :class:`Sampler` through its constructor (which validates again)."""
+    return cls(landscape, integrator, **kwargs)
+
+
 def uniform_positions(bounds: np.ndarray, n_walkers: int, *, seed: int | None = None,
                       stream_offset: int = 0) -> np.ndarray:
     """Walkers spread uniformly over a box, from the counter-based generator.
@@ -798,6 +854,7 @@ def sample(
     stream_offset: int = 0,
     threads: int | None = None,
     backend: str = "cpu",
+    progress: bool | Callable[[int, int], object] = False,
 ) -> RunResult:
     """Run a walker ensemble in one call (the convenience front end of :class:`Sampler`).
 
@@ -834,6 +891,9 @@ def sample(
         Thread count for the call.
     backend : {"cpu", "cuda"}
         Compute backend (see :class:`Sampler`).
+    progress : bool or callable
+        ``True``: a progress bar with ETA on stderr; a callable:
+        ``progress(done, n_steps)`` after every compiled chunk (see :meth:`Sampler.run`).
 
     Returns
     -------
@@ -849,7 +909,11 @@ def sample(
         A value out of range or of the wrong shape.
     DivergenceError
         A walker became non-finite (see :meth:`Sampler.run`).
+    Interrupted
+        Ctrl-C during the run (a :class:`KeyboardInterrupt`); ``.partial_result`` is the
+        :class:`RunResult` up to the step reached (see :meth:`Sampler.run`).
     """
+    progress = check_progress("progress", progress)
     settings: dict[str, object] = {"dt": dt}
     if method == "baoab":
         settings.update(friction=friction, mass=mass)
@@ -859,4 +923,5 @@ def sample(
                       stream_offset=stream_offset, total_steps=max(int(n_steps), 1)
                       if isinstance(n_steps, (int, np.integer)) else None, backend=backend)
     state = sampler.init(positions, velocities)
-    return sampler.run(state, n_steps, record_every=record_every, threads=threads)
+    return sampler.run(state, n_steps, record_every=record_every, threads=threads,
+                       progress=progress)

@@ -133,7 +133,7 @@ def _one_line(err: pytest.ExceptionInfo) -> str:
     ({"stream_offset": 1.5}, TypeError, "stream_offset must be an integer"),
     ({"chunk": 0}, ValueError, r"chunk must be an integer in \[1, "),
     ({"threads": 0}, ValueError, "threads must be an integer in"),
-    ({"progress": 3}, TypeError, "progress must be callable"),
+    ({"progress": 3}, TypeError, r"progress must be True, False or a callable progress\(step, "),
     ({"compact": "no"}, TypeError, "compact must be True or False"),
     ({"seed": None}, TypeError, "seed is required"),
     ({"seed": -1}, ValueError, "seed must be an integer"),

@@ -1,7 +1,8 @@
 """Conventions shared by every engine (floor 1: imports nothing else from the package).
 
 * :mod:`.errors`: the package's exception types (:class:`DivergenceError`,
-  :class:`BackendUnavailableError`, :class:`OutputError`).
+  :class:`Interrupted`, :class:`BackendUnavailableError`, :class:`OutputError`).
+* :mod:`.chunking`: long compiled calls in chunks (Ctrl-C between chunks, progress).
 * :mod:`.validation`: argument checks with one signature, ``check_*(name, value, ...)``.
 
 The rule for exception types: a value of the wrong *type* (a string where a number
@@ -11,6 +12,6 @@ shape raises :class:`ValueError`.  Every message is one line that names the argu
 and says what is allowed.
 """
 
-from .errors import BackendUnavailableError, DivergenceError, OutputError
+from .errors import BackendUnavailableError, DivergenceError, Interrupted, OutputError
 
-__all__ = ["BackendUnavailableError", "DivergenceError", "OutputError"]
+__all__ = ["BackendUnavailableError", "DivergenceError", "Interrupted", "OutputError"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailableError", "DivergenceError", "OutputError"]
+__all__ = ["BackendUnavailableError", "DivergenceError", "Interrupted", "OutputError"]
 
 
 class DivergenceError(FloatingPointError):
@@ -39,6 +39,41 @@ class DivergenceError(FloatingPointError):
 
     def __reduce__(self):  # picklable with its attributes (worker processes)
         return (type(self), (str(self), self.step, self.index, self.partial_result))
+
+
+class Interrupted(KeyboardInterrupt):
+    """A long call stopped by Ctrl-C (SIGINT) between two of its compiled chunks.
+
+    The long calls of the Python API (``sample``, ``Sampler.run``, ``Dynamics.run``,
+    ``run_replicas``, ``run_chains``, ``first_passage``) run their compiled kernel in
+    chunks of a fraction of a second and stop at the end of the chunk during which
+    Ctrl-C was pressed.  A subclass of :class:`KeyboardInterrupt`, so code that does not
+    know it stops as before; code that does can keep the work done so far.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the step reached.
+    step : int
+        Global step (or iteration) of the partial result: every step before it was
+        completed, none after it was started.
+    partial_result : object
+        The engine's result type at the end of the last completed chunk, as
+        :class:`DivergenceError` carries it (``None`` where the engine has nothing).
+
+    Attributes
+    ----------
+    step, partial_result
+        As above.
+    """
+
+    def __init__(self, message: str, step: int, partial_result: object = None) -> None:
+        super().__init__(message)
+        self.step = int(step)
+        self.partial_result = partial_result
+
+    def __reduce__(self):  # picklable with its attributes (worker processes)
+        return (type(self), (str(self), self.step, self.partial_result))
 
 
 class BackendUnavailableError(RuntimeError):

@@ -25,6 +25,7 @@ __all__ = [
     "check_per_item",
     "check_settings",
     "check_positive",
+    "check_progress",
     "check_real",
     "check_seed",
     "check_stream_offset",
@@ -255,6 +256,38 @@ def check_stream_offset(value: object, count: int) -> int:
         The offset.
     """
     return check_int("stream_offset", value, lo=0, hi=STREAM_LIMIT - max(int(count), 1))
+
+
+def check_progress(name: str, value: object, *, call: str = "progress(step, total)") -> object:
+    """Check a ``progress`` argument: ``True``/``False`` (a bar on stderr or none) or a callable.
+
+    Parameters
+    ----------
+    name : str
+        Argument name for the message.
+    value : object
+        Candidate: a bool (NumPy bools too), ``None`` (no progress) or a callable.
+    call : str
+        How the callable is called, for the message.
+
+    Returns
+    -------
+    bool or callable
+        ``False`` for ``None``.
+
+    Raises
+    ------
+    TypeError
+        Anything else (one line).
+    """
+    if value is None:
+        return False
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if callable(value):
+        return value
+    raise TypeError(f"{name} must be True, False or a callable {call}, got "
+                    f"{type(value).__name__} {value!r}"[:300])
 
 
 def check_choice(name: str, value: object, options: Iterable[str]) -> str:

@@ -22,8 +22,11 @@ Conventions (shared with every engine, :mod:`langevin_opt.core`): ``seed`` is
 keyword-only and required wherever random numbers are drawn; replica ``k`` of a
 batch is replica ``stream_offset + k`` of the ensemble (or ``stream_ids[k]``);
 divergence raises :class:`~langevin_opt.core.DivergenceError` with the step, the
-replica and a partial result; :attr:`Dynamics.state` and :class:`ReplicaState`
-share their field names.
+replica and a partial result; Ctrl-C during :meth:`Dynamics.run` or :func:`run_replicas`
+stops at the end of a compiled chunk of about a quarter of a second and raises
+:class:`~langevin_opt.core.Interrupted` (a :class:`KeyboardInterrupt`) with the partial
+result the same way; :attr:`Dynamics.state` and :class:`ReplicaState` share their field
+names.
 
 Temperatures can follow a schedule (:mod:`langevin_opt.schedules`): the
 temperature at step ``s`` of a run of ``total`` steps is
@@ -54,6 +57,7 @@ replica keeps its id).  Replica swaps use ``uniform2(seed, pair, exchange,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -61,14 +65,16 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..core.chunking import ChunkLoop, kernel_name
 from ..core.codes import BAOAB, OVERDAMPED, VELOCITY_VERLET
-from ..core.errors import DivergenceError
+from ..core.errors import DivergenceError, Interrupted
 from ..core.validation import (
     check_choice,
     check_int,
     check_nonnegative,
     check_per_item,
     check_positive,
+    check_progress,
     check_seed,
     check_stream_offset,
 )
@@ -636,7 +642,8 @@ class Dynamics:
 
     # -- running --------------------------------------------------------------
     def run(self, n_steps: int, *, record_every: int = 0, writer=None,
-            frame_every: int = 0) -> MDRecord:
+            frame_every: int = 0,
+            progress: bool | Callable[[int, int], object] = False) -> MDRecord:
         """Advance ``n_steps`` steps.
 
         Parameters
@@ -650,6 +657,10 @@ class Dynamics:
             appended at every record, frames every ``frame_every`` steps.
         frame_every : int
             Steps between frames in ``writer`` (0: no frames).
+        progress : bool or callable
+            ``True``: a progress bar with ETA on stderr; a callable:
+            ``progress(done, n_steps)`` after every chunk of about a quarter of a
+            second; ``False`` (default): nothing.
 
         Returns
         -------
@@ -667,7 +678,14 @@ class Dynamics:
             flung apart stays finite).  ``step`` is that step, ``index`` 0 and
             ``partial_result`` a :class:`PartialRun` (the rows recorded before and
             the state at the step); the object is left at that state.
+        Interrupted
+            Ctrl-C (SIGINT), a :class:`KeyboardInterrupt`: the run stops at the end of
+            the chunk of steps it is in (Ctrl-C while a function compiles waits for
+            it).  ``step`` is the step reached and ``partial_result`` a
+            :class:`PartialRun` (the rows recorded so far and the state); the object is
+            left at that state, so ``run`` can continue from it.
         """
+        progress = check_progress("progress", progress)
         n_steps = check_int("n_steps", n_steps, lo=0)
         record_every = check_int("record_every", record_every, lo=0)
         frame_every = check_int("frame_every", frame_every, lo=0)
@@ -685,28 +703,45 @@ class Dynamics:
         rec = record_every if record_every else max(n_steps, 1)
         if self._device is not None:
             self._load_device()  # the host state may have changed (minimize, user edits)
-        s = 0
-        while s < n_steps:
-            # one stretch up to the next record or frame (or the end), on either backend
-            stop = s + 1
-            while stop < n_steps and not (stop % rec == 0 or (
-                    frame_every and (self.step + stop - s) % frame_every == 0)):
-                stop += 1
-            temps = self.temperature * fac[s:stop]
-            if self._device is None:
-                failure = self._advance_cpu(code, dt, c1, temps)
-            else:
-                failure = self._advance_device(code, dt, c1, temps)
-            if failure is not None:
-                raise DivergenceError(failure, self.step, 0,
-                                      PartialRun(_md_record(recorder), self.state))
-            s = stop
-            if s % rec == 0:
-                o = self.observables()
-                recorder.observables([self.step], target_temperature=[temps[-1]],
-                                     **{k: [v] for k, v in o.items()})
-            if frame_every and self.step % frame_every == 0:
-                self._frame(recorder)
+        # chunks of about a quarter of a second, for Ctrl-C and progress; the steps run
+        # one by one (compiled update math per step), so the split changes no number.
+        # compile_stop=False: a step changes the state before its later functions
+        # compile on first use, so Ctrl-C waits for the compilation
+        loop = ChunkLoop(n_steps, progress=progress, label="dynamics", compile_stop=False,
+                         key=("dynamics", integ.code, self.n_atoms, self.dim,
+                              self._device is None, self.neighbors is None,
+                              tuple(kernel_name(getattr(p, "pair", p)) for p in self.terms)))
+        with loop:
+            for s, c in loop:
+                end = s + c
+                while s < end:
+                    # one stretch up to the next record or frame (or the chunk's end), on
+                    # either backend
+                    stop = s + 1
+                    while stop < end and not (stop % rec == 0 or (
+                            frame_every and (self.step + stop - s) % frame_every == 0)):
+                        stop += 1
+                    temps = self.temperature * fac[s:stop]
+                    if self._device is None:
+                        failure = self._advance_cpu(code, dt, c1, temps)
+                    else:
+                        failure = self._advance_device(code, dt, c1, temps)
+                    if failure is not None:
+                        raise DivergenceError(failure, self.step, 0,
+                                              PartialRun(_md_record(recorder), self.state))
+                    s = stop
+                    if s % rec == 0:
+                        o = self.observables()
+                        recorder.observables([self.step], target_temperature=[temps[-1]],
+                                             **{k: [v] for k, v in o.items()})
+                    if frame_every and self.step % frame_every == 0:
+                        self._frame(recorder)
+        if loop.interrupted:
+            raise Interrupted(
+                f"interrupted at step {self.step} after {loop.done} of {n_steps} steps "
+                "(Ctrl-C); .partial_result holds the rows recorded so far and the state, "
+                "where the object stands", self.step,
+                PartialRun(_md_record(recorder), self.state))
         return _md_record(recorder)
 
     def _advance_cpu(self, code: int, dt: float, c1: float, temps: np.ndarray) -> str | None:
@@ -1130,7 +1165,8 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
                  container: Container | None = None, schedule: Schedule | None = None,
                  total_steps: int | None = None, step0: int = 0, seed: int | None = None,
                  stream_offset: int = 0, stream_ids: np.ndarray | list[int] | None = None,
-                 backend: str = "cpu") -> ReplicaState:
+                 backend: str = "cpu",
+                 progress: bool | Callable[[int, int], object] = False) -> ReplicaState:
     """Advance ``R`` independent replicas of a small system by ``n_steps``.
 
     Parameters
@@ -1177,6 +1213,11 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     backend : {"cpu", "cuda"}
         ``"cuda"``: one GPU thread per replica (:mod:`langevin_opt.cuda.particles`;
         no bond potentials), the same random numbers and loop order.
+    progress : bool or callable
+        ``True``: a progress bar with ETA on stderr; a callable:
+        ``progress(done, n_steps)`` after every compiled chunk; ``False`` (default):
+        nothing.  On the CPU the steps run as compiled chunks of about a quarter of a
+        second (the split changes no number); on the GPU as one launch.
 
     Returns
     -------
@@ -1191,7 +1232,12 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         which one did, ``index`` that replica's index in the batch, and
         ``partial_result`` the :class:`ReplicaState` when the call stopped (the
         other replicas ran all steps; a diverged one is left at its step).
+    Interrupted
+        Ctrl-C (SIGINT), a :class:`KeyboardInterrupt`: ``step`` is the step reached at
+        the end of the chunk it came in, ``partial_result`` the :class:`ReplicaState`
+        there (pass it back as ``positions`` to continue).
     """
+    progress = check_progress("progress", progress)
     if isinstance(positions, ReplicaState):
         st = positions
         positions, velocities, step0 = st.positions, st.velocities, st.step
@@ -1228,10 +1274,21 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         from ..cuda.particles import run_replicas as run_replicas_gpu
 
         pair = next(p for p in _as_terms(potentials) if isinstance(p, PairPotential)).pair
-        F, E, W, status = run_replicas_gpu(
-            pair, X, V, integrator.code, integrator.dt, _c1(integrator, integrator.dt),
-            su.minv, su.species, su.ptab, su.S, su.box, su.periodic, su.wall, temps, tfac,
-            seed, ids, int(step0), int(n_steps))
+
+        def gpu(n: int) -> tuple:
+            return run_replicas_gpu(
+                pair, X, V, integrator.code, integrator.dt, _c1(integrator, integrator.dt),
+                su.minv, su.species, su.ptab, su.S, su.box, su.periodic, su.wall, temps,
+                tfac, seed, ids, int(step0), n)
+
+        # one launch: Ctrl-C takes effect when it returns
+        loop = ChunkLoop(n_steps, progress=progress, label="replicas",
+                         multiple=max(n_steps, 1), compile_stop=False)
+        out = None
+        with loop:
+            for _ in loop:
+                out = gpu(int(n_steps))
+        F, E, W, status = gpu(0) if out is None else out
     else:
         F = np.zeros_like(X)
         E = np.zeros(r)
@@ -1240,17 +1297,27 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         kern["evaluate"](X, F, E, W, *su.args())
         # a replica that starts non-finite (atoms on top of each other) is not moved
         status = np.where(np.isfinite(E) & np.isfinite(W), -1, step0).astype(np.int64)
-        if n_steps:
-            kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(), integrator.dt,
-                        _c1(integrator, integrator.dt), temps, tfac, np.uint64(seed), ids,
-                        int(step0), int(n_steps), status)
-    state = ReplicaState(X, V, F, E, W, int(step0) + int(n_steps))
+        # chunks of about a quarter of a second (Ctrl-C, progress): forces carry over in
+        # F and a diverged replica is skipped by the kernel, so the split changes nothing
+        loop = ChunkLoop(n_steps, progress=progress, label="replicas",
+                         key=("replicas", kernel_name(kern["run"]), integrator.code, X.shape))
+        c1 = _c1(integrator, integrator.dt)
+        with loop:
+            for s, c in loop:
+                kern["run"](integrator.code, X, V, F, E, W, su.minv, *su.args(),
+                            integrator.dt, c1, temps, tfac[s:s + c], np.uint64(seed), ids,
+                            int(step0) + s, c, status)
+    state = ReplicaState(X, V, F, E, W, int(step0) + loop.done)
     bad = np.flatnonzero(status >= 0)
     if bad.size:
         k = int(bad[np.argmin(status[bad])])  # first step; ties: lowest index
         raise DivergenceError(f"replica {k} (stream id {int(ids[k])}) became non-finite at "
                               f"step {int(status[k])}; reduce dt={integrator.dt}",
                               int(status[k]), k, state)
+    if loop.interrupted:
+        raise Interrupted(f"interrupted at step {state.step} after {loop.done} of {n_steps} "
+                          "steps (Ctrl-C); .partial_result holds the replicas there",
+                          state.step, state)
     return state
 
 

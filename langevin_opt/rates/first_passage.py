@@ -16,13 +16,17 @@ Performance
 * Inside a block of walkers, a walker that escapes is swapped with the last
   running one and the block shrinks at once: no step is spent on a finished
   walker.
-* The run advances in chunks of ``chunk`` steps.  Between chunks the running
-  walkers are packed into contiguous arrays and re-cut into blocks of at most
-  ``config.block_size`` walkers, as a multiple of the thread count of equal
-  blocks (``prange`` gives every thread an equal share), so every core keeps
-  busy as walkers drop out.
+* The run advances in chunks of ``chunk`` steps, each one compiled call or (on the
+  CPU, for Ctrl-C) a few.  After every call the running walkers are packed into
+  contiguous arrays and re-cut into blocks of at most ``config.block_size`` walkers,
+  as a multiple of the thread count of equal blocks (``prange`` gives every thread
+  an equal share), so every core keeps busy as walkers drop out.
 * Results do not depend on the number of threads, the block size or the chunk
   length (each walker's arithmetic is independent of where it sits).
+* On the CPU a chunk runs as compiled calls of at most about a quarter of a second
+  each (:mod:`langevin_opt.core.chunking`), so that Ctrl-C stops the run within a
+  second: :class:`langevin_opt.core.Interrupted` carries the
+  :class:`FirstPassageResult` so far.
 
 Units: reduced, ``k_B = 1``; times are ``steps * dt`` in the integrator's time
 unit (overdamped dynamics have unit friction, ``D = T``).
@@ -41,10 +45,12 @@ from numba import prange
 
 from .. import _kernels as K
 from ..config import config
-from ..core.errors import DivergenceError
+from ..core.chunking import ChunkLoop, ProgressBar, kernel_name
+from ..core.errors import DivergenceError, Interrupted
 from ..core.validation import (
     check_int,
     check_per_item,
+    check_progress,
     check_seed,
     check_stream_offset,
 )
@@ -517,8 +523,7 @@ def _validate(landscape, integrator, positions, basins, temperature, max_steps, 
     offset = check_stream_offset(stream_offset, m)
     if threads is not None:
         check_int("threads", threads, lo=1, hi=int(numba.config.NUMBA_NUM_THREADS))
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    check_progress("progress", progress, call="progress(step, n_running)")
     if not isinstance(compact, (bool, np.bool_)):
         raise TypeError(f"compact must be True or False, got {type(compact).__name__}")
     here = basins.assign(x)
@@ -553,15 +558,21 @@ def _validate(landscape, integrator, positions, basins, temperature, max_steps, 
                 gamma, mass, chunk)
 
 
+def _partial(run: _Run, steps: np.ndarray, basin: np.ndarray, positions: np.ndarray,
+             walker_steps: int) -> FirstPassageResult:
+    """The run so far: walkers still running have ``steps = -1`` and ``final_basin = -1``."""
+    return FirstPassageResult(steps=steps, times=steps * run.dt,
+                              censored=(basin == CENSORED) & (steps >= 0),
+                              final_basin=basin, positions=positions,
+                              temperatures=run.temps, start_basin=run.origin, dt=run.dt,
+                              walker_steps=int(walker_steps))
+
+
 def _diverged(landscape: Landscape, integrator, run: _Run, steps: np.ndarray,
               basin: np.ndarray, positions: np.ndarray, walker_steps: int) -> DivergenceError:
     """The error for a walker that became non-finite, with the run so far as partial result."""
     k = int(np.flatnonzero(basin == _DIVERGED)[0])
-    partial = FirstPassageResult(steps=steps, times=steps * run.dt,
-                                 censored=(basin == CENSORED) & (steps >= 0),
-                                 final_basin=basin, positions=positions,
-                                 temperatures=run.temps, start_basin=run.origin, dt=run.dt,
-                                 walker_steps=int(walker_steps))
+    partial = _partial(run, steps, basin, positions, walker_steps)
     return DivergenceError(
         f"non-finite energy or coordinates at step {int(steps[k])} for walker {k} "
         f"(landscape '{landscape.name}', integrator {integrator.kind}, "
@@ -570,9 +581,15 @@ def _diverged(landscape: Landscape, integrator, run: _Run, steps: np.ndarray,
 
 
 def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
-             threads: int | None, progress: Callable[[int, int], None] | None,
+             threads: int | None, progress: bool | Callable[[int, int], None],
              compact: bool) -> FirstPassageResult:
-    """The compiled CPU driver over blocks of walkers, packed between chunks."""
+    """The compiled CPU driver over blocks of walkers, packed between calls.
+
+    A ``chunk`` of steps runs as compiled calls of about a quarter of a second (never
+    across a multiple of ``chunk``); the running walkers are packed after each.  The
+    progress callback and a divergence come at multiples of ``chunk`` (and at the end),
+    as on the GPU; Ctrl-C stops after any call.
+    """
     x = run.x
     m, d = x.shape
     baoab = run.v is not None
@@ -597,9 +614,15 @@ def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
     step = 0
     total_limit = int(lim.max())
     walker_steps = 0
-    with threads_of(threads):
+    diverged = False
+    loop = ChunkLoop(total_limit, progress=progress is True, limit=chunk, label="first passage",
+                     key=("first_passage", kernel_name(landscape.energy_grad), integrator.code,
+                          m, d))
+    with threads_of(threads), loop:
         n_thr = int(numba.get_num_threads())
-        while idx.size and step < total_limit:
+        for step, n in loop:
+            if not idx.size:
+                break
             n_run = idx.size
             if compact:
                 # blocks of equal size, a multiple of the thread count of them (prange hands
@@ -611,7 +634,6 @@ def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
                 block = max_block
             nb = -(-n_run // block)
             scr = _make_scratch(nb, d, block, baoab)
-            n = int(min(chunk, total_limit - step))
             o_step = np.full(n_run, -1, dtype=np.int64)
             o_basin = np.full(n_run, STILL_RUNNING, dtype=np.int64)
             o_x = np.empty((n_run, d))
@@ -627,11 +649,7 @@ def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
                 res_step[g] = o_step[fin]
                 res_basin[g] = o_basin[fin]
                 res_x[g] = o_x[fin]
-                if np.any(o_basin[fin] == _DIVERGED):
-                    running = res_step < 0
-                    res_x[idx[running[idx]]] = xt.T[running[idx]]
-                    raise _diverged(landscape, integrator, run, res_step, res_basin, res_x,
-                                    walker_steps)
+                diverged |= bool(np.any(o_basin[fin] == _DIVERGED))
                 if compact:
                     keep = ~fin
                     idx = idx[keep]
@@ -648,11 +666,28 @@ def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
                     lim = lim.copy()
                     lim[fin] = 0
             step += n
-            if not compact:
-                if np.all(res_step >= 0):
-                    break
-            if progress is not None:
+            finished = not idx.size if compact else bool(np.all(res_step >= 0))
+            if step % chunk and step < total_limit and not finished:
+                continue  # inside a chunk: the next compiled call
+            if diverged:
+                # at the end of the chunk, as the GPU driver reports it
+                running = res_step < 0
+                res_x[idx[running[idx]]] = xt.T[running[idx]]
+                raise _diverged(landscape, integrator, run, res_step, res_basin, res_x,
+                                walker_steps)
+            if finished and not compact:
+                break
+            if callable(progress):
                 progress(step, int((res_step < 0).sum()))
+            if finished:
+                break
+    if loop.interrupted:
+        running = res_step < 0
+        res_x[idx[running[idx]]] = xt.T[running[idx]]
+        raise Interrupted(f"interrupted at step {step} of at most {total_limit} (Ctrl-C); "
+                          ".partial_result holds the first passages so far (walkers still "
+                          "running: steps -1, their current position)", step,
+                          _partial(run, res_step, res_basin, res_x, walker_steps))
     return FirstPassageResult(steps=res_step, times=res_step * run.dt,
                               censored=res_basin < 0, final_basin=res_basin, positions=res_x,
                               temperatures=run.temps, start_basin=run.origin, dt=run.dt,
@@ -660,17 +695,34 @@ def _run_cpu(landscape: Landscape, integrator, basins: Basins, run: _Run,
 
 
 def _run_cuda(landscape: Landscape, integrator, basins: Basins, run: _Run,
-              progress: Callable[[int, int], None] | None) -> FirstPassageResult:
-    """The GPU driver (:func:`langevin_opt.cuda.first_passage.run_first_passage`)."""
+              progress: bool | Callable[[int, int], None]) -> FirstPassageResult:
+    """The GPU driver (:func:`langevin_opt.cuda.first_passage.run_first_passage`).
+
+    ``progress=True`` draws the bar from the driver's callback after every launch; Ctrl-C
+    is Python's (a plain :class:`KeyboardInterrupt` between launches).
+    """
     from ..cuda.backend import require
 
     require()
     from ..cuda.first_passage import run_first_passage
 
-    out = run_first_passage(landscape.energy_grad, landscape.params, integrator.code, run.x,
-                            run.v, run.temps, run.ids, run.origin, run.limit, run.dt, run.gamma,
-                            run.mass, run.seed, basins.centers, basins.radii**2, run.chunk,
-                            progress)
+    bar = ProgressBar(int(run.limit.max()), "first passage") if progress is True else None
+
+    def hook(step: int, running: int) -> None:
+        if bar is not None:
+            bar.update(step)
+        if callable(progress):
+            progress(step, running)
+
+    try:
+        out = run_first_passage(landscape.energy_grad, landscape.params, integrator.code,
+                                run.x, run.v, run.temps, run.ids, run.origin, run.limit,
+                                run.dt, run.gamma, run.mass, run.seed, basins.centers,
+                                basins.radii**2, run.chunk,
+                                hook if progress is not False else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if np.any(out.basin == _DIVERGED):
         running = out.steps < 0
         pos = out.positions.copy()
@@ -698,7 +750,7 @@ def first_passage(
     stream_offset: int = 0,
     chunk: int = 1000,
     threads: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
     compact: bool = True,
     backend: str = "cpu",
 ) -> FirstPassageResult:
@@ -735,12 +787,16 @@ def first_passage(
         Random stream of walker 0: walker ``i`` uses stream ``stream_offset + i`` (a
         part of an ensemble run on its own gets the numbers of the whole run).
     chunk : int
-        Steps between two packings of the running walkers on the CPU, steps per
-        kernel launch on the GPU (results do not depend on it).
+        Steps between two ``progress`` calls and divergence checks; steps per kernel
+        launch on the GPU.  On the CPU a chunk runs as one or more compiled calls of
+        at most about a quarter of a second, the running walkers packed after each
+        (results do not depend on it).
     threads : int, optional
         Numba threads for this call (CPU only; the GPU driver ignores it).
-    progress : callable, optional
-        ``progress(step, n_running)`` after every chunk (both backends).
+    progress : bool or callable, optional
+        ``True``: a progress bar with ETA on stderr; a callable:
+        ``progress(step, n_running)`` after every chunk (both backends); ``None`` or
+        ``False``: nothing.
     compact : bool
         Pack the running walkers between chunks (True); False keeps the initial
         blocks (for tests: results are identical either way).  CPU only: on the GPU
@@ -768,12 +824,18 @@ def first_passage(
         :class:`FirstPassageResult` of the run up to the end of that chunk (walkers
         still running have ``steps = -1``, ``final_basin = -1`` and their current
         position; diverged ones ``final_basin = -2``).
+    langevin_opt.core.Interrupted
+        Ctrl-C (SIGINT), a :class:`KeyboardInterrupt`: on the CPU the run stops after
+        the compiled call it is in (a quarter of a second or so); ``step`` is the step
+        reached and ``partial_result`` the :class:`FirstPassageResult` so far (as for a
+        divergence).  On the GPU, a plain :class:`KeyboardInterrupt` between launches.
     """
     from ..cuda.backend import check_backend
 
     be = check_backend(backend)
     run = _validate(landscape, integrator, positions, basins, temperature, max_steps, seed,
                     start_basin, velocities, stream_offset, chunk, threads, progress, compact)
+    progress = check_progress("progress", progress, call="progress(step, n_running)")
     if be == "cuda":
         if not compact:
             raise ValueError("compact=False keeps the CPU's initial walker blocks; the GPU "

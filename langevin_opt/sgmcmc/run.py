@@ -18,19 +18,32 @@ run to the end; replica-exchange chains are (swaps), so all of them stop at that
 step.  Then :func:`run_chains` raises :class:`langevin_opt.core.DivergenceError`
 whose ``partial_result`` is the whole :class:`ChainResult` (samples kept before
 the failure, every chain's final state and ``status``).
+
+Ctrl-C: the loop runs as compiled chunks of about a quarter of a second (every array
+is indexed by global step, so the split changes no number); Ctrl-C stops at the end
+of a chunk and raises :class:`langevin_opt.core.Interrupted` whose ``partial_result``
+is the :class:`ChainResult` of the steps done.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from .._version import __version__
 from ..core import validation as _v
-from ..core.errors import DivergenceError
-from ..core.validation import check_int, check_per_item, check_seed, check_stream_offset
+from ..core.chunking import ChunkLoop, kernel_name
+from ..core.errors import DivergenceError, Interrupted
+from ..core.validation import (
+    check_int,
+    check_per_item,
+    check_progress,
+    check_seed,
+    check_stream_offset,
+)
 from ..datalandscape import DataLandscape
 from ..schedules import Schedule
 from . import kernels as KR
@@ -146,6 +159,7 @@ def run_chains(
     threads: int | None = None,
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    progress: bool | Callable[[int, int], object] = False,
     **settings: object,
 ) -> ChainResult:
     """Run ``C`` chains of an SG-MCMC method or optimiser on a data landscape.
@@ -193,6 +207,10 @@ def run_chains(
         a kill leaves the previous file or the complete new one.
     overwrite : bool
         Replace an existing ``out``.
+    progress : bool or callable
+        ``True``: a progress bar with ETA on stderr; a callable:
+        ``progress(done, n_steps)`` after every compiled chunk; ``False`` (default):
+        nothing.
     **settings
         Method fields when ``method`` is a name.
 
@@ -217,11 +235,17 @@ def run_chains(
         ``.index`` the first chain that diverged then, ``.partial_result`` the
         :class:`ChainResult` of the whole run (see the module docs; written to
         ``out`` first when given).
+    langevin_opt.core.Interrupted
+        Ctrl-C (SIGINT), a :class:`KeyboardInterrupt`: ``.step`` is the number of steps
+        done, ``.partial_result`` the :class:`ChainResult` of those steps (the samples
+        kept before ``.step``, every chain's state there; written to ``out`` first
+        when given).
     """
     seed = check_seed(seed)
     if out is not None and not overwrite and os.path.exists(out):  # before the run, not after
         raise FileExistsError(f"{os.fspath(out)} already exists; pass overwrite=True to replace "
                               "it")
+    progress = check_progress("progress", progress)
     if not isinstance(landscape, DataLandscape) and not all(
             hasattr(landscape, a) for a in ("energy_grad", "full_energy_grad", "data")):
         raise TypeError(f"landscape must be a DataLandscape, got {type(landscape).__name__}")
@@ -298,25 +322,45 @@ def run_chains(
     accepts = np.zeros(K1, dtype=np.int64)
     useed = np.uint64(seed)
     data = landscape.data
+    # the compiled loop runs in chunks of about a quarter of a second (Ctrl-C, progress):
+    # every array is indexed by global step, so the split changes no number
+    loop = ChunkLoop(n_steps, progress=progress, label="chains",
+                     key=("chains", kernel_name(landscape.energy_grad), m.code, C, P))
     with _v.threads(threads):
         if rex:
             run = KR.make_exchange_runner(landscape.energy_grad)
             ubuf = np.zeros(C)
-            run(theta, data, fwork, iwork, auxs, grad, ubuf, useed, np.int64(stream_offset),
-                np.int64(stream_offset // m.n_temps), np.int64(0), eta, temps, eta_fac, temp_fac,
-                hp, rec_idx, samples, energies, best_e, best_theta, status, attempts, accepts)
+            with loop:
+                for s, c in loop:
+                    run(theta, data, fwork, iwork, auxs, grad, ubuf, useed,
+                        np.int64(stream_offset), np.int64(stream_offset // m.n_temps),
+                        np.int64(s), eta, temps, eta_fac[s:s + c], temp_fac[s:s + c], hp,
+                        rec_idx[s:s + c], samples, energies, best_e, best_theta, status,
+                        attempts, accepts)
+                    if status.max() >= 0:
+                        break  # coupled chains: all stopped at that step
         else:
             run = KR.make_runner(landscape.energy_grad, m.code)
-            run(theta, data, fwork, iwork, aux, auxs, grad, useed, np.int64(stream_offset),
-                np.int64(0), eta, temps, eta_fac, temp_fac, hp, rec_idx, samples, energies,
-                best_e, best_theta, status)
+            held = _Stopped(C)
+            with loop:
+                for s, c in loop:
+                    run(theta, data, fwork, iwork, aux, auxs, grad, useed,
+                        np.int64(stream_offset), np.int64(s), eta, temps, eta_fac[s:s + c],
+                        temp_fac[s:s + c], hp, rec_idx[s:s + c], samples, energies, best_e,
+                        best_theta, status)
+                    held.update(status, (theta, aux, auxs, status, best_e, best_theta),
+                                (samples, energies))
         energy = np.zeros(C)
         KR.make_full_energy(landscape.full_energy_grad)(theta, data, fwork, iwork, grad, energy)
-    nfev = n_steps * (int(hp[1]) if m.kind == "entropy-sgd" else 1)
+    done = loop.done if loop.interrupted else n_steps
+    if done < n_steps:
+        kept = rec_steps < done
+        samples, rec_steps, energies = samples[kept], rec_steps[kept], energies[kept]
+    nfev = done * (int(hp[1]) if m.kind == "entropy-sgd" else 1)
     res = ChainResult(samples, rec_steps, energies, theta, energy, best_theta, best_e, temps,
                       attempts, accepts, status, nfev, ChainState(aux, auxs))
     if out is not None:
-        _write_h5md(out, overwrite, landscape, m, res, seed=seed, n_steps=n_steps,
+        _write_h5md(out, overwrite, landscape, m, res, seed=seed, n_steps=done,
                     burn_in=burn_in, thin=thin, stream_offset=stream_offset, schedule=schedule,
                     lr_schedule=lr_schedule)
     failed = status >= 0
@@ -328,6 +372,9 @@ def run_chains(
             f"{int(np.sum(failed))} of {C} chain(s) diverged); reduce step_size, see "
             ".partial_result.status",
             step, c, res)
+    if loop.interrupted:
+        raise Interrupted(f"interrupted after {done} of {n_steps} steps (Ctrl-C); "
+                          ".partial_result holds the chains there", done, res)
     return res
 
 
@@ -369,3 +416,44 @@ def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLa
             rec.frames(res.steps, res.samples)
             rec.observables(res.steps, energy=res.energies)
 
+
+
+class _Stopped:
+    """Keeps the chains that diverged in an earlier chunk as the unsplit loop leaves them.
+
+    The compiled loop stops a chain at the step its energy became non-finite and never
+    touches it again.  A later chunk starts it anew (from its non-finite state); this
+    puts back what that chunk changed: parameters, method state, status, best state
+    and the samples and energies kept for it.
+    """
+
+    def __init__(self, n_chains: int) -> None:
+        self.mask = np.zeros(n_chains, dtype=bool)
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.first: list[np.ndarray] = []   # saved rows of the chain-first arrays
+        self.second: list[np.ndarray] = []  # saved columns of the chain-second arrays
+
+    def update(self, status: np.ndarray, chain_first: tuple, chain_second: tuple) -> None:
+        """Put back the stopped chains, then remember the ones that stopped in this chunk.
+
+        Parameters
+        ----------
+        status : numpy.ndarray of int64, shape (C,)
+            ``-1`` or the step at which a chain stopped (one of ``chain_first``).
+        chain_first : tuple of numpy.ndarray
+            Arrays with the chain as first axis (``theta``, ``aux``, ``status``, ...).
+        chain_second : tuple of numpy.ndarray
+            Arrays with the chain as second axis (``samples``, ``energies``).
+        """
+        idx = self.rows
+        if idx.size:
+            for a, v in zip(chain_first, self.first, strict=True):
+                a[idx] = v
+            for a, v in zip(chain_second, self.second, strict=True):
+                a[:, idx] = v
+        new = (status >= 0) & ~self.mask
+        if new.any():
+            self.mask |= new
+            self.rows = idx = np.flatnonzero(self.mask)
+            self.first = [a[idx].copy() for a in chain_first]
+            self.second = [a[:, idx].copy() for a in chain_second]
