@@ -60,7 +60,7 @@ import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["cache_dir", "caching_enabled", "clear_cache", "compile_stats", "specialize"]
+__all__ = ["cache_dir", "caching_enabled", "clear_cache", "compile_stats", "specialize", "twin"]
 
 _PKG_ROOT = Path(__file__).resolve().parents[1]
 _LOCK = threading.Lock()
@@ -334,6 +334,35 @@ def compile_stats() -> dict[str, int]:
                 hits += sum(st.cache_hits.values())
                 misses += sum(st.cache_misses.values())
     return {"hits": hits, "misses": misses, "modules": len(_MODULES)}
+
+
+def twin(fn: Callable, name: str) -> Callable:
+    """A copy of the plain function ``fn`` named ``name``, to compile the same source twice.
+
+    Numba's disk cache files a function under its source file, qualified name and
+    first line, and keys the entries by argument types and bytecode, *not* by the
+    compile options.  So ``njit(parallel=True, cache=True)(f)`` and
+    ``njit(cache=True)(f)`` share one index and load each other's code (measured
+    with Numba 0.68: the serial dispatcher reports a cache hit on the parallel
+    machine code).  Compile the second variant from a twin with its own name.
+
+    Parameters
+    ----------
+    fn : function
+        A plain Python function (not a dispatcher).
+    name : str
+        The twin's ``__name__`` and ``__qualname__``.
+
+    Returns
+    -------
+    function
+        Same code, globals, defaults and closure as ``fn``.
+    """
+    g = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    g.__qualname__ = name
+    g.__kwdefaults__ = fn.__kwdefaults__
+    g.__doc__ = fn.__doc__
+    return g
 
 
 def import_template_default(name: str) -> Callable[..., object]:

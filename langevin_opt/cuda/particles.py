@@ -158,7 +158,7 @@ def replica_kernels(pair: Callable, D: int) -> dict[str, Callable]:
         f = F[r]
         base = streams[r] * n
         # one thread per replica: the device variant of the CPU's prange over replicas
-        # (particles.dynamics._make_batch "run"), kept as its own loop because the
+        # (particles._replica_template "run"), kept as its own loop because the
         # device has no bonds and exits a thread where the CPU continues its prange; the
         # per-atom math and the force loop are the shared sources
         for s in range(n_steps):

@@ -43,13 +43,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from ..core.errors import DivergenceError
 from ..core.validation import check_int, check_positive, check_seed
 from ..datalandscape import DataLandscape
-from ..rng import PURPOSE_NOISE, normal2
 
 __all__ = [
     "LocalEntropy",
@@ -320,40 +318,16 @@ class LocalEntropy:
         return -self.msd / (2.0 * self.temperature)
 
 
-@numba.njit
-def _local_langevin(fe, theta, data, fw, iw, g, xp, gamma, temp, eta, n_steps, burn_in, seed,
-                    chain, mu, stats):
-    P = theta.shape[0]
-    h = P // 2
-    for p in range(P):
-        xp[p] = theta[p]
-    s = math.sqrt(2.0 * eta * temp)
-    for t in range(n_steps):
-        u = fe(xp, data, fw, iw, g)
-        if not math.isfinite(u):
-            return t  # first step at a non-finite energy (nothing of it is averaged)
-        if t >= burn_in:
-            d2 = 0.0
-            for p in range(P):
-                d = xp[p] - theta[p]
-                d2 += d * d
-                mu[p] += xp[p]
-            stats[0] += d2
-            stats[1] += u
-            stats[2] += 1.0
-        for p in range(P):
-            g[p] += gamma * (xp[p] - theta[p])
-        for q in range(h):
-            z0, z1 = normal2(seed, chain, t, q, PURPOSE_NOISE)
-            xp[q] = xp[q] - eta * g[q] + s * z0
-            xp[h + q] = xp[h + q] - eta * g[h + q] + s * z1
-        if P % 2:
-            z0, z1 = normal2(seed, chain, t, h, PURPOSE_NOISE)
-            xp[P - 1] = xp[P - 1] - eta * g[P - 1] + s * z0
-    for p in range(P):
-        if not math.isfinite(xp[p]):
-            return n_steps
-    return -1
+_LOCAL: dict = {}
+
+
+def _local_langevin(fe):
+    """The compiled local-entropy chain for ``fe`` (:mod:`._flatness_template`, memoized)."""
+    if fe not in _LOCAL:
+        from ..core.jitcache import specialize
+
+        _LOCAL[fe] = specialize("langevin_opt.nn._flatness_template", {"fe": fe}).local_langevin
+    return _LOCAL[fe]
 
 
 def local_entropy(landscape: DataLandscape, theta: np.ndarray, gamma: float, *,
@@ -416,9 +390,10 @@ def local_entropy(landscape: DataLandscape, theta: np.ndarray, gamma: float, *,
     stats = np.zeros(3)
     g = np.zeros(e.P)
     xp = np.zeros(e.P)
+    run = _local_langevin(landscape.full_energy_grad)
     for c in range(n_chains):
-        bad = _local_langevin(landscape.full_energy_grad, th, landscape.data, e.fw, e.iw, g, xp,
-                              gamma, temp, eta, n_steps, burn, np.uint64(seed), c, mu, stats)
+        bad = run(th, landscape.data, e.fw, e.iw, g, xp, gamma, temp, eta, n_steps, burn,
+                  np.uint64(seed), c, mu, stats)
         if bad >= 0:
             raise DivergenceError(
                 f"local_entropy: non-finite energy or position at step {bad} for chain {c} "

@@ -68,6 +68,7 @@ from numba import prange
 from ..core.chunking import ChunkLoop, kernel_name
 from ..core.codes import BAOAB, OVERDAMPED, VELOCITY_VERLET
 from ..core.errors import DivergenceError, Interrupted
+from ..core.jitcache import twin
 from ..core.validation import (
     check_choice,
     check_int,
@@ -83,15 +84,12 @@ from ..rng import PURPOSE_SWAP, uniform2
 from ..schedules import Constant, Schedule
 from ..storage.recording import Recorder
 from ._update import all_finite as _all_finite
-from ._update import container_wall as _container_wall
 from ._update import first_half_atom as _first_half_atom
 from ._update import friction_factor
 from ._update import kick_atom as _kick_atom
 from ._update import kinetic as _kinetic
 from ._update import mb_fill as _mb_fill
 from .fire import FIRE, MinimizeResult, fire_loop, fire_settings
-from .fire import fire_fmax2 as _fire_fmax2
-from .fire import fire_step as _fire_step
 from .forces import (
     _as_terms,
     _check_bond,
@@ -255,11 +253,13 @@ def _kick_py(v, f, minv, h):
 
 # threaded versions for large systems, serial ones below PARALLEL_MIN_ATOMS (where
 # fork/join costs more than the work); every atom's update is independent, so both
-# give bit-identical results
+# give bit-identical results.  The serial ones compile twins of the sources: Numba's
+# disk cache files a function by name and line, not by its options, so the two
+# variants of one function would load each other's machine code
 _first_half = numba.njit(parallel=True, **_JIT)(_first_half_py)
 _kick = numba.njit(parallel=True, **_JIT)(_kick_py)
-_first_half_serial = numba.njit(**_JIT)(_first_half_py)
-_kick_serial = numba.njit(**_JIT)(_kick_py)
+_first_half_serial = numba.njit(**_JIT)(twin(_first_half_py, "_first_half_serial_py"))
+_kick_serial = numba.njit(**_JIT)(twin(_kick_py, "_kick_serial_py"))
 
 
 def _c1(integrator, dt: float) -> float:
@@ -1004,97 +1004,24 @@ class ReplicaState(NamedTuple):
     step: int
 
 
-def _make_batch(pair, bond, D: int) -> dict:
-    all_pairs = pair_kernels(pair, D).all_pairs
-    bonds = bond_kernels(bond, D).bonds
-
-    @numba.njit(inline="always", nogil=True, error_model="numpy")
-    def forces(x, species, ptab, S, blist, btab, box, periodic, wall, F):
-        for i in range(x.shape[0]):
-            for k in range(D):
-                F[i, k] = 0.0
-        e, w = all_pairs(x, species, ptab, S, box, periodic, F)
-        e2, w2 = bonds(x, blist, btab, box, periodic, F)
-        e += e2
-        w += w2
-        if wall[1] > 0.0:
-            e, w = _container_wall(x, wall, F, e, w)
-        return e, w
-
-    @numba.njit(parallel=True, nogil=True, error_model="numpy")
-    def run(code, X, V, F, E, W, minv, species, ptab, S, blist, btab, box, periodic, wall,
-            dt, c1, temps, tfac, seed, streams, step0, n_steps, status):
-        # cuda.particles.replica_kernels "run" repeats this loop as its one-thread-per-
-        # replica device variant (same per-atom sources, same order, same checks)
-        n = X.shape[1]
-        for r in prange(X.shape[0]):
-            if status[r] >= 0:
-                continue
-            x = X[r]
-            v = V[r]
-            f = F[r]
-            base = streams[r] * n
-            for s in range(n_steps):
-                T = temps[r] * tfac[s]
-                step = step0 + s
-                for i in range(n):
-                    _first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, base + i, step)
-                e, w = forces(x, species, ptab, S, blist, btab, box, periodic, wall, f)
-                if code != _OVERDAMPED:
-                    for i in range(n):
-                        _kick_atom(i, v, f, minv, 0.5 * dt)
-                E[r] = e
-                W[r] = w
-                # the virial catches infinite forces at a finite energy (LJ's r^-14 force
-                # overflows before its r^-12 energy; the next step's infinite positions
-                # would drop out of every pair sum)
-                if not (math.isfinite(e) and math.isfinite(w)):
-                    status[r] = step + 1
-                    break
-
-    @numba.njit(parallel=True, nogil=True, error_model="numpy")
-    def evaluate(X, F, E, W, species, ptab, S, blist, btab, box, periodic, wall):
-        for r in prange(X.shape[0]):
-            e, w = forces(X[r], species, ptab, S, blist, btab, box, periodic, wall, F[r])
-            E[r] = e
-            W[r] = w
-
-    @numba.njit(parallel=True, nogil=True, error_model="numpy")
-    def fire(X, E, steps, conv, species, ptab, S, blist, btab, box, periodic, wall, prm,
-             max_steps):
-        n = X.shape[1]
-        f2 = prm[8] * prm[8]
-        for r in prange(X.shape[0]):
-            x = X[r]
-            v = np.zeros((n, D))
-            f = np.zeros((n, D))
-            st = np.empty(3)
-            st[0] = prm[0]
-            st[1] = prm[5]
-            st[2] = 0.0
-            e, _ = forces(x, species, ptab, S, blist, btab, box, periodic, wall, f)
-            it = 0
-            while it < max_steps and _fire_fmax2(f) >= f2:
-                _fire_step(x, v, f, st, prm)
-                e, _ = forces(x, species, ptab, S, blist, btab, box, periodic, wall, f)
-                it += 1
-                if not math.isfinite(e):
-                    break
-            E[r] = e
-            steps[r] = it
-            conv[r] = _fire_fmax2(f) < f2
-
-    return {"run": run, "evaluate": evaluate, "fire": fire}
-
-
 _BATCH: dict = {}
+_BATCH_KERNELS = ("run", "evaluate", "fire")
 
 
 def _batch_kernels(pair, bond, D: int) -> dict:
+    """The replica kernels for a pair and a bond function (:mod:`._replica_template`).
+
+    Specialised once per process; each kernel compiles on its first call and, for
+    pair functions defined at module level (the built-in ones), is cached on disk.
+    """
     key = (id(pair), id(bond), D)
     hit = _BATCH.get(key)
-    if hit is None:
-        hit = (pair, bond, _make_batch(pair, bond, D))
+    if hit is None or hit[0] is not pair or hit[1] is not bond:
+        from ..core.jitcache import specialize
+
+        mod = specialize("langevin_opt.particles._replica_template",
+                         {"pair": pair, "bond": bond, "D": int(D)})
+        hit = (pair, bond, {name: getattr(mod, name) for name in _BATCH_KERNELS})
         _BATCH[key] = hit
     return hit[2]
 

@@ -11,7 +11,11 @@ box and positions) and the full pressure ``P = (2 K + W) / (d V)``.
 Kernels
 -------
 For every pair function (:mod:`langevin_opt.particles.potentials`) and
-dimension, :func:`pair_kernels` compiles (lazily, once per process):
+dimension, :func:`pair_kernels` specialises the kernel template
+:mod:`langevin_opt.particles._force_template` (once per process; each kernel
+compiles on its first call, and for pair functions defined at module level, such
+as the built-in ones, its machine code is cached on disk by
+:mod:`langevin_opt.core.jitcache`):
 
 ``neighbor(x, arrays, half_skin2, table, n_species, scratch, F, accumulate)
 -> (ok, energy, virial, max_disp2)``
@@ -43,13 +47,14 @@ of the neighbor list (``ok = False``) needs a return to Python.
 
 from __future__ import annotations
 
+import builtins
 import math
+import types
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from numba import prange
 
 from ..core.validation import check_int
 from .neighbors import NeighborList
@@ -73,9 +78,6 @@ __all__ = [
     "degrees_of_freedom",
     "pressure",
 ]
-
-_JIT = {"nogil": True, "error_model": "numpy", "_nrt": False}
-
 
 class ForceResult(NamedTuple):
     """Energy, forces and virial of one configuration.
@@ -127,21 +129,30 @@ class BondKernels(NamedTuple):
 
 
 # ---------------------------------------------------------------------------
-# Kernel factories
+# Kernels: one specialised template module per (pair function, dimension)
 # ---------------------------------------------------------------------------
-@numba.njit(inline="always", **_JIT)
-def _np_rint(t):
-    # nearest integer (ties to even) for the CPU minimum image
-    return np.rint(t)
+_TEMPLATE = "langevin_opt.particles._force_template"
+
+
+def _rebind(fn: Callable, name: str, pair: Callable, rint: Callable | None, D: int) -> Callable:
+    """``fn``'s code with the globals ``pair``, ``rint``, ``D`` (a plain Python function)."""
+    g = {"__builtins__": builtins, "__name__": __name__, "np": np, "pair": pair, "rint": rint,
+         "D": D}
+    out = types.FunctionType(fn.__code__, g, name)
+    out.__qualname__ = name
+    return out
 
 
 def all_pairs_source(pair: Callable, rint: Callable, D: int) -> Callable:
     """Python source of the serial all-pairs loop, for the CPU and the CUDA backend.
 
-    The CPU compiles it with ``numba.njit`` and ``rint = np.rint``
-    (:attr:`PairKernels.all_pairs`); the CUDA replica kernels
+    The CPU kernels compile it with ``numba.njit`` and ``rint = np.rint``
+    (:attr:`PairKernels.all_pairs`, the replica kernels of
+    :mod:`langevin_opt.particles.dynamics`); the CUDA replica kernels
     (:mod:`langevin_opt.cuda.particles`) compile it for the device with their own
-    ``rint`` (``floor(t + 1/2)``, as numba-cuda lacks ``np.rint``).
+    ``rint`` (``floor(t + 1/2)``, as numba-cuda lacks ``np.rint``).  The code is
+    ``all_pairs_py`` of the kernel template :mod:`._force_template`, with the three
+    names rebound as globals.
 
     Parameters
     ----------
@@ -158,296 +169,46 @@ def all_pairs_source(pair: Callable, rint: Callable, D: int) -> Callable:
         ``all_pairs(x, species, table, S, box, periodic, F) -> (energy, virial)``:
         adds the pair forces to ``F`` (shape ``(N, D)``) in index order.
     """
+    from . import _force_template as tpl
 
-    def all_pairs(x, species, table, S, box, periodic, F):
-        # the pair displacement below repeats ``pair_update``'s on purpose: this loop keeps
-        # atom i's force in registers and writes F directly (serial, no slot arrays), and
-        # the replica kernels (CPU and CUDA) inline it; both orders of operations are
-        # pinned bit for bit
-        n = x.shape[0]
-        e = 0.0
-        w = 0.0
-        bx = box[0]
-        by = box[1]
-        bz = box[D - 1]
-        for i in range(n - 1):
-            xi = x[i, 0]
-            yi = x[i, 1]
-            zi = x[i, D - 1]
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            base = species[i] * S
-            for j in range(i + 1, n):
-                dx = xi - x[j, 0]
-                dy = yi - x[j, 1]
-                if periodic:
-                    dx -= bx * rint(dx / bx)
-                    dy -= by * rint(dy / by)
-                r2 = dx * dx + dy * dy
-                dz = 0.0
-                if D == 3:
-                    dz = zi - x[j, 2]
-                    if periodic:
-                        dz -= bz * rint(dz / bz)
-                    r2 += dz * dz
-                u, f = pair(r2, table[base + species[j]])
-                e += u
-                w += f * r2
-                gx = f * dx
-                gy = f * dy
-                fx += gx
-                fy += gy
-                F[j, 0] -= gx
-                F[j, 1] -= gy
-                if D == 3:
-                    gz = f * dz
-                    fz += gz
-                    F[j, 2] -= gz
-            F[i, 0] += fx
-            F[i, 1] += fy
-            if D == 3:
-                F[i, 2] += fz
-        return e, w
+    return _rebind(tpl.all_pairs_py, "all_pairs", pair, rint, D)
 
-    return all_pairs
+
+def bonds_source(pair: Callable, D: int) -> Callable:
+    """Python source of the bonded-terms loop (:attr:`BondKernels.bonds`) for ``pair``.
+
+    Parameters
+    ----------
+    pair : callable
+        Scalar pair function of the bonds.
+    D : int
+        Dimension (2 or 3).
+
+    Returns
+    -------
+    function
+        ``bonds(x, bonds, table, box, periodic, F) -> (energy, virial)``.
+    """
+    from . import _force_template as tpl
+
+    return _rebind(tpl.bonds_py, "bonds", pair, None, D)
+
+
+def _kernel_module(pair: Callable, dim: int):
+    from ..core.jitcache import specialize
+
+    return specialize(_TEMPLATE, {"pair": pair, "D": int(dim)})
 
 
 def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
-    @numba.njit(inline="always", **_JIT)
-    def pair_update(t, p, xi, yi, zi, xs, fs, wrapped, bx, by, bz):
-        # one half-list pair (s, t): returns (u, virial, force on s); subtracts from fs[t]
-        dx = xi - xs[t, 0]
-        dy = yi - xs[t, 1]
-        if wrapped:
-            dx -= bx * np.rint(dx / bx)
-            dy -= by * np.rint(dy / by)
-        r2 = dx * dx + dy * dy
-        dz = 0.0
-        if D == 3:
-            dz = zi - xs[t, 2]
-            if wrapped:
-                dz -= bz * np.rint(dz / bz)
-            r2 += dz * dz
-        u, f = pair(r2, p)
-        gx = f * dx
-        gy = f * dy
-        fs[t, 0] -= gx
-        fs[t, 1] -= gy
-        gz = 0.0
-        if D == 3:
-            gz = f * dz
-            fs[t, 2] -= gz
-        return u, f * r2, gx, gy, gz
-
-    @numba.njit(**_JIT)
-    def rows(lo, hi, xs, fs, ssp, row_start, row_wrap, row_end, nbr, table, S, box):
-        # Half-list rows lo..hi-1 (slot order); adds into fs.  Segment 0 of a row needs
-        # no image shift, segment 1 (pairs across a box face) the minimum image.  Slot
-        # and table indices are unsigned (no negative-index wraparound code), and one
-        # species hoists the parameter row out of the loop.
-        e = 0.0
-        w = 0.0
-        bx = box[0]
-        by = box[1]
-        bz = box[D - 1]
-        us = np.uint64(S)
-        p0 = table[0]
-        for s in range(lo, hi):
-            xi = xs[s, 0]
-            yi = xs[s, 1]
-            zi = xs[s, D - 1]
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            base = np.uint64(ssp[s]) * us
-            for seg in range(2):
-                if seg == 0:
-                    k0 = np.uint64(row_start[s])
-                    k1 = np.uint64(row_wrap[s])
-                else:
-                    k0 = np.uint64(row_wrap[s])
-                    k1 = np.uint64(row_end[s])
-                wrapped = seg == 1
-                if S == 1:
-                    for kk in range(k0, k1):
-                        t = np.uint64(nbr[kk])
-                        u, v, gx, gy, gz = pair_update(t, p0, xi, yi, zi, xs, fs, wrapped,
-                                                       bx, by, bz)
-                        e += u
-                        w += v
-                        fx += gx
-                        fy += gy
-                        fz += gz
-                else:
-                    for kk in range(k0, k1):
-                        t = np.uint64(nbr[kk])
-                        p = table[base + np.uint64(ssp[t])]
-                        u, v, gx, gy, gz = pair_update(t, p, xi, yi, zi, xs, fs, wrapped,
-                                                       bx, by, bz)
-                        e += u
-                        w += v
-                        fx += gx
-                        fy += gy
-                        fz += gz
-            fs[s, 0] += fx
-            fs[s, 1] += fy
-            if D == 3:
-                fs[s, 2] += fz
-        return e, w
-
-    def _neighbor(x, nl, half_skin2, table, S, scratch, F, accumulate):
-        sa = nl.slot_atom
-        ssp = nl.slot_species
-        ref = nl.ref
-        row_start = nl.row_start
-        row_wrap = nl.row_wrap
-        row_end = nl.row_end
-        nbr = nl.nbr
-        chunk_start = nl.chunk_start
-        phase_start = nl.phase_start
-        unit_start = nl.unit_start
-        ranges = nl.ranges
-        box = nl.box
-        periodic = nl.periodic
-        xs = scratch.xs
-        fs = scratch.fs
-        unit_e = scratch.unit_e
-        unit_w = scratch.unit_w
-        chunk_d = scratch.chunk_d
-        nc = chunk_start.shape[0] - 1
-        # 1. gather positions into slot order (continuous around the build positions),
-        #    zero the slot forces, largest displacement per chunk.  The displacement
-        #    loop repeats ``neighbors._max_disp2`` on purpose: fused with the gather it
-        #    costs no second pass over the positions every step
-        for q in prange(nc):
-            m = 0.0
-            for s in range(chunk_start[q], chunk_start[q + 1]):
-                a = sa[s]
-                r2 = 0.0
-                for k in range(D):
-                    v = x[a, k]
-                    d = v - ref[s, k]
-                    if periodic:
-                        shift = box[k] * np.rint(d / box[k])
-                        v -= shift
-                        d -= shift
-                    xs[s, k] = v
-                    fs[s, k] = 0.0
-                    r2 += d * d
-                if r2 > m:
-                    m = r2
-            chunk_d[q] = m
-        dmax = 0.0
-        for q in range(nc):
-            if chunk_d[q] > dmax:
-                dmax = chunk_d[q]
-        if dmax > half_skin2:
-            return False, 0.0, 0.0, dmax
-        # 2. the four colours in turn; units of one colour write disjoint atoms, so the
-        #    thread that runs a unit does not matter.  Every worker replays the same
-        #    greedy assignment (units sorted by decreasing work, each to the least
-        #    loaded worker) and runs its own units.
-        nw = min(numba.get_num_threads(), scratch.loads.shape[0])
-        for p in range(4):
-            for wk in prange(nw):
-                loads = scratch.loads[wk]
-                for j in range(nw):
-                    loads[j] = 0
-                for u in range(phase_start[p], phase_start[p + 1]):
-                    best = 0
-                    for j in range(1, nw):
-                        if loads[j] < loads[best]:
-                            best = j
-                    loads[best] += nl.unit_work[u] + 1
-                    if best != wk:
-                        continue
-                    e = 0.0
-                    w = 0.0
-                    for r in range(unit_start[u], unit_start[u + 1]):
-                        de, dw = rows(ranges[r, 0], ranges[r, 1], xs, fs, ssp, row_start,
-                                      row_wrap, row_end, nbr, table, S, box)
-                        e += de
-                        w += dw
-                    unit_e[u] = e
-                    unit_w[u] = w
-        # 3. scatter forces to atom order; fixed-order sums of energy and virial
-        for q in prange(nc):
-            for s in range(chunk_start[q], chunk_start[q + 1]):
-                a = sa[s]
-                for k in range(D):
-                    if accumulate:
-                        F[a, k] += fs[s, k]
-                    else:
-                        F[a, k] = fs[s, k]
-        e = 0.0
-        w = 0.0
-        for u in range(unit_e.shape[0]):
-            e += unit_e[u]
-            w += unit_w[u]
-        return True, e, w, dmax
-
-    all_pairs = numba.njit(**_JIT)(all_pairs_source(pair, _np_rint, D))
-
-    @numba.njit(parallel=True, **_JIT)
-    def batch_all_pairs(X, species, table, S, box, periodic, E, F, W):
-        for r in prange(X.shape[0]):
-            Fr = F[r]
-            for i in range(X.shape[1]):
-                for k in range(D):
-                    Fr[i, k] = 0.0
-            e, w = all_pairs(X[r], species, table, S, box, periodic, Fr)
-            E[r] = e
-            W[r] = w
-
-    return PairKernels(
-        neighbor=numba.njit(parallel=True, **_JIT)(_neighbor),
-        neighbor_serial=numba.njit(**_JIT)(_neighbor),
-        all_pairs=all_pairs,
-        batch_all_pairs=batch_all_pairs,
-    )
+    m = _kernel_module(pair, D)
+    return PairKernels(neighbor=m.neighbor, neighbor_serial=m.neighbor_serial,
+                       all_pairs=m.all_pairs, batch_all_pairs=m.batch_all_pairs)
 
 
 def _make_bond_kernels(pair: Callable, D: int) -> BondKernels:
-    @numba.njit(**_JIT)
-    def bonds(x, bl, table, box, periodic, F):
-        e = 0.0
-        w = 0.0
-        for b in range(bl.shape[0]):
-            i = bl[b, 0]
-            j = bl[b, 1]
-            dx = x[i, 0] - x[j, 0]
-            dy = x[i, 1] - x[j, 1]
-            if periodic:
-                dx -= box[0] * np.rint(dx / box[0])
-                dy -= box[1] * np.rint(dy / box[1])
-            r2 = dx * dx + dy * dy
-            dz = 0.0
-            if D == 3:
-                dz = x[i, 2] - x[j, 2]
-                if periodic:
-                    dz -= box[2] * np.rint(dz / box[2])
-                r2 += dz * dz
-            u, f = pair(r2, table[b])
-            e += u
-            w += f * r2
-            F[i, 0] += f * dx
-            F[i, 1] += f * dy
-            F[j, 0] -= f * dx
-            F[j, 1] -= f * dy
-            if D == 3:
-                F[i, 2] += f * dz
-                F[j, 2] -= f * dz
-        return e, w
-
-    @numba.njit(parallel=True, **_JIT)
-    def batch_bonds(X, bl, table, box, periodic, E, F, W):
-        for r in prange(X.shape[0]):
-            e, w = bonds(X[r], bl, table, box, periodic, F[r])
-            E[r] += e
-            W[r] += w
-
-    return BondKernels(bonds=bonds, batch_bonds=batch_bonds)
+    m = _kernel_module(pair, D)
+    return BondKernels(bonds=m.bonds, batch_bonds=m.batch_bonds)
 
 
 _PAIR_KERNELS: dict[tuple[int, int], tuple[Callable, PairKernels]] = {}
@@ -460,6 +221,12 @@ def _pair_fn(potential_or_pair) -> Callable:
 
 def pair_kernels(potential, dim: int) -> PairKernels:
     """Compiled non-bonded kernels for a potential's pair function (built once per process).
+
+    The kernels come from a specialised template module
+    (:func:`langevin_opt.core.jitcache.specialize`): for the built-in potentials and
+    pair functions defined at module level, their machine code is cached on disk;
+    other pair functions (closures, lambdas) get the same kernels uncached.  Each
+    kernel compiles on its first call.
 
     Parameters
     ----------
@@ -477,6 +244,8 @@ def pair_kernels(potential, dim: int) -> PairKernels:
 
 def bond_kernels(potential, dim: int) -> BondKernels:
     """Compiled bonded kernels for a potential's pair function (built once per process).
+
+    Cached on disk as :func:`pair_kernels`.
 
     Parameters
     ----------
@@ -545,6 +314,9 @@ class ForceScratch(NamedTuple):
     loads : numpy.ndarray of int64, shape (T, T)
         Per-worker work tallies of the unit assignment (``T`` = the maximum
         number of threads, ``numba.config.NUMBA_NUM_THREADS``).
+    workers : numpy.ndarray of int64, shape (1,)
+        Threads to spread the work units over (``numba.get_num_threads()`` of the
+        caller, set by :func:`make_scratch`; results do not depend on it).
     """
 
     xs: np.ndarray
@@ -553,10 +325,14 @@ class ForceScratch(NamedTuple):
     unit_w: np.ndarray
     chunk_d: np.ndarray
     loads: np.ndarray
+    workers: np.ndarray
 
 
 def make_scratch(neighbors: NeighborList) -> ForceScratch:
     """Scratch arrays for the neighbor kernel, cached on the list while its shape lasts.
+
+    Call it before every kernel call: it also records the caller's current thread
+    count (``workers``).
 
     Parameters
     ----------
@@ -576,8 +352,10 @@ def make_scratch(neighbors: NeighborList) -> ForceScratch:
             scr.chunk_d.shape[0] != chunks):
         t = max(1, numba.config.NUMBA_NUM_THREADS)
         scr = ForceScratch(np.empty((n, d)), np.empty((n, d)), np.empty(units),
-                           np.empty(units), np.empty(chunks), np.zeros((t, t), dtype=np.int64))
+                           np.empty(units), np.empty(chunks), np.zeros((t, t), dtype=np.int64),
+                           np.ones(1, dtype=np.int64))
         neighbors._force_scratch = scr
+    scr.workers[0] = numba.get_num_threads()
     return scr
 
 

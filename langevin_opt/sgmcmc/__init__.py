@@ -29,7 +29,6 @@ Example
 True
 """
 
-from .diagnostics import autocorr_time, ess, split_rhat
 from .methods import (
     METHODS,
     PSGLD,
@@ -78,3 +77,15 @@ __all__ = [
     "make_linear_data",
     "make_logistic_data",
 ]
+
+#: re-exported lazily from :mod:`.diagnostics`: it imports SciPy (half a second), which a
+#: run does not need
+_DIAGNOSTICS = ("autocorr_time", "ess", "split_rhat")
+
+
+def __getattr__(name: str) -> object:
+    if name in _DIAGNOSTICS:
+        from . import diagnostics
+
+        return getattr(diagnostics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

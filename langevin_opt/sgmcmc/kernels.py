@@ -24,8 +24,11 @@ swap test, which runs serially, so results are bit-identical for any number of
 threads and any number of chains run together (pass ``chain0``).
 
 One runner is compiled per ``(energy_grad dispatcher, method code)`` pair: the
-factory captures both as closure constants (so the method's branches fold
-away and the energy is inlined) and is memoized per pair.
+kernel template :mod:`._template` is specialised for both
+(:func:`langevin_opt.core.jitcache.specialize`: compile-time constants, so the
+method's branches fold away and the energy is inlined), memoized per pair, and
+for landscape functions defined at module level (the built-in models and
+networks) cached on disk across processes.
 """
 
 from __future__ import annotations
@@ -34,10 +37,8 @@ import math
 from collections.abc import Callable
 
 import numba
-import numpy as np
-from numba import prange
 
-from ..rng import PURPOSE_NOISE, PURPOSE_SWAP, normal2, uniform2
+from ..rng import PURPOSE_NOISE, normal2
 from .methods import K_CSGLD, K_ENTROPY, K_PSGLD, K_RESGLD, K_SGD, K_SGHMC, K_SGLD
 
 __all__ = ["swap_log_ratio", "update", "make_runner", "make_exchange_runner", "make_full_energy"]
@@ -211,10 +212,21 @@ def _keep(r, c, th, u, samples, energies, best_e, best_theta):
 _RUNNERS: dict = {}
 _EXCHANGE: dict = {}
 _FULL: dict = {}
+_TEMPLATE = "langevin_opt.sgmcmc._template"
+
+
+def _specialize(bindings: dict):
+    from ..core.jitcache import specialize
+
+    return specialize(_TEMPLATE, bindings)
 
 
 def make_runner(energy_grad: Callable, kind: int) -> Callable:
     """Compiled multi-chain loop of an independent-chain method (memoized).
+
+    The loop comes from the kernel template :mod:`._template` specialised for
+    ``energy_grad`` and ``kind``; for an ``energy_grad`` defined at module level (the
+    built-in models and networks) its machine code is cached on disk.
 
     Parameters
     ----------
@@ -233,105 +245,10 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
         ``U~`` the step evaluated there), or ``-1``.
     """
     key = (energy_grad, int(kind))
-    if key in _RUNNERS:
-        return _RUNNERS[key]
-    kind_c = int(kind)
-
-    # The two loops below open alike (per-chain row views) but are kept apart on purpose:
-    # each is compiled only for the methods that need it, and Entropy-SGD's nested inner
-    # loop would otherwise be compiled (and kept from vectorizing) for every method.
-    if kind_c == K_ENTROPY:
-        @numba.njit(parallel=True)
-        def run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0, eta, temps,
-                eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e, best_theta, status):
-            n_chains, n_par = theta.shape
-            n_steps = eta_fac.shape[0]
-            for c in prange(n_chains):
-                th = theta[c]
-                g = grad[c]
-                fw = fwork[c]
-                iw = iwork[c]
-                ax = aux[c]
-                stream = chain0 + c
-                for t in range(n_steps):
-                    gs = step0 + t
-                    e = eta[c] * eta_fac[t]
-                    temp = temps[c] * temp_fac[t]
-                    inner = np.int64(hp[1])
-                    eta_in = hp[0]
-                    gam = hp[2] * (1.0 + hp[3]) ** gs
-                    b1 = hp[4]
-                    mom = hp[5]
-                    xp = ax[0:n_par]
-                    mu = ax[n_par:2 * n_par]
-                    mb = ax[2 * n_par:3 * n_par]
-                    for p in range(n_par):
-                        xp[p] = th[p]
-                        mu[p] = th[p]
-                    u = 0.0
-                    sn = math.sqrt(2.0 * eta_in * temp) if temp > 0.0 else 0.0
-                    for ll in range(inner):
-                        ui = energy_grad(xp, data, fw, iw, seed, stream, gs * inner + ll, g)
-                        if ll == 0:
-                            u = ui
-                            _keep(rec_idx[t], c, th, u, samples, energies, best_e, best_theta)
-                        if not math.isfinite(ui):
-                            u = ui
-                            break
-                        hh = (n_par + 1) // 2
-                        st = gs * inner + ll
-                        for q in range(n_par // 2):
-                            a = 0.0
-                            b = 0.0
-                            if temp > 0.0:
-                                a, b = normal2(seed, stream, st, q, PURPOSE_NOISE)
-                            _entropy_elem(th, g, xp, mu, q, a, gam, eta_in, sn, b1)
-                            _entropy_elem(th, g, xp, mu, q + hh, b, gam, eta_in, sn, b1)
-                        if n_par % 2 == 1:
-                            a = 0.0
-                            if temp > 0.0:
-                                a, b = normal2(seed, stream, st, hh - 1, PURPOSE_NOISE)
-                            _entropy_elem(th, g, xp, mu, hh - 1, a, gam, eta_in, sn, b1)
-                    if not math.isfinite(u):
-                        status[c] = gs
-                        break
-                    for p in range(n_par):
-                        df = th[p] - mu[p]
-                        if mom > 0.0:
-                            mb[p] = mom * mb[p] + df
-                            if hp[6] > 0.0:
-                                df = df + mom * mb[p]
-                            else:
-                                df = mb[p]
-                        th[p] = th[p] - e * df
-
-    else:
-        @numba.njit(parallel=True)
-        def run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0, eta, temps,
-                eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e, best_theta, status):
-            n_chains, n_par = theta.shape
-            n_steps = eta_fac.shape[0]
-            for c in prange(n_chains):
-                th = theta[c]
-                g = grad[c]
-                fw = fwork[c]
-                iw = iwork[c]
-                ax = aux[c]
-                axs = auxs[c]
-                stream = chain0 + c
-                for t in range(n_steps):
-                    gs = step0 + t
-                    e = eta[c] * eta_fac[t]
-                    temp = temps[c] * temp_fac[t]
-                    u = energy_grad(th, data, fw, iw, seed, stream, gs, g)
-                    if not math.isfinite(u):
-                        status[c] = gs
-                        break
-                    _keep(rec_idx[t], c, th, u, samples, energies, best_e, best_theta)
-                    update(kind_c, th, g, ax, axs, e, temp, hp, seed, stream, gs)
-
-    _RUNNERS[key] = run
-    return run
+    if key not in _RUNNERS:
+        mod = _specialize({"energy_grad": energy_grad, "KIND": int(kind)})
+        _RUNNERS[key] = mod.run_entropy if int(kind) == K_ENTROPY else mod.run_independent
+    return _RUNNERS[key]
 
 
 def make_exchange_runner(energy_grad: Callable) -> Callable:
@@ -339,7 +256,8 @@ def make_exchange_runner(energy_grad: Callable) -> Callable:
 
     Chains ``g * K + k`` form group ``g`` (``K = hp[4]`` replicas); each step:
     gradients of all chains in parallel, a swap round every ``hp[3]`` steps
-    (serial), then the SGLD updates in parallel.
+    (serial), then the SGLD updates in parallel.  Cached on disk as
+    :func:`make_runner`.
 
     Parameters
     ----------
@@ -353,85 +271,16 @@ def make_exchange_runner(energy_grad: Callable) -> Callable:
         step0, eta, temps, eta_fac, temp_fac, hp, rec_idx, samples, energies,
         best_e, best_theta, status, attempts, accepts)``.
     """
-    if energy_grad in _EXCHANGE:
-        return _EXCHANGE[energy_grad]
-
-    @numba.njit(parallel=True)
-    def run(theta, data, fwork, iwork, auxs, grad, ubuf, seed, chain0, group0, step0, eta,
-            temps, eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e, best_theta,
-            status, attempts, accepts):
-        n_chains, n_par = theta.shape
-        n_steps = eta_fac.shape[0]
-        inv_f = hp[0]
-        fixed_var = hp[1]
-        rho = hp[2]
-        every = np.int64(hp[3])
-        k_rep = np.int64(hp[4])
-        n_groups = n_chains // k_rep
-        for t in range(n_steps):
-            gs = step0 + t
-            for c in prange(n_chains):
-                u = energy_grad(theta[c], data, fwork[c], iwork[c], seed, chain0 + c, gs, grad[c])
-                ubuf[c] = u
-                axs = auxs[c]
-                if axs[2] == 0.0:
-                    axs[0] = u
-                    axs[1] = 0.0
-                else:
-                    d = u - axs[0]
-                    axs[0] += (1.0 - rho) * d
-                    axs[1] = rho * (axs[1] + (1.0 - rho) * d * d)
-                axs[2] += 1.0
-            bad = False
-            for c in range(n_chains):
-                if not math.isfinite(ubuf[c]):
-                    status[c] = gs
-                    bad = True
-            if bad:
-                return t
-            if (gs + 1) % every == 0:
-                rnd = (gs + 1) // every - 1
-                for grp in range(n_groups):
-                    for k in range(rnd % 2, k_rep - 1, 2):
-                        c1 = grp * k_rep + k
-                        c2 = c1 + 1
-                        t1 = temps[c1] * temp_fac[t]
-                        t2 = temps[c2] * temp_fac[t]
-                        if t1 <= 0.0 or t2 <= 0.0:
-                            continue
-                        if fixed_var >= 0.0:
-                            var = fixed_var
-                        else:
-                            var = auxs[c1, 1] + auxs[c2, 1]
-                        lr = swap_log_ratio(ubuf[c1], ubuf[c2], t1, t2, var, inv_f)
-                        uu, _ = uniform2(seed, group0 + grp, gs, k, PURPOSE_SWAP)
-                        attempts[k] += 1
-                        if math.log(uu) < lr:
-                            accepts[k] += 1
-                            for p in range(n_par):
-                                a = theta[c1, p]
-                                theta[c1, p] = theta[c2, p]
-                                theta[c2, p] = a
-                                a = grad[c1, p]
-                                grad[c1, p] = grad[c2, p]
-                                grad[c2, p] = a
-                            a = ubuf[c1]
-                            ubuf[c1] = ubuf[c2]
-                            ubuf[c2] = a
-            r = rec_idx[t]
-            for c in prange(n_chains):
-                th = theta[c]
-                _keep(r, c, th, ubuf[c], samples, energies, best_e, best_theta)
-                update(K_SGLD, th, grad[c], grad[c], auxs[c], eta[c] * eta_fac[t],
-                       temps[c] * temp_fac[t], eta_fac, seed, chain0 + c, gs)
-        return n_steps
-
-    _EXCHANGE[energy_grad] = run
-    return run
+    if energy_grad not in _EXCHANGE:
+        mod = _specialize({"energy_grad": energy_grad, "KIND": K_RESGLD})
+        _EXCHANGE[energy_grad] = mod.run_exchange
+    return _EXCHANGE[energy_grad]
 
 
 def make_full_energy(full_energy_grad: Callable) -> Callable:
     """Compiled exact energies of all chains (memoized per dispatcher).
+
+    Cached on disk as :func:`make_runner`.
 
     Parameters
     ----------
@@ -444,14 +293,6 @@ def make_full_energy(full_energy_grad: Callable) -> Callable:
         ``full(theta, data, fwork, iwork, grad, out)`` writing ``U`` of chain
         ``c`` into ``out[c]``.
     """
-    if full_energy_grad in _FULL:
-        return _FULL[full_energy_grad]
-
-    @numba.njit(parallel=True)
-    def full(theta, data, fwork, iwork, grad, out):
-        for c in prange(theta.shape[0]):
-            out[c] = full_energy_grad(theta[c], data, fwork[c], iwork[c], grad[c])
-
-    _FULL[full_energy_grad] = full
-    return full
-
+    if full_energy_grad not in _FULL:
+        _FULL[full_energy_grad] = _specialize({"full_energy_grad": full_energy_grad}).full
+    return _FULL[full_energy_grad]

@@ -12,11 +12,11 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 from numba.core.registry import CPUDispatcher
-from scipy.optimize import OptimizeResult
 
 from ..core.errors import DivergenceError
 from ..core.validation import check_int, check_positive, check_seed
@@ -26,6 +26,9 @@ from ..schedules import Schedule
 from .methods import CyclicalSGLD, EntropySGD, Method, ReplicaExchangeSGLD, make_method
 from .optimizer import Optimizer
 from .run import run_chains
+
+if TYPE_CHECKING:  # SciPy is imported when a result is made (it costs half a second)
+    from scipy.optimize import OptimizeResult
 
 __all__ = ["minimize"]
 
@@ -202,6 +205,8 @@ def minimize(
         status, success, msg = 1, False, f"max |grad f(x)| > gtol={gtol} after {nit} steps"
     else:
         status, success, msg = 0, True, f"completed {nit} steps"
+    from scipy.optimize import OptimizeResult
+
     return OptimizeResult(x=best_x, fun=best_f, jac=jac, nit=nit, nfev=nfev, success=success,
                           status=status, message=msg, samples=samples, sample_steps=steps,
                           sample_fun=sfun, x_final=x_final)
