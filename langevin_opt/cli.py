@@ -21,6 +21,10 @@ Commands
     of atoms), censored-MLE rates with intervals, Arrhenius fit, saddle search
     and rate theory; writes ``DIR/first_passage.h5``, ``DIR/summary.json`` and
     ``DIR/arrhenius.png`` (body in :mod:`langevin_opt.rates.cli`).
+``warmup [CONFIG.toml...] [--all] [--clear]``
+    Compile the kernels of configs (or of every built-in landscape and
+    integrator) into the disk cache (:mod:`langevin_opt.core.jitcache`), so
+    later processes start without compiling.
 
 Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
 errors (bad config, bad options, unusable output directory, another run
