@@ -34,6 +34,7 @@ global step at which its energy, gradient or position became non-finite.
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -52,8 +53,10 @@ __all__ = ["BAOAB", "GD", "MALA", "OVERDAMPED", "KernelSet", "Scratch", "kernels
 # _nrt=False: no reference counting.  Array arguments passed to the inlined landscape
 # function otherwise get incref/decref calls inside the walker loop, which stop LLVM
 # from vectorizing it (measured: 47 -> 10 ns per Müller–Brown gradient).  The kernels
-# therefore allocate nothing; scratch space comes from the caller (see Scratch).
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "_nrt": False}
+# therefore allocate nothing; scratch space comes from the caller (see Scratch).  The
+# templates (_walker_template, rates._first_passage_template) compile with these too.
+JIT_OPTIONS = {"nogil": True, "error_model": "numpy", "_nrt": False}
+_JIT = {"cache": True, **JIT_OPTIONS}
 
 
 @numba.njit(inline="always", **_JIT)
@@ -180,9 +183,9 @@ class KernelSet:
 
     def __init__(self, energy_grad: Callable) -> None:
         self.energy_grad = energy_grad
-        self._modules: dict[int, object] = {}
+        self._modules: dict[int, types.ModuleType] = {}
 
-    def module(self, method: int) -> object:
+    def module(self, method: int) -> types.ModuleType:
         """Return (specialising on first use) the kernel module of one integrator.
 
         Parameters

@@ -32,7 +32,7 @@ import math
 import numba
 from numba import prange
 
-from langevin_opt._kernels import swap_chain
+from langevin_opt._kernels import JIT_OPTIONS, swap_chain
 from langevin_opt.core.codes import BAOAB, GD, MALA, OVERDAMPED
 from langevin_opt.core.jitcache import import_template_default
 from langevin_opt.rng import PURPOSE_ACCEPT, PURPOSE_NOISE, normal2, uniform2
@@ -43,11 +43,8 @@ METHOD = -1
 CACHE = False
 # jitcache: end
 
-# _nrt=False: no reference counting.  Array arguments passed to the inlined landscape
-# function otherwise get incref/decref calls inside the walker loop, which stop LLVM
-# from vectorizing it (measured: 47 -> 10 ns per Müller–Brown gradient).  The kernels
-# therefore allocate nothing; scratch space comes from the caller (see _kernels.Scratch).
-_JIT = {"cache": CACHE, "nogil": True, "error_model": "numpy", "_nrt": False}
+# no reference counting (_nrt=False) and nothing allocated: see _kernels.JIT_OPTIONS
+_JIT = {"cache": CACHE, **JIT_OPTIONS}
 
 
 @numba.njit(**_JIT)

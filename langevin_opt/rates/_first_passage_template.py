@@ -15,6 +15,7 @@ import math
 import numba
 from numba import prange
 
+from langevin_opt._kernels import JIT_OPTIONS
 from langevin_opt.core.codes import BAOAB
 from langevin_opt.core.jitcache import import_template_default
 from langevin_opt.rng import PURPOSE_NOISE, normal2
@@ -25,7 +26,8 @@ METHOD = -1
 CACHE = False
 # jitcache: end
 
-_JIT = {"cache": CACHE, "nogil": True, "error_model": "numpy", "_nrt": False}
+# no reference counting (_nrt=False) and nothing allocated: see _kernels.JIT_OPTIONS
+_JIT = {"cache": CACHE, **JIT_OPTIONS}
 #: ``out_basin`` of a walker whose energy or position became non-finite
 DIVERGED = -2
 #: a compile-time constant: the overdamped kernel drops the velocity code
