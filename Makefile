@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench bench-peers clean
+.PHONY: demo warmup test lint bench bench-peers clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/langevin-opt run experiments/quickstart.toml --out demo_out --overwrite
 
-## test: run the whole test suite
-test: $(STAMP)
+## warmup: compile the kernels of the experiments and of every built-in landscape x
+## integrator into the disk cache (langevin-opt warmup; seconds when already warm)
+warmup: $(STAMP)
+	$(BIN)/langevin-opt warmup --all experiments/*.toml
+
+## test: run the whole test suite (after warmup, so test processes load cached kernels)
+test: $(STAMP) warmup
 	$(BIN)/python -m pytest -q
 
 ## lint: ruff over package, tests and benchmarks

@@ -18,12 +18,14 @@ no floating-point operation mixes walkers, so results are bit-identical for any
 number of threads, any block size, any split of the ensemble (pass
 ``stream0``) and any chunking of the run into calls (pass ``step0``).
 
-One *block function* per integrator (one source, specialised by an integer
-closure constant) runs it over one block; a driver runs it over all blocks
-(:func:`_make_driver`) or interleaves it with replica-exchange swaps
-(:func:`_make_pt_driver`).  Drivers compile on first use.  The landscape's
-``energy_grad(X, i, p, G)`` is a closure variable, so each landscape gets its own
-specialised, fully inlined machine code.
+One *block function* per integrator runs it over one block; a driver runs it over
+all blocks (``drive``) or interleaves it with replica-exchange swaps
+(``drive_pt``).  Their source is the template :mod:`langevin_opt._walker_template`,
+specialised for one landscape ``energy_grad(X, i, p, G)`` and one integrator by
+:func:`langevin_opt.core.jitcache.specialize`: each pair gets its own fully inlined
+machine code, compiled on first use and cached on disk, so a second process loads
+it instead of compiling (built-in landscapes and user landscapes defined at module
+level in a file; closures compile in every process, see :mod:`~langevin_opt.core.jitcache`).
 
 Status codes: ``status[i] = -1`` while walker ``i`` is finite; otherwise the
 global step at which its energy, gradient or position became non-finite.
@@ -32,26 +34,29 @@ global step at which its energy, gradient or position became non-finite.
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from numba import prange
 
+from .core import jitcache
 from .core.codes import BAOAB, GD, MALA, OVERDAMPED
-from .rng import PURPOSE_ACCEPT, PURPOSE_NOISE, PURPOSE_SWAP, normal2, uniform2
+from .rng import PURPOSE_SWAP, uniform2
 
 # Integer codes of the integrators (first argument of the drivers) come from
 # core.codes; re-exported here for the CUDA backend.
 __all__ = ["BAOAB", "GD", "MALA", "OVERDAMPED", "KernelSet", "Scratch", "kernels_for",
-           "make_scratch"]
+           "make_scratch", "swap_chain"]
 
 # _nrt=False: no reference counting.  Array arguments passed to the inlined landscape
 # function otherwise get incref/decref calls inside the walker loop, which stop LLVM
 # from vectorizing it (measured: 47 -> 10 ns per Müller–Brown gradient).  The kernels
-# therefore allocate nothing; scratch space comes from the caller (see Scratch).
-_JIT = {"cache": False, "nogil": True, "error_model": "numpy", "_nrt": False}
+# therefore allocate nothing; scratch space comes from the caller (see Scratch).  The
+# templates (_walker_template, rates._first_passage_template) compile with these too.
+JIT_OPTIONS = {"nogil": True, "error_model": "numpy", "_nrt": False}
+_JIT = {"cache": True, **JIT_OPTIONS}
 
 
 @numba.njit(inline="always", **_JIT)
@@ -114,270 +119,6 @@ def swap_chain(c, X, V, E, T, fac, seed, chain0, step_end, parity, n_temps, perm
                     V[q, bb] = t / scale
 
 
-def _build(eg: Callable) -> dict[str, Callable]:
-    """Compile the block functions and drivers for one landscape kernel."""
-    # Every block function copies its walkers into block-local arrays (0-based,
-    # C-contiguous), runs all steps on them and copies back.  Loops over the
-    # block are ``for j in range(w)`` so that LLVM knows indices are >= 0 (no
-    # negative-index wraparound) and vectorizes across walkers.
-
-    @numba.njit(**_JIT)
-    def load(lo, hi, A, B):
-        for k in range(A.shape[0]):
-            for j in range(hi - lo):
-                B[k, j] = A[k, lo + j]
-
-    @numba.njit(**_JIT)
-    def store(lo, hi, B, A):
-        for k in range(A.shape[0]):
-            for j in range(hi - lo):
-                A[k, lo + j] = B[k, j]
-
-    @numba.njit(**_JIT)
-    def evaluate_block(Xb, p, Eb, Gb, w):
-        for j in range(w):
-            Eb[j] = eg(Xb, j, p, Gb)
-
-    @numba.njit(**_JIT)
-    def check_and_record(lo, w, Xb, Eb, status, step, rec_every, rec_origin, frames, frame_e):
-        # non-finite test on energy and positions (a non-finite velocity reaches the
-        # positions within one step), then recording
-        bad = False
-        d = Xb.shape[0]
-        for j in range(w):
-            v = Eb[j]
-            for k in range(d):
-                v += 0.0 * Xb[k, j]
-            if not math.isfinite(v):
-                status[lo + j] = step
-                bad = True
-        t = step - rec_origin
-        if rec_every > 0 and t >= 0 and t % rec_every == 0:
-            f = t // rec_every
-            if f < frames.shape[0]:
-                for j in range(w):
-                    for k in range(d):
-                        frames[f, lo + j, k] = Xb[k, j]
-                    frame_e[f, lo + j] = Eb[j]
-        return bad
-
-    @numba.njit(**_JIT)
-    def add_noise_overdamped(Xb, Gb, Tb, f2, dt, seed, s0, step, w):
-        # x <- x - dt g + sqrt(2 T phi dt) xi, two normals per Philox call
-        d = Xb.shape[0]
-        for q in range((d + 1) // 2):
-            k = 2 * q
-            if k + 1 < d:
-                for j in range(w):
-                    sig = math.sqrt(f2 * Tb[j])
-                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
-                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
-                    Xb[k + 1, j] = Xb[k + 1, j] - dt * Gb[k + 1, j] + sig * z1
-            else:
-                for j in range(w):
-                    sig = math.sqrt(f2 * Tb[j])
-                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
-                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
-
-    @numba.njit(**_JIT)
-    def propose_mala(Xb, Gb, Yb, Tb, f2, dt, seed, s0, step, w):
-        # the Euler–Maruyama step of add_noise_overdamped, written to Yb.  Not merged with
-        # it on purpose (a deliberate vectorization variant): called with Yb = Xb, LLVM's
-        # runtime overlap check fails and the walker loop falls back to scalar code.
-        d = Xb.shape[0]
-        for q in range((d + 1) // 2):
-            k = 2 * q
-            if k + 1 < d:
-                for j in range(w):
-                    sig = math.sqrt(f2 * Tb[j])
-                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
-                    Yb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
-                    Yb[k + 1, j] = Xb[k + 1, j] - dt * Gb[k + 1, j] + sig * z1
-            else:
-                for j in range(w):
-                    sig = math.sqrt(f2 * Tb[j])
-                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
-                    Yb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
-
-    @numba.njit(**_JIT)
-    def ou_baoab(Xb, Vb, Tb, c1, c2, fs, hdt, seed, s0, step, w):
-        # O then A: v <- c1 v + c2 sqrt(T phi / m) xi ;  x <- x + dt/2 v
-        d = Xb.shape[0]
-        for q in range((d + 1) // 2):
-            k = 2 * q
-            if k + 1 < d:
-                for j in range(w):
-                    sd = c2 * math.sqrt(fs * Tb[j])
-                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
-                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
-                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-                    Vb[k + 1, j] = c1 * Vb[k + 1, j] + sd * z1
-                    Xb[k + 1, j] = Xb[k + 1, j] + hdt * Vb[k + 1, j]
-            else:
-                for j in range(w):
-                    sd = c2 * math.sqrt(fs * Tb[j])
-                    z0, z1 = normal2(seed, s0 + j, step, q, PURPOSE_NOISE)
-                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
-                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-
-    def make_block(method: int) -> Callable:
-        # ``method`` is a closure constant: each integrator compiles on its own, and LLVM
-        # drops the branches of the others at once (compile time per integrator, not all).
-        @numba.njit(**_JIT)
-        def block_run(b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
-                      step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr):
-            d = Xt.shape[0]
-            w = hi - lo
-            s0 = stream0 + lo
-            Xb = scr.X[b]
-            Gb = scr.G[b]
-            Eb = scr.E[b]
-            Tb = scr.T[b]
-            Vb = scr.V[b]
-            Yb = scr.Y[b]
-            GYb = scr.GY[b]
-            EY = scr.EY[b]
-            accb = scr.acc[b]
-            for j in range(w):
-                Tb[j] = T[lo + j]
-                accb[j] = 0
-            load(lo, hi, Xt, Xb)
-            baoab = method == BAOAB
-            if baoab:
-                load(lo, hi, Vt, Vb)
-            mala = method == MALA
-            evaluate_block(Xb, p, Eb, Gb, w)
-            c1 = math.exp(-gamma * dt)
-            c2 = math.sqrt(1.0 - c1 * c1)
-            hdt = 0.5 * dt
-            hdtm = 0.5 * dt / mass
-            for s in range(n):
-                step = step0 + s
-                if method == GD:
-                    for k in range(d):
-                        for j in range(w):
-                            Xb[k, j] = Xb[k, j] - dt * Gb[k, j]
-                    evaluate_block(Xb, p, Eb, Gb, w)
-                elif method == OVERDAMPED:
-                    add_noise_overdamped(Xb, Gb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
-                    evaluate_block(Xb, p, Eb, Gb, w)
-                elif mala:
-                    propose_mala(Xb, Gb, Yb, Tb, 2.0 * phi[s] * dt, dt, seed, s0, step, w)
-                    evaluate_block(Yb, p, EY, GYb, w)
-                    for j in range(w):
-                        temp = Tb[j] * phi[s]
-                        fwd = 0.0
-                        bwd = 0.0
-                        for k in range(d):
-                            a = Yb[k, j] - Xb[k, j] + dt * Gb[k, j]
-                            b = Xb[k, j] - Yb[k, j] + dt * GYb[k, j]
-                            fwd += a * a
-                            bwd += b * b
-                        log_ratio = -(EY[j] - Eb[j]) / temp - (bwd - fwd) / (4.0 * temp * dt)
-                        u, _ = uniform2(seed, s0 + j, step, 0, PURPOSE_ACCEPT)
-                        if math.log(u) < log_ratio:
-                            accb[j] += 1
-                            Eb[j] = EY[j]
-                            for k in range(d):
-                                Xb[k, j] = Yb[k, j]
-                                Gb[k, j] = GYb[k, j]
-                else:
-                    # BAOAB (Leimkuhler & Matthews 2013): B A O A B, one gradient per step
-                    for k in range(d):
-                        for j in range(w):
-                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-                            Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-                    ou_baoab(Xb, Vb, Tb, c1, c2, phi[s] / mass, hdt, seed, s0, step, w)
-                    evaluate_block(Xb, p, Eb, Gb, w)
-                    for k in range(d):
-                        for j in range(w):
-                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-                if check_and_record(lo, w, Xb, Eb, status, step + 1, rec_every, rec_origin,
-                                    frames, frame_e):
-                    break
-            store(lo, hi, Xb, Xt)
-            if baoab:
-                store(lo, hi, Vb, Vt)
-            for j in range(w):
-                E[lo + j] = Eb[j]
-                acc[lo + j] += accb[j]
-
-        return block_run
-
-    @numba.njit(**_JIT)
-    def evaluate(Xt, p, E, Gt):
-        # serial on purpose: it serves initial states, quadrature grids and tests, where a
-        # parallel region costs more to compile (seconds) and to launch than it saves
-        for i in range(Xt.shape[1]):
-            E[i] = eg(Xt, i, p, Gt)
-
-    return {"evaluate": evaluate, "make_block": make_block}
-
-
-def _make_driver(block_fn: Callable) -> Callable:
-    @numba.njit(parallel=True, **_JIT)
-    def drive(Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
-              rec_every, rec_origin, frames, frame_e, acc, status, block, scr):
-        m = Xt.shape[1]
-        nb = (m + block - 1) // block
-        for b in prange(nb):
-            lo = b * block
-            hi = min(m, lo + block)
-            block_fn(b, lo, hi, Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0,
-                     step0, n, rec_every, rec_origin, frames, frame_e, acc, status, scr)
-
-    return drive
-
-
-def _make_pt_driver(block_fn: Callable) -> Callable:
-    @numba.njit(parallel=True, **_JIT)
-    def drive_pt(Xt, Vt, E, p, T, phi, dt, gamma, mass, seed, stream0, step0, n,
-                 rec_every, rec_origin, frames, frame_e, acc, status, block, scr,
-                 n_temps, swap_every, chain0, perm, attempts, accepts, has_velocity):
-        # Replica exchange over chains of n_temps consecutive walkers (walker c*K + k sits
-        # at temperature slot k).  After every swap_every steps, neighbouring slots
-        # (k, k+1) with k of alternating parity (deterministic even/odd scheme) try to
-        # exchange configurations with probability min(1, exp((b_k - b_k1)(E_k - E_k1))).
-        m = Xt.shape[1]
-        d = Xt.shape[0]
-        nb = (m + block - 1) // block
-        n_chains = m // n_temps
-        n_rounds = n // swap_every
-        for r in range(n_rounds):
-            s0 = r * swap_every
-            for b in prange(nb):
-                lo = b * block
-                hi = min(m, lo + block)
-                block_fn(b, lo, hi, Xt, Vt, E, p, T, phi[s0:s0 + swap_every], dt,
-                         gamma, mass, seed, stream0, step0 + s0, swap_every, rec_every,
-                         rec_origin, frames, frame_e, acc, status, scr)
-            for i in range(m):
-                if status[i] >= 0:
-                    return
-            step_end = step0 + s0 + swap_every
-            fac = phi[s0 + swap_every - 1]
-            parity = (step_end // swap_every) % 2
-            # one swap round, chain by chain (cuda/walkers.py runs the same swap_chain
-            # with one thread per chain): the attempts and acceptances of all chains
-            # are counted per slot pair here
-            for c in range(n_chains):
-                swap_chain(c, Xt, Vt, E, T, fac, seed, chain0, step_end, parity, n_temps,
-                           perm, attempts, accepts, has_velocity)
-            if rec_every > 0:
-                # frames recorded inside the block loop hold pre-swap positions for the
-                # last step of the round; rewrite that frame after the swap.
-                t = step_end - rec_origin
-                if t % rec_every == 0:
-                    f = t // rec_every
-                    if f < frames.shape[0]:
-                        for i in range(m):
-                            for q in range(d):
-                                frames[f, i, q] = Xt[q, i]
-                            frame_e[f, i] = E[i]
-
-    return drive_pt
-
-
 class Scratch(NamedTuple):
     """Per-block work arrays of the kernels (they allocate nothing themselves).
 
@@ -421,19 +162,47 @@ def make_scratch(n_walkers: int, dim: int, block: int, method: int) -> Scratch:
     )
 
 
+#: the template module of the walker kernels (see :mod:`langevin_opt._walker_template`)
+TEMPLATE = "langevin_opt._walker_template"
+#: ``METHOD`` of the specialisation that only evaluates energies and gradients
+EVALUATE_ONLY = -1
+
+
 class KernelSet:
-    """Lazily compiled kernels for one landscape ``energy_grad`` function.
+    """Lazily compiled, disk-cached kernels for one landscape ``energy_grad`` function.
+
+    One module is specialised from :data:`TEMPLATE` per integrator (and one for
+    :meth:`evaluate`), on first use: a call compiles, or loads from the cache,
+    only the kernels it runs (no replica-exchange driver unless one is asked for).
 
     Parameters
     ----------
     energy_grad : numba dispatcher
-        The landscape kernel ``energy_grad(x, params, grad) -> float``.
+        The landscape kernel ``energy_grad(X, i, params, G) -> float``.
     """
 
     def __init__(self, energy_grad: Callable) -> None:
-        self._k = _build(energy_grad)
-        self._blocks: dict[int, Callable] = {}
-        self._drivers: dict[tuple[int, bool], Callable] = {}
+        self.energy_grad = energy_grad
+        self._modules: dict[int, types.ModuleType] = {}
+
+    def module(self, method: int) -> types.ModuleType:
+        """Return (specialising on first use) the kernel module of one integrator.
+
+        Parameters
+        ----------
+        method : int
+            Integrator code, or :data:`EVALUATE_ONLY`.
+
+        Returns
+        -------
+        module
+            The specialised template (:func:`langevin_opt.core.jitcache.specialize`).
+        """
+        mod = self._modules.get(method)
+        if mod is None:
+            mod = jitcache.specialize(TEMPLATE, {"eg": self.energy_grad, "METHOD": int(method)})
+            self._modules[method] = mod
+        return mod
 
     def evaluate(self, Xt: np.ndarray, p: np.ndarray, E: np.ndarray, Gt: np.ndarray) -> None:
         """Evaluate energies ``E`` (M,) and gradients ``Gt`` (d, M) of ``Xt`` (d, M) in place.
@@ -443,10 +212,10 @@ class KernelSet:
         Xt, p, E, Gt : numpy.ndarray
             Positions (column layout), parameters and the output arrays.
         """
-        self._k["evaluate"](Xt, p, E, Gt)
+        self.module(EVALUATE_ONLY).evaluate(Xt, p, E, Gt)
 
     def driver(self, method: int, replica_exchange: bool = False) -> Callable:
-        """Return (compiling on first use) the driver of one integrator.
+        """Return the driver of one integrator (it compiles, or loads, on first call).
 
         Parameters
         ----------
@@ -458,16 +227,12 @@ class KernelSet:
         Returns
         -------
         callable
-            The compiled driver.
+            The driver (a Numba dispatcher of the specialised module).
         """
-        key = (method, replica_exchange)
-        if key not in self._drivers:
-            block = self._blocks.get(method)
-            if block is None:
-                block = self._blocks[method] = self._k["make_block"](method)
-            make = _make_pt_driver if replica_exchange else _make_driver
-            self._drivers[key] = make(block)
-        return self._drivers[key]
+        if method not in (GD, OVERDAMPED, MALA, BAOAB):
+            raise ValueError(f"unknown integrator code {method!r}")
+        mod = self.module(method)
+        return mod.drive_pt if replica_exchange else mod.drive
 
 
 _KERNELS: dict[int, tuple[Callable, KernelSet]] = {}

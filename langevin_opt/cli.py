@@ -21,6 +21,10 @@ Commands
     of atoms), censored-MLE rates with intervals, Arrhenius fit, saddle search
     and rate theory; writes ``DIR/first_passage.h5``, ``DIR/summary.json`` and
     ``DIR/arrhenius.png`` (body in :mod:`langevin_opt.rates.cli`).
+``warmup [CONFIG.toml...] [--all] [--clear]``
+    Compile the kernels of configs (or of every built-in landscape and
+    integrator) into the disk cache (:mod:`langevin_opt.core.jitcache`), so
+    later processes start without compiling.
 
 Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
 errors (bad config, bad options, unusable output directory, another run
@@ -509,11 +513,12 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         stop.check()  # a checkpoint was just written: a safe point to stop
 
     stop = _GracefulInterrupt(progress)
+    compiling = _CompileNotice(enabled=not quiet)
     try:
         with stop:
             report = run_experiment(exp, out, resume=resume, overwrite=overwrite,
                                     threads=threads, progress=on_chunk, backend=backend,
-                                    notify=_notice)
+                                    notify=_notice, compiling=compiling)
     except (OutputError, ConfigError) as err:
         _close(progress)
         raise CliError(_one_line(str(err))) from None
@@ -563,6 +568,8 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
             raise
         hint = f"; resume with: {resume_hint}" if traj.exists() else ""
         raise RunFailed(f"I/O error while writing {out}: {_one_line(str(err))}{hint}") from None
+    finally:
+        compiling.close()
     _close(progress)
 
     s = report.summary
@@ -581,6 +588,35 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         click.echo(f"  {p}")
 
 
+class _CompileNotice:
+    """``run_experiment(compiling=...)``: says on stderr that (and how long) kernels compile.
+
+    Prints ``compiling kernels (first run only)...`` when the first compilation
+    starts and ``done in X s`` on the same line when the kernels are ready; nothing
+    when every kernel came from the disk cache.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.pending = False
+
+    def __call__(self, seconds: float | None) -> None:
+        if not self.enabled:
+            return
+        if seconds is None:
+            click.echo("compiling kernels (first run only)... ", err=True, nl=False)
+            self.pending = True
+        elif self.pending:
+            click.echo(f"done in {seconds:.1f} s", err=True)
+            self.pending = False
+
+    def close(self) -> None:
+        """End a line left open by a failure during compilation."""
+        if self.pending:
+            click.echo("", err=True)
+            self.pending = False
+
+
 def _notice(line: str) -> None:
     """Print a one-line notice (e.g. what a resume recovered) on stderr."""
     click.echo(f"warning: {_one_line(line)}", err=True)
@@ -594,6 +630,20 @@ def _close(progress: _Progress | None) -> None:
 # --------------------------------------------------------------------------
 # arrhenius (body in langevin_opt.rates.cli)
 # --------------------------------------------------------------------------
+
+
+def _load_rates_experiment(path: Path):  # noqa: ANN202
+    """Load and validate an arrhenius config; ConfigError becomes a one-line CliError."""
+    from .schema import ConfigError
+    from .schema.arrhenius import load_rates_config
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return load_rates_config(path)
+    except ConfigError as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
 
 
 @cli.command()
@@ -615,17 +665,9 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     """
     from .core.errors import OutputError
     from .rates.cli import run_arrhenius, table_lines
-    from .schema import ConfigError
-    from .schema.arrhenius import load_rates_config
     from .storage import CorruptionError, DamagedFileError, OutputLockedError, StorageFullError
 
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            exp = load_rates_config(config)
-    except ConfigError as err:
-        msg = _one_line(str(err))
-        raise CliError(msg if msg.startswith(str(config)) else f"{config}: {msg}") from None
+    exp = _load_rates_experiment(config)
     out = out_dir if out_dir is not None else _default_out(exp.name)
     if not quiet:
         rc = exp.config["rates"]
@@ -681,6 +723,137 @@ def validate(config: Path) -> None:
     """Validate CONFIG.toml without running it."""
     exp = _load_experiment(config)
     click.echo(f"ok: {exp.name} ({_describe(exp)})")
+
+
+# --------------------------------------------------------------------------
+# warmup: fill the kernel cache
+# --------------------------------------------------------------------------
+
+
+def _config_kind(path: Path) -> str:
+    """``"run"``, ``"arrhenius"`` or ``""`` (another kind of config), from its sections."""
+    from .schema import ConfigError, read_toml
+
+    try:
+        raw = read_toml(path)
+    except ConfigError as err:
+        raise CliError(_one_line(str(err))) from None
+    if "rates" in raw:
+        return "arrhenius"
+    return "run" if "ensemble" in raw else ""
+
+
+def _tiny_run(exp: Any, work: Path) -> None:
+    """Run ``exp`` cut to one walker per temperature and one chunk (the kernels of the run)."""
+    import copy
+
+    from .runner import run_experiment
+    from .schema import validate_config
+
+    cfg = copy.deepcopy(exp.config)
+    ens, outp = cfg["ensemble"], cfg["output"]
+    n = ens["swap_every"] if ens["replica_exchange"] else 1
+    ens["walkers"], ens["steps"], outp["checkpoint_every"] = 1, n, n
+    if outp["record_every"]:
+        outp["record_every"] = n
+    run_experiment(validate_config(cfg), work / "run", overwrite=True, make_figures=False)
+
+
+def _tiny_arrhenius(exp: Any, work: Path) -> None:
+    """Run an arrhenius config cut to one walker per temperature and one chunk."""
+    import copy
+
+    from .rates.cli import run_arrhenius
+    from .schema.arrhenius import validate_rates_config
+
+    cfg = copy.deepcopy(exp.config)
+    r = cfg["rates"]
+    r["walkers"], r["bootstrap"] = 1, 0
+    r["max_steps"] = r["chunk"] if exp.is_cluster else 1
+    cfg["output"]["plot"] = False
+    run_arrhenius(validate_rates_config(cfg), work / "run", overwrite=True)
+
+
+def _tiny_sample(name: str, kind: str) -> None:
+    """``sample`` one walker of the built-in landscape ``name`` for one step with ``kind``."""
+    from .landscapes import make_landscape
+    from .sampling import sample
+
+    land = make_landscape(name)
+    x0 = land.minima[:1] if land.minima is not None else np.zeros((1, land.dim))
+    sample(land, x0, 1, method=kind, dt=1e-6, temperature=1.0, seed=0)
+
+
+@cli.command()
+@click.argument("configs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "all_builtin", is_flag=True,
+              help="Also every built-in landscape with every integrator.")
+@click.option("--clear", is_flag=True, help="Delete the kernel cache first.")
+def warmup(configs: tuple[Path, ...], all_builtin: bool, clear: bool) -> None:
+    """Compile the kernels of CONFIG... into the disk cache, ahead of time.
+
+    Each config (run or arrhenius) runs once, cut to one walker per temperature
+    and one chunk, in a temporary directory: that compiles exactly the kernels
+    its real run needs, and later processes load them from the cache instead of
+    compiling (seconds each).  --all warms every built-in landscape with every
+    integrator (not the replica-exchange drivers: a config warms those).  One
+    line per item; the cache directory is printed last.  Several processes may
+    warm one cache at once.
+    """
+    import tempfile
+
+    from .core import jitcache
+    from .landscapes import LANDSCAPES
+    from .runner import CompileWatch
+    from .sampling import INTEGRATORS
+
+    if not (configs or all_builtin or clear):
+        raise click.UsageError("give CONFIG files, --all or --clear")
+    root = jitcache.cache_dir()
+    if clear:
+        click.echo(f"cleared {jitcache.clear_cache()} files from {root / 'kernels'}")
+    if not (configs or all_builtin):
+        return
+    if not jitcache.caching_enabled():
+        raise CliError("kernel caching is disabled (LANGEVIN_OPT_CACHE=0): nothing would be "
+                       "stored; unset it to warm the cache")
+    items: list[tuple[str, Callable[[Path], None]]] = []
+    for path in configs:  # every config is checked before anything compiles
+        kind = _config_kind(path)
+        if kind == "run":
+            exp = _load_experiment(path)
+            items.append((f"{path} ({_describe(exp)})",
+                          lambda work, exp=exp: _tiny_run(exp, work)))
+        elif kind == "arrhenius":
+            exp = _load_rates_experiment(path)
+            items.append((f"{path} (arrhenius: {exp.system_name}, "
+                          f"{exp.config['integrator']['kind']})",
+                          lambda work, exp=exp: _tiny_arrhenius(exp, work)))
+        else:
+            click.echo(f"  {path}: skipped (not a run or arrhenius config)")
+    if all_builtin:
+        items += [(f"{name} / {kind}", lambda work, n=name, k=kind: _tiny_sample(n, k))
+                  for name in LANDSCAPES for kind in INTEGRATORS]
+    failed = 0
+    for label, warm in items:
+        click.echo(f"  {label}: ", nl=False)
+        t0 = time.perf_counter()
+        try:
+            with CompileWatch() as watch, \
+                    tempfile.TemporaryDirectory(prefix="langevin-opt-warmup-") as work:
+                warm(Path(work))
+        except Exception as err:  # noqa: BLE001 - report and go on with the others
+            failed += 1
+            click.echo(f"failed: {_one_line(str(err)) or type(err).__name__}")
+            continue
+        dt = time.perf_counter() - t0
+        click.echo(f"compiled in {watch.seconds:.1f} s" if watch.count
+                   else f"loaded from the cache ({dt:.1f} s)")
+    n_files = sum(1 for f in (root / "kernels").rglob("*") if f.is_file()) \
+        if (root / "kernels").is_dir() else 0
+    click.echo(f"kernel cache: {root / 'kernels'} ({n_files} files)")
+    if failed:
+        raise RunFailed(f"{failed} of {len(items)} items failed to compile")
 
 
 # --------------------------------------------------------------------------

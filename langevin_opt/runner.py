@@ -45,12 +45,60 @@ from .schema import ConfigError, Experiment
 from .storage import DamagedFileError, H5MDReader, H5MDWriter, OutputLock, StorageError
 from .storage.recording import Recorder
 
-__all__ = ["OutputError", "RunDiverged", "RunReport", "prepare_output", "run_experiment",
-           "walker_layout", "TRAJECTORY", "SUMMARY"]
+__all__ = ["CompileWatch", "OutputError", "RunDiverged", "RunReport", "prepare_output",
+           "run_experiment", "walker_layout", "TRAJECTORY", "SUMMARY"]
 
 TRAJECTORY = "trajectory.h5"
 SUMMARY = "summary.json"
 FIGURES = ("basins_vs_temperature.png",)
+
+
+class CompileWatch(numba.core.event.Listener):
+    """Time spent in Numba compilation while installed (a context manager).
+
+    Counts Numba's ``numba:compile`` events, which fire only when machine code is
+    actually generated (a kernel loaded from the disk cache fires none).  Nested
+    compilations (callees compiled on the way) count once, in their outermost one.
+
+    Parameters
+    ----------
+    on_first : callable, optional
+        Called with no argument when the first compilation starts (to say so).
+
+    Attributes
+    ----------
+    seconds : float
+        Wall time spent compiling so far.
+    count : int
+        Outermost compilations so far.
+    """
+
+    def __init__(self, on_first: Callable[[], None] | None = None) -> None:
+        self.seconds = 0.0
+        self.count = 0
+        self._on_first = on_first
+        self._depth = 0
+        self._t0 = 0.0
+
+    def on_start(self, event: numba.core.event.Event) -> None:  # noqa: D102
+        if self._depth == 0:
+            if self.count == 0 and self._on_first is not None:
+                self._on_first()
+            self.count += 1
+            self._t0 = time.perf_counter()
+        self._depth += 1
+
+    def on_end(self, event: numba.core.event.Event) -> None:  # noqa: D102
+        self._depth -= 1
+        if self._depth == 0:
+            self.seconds += time.perf_counter() - self._t0
+
+    def __enter__(self) -> CompileWatch:
+        numba.core.event.register("numba:compile", self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        numba.core.event.unregister("numba:compile", self)
 
 
 class RunDiverged(RuntimeError):
@@ -78,6 +126,9 @@ class RunReport:
         Contents of ``summary.json``.
     figures : list of Path
         Figures written.
+    compile_s : float
+        Seconds of ``wall_s`` spent compiling kernels (0 when every kernel came from
+        the disk cache or was already compiled in this process).
     """
 
     out_dir: Path
@@ -85,6 +136,7 @@ class RunReport:
     wall_s: float
     summary: dict = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
+    compile_s: float = 0.0
 
 
 def _now() -> str:
@@ -239,8 +291,14 @@ def run_experiment(
     make_figures: bool = True,
     backend: str = "cpu",
     notify: Callable[[str], None] | None = None,
+    compiling: Callable[[float | None], None] | None = None,
 ) -> RunReport:
     """Run (or resume) an experiment and write its outputs.
+
+    The kernels of the run are compiled (or loaded from the disk cache, see
+    :mod:`langevin_opt.core.jitcache`) before the first chunk, so that
+    ``summary.json`` reports ``compile_seconds`` apart from ``run_seconds``
+    (``wall_seconds`` is their sum).
 
     Parameters
     ----------
@@ -264,6 +322,10 @@ def run_experiment(
     notify : callable, optional
         ``notify(line)`` receives one line when a resumed file was damaged
         (which frames were lost, the checkpoint the run continues from).
+    compiling : callable, optional
+        ``compiling(None)`` when the first compilation starts, and
+        ``compiling(seconds)`` once the kernels of the run are ready, if any had to
+        be compiled (not when all were loaded from the disk cache).
 
     Returns
     -------
@@ -283,7 +345,17 @@ def run_experiment(
     RunDiverged
         A walker became non-finite; the frames before were written.
     """
-    out = Path(out_dir)
+    with CompileWatch(None if compiling is None else lambda: compiling(None)) as watch:
+        return _run_experiment(exp, Path(out_dir), resume, overwrite, threads, progress,
+                               make_figures, backend, notify, compiling, watch)
+
+
+def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
+                    threads: int | None, progress: Callable[[int, int, dict], None] | None,
+                    make_figures: bool, backend: str, notify: Callable[[str], None] | None,
+                    compiling: Callable[[float | None], None] | None,
+                    watch: CompileWatch) -> RunReport:
+    """The body of :func:`run_experiment`, with its compile-time watch installed."""
     prepare_output(out, resume=resume, overwrite=overwrite)
     traj_path = out / TRAJECTORY
     # One writer per output: lock before anything is deleted, read or recovered, then
@@ -344,6 +416,15 @@ def run_experiment(
         # frames of one chunk (never more than the run holds), plus the initial one
         n_buf = min(chunk, total) // rec + 2 if rec else 0
         frame_buffer = (np.empty((n_buf, m, landscape.dim)), np.empty((n_buf, m)))
+        # a zero-step call compiles (or loads from the disk cache) the kernels of the run
+        # now, with the arguments of the chunks below, so the compile time stands apart
+        sampler.run(state, 0, record_every=rec, threads=threads, frame_buffer=frame_buffer)
+        if _has_basin_table(landscape, exp):
+            from .analysis import assign_basins
+
+            assign_basins(landscape, state.positions[:1])  # the quench of the summary
+        if compiling is not None and watch.count:
+            compiling(watch.seconds)
         while state.step < total:
             n = min(chunk, total - state.step)
             try:
@@ -355,7 +436,7 @@ def run_experiment(
                 status = "diverged"
                 _finish(writer, params, status, err.step)
                 summary = _summary(exp, landscape, err.partial_result.state, temps, status,
-                                   time.perf_counter() - t_start, err=err)
+                                   time.perf_counter() - t_start, watch.seconds, err=err)
                 _write_json(out / SUMMARY, summary)
                 raise RunDiverged(str(err), err.step, err.index) from None
             state = res.state
@@ -368,10 +449,10 @@ def run_experiment(
         if not writer.closed:
             writer.close()
     wall = time.perf_counter() - t_start
-    summary = _summary(exp, landscape, state, temps, status, wall)
+    summary = _summary(exp, landscape, state, temps, status, wall, watch.seconds)
     _write_json(out / SUMMARY, summary)
     figures = _figures(exp, landscape, summary, out) if make_figures else []
-    return RunReport(out, state.step, wall, summary, figures)
+    return RunReport(out, state.step, wall, summary, figures, watch.seconds)
 
 
 def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
@@ -525,13 +606,17 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _summary(exp: Experiment, landscape: Landscape, state: EnsembleState, temps: np.ndarray,
-             status: str, wall: float, err: DivergenceError | None = None) -> dict:
+             status: str, wall: float, compile_s: float,
+             err: DivergenceError | None = None) -> dict:
     s: dict = {
         "experiment": exp.name,
         "status": status,
         "steps": int(state.step),
         "walkers": int(temps.size),
         "wall_seconds": round(wall, 3),
+        # compiling kernels (0 when all came from the disk cache), and the rest
+        "compile_seconds": round(compile_s, 3),
+        "run_seconds": round(wall - compile_s, 3),
         "temperatures": [],
     }
     if err is not None:
@@ -552,11 +637,15 @@ def _summary(exp: Experiment, landscape: Landscape, state: EnsembleState, temps:
     return s
 
 
+def _has_basin_table(landscape: Landscape, exp: Experiment) -> bool:
+    """Whether the summary holds basin occupations (a quench of the final positions)."""
+    return (landscape.minima is not None and len(landscape.minima) >= 2
+            and landscape.dim <= 2 and exp.config["schedule"]["kind"] == "constant")
+
+
 def _basin_table(landscape: Landscape, state: EnsembleState, temps: np.ndarray,
                  exp: Experiment) -> dict | None:
-    if landscape.minima is None or len(landscape.minima) < 2 or landscape.dim > 2:
-        return None
-    if exp.config["schedule"]["kind"] != "constant":
+    if not _has_basin_table(landscape, exp):
         return None
     from .analysis import assign_basins, quadrature_grid
 

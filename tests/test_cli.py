@@ -51,7 +51,10 @@ def error_line(result) -> str:  # noqa: ANN001
     """Assert the result is a one-line user error without traceback; return the line."""
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
+    # the compile notice comes first when this process compiled the run's kernels (it
+    # depends on the state of the kernel cache, not on the error)
+    lines = [ln for ln in result.stderr.splitlines()
+             if not ln.startswith("compiling kernels (first run only)... done in ")]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ")
     return lines[0]

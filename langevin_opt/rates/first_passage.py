@@ -34,17 +34,15 @@ unit (overdamped dynamics have unit friction, ``D = T``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from numba import prange
 
-from .. import _kernels as K
 from ..config import config
+from ..core import jitcache
 from ..core.chunking import ChunkLoop, ProgressBar, kernel_name
 from ..core.errors import DivergenceError, Interrupted
 from ..core.validation import (
@@ -56,8 +54,9 @@ from ..core.validation import (
 )
 from ..core.validation import threads as threads_of
 from ..landscapes import Landscape
-from ..rng import PURPOSE_INIT, PURPOSE_NOISE, normal2, normals
+from ..rng import PURPOSE_INIT, normals
 from ..sampling import BAOAB, Overdamped
+from ._first_passage_template import DIVERGED
 
 __all__ = ["Basins", "basins_from_landscape", "FirstPassageResult", "first_passage",
            "quench_basins", "STILL_RUNNING", "CENSORED"]
@@ -65,9 +64,9 @@ __all__ = ["Basins", "basins_from_landscape", "FirstPassageResult", "first_passa
 #: ``final_basin`` of a walker that has not committed (yet) / was censored.
 STILL_RUNNING = -1
 CENSORED = -1
-_DIVERGED = -2
-
-_JIT = {"cache": False, "nogil": True, "error_model": "numpy", "_nrt": False}
+_DIVERGED = DIVERGED
+#: the template of the compiled driver, specialised per landscape and integrator
+_TEMPLATE = "langevin_opt.rates._first_passage_template"
 
 
 @dataclass(frozen=True)
@@ -241,201 +240,9 @@ class FirstPassageResult:
 
 
 # --------------------------------------------------------------------------
-# compiled kernel (one per landscape, like langevin_opt._kernels)
+# compiled kernel: langevin_opt.rates._first_passage_template, one specialisation per
+# landscape and integrator (like langevin_opt._kernels)
 # --------------------------------------------------------------------------
-
-
-def _build(eg: Callable) -> dict[str, Callable]:
-    @numba.njit(**_JIT)
-    def evaluate_block(Xb, p, Eb, Gb, w):
-        for j in range(w):
-            Eb[j] = eg(Xb, j, p, Gb)
-
-    @numba.njit(**_JIT)
-    def step_overdamped(Xb, Gb, Tb, ids, f2, dt, seed, step, w):
-        # the arithmetic of _kernels.add_noise_overdamped with per-walker stream ids
-        # ids[j]: a deliberate variant, not merged.  Escaped walkers are swapped out of
-        # the block, so a block's streams are not consecutive here; the walker kernels
-        # keep the contiguous s0 + j, which LLVM vectorizes without a gather
-        d = Xb.shape[0]
-        for q in range((d + 1) // 2):
-            k = 2 * q
-            if k + 1 < d:
-                for j in range(w):
-                    sig = math.sqrt(f2 * Tb[j])
-                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
-                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
-                    Xb[k + 1, j] = Xb[k + 1, j] - dt * Gb[k + 1, j] + sig * z1
-            else:
-                for j in range(w):
-                    sig = math.sqrt(f2 * Tb[j])
-                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
-                    Xb[k, j] = Xb[k, j] - dt * Gb[k, j] + sig * z0
-
-    @numba.njit(**_JIT)
-    def ou_baoab(Xb, Vb, Tb, ids, c1, c2, fs, hdt, seed, step, w):
-        # _kernels.ou_baoab with per-walker stream ids ids[j]: a deliberate variant, for
-        # the reason given in step_overdamped
-        d = Xb.shape[0]
-        for q in range((d + 1) // 2):
-            k = 2 * q
-            if k + 1 < d:
-                for j in range(w):
-                    sd = c2 * math.sqrt(fs * Tb[j])
-                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
-                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
-                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-                    Vb[k + 1, j] = c1 * Vb[k + 1, j] + sd * z1
-                    Xb[k + 1, j] = Xb[k + 1, j] + hdt * Vb[k + 1, j]
-            else:
-                for j in range(w):
-                    sd = c2 * math.sqrt(fs * Tb[j])
-                    z0, z1 = normal2(seed, ids[j], step, q, PURPOSE_NOISE)
-                    Vb[k, j] = c1 * Vb[k, j] + sd * z0
-                    Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-
-    def make_block(method: int) -> Callable:
-        baoab = method == K.BAOAB
-
-        @numba.njit(**_JIT)
-        def block_run(b, lo, hi, Xt, Vt, E, T, ids, origin, limit, p, dt, gamma, mass, seed,
-                      step0, n, centers, r2, out_step, out_basin, out_x, scr):
-            # Runs walkers lo..hi-1 of the packed arrays for up to n steps from step0.
-            # Escaped or censored walkers are written to out_* at their packed index and
-            # swapped out of the block; the rest are stored back.  Returns nothing: the
-            # caller finds the finished ones by out_step >= 0.
-            d = Xt.shape[0]
-            nbas = centers.shape[0]
-            w = hi - lo
-            Xb = scr.X[b]
-            Gb = scr.G[b]
-            Eb = scr.E[b]
-            Tb = scr.T[b]
-            Vb = scr.V[b]
-            idb = scr.ids[b]
-            orb = scr.origin[b]
-            limb = scr.limit[b]
-            locb = scr.loc[b]
-            hitb = scr.hit[b]
-            finb = scr.fin[b]
-            accb = scr.acc[b]
-            for j in range(w):
-                Tb[j] = T[lo + j]
-                idb[j] = ids[lo + j]
-                orb[j] = origin[lo + j]
-                limb[j] = limit[lo + j]
-                locb[j] = lo + j
-                for k in range(d):
-                    Xb[k, j] = Xt[k, lo + j]
-                    if baoab:
-                        Vb[k, j] = Vt[k, lo + j]
-            evaluate_block(Xb, p, Eb, Gb, w)
-            c1 = math.exp(-gamma * dt)
-            c2 = math.sqrt(1.0 - c1 * c1)
-            hdt = 0.5 * dt
-            hdtm = 0.5 * dt / mass
-            fs = 1.0 / mass
-            f2 = 2.0 * dt
-            for s in range(n):
-                if w == 0:
-                    break
-                step = step0 + s
-                if baoab:
-                    for k in range(d):
-                        for j in range(w):
-                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-                            Xb[k, j] = Xb[k, j] + hdt * Vb[k, j]
-                    ou_baoab(Xb, Vb, Tb, idb, c1, c2, fs, hdt, seed, step, w)
-                    evaluate_block(Xb, p, Eb, Gb, w)
-                    for k in range(d):
-                        for j in range(w):
-                            Vb[k, j] = Vb[k, j] - hdtm * Gb[k, j]
-                else:
-                    step_overdamped(Xb, Gb, Tb, idb, f2, dt, seed, step, w)
-                    evaluate_block(Xb, p, Eb, Gb, w)
-                # commitment test, vectorised over the block: squared distances to each
-                # basin centre; the first basin (other than its own) whose ball holds the
-                # walker is its hit.  Energy + distances also carry the non-finite test.
-                done_step = step + 1
-                for j in range(w):
-                    hitb[j] = -1
-                    finb[j] = Eb[j]
-                for bb in range(nbas):
-                    for j in range(w):
-                        accb[j] = 0.0
-                    for k in range(d):
-                        ck = centers[bb, k]
-                        for j in range(w):
-                            dx = Xb[k, j] - ck
-                            accb[j] += dx * dx
-                    rr = r2[bb]
-                    for j in range(w):
-                        a = accb[j]
-                        finb[j] += 0.0 * a
-                        if a < rr and orb[j] != bb and hitb[j] < 0:
-                            hitb[j] = bb
-                nflag = 0
-                for j in range(w):
-                    if hitb[j] >= 0 or done_step >= limb[j] or not math.isfinite(finb[j]):
-                        nflag += 1
-                if nflag == 0:
-                    continue
-                # finished walkers leave the block at once (swapped with the last running one)
-                j = 0
-                while j < w:
-                    hit = hitb[j]
-                    if not math.isfinite(finb[j]):
-                        hit = _DIVERGED
-                    if hit != -1 or done_step >= limb[j]:
-                        g = locb[j]
-                        out_step[g] = done_step
-                        out_basin[g] = hit
-                        for k in range(d):
-                            out_x[g, k] = Xb[k, j]
-                        last = w - 1
-                        if j != last:
-                            Tb[j] = Tb[last]
-                            idb[j] = idb[last]
-                            orb[j] = orb[last]
-                            limb[j] = limb[last]
-                            locb[j] = locb[last]
-                            Eb[j] = Eb[last]
-                            hitb[j] = hitb[last]
-                            finb[j] = finb[last]
-                            for k in range(d):
-                                Xb[k, j] = Xb[k, last]
-                                Gb[k, j] = Gb[k, last]
-                                if baoab:
-                                    Vb[k, j] = Vb[k, last]
-                        w -= 1
-                    else:
-                        j += 1
-            for j in range(w):
-                g = locb[j]
-                E[g] = Eb[j]
-                for k in range(d):
-                    Xt[k, g] = Xb[k, j]
-                    if baoab:
-                        Vt[k, g] = Vb[k, j]
-
-        return block_run
-
-    return {"make_block": make_block}
-
-
-def _make_driver(block_fn: Callable) -> Callable:
-    @numba.njit(parallel=True, **_JIT)
-    def drive(Xt, Vt, E, T, ids, origin, limit, p, dt, gamma, mass, seed, step0, n,
-              centers, r2, out_step, out_basin, out_x, block, scr):
-        m = Xt.shape[1]
-        nb = (m + block - 1) // block
-        for b in prange(nb):
-            lo = b * block
-            hi = min(m, lo + block)
-            block_fn(b, lo, hi, Xt, Vt, E, T, ids, origin, limit, p, dt, gamma, mass, seed,
-                     step0, n, centers, r2, out_step, out_basin, out_x, scr)
-
-    return drive
 
 
 class _Scratch(NamedTuple):
@@ -468,11 +275,12 @@ _DRIVERS: dict[tuple[int, int], tuple[Callable, Callable]] = {}
 
 
 def _driver(energy_grad: Callable, method: int) -> Callable:
+    """The compiled driver of one landscape and integrator (disk-cached, built once)."""
     key = (id(energy_grad), method)
     hit = _DRIVERS.get(key)
     if hit is None or hit[0] is not energy_grad:
-        blocks = _build(energy_grad)
-        hit = (energy_grad, _make_driver(blocks["make_block"](method)))
+        mod = jitcache.specialize(_TEMPLATE, {"eg": energy_grad, "METHOD": int(method)})
+        hit = (energy_grad, mod.drive)
         _DRIVERS[key] = hit
     return hit[1]
 
