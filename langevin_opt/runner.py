@@ -600,8 +600,12 @@ def _observables(state: EnsembleState) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
+    # temporary name, fsync, atomic rename: a kill leaves the old summary or the new one
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(data, indent=2, default=float) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,11 @@ def supported_formats() -> list[str]:
 
 
 def save(fig: Any, path: str | Path, dpi: int = 120) -> Path:
-    """Write a figure and close it (also when writing fails).
+    """Write a figure atomically and close it (also when writing fails).
+
+    The figure goes to a temporary name in the same directory, is fsync-ed and
+    renamed over ``path``, so a kill leaves the previous file or the complete new
+    one, never half an image.
 
     Parameters
     ----------
@@ -62,11 +67,20 @@ def save(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     OSError
         The file cannot be written.
     """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
-        fig.savefig(path, dpi=dpi)
+        with open(tmp, "wb") as fh:
+            fig.savefig(fh, dpi=dpi, format=path.suffix.lstrip(".") or None)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         plt().close(fig)
-    return Path(path)
+    return path
 
 
 def contour_grid(landscape: Any, lo: np.ndarray, hi: np.ndarray, n: int = 160) -> tuple:
