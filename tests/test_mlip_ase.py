@@ -8,13 +8,16 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 from ase.calculators.calculator import PropertyNotImplementedError
+from ase.calculators.emt import EMT
 from ase.calculators.fd import calculate_numerical_forces
 from ase.cluster import Icosahedron
+from ase.eos import EquationOfState
 from ase.optimize import BFGS
 
 from langevin_opt import mlip
 from langevin_opt import particles as lp
 from langevin_opt.mlip import LangevinOptCalculator
+from langevin_opt.mlip import validation as V
 
 LJ13_MIN = -44.326801  # Wales & Doye (1997), the Cambridge Cluster Database
 
@@ -166,3 +169,92 @@ def test_calculator_bad_input():
     bound.pop()
     with pytest.raises(ValueError, match="bound to"):
         bound.get_potential_energy()
+
+
+# ------------------------------------------------------------------ property functions on EMT
+def test_lattice_constant_and_bulk_modulus_of_emt_match_ase_equation_of_state():
+    # reference: ASE's own EquationOfState on E(V) of ASE's primitive fcc cell
+    calc = EMT()
+    vols, ens = [], []
+    for a in np.linspace(3.50, 3.68, 9):
+        at = bulk("Cu", "fcc", a=a)
+        at.calc = calc
+        vols.append(at.get_volume())
+        ens.append(at.get_potential_energy())
+    v0, _, b0 = EquationOfState(vols, ens, eos="birchmurnaghan").fit()
+    a_ref, b_ref = (4 * v0) ** (1 / 3), b0 * V.EV_PER_A3_TO_GPA
+    a0, e0 = V.lattice_constant(calc, reps=(1, 1, 1))
+    eos = V.equation_of_state(calc, a_guess=a0, reps=(1, 1, 1))
+    assert a0 == pytest.approx(3.59, abs=0.005)  # EMT's copper
+    assert a0 == pytest.approx(a_ref, abs=2e-4) and eos.a0 == pytest.approx(a_ref, abs=2e-4)
+    assert eos.bulk_modulus == pytest.approx(b_ref, rel=0.02)
+    assert 100 < eos.bulk_modulus < 200 and eos.rms < 1e-4
+    assert e0 == pytest.approx(eos.e0, abs=1e-5)
+
+
+def test_vacancy_formation_energy_of_emt():
+    calc = EMT()
+    a0, _ = V.lattice_constant(calc, reps=(1, 1, 1))
+    ev = V.vacancy_formation_energy(calc, a=a0, reps=(2, 2, 2), fmax=0.002)
+    # independently: unrelaxed vacancy from the perfect crystal's energies only
+    perfect = bulk("Cu", "fcc", a=a0, cubic=True) * (2, 2, 2)
+    perfect.calc = calc
+    e_n = perfect.get_potential_energy()
+    vac = perfect.copy()
+    del vac[7]
+    vac.calc = calc
+    ev_unrelaxed = vac.get_potential_energy() - 31 / 32 * e_n
+    assert 0.0 < ev_unrelaxed - ev < 0.2  # relaxation lowers it, a little
+    assert 0.8 < ev < 1.5  # copper's vacancy is ~1 eV
+
+
+def test_flat_function_gradient_and_adatom_endpoints():
+    slab = V.fcc100_slab("Cu", 3.6, size=(3, 3), layers=3, n_fixed_layers=1)
+    start, end = V.adatom_hop_endpoints(slab)
+    assert len(start) == 28 and np.array_equal(start.constraints[0].index, end.constraints[0].index)
+    assert np.isclose(np.linalg.norm(end.positions[-1] - start.positions[-1]), 3.6 / 2**0.5)
+    fixed = start.constraints[0].index
+    assert len(fixed) == 9 and np.allclose(start.positions[fixed, 2],
+                                           start.positions[:, 2].min())
+    model = cu_model(rc=3.5)
+    box = np.diag(start.cell).copy()
+    moving = np.setdiff1d(np.arange(28), fixed)
+    f, x0 = V.flat_function(model.bind(["Cu"] * 28), start.positions, box, moving)
+    e, g = f(x0)
+    full = model.evaluate(start.positions, ["Cu"] * 28, box)
+    assert e == full.energy and np.array_equal(g, -full.forces[moving].ravel())
+    k = 3 * (len(moving) - 1) + 2  # adatom z
+    h = 1e-5
+    xp, xm = x0.copy(), x0.copy()
+    xp[k] += h
+    xm[k] -= h
+    assert g[k] == pytest.approx((f(xp)[0] - f(xm)[0]) / (2 * h), abs=1e-6)
+
+
+def test_tiny_emt_pipeline_held_out_errors_drop():
+    rng = np.random.default_rng(5)
+
+    def confs(k):
+        out = []
+        for _ in range(k):
+            at = rattled_cu(int(rng.integers(1 << 30)), a=3.59 * (1 + rng.uniform(-0.02, 0.02)),
+                            reps=(2, 2, 2), sigma=0.1)
+            if rng.random() < 0.5:
+                del at[0]
+            out.append(at)
+        return out
+
+    train, test = mlip.label_with(EMT(), confs(10)), mlip.label_with(EMT(), confs(4))
+    model = cu_model(seed=1)
+    calc = LangevinOptCalculator(model)
+    model.fit_standardization(train.configurations())
+    model.energy_offsets = train.energy_offsets(model.species)
+    before = V.energy_force_errors(calc, test)  # untrained network, same offsets
+    res = mlip.fit(model, train, validation=test, max_iter=60, log_every=60)
+    after = V.energy_force_errors(calc, test)
+    assert after["force_rmse"] < 0.3 * before["force_rmse"]
+    assert after["energy_rmse_per_atom"] < 0.5 * before["energy_rmse_per_atom"]
+    # the calculator path and the training path measure the same thing
+    assert after["force_rmse"] == pytest.approx(res.validation["force_rmse"], rel=1e-9)
+    assert after["energy_rmse_per_atom"] == pytest.approx(
+        res.validation["energy_rmse_per_atom"], rel=1e-9)
