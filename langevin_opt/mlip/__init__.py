@@ -55,3 +55,13 @@ from .training import *  # noqa: F403
 
 __all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__,
            *dataset.__all__, *training.__all__]
+
+
+def __getattr__(name: str) -> object:
+    # the ASE calculator subclasses ase's Calculator: import ASE only when it is asked for
+    if name in ("LangevinOptCalculator", "calculator"):
+        import importlib
+
+        mod = importlib.import_module(f"{__name__}.calculator")
+        return mod if name == "calculator" else mod.LangevinOptCalculator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
