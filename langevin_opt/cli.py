@@ -849,9 +849,8 @@ def warmup(configs: tuple[Path, ...], all_builtin: bool, clear: bool) -> None:
         dt = time.perf_counter() - t0
         click.echo(f"compiled in {watch.seconds:.1f} s" if watch.count
                    else f"loaded from the cache ({dt:.1f} s)")
-    n_files = sum(1 for f in (root / "kernels").rglob("*") if f.is_file()) \
-        if (root / "kernels").is_dir() else 0
-    click.echo(f"kernel cache: {root / 'kernels'} ({n_files} files)")
+    n_modules = len(list((root / "kernels").glob("*.py")))
+    click.echo(f"kernel cache: {root / 'kernels'} ({n_modules} kernel modules)")
     if failed:
         raise RunFailed(f"{failed} of {len(items)} items failed to compile")
 
