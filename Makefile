@@ -18,10 +18,10 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/langevin-opt run experiments/quickstart.toml --out demo_out --overwrite
 
-## warmup: compile the kernels of the experiments and of every built-in landscape x
-## integrator into the disk cache (langevin-opt warmup; seconds when already warm)
+## warmup: compile the kernels of the experiment configs (the ones the CLI tests and the
+## demo run in fresh processes) into the disk cache; seconds when already warm
 warmup: $(STAMP)
-	$(BIN)/langevin-opt warmup --all experiments/*.toml
+	$(BIN)/langevin-opt warmup experiments/*.toml
 
 ## test: run the whole test suite (after warmup, so test processes load cached kernels)
 test: $(STAMP) warmup
