@@ -38,6 +38,18 @@ def _fresh_rates(monkeypatch):
     monkeypatch.setattr(C, "_RATES", {})
 
 
+@pytest.fixture(autouse=True)
+def _python_sigint_handler():
+    # A process started in the background by a non-interactive shell inherits SIGINT
+    # ignored (SIG_IGN), and the chunk loop rightly leaves a program's own disposition
+    # alone; these tests are about Python's default Ctrl-C handling, so install it.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _interrupt_at(threshold):
     """A progress callable that sends this process SIGINT once ``done >= threshold``."""
     def cb(done, total):
