@@ -617,7 +617,7 @@ class LennardJones(PairPotential):
 
 
 @dataclass(frozen=True, eq=False)
-class BondPotential:
+class BondPotential(Potential):
     """A bonded potential acting on listed atom pairs only.
 
     Attributes
