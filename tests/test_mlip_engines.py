@@ -116,7 +116,7 @@ def test_baoab_temperature_and_overdamped(model, octa_min):
     st = lp.run_replicas(X, model, lp.LangevinBAOAB(dt=0.005, friction=2.0), 300,
                          temperatures=T, seed=11)
     temps = []
-    for k in range(4):
+    for _ in range(4):
         st = lp.run_replicas(st, model, lp.LangevinBAOAB(dt=0.005, friction=2.0), 100,
                              temperatures=T, seed=11)
         temps.append(lp.kinetic_temperature(st.velocities, np.ones(6), dof=18))
@@ -157,19 +157,25 @@ def test_run_replicas_equals_independent_dynamics(model, octa_min):
         lp.Dynamics(lp.ParticleSystem(X[0]), model, integ, seed=1, backend="cuda")
 
 
-def test_neb_and_dimer_on_the_network(model, octa_min):
-    # two permutational copies of the octahedron: one apex swapped with an equatorial atom
-    a = octa_min - octa_min.mean(axis=0)
-    b = lp.align(a[[2, 1, 0, 3, 4, 5]], a)
+def test_neb_and_dimer_on_the_network(model):
+    # a five-atom cluster: two trigonal bipyramids either side of the square pyramid
+    # (Berry pseudorotation), quenched on the network
+    sq = np.array([[0, 0, 0.75], [0.78, 0, 0], [-0.78, 0, 0], [0, 0.78, 0], [0, -0.78, 0]])
+    d = np.zeros_like(sq)
+    d[1:, :2] = [[-0.1, 0], [0.1, 0], [0, 0.1], [0, -0.1]]
+    a, b = (lp.fire_minimize(lp.ParticleSystem(sq + sgn * d), model,
+                             fire=lp.FIRE(fmax=1e-6)).positions for sgn in (1, -1))
+    a = a - a.mean(axis=0)
+    b = lp.align(b - b.mean(axis=0), a)
+    assert np.abs(a - b).max() > 0.2                 # two distinct (permuted) minima
     f = lp.energy_function(lp.ParticleSystem(a), model)
-    sr = find_saddle(f, a.ravel(), b.ravel(), n_images=9, fmax=1e-4, n_zero=6,
+    sr = find_saddle(f, a.ravel(), b.ravel(), n_images=7, fmax=1e-3, n_zero=6,
                      zero_modes=lambda x: rigid_body_modes(x, 3))
     assert sr.ok and sr.saddle.n_negative == 1
     # the climbing image and the dimer refinement agree
-    assert sr.neb.energies.max() == pytest.approx(sr.saddle.energy, abs=2e-3)
+    assert sr.neb.energies.max() == pytest.approx(sr.saddle.energy, abs=3e-3)
     assert sr.barrier > 0.05
-    g = f(sr.saddle.x)[1]
-    assert np.abs(g).max() < 1e-3
+    assert np.abs(f(sr.saddle.x)[1]).max() < 2e-3
 
 
 CONFIG = """
@@ -212,15 +218,17 @@ def test_arrhenius_cluster_config_with_model(model, tmp_path):
     assert summary["rows"][0]["censored"] == 2     # T = 0.05: no escape in 40 steps
 
 
-@pytest.mark.parametrize("old, new", [
-    ('model = "model.npz"', 'model = "nothere.npz"'),
-    ('kind = "mlip"', 'kind = "eam"'),
-    ('structure = "lj13"', 'structure = "lj7_2d"'),
-    ('model = "model.npz"', 'model = "bad.npz"'),
+@pytest.mark.parametrize("old, new, message", [
+    ('model = "model.npz"', 'model = "nothere.npz"', "[cluster] potential: model file"),
+    ('kind = "mlip"', 'kind = "eam"', "[cluster] potential: kind must be one of lj, mlip"),
+    ('structure = "lj13"', 'structure = "lj7_2d"', "[cluster] structure: a neural potential"),
+    ('model = "model.npz"', 'model = "bad.npz"', "[cluster] potential: "),
+    ('model = "model.npz"', 'model = "model.npz", skin = 1', "unknown key 'skin'"),
 ])
-def test_arrhenius_model_config_errors(tmp_path, old, new):
+def test_arrhenius_model_config_errors(model, tmp_path, old, new, message):
     from langevin_opt.cli import cli
 
+    mlip.save_model(model, tmp_path / "model.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a model")
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG.replace(old, new))
@@ -228,4 +236,4 @@ def test_arrhenius_model_config_errors(tmp_path, old, new):
     assert res.exit_code == 2, res.output
     line = res.output.strip()
     assert "Traceback" not in line and len(line.splitlines()) == 1
-    assert line.split(":")[0].endswith(("[cluster] potential", "[cluster] structure")), line
+    assert message in line, line
