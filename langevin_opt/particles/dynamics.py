@@ -67,7 +67,7 @@ from numba import prange
 
 from ..core.chunking import ChunkLoop, kernel_name
 from ..core.codes import BAOAB, OVERDAMPED, VELOCITY_VERLET
-from ..core.errors import DivergenceError, Interrupted
+from ..core.errors import BackendUnavailableError, DivergenceError, Interrupted
 from ..core.jitcache import twin
 from ..core.validation import (
     check_choice,
@@ -84,6 +84,7 @@ from ..rng import PURPOSE_SWAP, uniform2
 from ..schedules import Constant, Schedule
 from ..storage.recording import Recorder
 from ._update import all_finite as _all_finite
+from ._update import container_wall as _container_wall
 from ._update import first_half_atom as _first_half_atom
 from ._update import friction_factor
 from ._update import kick_atom as _kick_atom
@@ -407,7 +408,10 @@ ENERGY_JUMP = 10.0
 
 
 class _ForceField:
-    """Forces of one system: pair terms over a neighbor list or all pairs, bonds."""
+    """Forces of one system: pair terms over a neighbor list or all pairs, bonds.
+
+    Many-body terms are prepared for this system (each with its own neighbour list).
+    """
 
     def __init__(self, terms: list, species: np.ndarray, box: np.ndarray | None, dim: int,
                  neighbors: NeighborList | None) -> None:
@@ -421,7 +425,9 @@ class _ForceField:
         n = species.shape[0]
         self.calls = []
         for p in terms:
-            if isinstance(p, PairPotential):
+            if not p.compiled:  # many-body: a prepared copy for this system
+                self.calls.append(("body", p.prepare(species, box, dim), None))
+            elif isinstance(p, PairPotential):
                 _check_pair(p, n_species, box)
                 if neighbors is not None and neighbors.cutoff < p.cutoff:
                     raise ValueError(f"neighbors.cutoff ({neighbors.cutoff}) must be >= the "
@@ -440,7 +446,10 @@ class _ForceField:
         w_tot = 0.0
         nl = self.neighbors
         for kind, p, kern in self.calls:
-            if kind == "bond":
+            if kind == "body":
+                e, f, w = p.energy_forces(x, self.box, self.species)
+                F += f
+            elif kind == "bond":
                 e, w = kern.bonds(x, p.bonds, p.table, self.bx, self.periodic, F)
             elif nl is None:
                 e, w = kern.all_pairs(x, self.species, p.table, p.n_species, self.bx,
@@ -477,8 +486,10 @@ class Dynamics:
     ----------
     system : ParticleSystem
         Initial configuration (positions, species, masses, box).
-    potentials : PairPotential, BondPotential or sequence of them
-        Terms of the potential energy.
+    potentials : Potential or sequence of them
+        Terms of the potential energy: pair, bond or many-body potentials (any
+        object :func:`~langevin_opt.particles.as_potential` accepts, such as a
+        neural network potential; many-body terms keep their own neighbour lists).
     integrator : VelocityVerlet, LangevinBAOAB or LangevinOverdamped
         The update rule and its time step.
     temperature : float, optional
@@ -710,7 +721,8 @@ class Dynamics:
         loop = ChunkLoop(n_steps, progress=progress, label="dynamics", compile_stop=False,
                          key=("dynamics", integ.code, self.n_atoms, self.dim,
                               self._device is None, self.neighbors is None,
-                              tuple(kernel_name(getattr(p, "pair", p)) for p in self.terms)))
+                              tuple(kernel_name(getattr(p, "pair", p)) if p.compiled
+                                    else p.name for p in self.terms)))
         with loop:
             for s, c in loop:
                 end = s + c
@@ -782,6 +794,11 @@ class Dynamics:
         """The CUDA array driver for this system (one pair potential, no bonds)."""
         from ..cuda.backend import require
 
+        if any(not p.compiled for p in self.terms):
+            raise BackendUnavailableError(
+                "backend='cuda' runs pair potentials only; many-body potentials "
+                f"({', '.join(p.name for p in self.terms if not p.compiled)}) run on "
+                "backend='cpu'")
         require()
         pairs = [p for p in self.terms if isinstance(p, PairPotential)]
         if len(pairs) != 1 or len(self.terms) != 1:
@@ -937,8 +954,8 @@ def fire_minimize(system: ParticleSystem, potentials, *, fire: FIRE | None = Non
     ----------
     system : ParticleSystem
         Starting configuration.
-    potentials : PairPotential, BondPotential or sequence of them
-        Energy terms.
+    potentials : Potential or sequence of them
+        Energy terms (pair, bond or many-body).
     fire : FIRE, optional
         Settings (default ``FIRE()``: ``fmax = 1e-6``).
     neighbors : NeighborList, optional
@@ -1045,6 +1062,51 @@ class _BatchSetup:
                 self.periodic, self.wall)
 
 
+def _common(n: int, d: int, species, masses, box, container
+            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Validated species, box, masses and wall array of a replica call."""
+    sp = (np.zeros(n, dtype=np.int64) if species is None
+          else np.ascontiguousarray(species, dtype=np.int64))
+    if sp.shape != (n,) or np.any(sp < 0):
+        raise ValueError(f"species must be {n} non-negative integers, got shape {sp.shape}")
+    b = check_box(box, d)
+    m = np.ones(n) if masses is None else np.broadcast_to(
+        np.asarray(masses, dtype=np.float64), (n,)).copy()
+    if not np.all(np.isfinite(m) & (m > 0)):
+        raise ValueError("masses must be positive and finite")
+    if container is not None and not isinstance(container, Container):
+        raise TypeError(f"container must be a Container or None, got {type(container).__name__}")
+    wall = np.zeros(2) if container is None else np.array([container.radius, container.k])
+    return sp, b, m, wall
+
+
+class _ReplicaForces:
+    """Forces of ``R`` replicas with many-body terms.
+
+    One :class:`_ForceField` each (its own prepared terms and neighbour lists), plus the
+    container wall of the compiled replica kernels (the same source,
+    :func:`._update.container_wall`).
+    """
+
+    def __init__(self, r: int, terms: list, species: np.ndarray, box: np.ndarray | None,
+                 dim: int, wall: np.ndarray) -> None:
+        self.fields = [_ForceField(terms, species, box, dim, None) for _ in range(r)]
+        self.wall = wall
+
+    def __call__(self, k: int, x: np.ndarray, F: np.ndarray) -> tuple[float, float]:
+        e, w = self.fields[k](x, F)
+        if self.wall[1] > 0.0:
+            e, w = _container_wall(x, self.wall, F, e, w)
+        return float(e), float(w)
+
+    def field(self, k: int) -> Callable[[np.ndarray, np.ndarray], tuple[float, float]]:
+        return lambda x, F: self(k, x, F)
+
+
+def _is_many_body(terms: list) -> bool:
+    return any(not p.compiled for p in terms)
+
+
 def _setup(n: int, d: int, potentials, species, masses, box, container) -> _BatchSetup:
     terms = _as_terms(potentials)
     pairs = [p for p in terms if isinstance(p, PairPotential)]
@@ -1087,6 +1149,51 @@ def _as_positions(positions) -> np.ndarray:
     return X
 
 
+def _run_replicas_many_body(su: _BatchSetup, X: np.ndarray, V: np.ndarray, integrator,
+                            temps: np.ndarray, tfac: np.ndarray, seed: int, ids: np.ndarray,
+                            step0: int, n_steps: int, progress) -> tuple:
+    """The replica loop of ``_replica_template.run`` for many-body terms, step by step.
+
+    The same per-atom update functions, streams (``ids[k] * N + i``), order (first half,
+    forces, kick) and divergence checks as the compiled kernel; forces from one
+    :class:`_ReplicaForces` field per replica.  A replica alone gives the same numbers
+    as :class:`Dynamics` with ``stream_ids=[0]`` (streams ``0..N-1``).
+    """
+    r, n, _ = X.shape
+    rf = su.extra["forces"]
+    F = np.zeros_like(X)
+    E = np.zeros(r)
+    W = np.zeros(r)
+    for k in range(r):
+        E[k], W[k] = rf(k, X[k], F[k])
+    status = np.where(np.isfinite(E) & np.isfinite(W), -1, step0).astype(np.int64)
+    code, dt = integrator.code, integrator.dt
+    c1 = _c1(integrator, dt)
+    useed = np.uint64(seed)
+    loop = ChunkLoop(n_steps, progress=progress, label="replicas", compile_stop=False,
+                     key=("replicas-many-body", code, X.shape))
+    with loop:
+        for s0, c in loop:
+            for k in range(r):
+                if status[k] >= 0:
+                    continue
+                x, v, f = X[k], V[k], F[k]
+                base = int(ids[k]) * n
+                for s in range(s0, s0 + c):
+                    T = temps[k] * tfac[s]
+                    step = step0 + s
+                    _first_half_serial(code, x, v, f, su.minv, dt, c1, T, useed, base, step)
+                    e, w = rf(k, x, f)
+                    if code != _OVERDAMPED:
+                        _kick_serial(v, f, su.minv, 0.5 * dt)
+                    E[k] = e
+                    W[k] = w
+                    if not (math.isfinite(e) and math.isfinite(w)):
+                        status[k] = step + 1
+                        break
+    return F, E, W, status, loop
+
+
 def run_replicas(positions, potentials, integrator, n_steps: int, *, temperatures=1.0,
                  velocities=None, masses=None, species=None, box=None,
                  container: Container | None = None, schedule: Schedule | None = None,
@@ -1101,9 +1208,12 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     positions : array_like, shape (R, N, d)
         Starting positions (or a :class:`ReplicaState` to continue from,
         in which case ``velocities`` and ``step0`` come from it).
-    potentials : PairPotential and optionally one BondPotential
-        Energy terms (one pair potential summed over all pairs, at most one
-        bond potential).
+    potentials : Potential or sequence of them
+        Energy terms: one pair potential summed over all pairs and at most one
+        bond potential (the compiled replica kernels, replicas over threads), or
+        any terms including many-body ones (CPU only: replicas one after another,
+        each with its own prepared terms; the same update functions, random
+        streams and checks).
     integrator : VelocityVerlet, LangevinBAOAB or LangevinOverdamped
         Update rule.
     n_steps : int
@@ -1176,7 +1286,18 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
         raise TypeError("integrator must be VelocityVerlet, LangevinBAOAB or LangevinOverdamped"
                         f", got {type(integrator).__name__}")
     temps = check_per_item("temperatures", temperatures, r, lo=0.0)
-    su = _setup(n, d, potentials, species, masses, box, container)
+    terms = _as_terms(potentials)
+    if _is_many_body(terms):
+        if check_backend(backend) == "cuda":
+            raise BackendUnavailableError(
+                "backend='cuda' runs pair potentials only; many-body potentials run on "
+                "backend='cpu'")
+        sp, b, m, wall = _common(n, d, species, masses, box, container)
+        su = _BatchSetup({}, sp, np.zeros((1, 1)), 1, np.zeros((0, 2), dtype=np.int64),
+                         np.zeros((0, 2)), np.zeros(d) if b is None else b, b is not None,
+                         wall, 1.0 / m, {"forces": _ReplicaForces(r, terms, sp, b, d, wall)})
+    else:
+        su = _setup(n, d, potentials, species, masses, box, container)
     seed = _run_seed(seed, integrator, velocities is None and bool(np.any(temps > 0)))
     ids = _stream_ids(stream_offset, stream_ids, r, n)
     if velocities is None:
@@ -1216,6 +1337,9 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
             for _ in loop:
                 out = gpu(int(n_steps))
         F, E, W, status = gpu(0) if out is None else out
+    elif "forces" in su.extra:
+        F, E, W, status, loop = _run_replicas_many_body(
+            su, X, V, integrator, temps, tfac, seed, ids, int(step0), n_steps, progress)
     else:
         F = np.zeros_like(X)
         E = np.zeros(r)
@@ -1415,7 +1539,8 @@ def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=No
     ----------
     positions : array_like, shape (R, N, d)
         Starting configurations (not modified).
-    potentials : PairPotential and optionally one BondPotential
+    potentials : Potential or sequence of them
+        As in :func:`run_replicas` (many-body terms: one quench after another).
     fire : FIRE, optional
     species, box, container :
         As in :func:`run_replicas`.
@@ -1437,15 +1562,29 @@ def fire_replicas(positions, potentials, *, fire: FIRE | None = None, species=No
     fire = fire_settings(fire)
     X = _as_positions(positions)
     r, n, d = X.shape
-    su = _setup(n, d, potentials, species, None, box, container)
+    terms = _as_terms(potentials)
     E = np.zeros(r)
     steps = np.zeros(r, dtype=np.int64)
     conv = np.zeros(r, dtype=np.bool_)
-    su.kern["fire"](X, E, steps, conv, *su.args(), fire.params(), int(fire.max_steps))
     F = np.zeros_like(X)
     W = np.zeros(r)
-    su.kern["evaluate"](X, F, E, W, *su.args())
+    if _is_many_body(terms):  # one Python-driven quench per replica (fire_loop)
+        sp, b, _, wall = _common(n, d, species, None, box, container)
+        rf = _ReplicaForces(r, terms, sp, b, d, wall)
+        for k in range(r):
+            try:
+                q = fire_loop(X[k], rf.field(k), fire)
+                steps[k] = q.n_steps
+            except DivergenceError as err:
+                steps[k] = err.step
+            E[k], W[k] = rf(k, X[k], F[k])
+    else:
+        su = _setup(n, d, potentials, species, None, box, container)
+        su.kern["fire"](X, E, steps, conv, *su.args(), fire.params(), int(fire.max_steps))
+        su.kern["evaluate"](X, F, E, W, *su.args())
     fm = np.sqrt((F**2).sum(axis=2).max(axis=1))
+    if _is_many_body(terms):
+        conv = fm < fire.fmax
     res = MinimizeResult(X, E, F, fm, steps, conv)
     bad = np.flatnonzero(~np.isfinite(E))
     if bad.size:

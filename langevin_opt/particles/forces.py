@@ -56,9 +56,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ..core.validation import check_int
+from .kernels import BondKernels, PairKernels, bond_kernels, pair_kernels
 from .neighbors import NeighborList
-from .potentials import BondPotential, PairPotential
+from .potentials import BondPotential, PairPotential, Potential, as_potential
 from .system import ParticleSystem, check_box
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "bond_kernels",
     "compute_forces",
     "potential_energy",
+    "energy_function",
     "compute_forces_batch",
     "kinetic_energy",
     "kinetic_temperature",
@@ -112,26 +113,9 @@ class BatchResult(NamedTuple):
     virial: np.ndarray
 
 
-class PairKernels(NamedTuple):
-    """Compiled non-bonded kernels of one pair function (see the module docstring)."""
-
-    neighbor: Callable
-    neighbor_serial: Callable
-    all_pairs: Callable
-    batch_all_pairs: Callable
-
-
-class BondKernels(NamedTuple):
-    """Compiled bonded kernels of one pair function (see the module docstring)."""
-
-    bonds: Callable
-    batch_bonds: Callable
-
-
 # ---------------------------------------------------------------------------
 # Kernels: one specialised template module per (pair function, dimension)
 # ---------------------------------------------------------------------------
-_TEMPLATE = "langevin_opt.particles._force_template"
 
 
 def _rebind(fn: Callable, name: str, pair: Callable, rint: Callable | None, D: int) -> Callable:
@@ -194,96 +178,30 @@ def bonds_source(pair: Callable, D: int) -> Callable:
     return _rebind(tpl.bonds_py, "bonds", pair, None, D)
 
 
-def _kernel_module(pair: Callable, dim: int):
-    from ..core.jitcache import specialize
-
-    return specialize(_TEMPLATE, {"pair": pair, "D": int(dim)})
-
-
-def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
-    m = _kernel_module(pair, D)
-    return PairKernels(neighbor=m.neighbor, neighbor_serial=m.neighbor_serial,
-                       all_pairs=m.all_pairs, batch_all_pairs=m.batch_all_pairs)
-
-
-def _make_bond_kernels(pair: Callable, D: int) -> BondKernels:
-    m = _kernel_module(pair, D)
-    return BondKernels(bonds=m.bonds, batch_bonds=m.batch_bonds)
-
-
-_PAIR_KERNELS: dict[tuple[int, int], tuple[Callable, PairKernels]] = {}
-_BOND_KERNELS: dict[tuple[int, int], tuple[Callable, BondKernels]] = {}
-
-
-def _pair_fn(potential_or_pair) -> Callable:
-    return getattr(potential_or_pair, "pair", potential_or_pair)
-
-
-def pair_kernels(potential, dim: int) -> PairKernels:
-    """Compiled non-bonded kernels for a potential's pair function (built once per process).
-
-    The kernels come from a specialised template module
-    (:func:`langevin_opt.core.jitcache.specialize`): for the built-in potentials and
-    pair functions defined at module level, their machine code is cached on disk;
-    other pair functions (closures, lambdas) get the same kernels uncached.  Each
-    kernel compiles on its first call.
-
-    Parameters
-    ----------
-    potential : PairPotential or numba dispatcher
-        A potential, or a CPU pair function ``pair(r2, p) -> (u, f_over_r)``.
-    dim : int
-        Spatial dimension, 2 or 3.
-
-    Returns
-    -------
-    PairKernels
-    """
-    return _cached(_PAIR_KERNELS, _make_pair_kernels, potential, dim)
-
-
-def bond_kernels(potential, dim: int) -> BondKernels:
-    """Compiled bonded kernels for a potential's pair function (built once per process).
-
-    Cached on disk as :func:`pair_kernels`.
-
-    Parameters
-    ----------
-    potential : BondPotential or numba dispatcher
-        A bonded potential, or a CPU pair function.
-    dim : int
-        Spatial dimension, 2 or 3.
-
-    Returns
-    -------
-    BondKernels
-    """
-    return _cached(_BOND_KERNELS, _make_bond_kernels, potential, dim)
-
-
-def _cached(cache: dict, make, potential, dim: int):
-    """Kernels ``make(pair, dim)`` for a potential's pair function, built once per process."""
-    check_int("dim", dim, lo=2, hi=3)
-    pair = _pair_fn(potential)
-    key = (id(pair), dim)
-    hit = cache.get(key)
-    if hit is None or hit[0] is not pair:
-        hit = (pair, make(pair, dim))
-        cache[key] = hit
-    return hit[1]
-
-
 # ---------------------------------------------------------------------------
 # Python-level evaluation
 # ---------------------------------------------------------------------------
-def _as_terms(potentials) -> list:
-    terms = [potentials] if isinstance(potentials, (PairPotential, BondPotential)) else list(
-        potentials)
-    for p in terms:
-        if not isinstance(p, (PairPotential, BondPotential)):
-            raise ValueError(f"potentials must be PairPotential or BondPotential objects, got "
-                             f"{type(p).__name__}")
-    return terms
+def _as_terms(potentials) -> list[Potential]:
+    """The terms of a ``potentials`` argument: one potential or a sequence of them.
+
+    Pair and bond potentials are returned as they are; any other object goes through
+    :func:`~langevin_opt.particles.as_potential` (many-body adapters).
+    """
+    if isinstance(potentials, Potential) or hasattr(potentials, "energy_forces") or hasattr(
+            potentials, "bind"):
+        return [as_potential(potentials)]
+    try:
+        items = list(potentials)
+    except TypeError:
+        raise ValueError(f"potentials must be a potential or a sequence of them, got "
+                         f"{type(potentials).__name__}") from None
+    return [as_potential(p) for p in items]
+
+
+def _prepare_many_body(terms: list[Potential], species: np.ndarray, box: np.ndarray | None,
+                       dim: int) -> list[Potential]:
+    """``terms`` with every many-body term replaced by its prepared form for one system."""
+    return [p if p.compiled else p.prepare(species, box, dim) for p in terms]
 
 
 def _check_pair(p: PairPotential, n_species: int, box: np.ndarray | None) -> None:
@@ -388,7 +306,10 @@ def _evaluate(x: np.ndarray, species: np.ndarray, box: np.ndarray | None, terms:
     e_tot = 0.0
     w_tot = 0.0
     for p in terms:
-        if isinstance(p, PairPotential):
+        if not p.compiled:  # many-body (prepared by the caller)
+            e, f, w = p.energy_forces(x, box, species)
+            F += f
+        elif isinstance(p, PairPotential):
             _check_pair(p, n_species, box)
             if neighbors is not None:
                 e, w = _neighbor_term(p, x, species, box, neighbors, F)
@@ -413,11 +334,14 @@ def compute_forces(system: ParticleSystem, potentials, *,
     ----------
     system : ParticleSystem
         The configuration.
-    potentials : PairPotential, BondPotential or sequence of them
-        The terms of the energy (summed).
+    potentials : Potential or sequence of them
+        The terms of the energy (summed): pair, bond or many-body potentials (any
+        object :func:`~langevin_opt.particles.as_potential` accepts, such as a neural
+        network potential).
     neighbors : NeighborList, optional
-        Neighbor list for the pair terms; rebuilt automatically when stale
-        (never built, other box, or an atom moved more than ``skin / 2``).
+        Neighbor list for the pair terms (many-body terms keep their own); rebuilt
+        automatically when stale (never built, other box, or an atom moved more than
+        ``skin / 2``).
         Without one, pair terms use the O(N^2) all-pairs kernel (right for
         clusters and small systems).
 
@@ -432,8 +356,8 @@ def compute_forces(system: ParticleSystem, potentials, *,
         For an untruncated potential or a cutoff larger than half the box in a
         periodic system, species or bond indices out of range.
     """
-    return _evaluate(system.positions, system.species, system.box, _as_terms(potentials),
-                     neighbors)
+    terms = _prepare_many_body(_as_terms(potentials), system.species, system.box, system.dim)
+    return _evaluate(system.positions, system.species, system.box, terms, neighbors)
 
 
 def potential_energy(system: ParticleSystem, potentials, *,
@@ -453,18 +377,67 @@ def potential_energy(system: ParticleSystem, potentials, *,
     return compute_forces(system, potentials, neighbors=neighbors).energy
 
 
+def energy_function(system: ParticleSystem, potentials, *,
+                    neighbors: NeighborList | None = None
+                    ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The flat ``f(x) -> (E, g)`` of a particle system, for saddle searches and Hessians.
+
+    :mod:`langevin_opt.rates.saddles` (NEB, dimer, Hessians) works on flat coordinates;
+    this adapter evaluates any potentials (pair, bond, many-body) of ``system`` there.
+    Many-body terms are prepared once and keep their neighbour lists between calls.
+
+    Parameters
+    ----------
+    system : ParticleSystem
+        Gives the shape ``(N, d)``, species and box (positions are not used).
+    potentials : Potential or sequence of them
+        As in :func:`compute_forces`.
+    neighbors : NeighborList, optional
+        Neighbor list for the pair terms.
+
+    Returns
+    -------
+    callable
+        ``f(x)`` with ``x`` of shape ``(N * d,)`` (length units): the energy (energy
+        units) and its gradient ``-F`` flattened, shape ``(N * d,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from langevin_opt import particles as lp
+    >>> s = lp.ParticleSystem([[0.0, 0.0, 0.0], [1.2, 0.0, 0.0]])
+    >>> f = lp.energy_function(s, lp.lennard_jones(mode="plain"))
+    >>> e, g = f(np.array([0.0, 0.0, 0.0, 2 ** (1 / 6), 0.0, 0.0]))
+    >>> round(e, 12), bool(np.abs(g).max() < 1e-12)
+    (-1.0, True)
+    """
+    if not isinstance(system, ParticleSystem):
+        raise TypeError(f"system must be a ParticleSystem, got {type(system).__name__}")
+    n, d = system.positions.shape
+    sp, box = system.species, system.box
+    terms = _prepare_many_body(_as_terms(potentials), sp, box, d)
+
+    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+        xx = np.asarray(x, dtype=np.float64).reshape(n, d)
+        r = _evaluate(xx, sp, box, terms, neighbors)
+        return r.energy, -r.forces.ravel()
+
+    return f
+
+
 def compute_forces_batch(positions, potentials, *, species=None, box=None) -> BatchResult:
     """Energies, forces and virials of ``R`` replicas of one small system.
 
     All replicas share species, bonds and box; they run in one compiled loop
     with replicas spread over threads (all-pairs within each replica).  Results
-    are independent of the number of threads.
+    are independent of the number of threads.  Many-body terms are evaluated one
+    replica after another (in Python-called code).
 
     Parameters
     ----------
     positions : array_like, shape (R, N, d)
         Positions of every replica.
-    potentials : PairPotential, BondPotential or sequence of them
+    potentials : Potential or sequence of them
     species : array_like of int, shape (N,), optional
         Species (default all 0).
     box : None or array_like, shape (d,)
@@ -494,7 +467,14 @@ def compute_forces_batch(positions, potentials, *, species=None, box=None) -> Ba
     F1 = np.empty((r, n, d))
     n_species = int(sp.max()) + 1
     for p in _as_terms(potentials):
-        if isinstance(p, PairPotential):
+        if not p.compiled:  # many-body: one configuration at a time, one prepared copy
+            q = p.prepare(sp, b, d)
+            for k in range(r):
+                e, f, w = q.energy_forces(X[k], b, sp)
+                E[k] += e
+                W[k] += w
+                F[k] += f
+        elif isinstance(p, PairPotential):
             _check_pair(p, n_species, b)
             if periodic and not math.isfinite(p.cutoff):
                 raise ValueError(f"cutoff of {p.name} must be finite in a periodic system")

@@ -40,16 +40,24 @@ Potentials
 
 from __future__ import annotations
 
+import abc
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numba
 import numpy as np
 
 from ..core.validation import check_choice
+from .kernels import bond_kernels, pair_kernels
 
 __all__ = [
+    "Potential",
+    "ManyBodyPotential",
+    "ExternalPotential",
+    "as_potential",
     "PairPotential",
     "LennardJones",
     "BondPotential",
@@ -132,10 +140,277 @@ harmonic_pair = numba.njit(**_PAIR_JIT)(_harmonic_pair_py)
 
 
 # ---------------------------------------------------------------------------
+# The potential protocol: every energy term, pair, bond or many-body
+# ---------------------------------------------------------------------------
+class Potential(abc.ABC):
+    """One term of the potential energy of a particle system: the interface of every engine.
+
+    :class:`PairPotential`, :class:`BondPotential` and :class:`ManyBodyPotential` (for
+    example a neural network potential through :class:`ExternalPotential`) are all
+    potentials; :func:`~langevin_opt.particles.compute_forces`,
+    :class:`~langevin_opt.particles.Dynamics`, the FIRE quenches, the replica runs and
+    :func:`~langevin_opt.particles.energy_function` sum any list of them.  A term is
+    used in two steps:
+
+    1. ``term = potential.prepare(species, box, dim)`` once per system: checks that the
+       potential can act on it (one-line ``ValueError``) and returns the object that
+       evaluates it (the potential itself when it holds no state; a fresh copy with its
+       own neighbour list for a many-body term, so that two systems never share one).
+    2. ``term.energy_forces(positions, box, species) -> (E, F, W)`` at every step.
+
+    Terms with ``compiled = True`` (pair and bond terms) also have scalar pair functions
+    that the engines call from their own compiled loops (neighbour-list kernels,
+    batched replicas, the CUDA backend): that fast path gives the same numbers as
+    :meth:`energy_forces` up to the summation order of the kernel used.
+
+    Attributes
+    ----------
+    kind : str
+        ``"pair"``, ``"bond"`` or ``"many-body"``.
+    compiled : bool
+        Whether the engines may use the compiled pair-function fast path.
+    name : str
+        Name used in messages.
+    cutoff : float
+        Interaction range (length units; ``inf`` if untruncated, 0 for bonds).
+    """
+
+    kind: ClassVar[str] = "many-body"
+    compiled: ClassVar[bool] = False
+    name: str
+    cutoff: float
+
+    @abc.abstractmethod
+    def check(self, species: np.ndarray, box: np.ndarray | None, dim: int) -> None:
+        """Raise a one-line ``ValueError`` if the term cannot act on this system.
+
+        Parameters
+        ----------
+        species : numpy.ndarray of int64, shape (N,)
+            Species index of every atom.
+        box : None or numpy.ndarray, shape (dim,)
+            Periodic box edges (length units) or ``None`` (open system).
+        dim : int
+            Spatial dimension.
+        """
+
+    def prepare(self, species: np.ndarray, box: np.ndarray | None, dim: int) -> Potential:
+        """Check the term against a system and return the object that evaluates it.
+
+        Parameters
+        ----------
+        species, box, dim
+            As in :meth:`check`.
+
+        Returns
+        -------
+        Potential
+            ``self`` for stateless terms.
+        """
+        self.check(species, box, dim)
+        return self
+
+    @abc.abstractmethod
+    def energy_forces(self, positions: np.ndarray, box: np.ndarray | None = None,
+                      species: np.ndarray | None = None) -> tuple[float, np.ndarray, float]:
+        """Energy, forces and scalar virial of one configuration.
+
+        Parameters
+        ----------
+        positions : numpy.ndarray, shape (N, d)
+            Positions (length units), wrapped or not.
+        box : None or numpy.ndarray, shape (d,)
+            Periodic box edges or ``None``.
+        species : numpy.ndarray of int64, shape (N,), optional
+            Species (default all 0; ignored by terms bound to their species).
+
+        Returns
+        -------
+        (float, numpy.ndarray, float)
+            ``E`` (energy units), ``F = -dE/dx`` of shape ``(N, d)`` and the virial
+            ``W = -d V dE/dV`` (energy units; :mod:`langevin_opt.particles.forces`).
+        """
+
+
+def _bx(box: np.ndarray | None, d: int) -> tuple[np.ndarray, bool]:
+    return (np.zeros(d), False) if box is None else (np.asarray(box, dtype=np.float64), True)
+
+
+def _flat_input(positions, species) -> tuple[np.ndarray, np.ndarray]:
+    x = np.ascontiguousarray(positions, dtype=np.float64)
+    sp = (np.zeros(x.shape[0], dtype=np.int64) if species is None
+          else np.ascontiguousarray(species, dtype=np.int64))
+    return x, sp
+
+
+class ManyBodyPotential(Potential):
+    """A potential whose energy is not a sum of pair terms (evaluated in Python-called code).
+
+    Subclasses implement :meth:`check` and :meth:`energy_forces`, and :meth:`prepare`
+    when they keep state (neighbour lists) that two systems must not share.  The
+    engines run them on the CPU, one configuration per call (no batched or CUDA path).
+    """
+
+    kind: ClassVar[str] = "many-body"
+    compiled: ClassVar[bool] = False
+
+
+class ExternalPotential(ManyBodyPotential):
+    """Adapter: any object with an ``energy_forces`` method as a :class:`Potential`.
+
+    ``particles`` knows no model class: a potential from elsewhere (for example
+    :class:`langevin_opt.mlip.NeuralPotential` and its bound form) enters by duck typing:
+
+    * a *model*: an object with ``bind(species)`` returning a bound object (below) and a
+      ``cutoff``; the adapter binds it to each system's species (``species`` of the
+      :class:`~langevin_opt.particles.ParticleSystem` index the model's species);
+    * a *bound* object: ``energy_forces(positions, box) -> (E, F, W)`` with a ``cutoff``
+      and, optionally, ``species`` (the atoms' species indices, checked against the
+      system's) and ``model`` (whose ``bind(species)`` gives fresh copies).
+
+    Every prepared term is a fresh binding (or a deep copy) with its own neighbour list,
+    so a result never depends on what an earlier run did with the object.
+
+    Parameters
+    ----------
+    obj : object
+        The model or bound object.
+    name : str, optional
+        Name in messages (default: the class name of ``obj``).
+    """
+
+    def __init__(self, obj: object, name: str | None = None) -> None:
+        bindable = callable(getattr(obj, "bind", None))
+        bound = callable(getattr(obj, "energy_forces", None))
+        if not (bindable or bound) or not hasattr(obj, "cutoff"):
+            raise TypeError(f"a many-body potential needs energy_forces(positions, box) or "
+                            f"bind(species), and a cutoff; got {type(obj).__name__}")
+        self.obj = obj
+        self.name = type(obj).__name__ if name is None else str(name)
+        self._bound = None if bindable and not bound else obj
+
+    @property
+    def cutoff(self) -> float:
+        """Interaction cutoff of the wrapped object (length units)."""
+        return float(self.obj.cutoff)
+
+    def _model(self) -> object | None:
+        if callable(getattr(self.obj, "bind", None)):
+            return self.obj
+        m = getattr(self.obj, "model", None)
+        return m if callable(getattr(m, "bind", None)) else None
+
+    def check(self, species: np.ndarray, box: np.ndarray | None, dim: int) -> None:
+        """One-line ``ValueError`` for a wrong species list or a box too small for the cutoff.
+
+        Parameters
+        ----------
+        species : numpy.ndarray of int64, shape (N,)
+        box : None or numpy.ndarray, shape (dim,)
+        dim : int
+        """
+        sp = np.asarray(species)
+        own = getattr(self._bound, "species", None) if self._bound is not None else None
+        if own is not None and (np.shape(own) != sp.shape or not np.array_equal(own, sp)):
+            raise ValueError(f"species of the system ({sp.shape[0]} atoms) differ from those "
+                             f"{self.name} was bound to ({np.shape(own)[0]} atoms); bind it to "
+                             "the system's species or pass the unbound model")
+        names = getattr(self._model(), "species", None)
+        if names is not None and sp.size and int(sp.max()) >= len(names):
+            raise ValueError(f"species must be < {len(names)} for {self.name} (species "
+                             f"{tuple(names)}), got {int(sp.max())}")
+        if box is not None and not self.cutoff <= 0.5 * float(np.min(box)):
+            raise ValueError(f"cutoff of {self.name} ({self.cutoff}) must not exceed half the "
+                             f"shortest box edge ({0.5 * float(np.min(box)):.6g}) of a "
+                             "periodic system")
+
+    def prepare(self, species: np.ndarray, box: np.ndarray | None, dim: int) -> Potential:
+        """A checked, fresh binding of the wrapped object for one system.
+
+        Parameters
+        ----------
+        species, box, dim
+            As in :meth:`Potential.check`.
+
+        Returns
+        -------
+        ExternalPotential
+            Bound to ``species``, with its own state.
+        """
+        self.check(species, box, dim)
+        model = self._model()
+        if model is not None:
+            skin = getattr(getattr(self._bound, "neighbor_list", None), "skin", None)
+            kw = {} if skin is None else {"skin": skin}
+            bound = model.bind(np.asarray(species, dtype=np.int64), **kw)
+        else:
+            bound = copy.deepcopy(self._bound)
+        out = ExternalPotential(bound, self.name)
+        return out
+
+    def energy_forces(self, positions: np.ndarray, box: np.ndarray | None = None,
+                      species: np.ndarray | None = None) -> tuple[float, np.ndarray, float]:
+        """Energy, forces and virial from the bound object (NaN for non-finite positions).
+
+        Parameters
+        ----------
+        positions : numpy.ndarray, shape (N, d)
+        box : None or numpy.ndarray, shape (d,)
+        species : numpy.ndarray, optional
+            Used only to bind an unbound model on first use.
+
+        Returns
+        -------
+        (float, numpy.ndarray, float)
+            As :meth:`Potential.energy_forces`; all NaN if a position is not finite (so
+            that the engines report a divergence, not a validation error).
+        """
+        x = np.asarray(positions, dtype=np.float64)
+        if not np.all(np.isfinite(x)):
+            return math.nan, np.full(x.shape, math.nan), math.nan
+        if self._bound is None:
+            _, sp = _flat_input(x, species)
+            self._bound = self.obj.bind(sp)
+        e, f, w = self._bound.energy_forces(x, box)
+        return float(e), np.asarray(f, dtype=np.float64), float(w)
+
+    def __repr__(self) -> str:
+        return f"ExternalPotential({self.obj!r})"
+
+
+def as_potential(obj: object) -> Potential:
+    """A :class:`Potential` for ``obj``: itself, or an :class:`ExternalPotential` adapter.
+
+    Parameters
+    ----------
+    obj : Potential or object
+        A potential, or an object with ``energy_forces(positions, box)`` / ``bind(species)``
+        and a ``cutoff`` (see :class:`ExternalPotential`).
+
+    Returns
+    -------
+    Potential
+
+    Raises
+    ------
+    ValueError
+        For anything else (one line naming the type).
+    """
+    if isinstance(obj, Potential):
+        return obj
+    if hasattr(obj, "cutoff") and (callable(getattr(obj, "energy_forces", None))
+                                   or callable(getattr(obj, "bind", None))):
+        return ExternalPotential(obj)
+    raise ValueError(f"potentials must be Potential objects (pair, bond or many-body) or "
+                     f"objects with energy_forces(positions, box) and a cutoff, got "
+                     f"{type(obj).__name__}")
+
+
+# ---------------------------------------------------------------------------
 # Potential objects
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class PairPotential:
+class PairPotential(Potential):
     """A non-bonded pair potential acting between all atom pairs.
 
     Attributes
@@ -161,7 +436,48 @@ class PairPotential:
     n_species: int
     cutoff: float
 
-    kind = "pair"
+    kind: ClassVar[str] = "pair"
+    compiled: ClassVar[bool] = True
+
+    def check(self, species: np.ndarray, box: np.ndarray | None, dim: int) -> None:
+        """One-line ``ValueError`` for species out of range or a cutoff too long for the box.
+
+        Parameters
+        ----------
+        species : numpy.ndarray of int64, shape (N,)
+        box : None or numpy.ndarray, shape (dim,)
+        dim : int
+        """
+        n_species = int(np.max(species)) + 1
+        if n_species > self.n_species:
+            raise ValueError(f"species must be < {self.n_species} for {self.name}, got "
+                             f"{n_species - 1}")
+        if box is not None and not self.cutoff <= 0.5 * float(np.min(box)):
+            raise ValueError(f"cutoff of {self.name} ({self.cutoff}) must not exceed half the "
+                             f"shortest box edge ({0.5 * float(np.min(box)):.6g}) of a "
+                             "periodic system")
+
+    def energy_forces(self, positions: np.ndarray, box: np.ndarray | None = None,
+                      species: np.ndarray | None = None) -> tuple[float, np.ndarray, float]:
+        """Energy, forces and virial over all pairs (the compiled all-pairs kernel).
+
+        Parameters
+        ----------
+        positions : numpy.ndarray, shape (N, d)
+        box : None or numpy.ndarray, shape (d,)
+        species : numpy.ndarray of int64, shape (N,), optional
+
+        Returns
+        -------
+        (float, numpy.ndarray, float)
+            As :meth:`Potential.energy_forces`.
+        """
+        x, sp = _flat_input(positions, species)
+        bx, periodic = _bx(box, x.shape[1])
+        F = np.zeros(x.shape)
+        e, w = pair_kernels(self, x.shape[1]).all_pairs(x, sp, self.table, self.n_species,
+                                                        bx, periodic, F)
+        return float(e), F, float(w)
 
     def energy_force(self, r, a: int = 0, b: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate the pair term at distances ``r`` (NumPy-side; for tests and plots).
@@ -301,7 +617,7 @@ class LennardJones(PairPotential):
 
 
 @dataclass(frozen=True, eq=False)
-class BondPotential:
+class BondPotential(Potential):
     """A bonded potential acting on listed atom pairs only.
 
     Attributes
@@ -323,8 +639,44 @@ class BondPotential:
     bonds: np.ndarray
     table: np.ndarray
 
-    kind = "bond"
+    kind: ClassVar[str] = "bond"
+    compiled: ClassVar[bool] = True
     cutoff = 0.0
+
+    def check(self, species: np.ndarray, box: np.ndarray | None, dim: int) -> None:
+        """One-line ``ValueError`` for a bond that indexes an atom beyond ``N``.
+
+        Parameters
+        ----------
+        species : numpy.ndarray of int64, shape (N,)
+        box : None or numpy.ndarray, shape (dim,)
+        dim : int
+        """
+        n = np.shape(species)[0]
+        if self.n_bonds and self.bonds.max() >= n:
+            raise ValueError(f"bonds of {self.name} must index atoms < {n}, got "
+                             f"{self.bonds.max()}")
+
+    def energy_forces(self, positions: np.ndarray, box: np.ndarray | None = None,
+                      species: np.ndarray | None = None) -> tuple[float, np.ndarray, float]:
+        """Energy, forces and virial of the bonds (the compiled bond kernel).
+
+        Parameters
+        ----------
+        positions : numpy.ndarray, shape (N, d)
+        box : None or numpy.ndarray, shape (d,)
+        species : ignored
+
+        Returns
+        -------
+        (float, numpy.ndarray, float)
+            As :meth:`Potential.energy_forces`.
+        """
+        x, _ = _flat_input(positions, species)
+        bx, periodic = _bx(box, x.shape[1])
+        F = np.zeros(x.shape)
+        e, w = bond_kernels(self, x.shape[1]).bonds(x, self.bonds, self.table, bx, periodic, F)
+        return float(e), F, float(w)
 
     @property
     def n_bonds(self) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 from ..core.validation import check_int, check_positive, check_seed
 from .dynamics import Container, fire_replicas, run_replicas
 from .fire import FIRE, fire_settings
-from .forces import compute_forces
+from .forces import energy_function
 from .system import ParticleSystem
 
 __all__ = [
@@ -189,11 +189,15 @@ def cluster_first_passage(minimum, potentials, integrator, temperatures, max_ste
 
 
 def cluster_energy_function(potentials, n_atoms: int, dim: int, *, species=None):
-    """``f(x) -> (E, g)`` on flat coordinates, for saddle searches and Hessians.
+    """``f(x) -> (E, g)`` on flat coordinates of an open cluster, for saddle searches.
+
+    :func:`~langevin_opt.particles.energy_function` for a cluster of ``n_atoms`` atoms
+    (many-body terms are prepared once and keep their neighbour lists).
 
     Parameters
     ----------
-    potentials : PairPotential, BondPotential or sequence of them
+    potentials : Potential or sequence of them
+        Pair, bond or many-body terms.
     n_atoms, dim : int
         Shape of a configuration.
     species : array_like of int, optional
@@ -204,12 +208,8 @@ def cluster_energy_function(potentials, n_atoms: int, dim: int, *, species=None)
         ``f(x)`` with ``x`` of shape ``(n_atoms * dim,)``; returns the energy and
         its gradient (``-forces``), flat.
     """
-    def f(x):
-        s = ParticleSystem(np.asarray(x, dtype=np.float64).reshape(n_atoms, dim),
-                           species=species)
-        r = compute_forces(s, potentials)
-        return r.energy, -r.forces.ravel()
-    return f
+    return energy_function(ParticleSystem(np.zeros((n_atoms, dim)), species=species),
+                           potentials)
 
 
 def align(x, ref) -> np.ndarray:

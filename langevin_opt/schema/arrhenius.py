@@ -16,6 +16,9 @@ key, as for ``langevin-opt run``.  Layout::
     structure = "lj7_2d"              # lj7_2d (2-D LJ7 hexagon) | lj13 (LJ13 icosahedron)
     container_radius = 0.0            # spherical wall around the origin (0: none)
     energy_tol = 1e-3                 # quench energies differing by more: another minimum
+    potential = {kind = "lj"}         # lj (plain Lennard-Jones) | mlip: a neural potential,
+                                      # {kind = "mlip", model = "model.npz"} (path relative
+                                      # to the config file; 3-D structures; species 0)
 
     [integrator]
     kind = "overdamped"               # overdamped | baoab
@@ -60,6 +63,7 @@ from ._base import (
     Field,
     at_least,
     check_sections,
+    coerce,
     fill_section,
     in_open_unit,
     positive,
@@ -110,11 +114,62 @@ REQUIRED = ("experiment", "integrator", "rates")
 
 #: Cluster start structures of ``[cluster] structure`` (plain Lennard-Jones, eps = sigma = 1).
 CLUSTER_STRUCTURES = ("lj7_2d", "lj13")
+#: Kinds of ``[cluster] potential``.
+CLUSTER_POTENTIALS = ("lj", "mlip")
 CLUSTER_FIELDS = {
     "structure": Field("str", required=True, choices=CLUSTER_STRUCTURES),
     "container_radius": Field("float", default=0.0, check=at_least(0)),
     "energy_tol": Field("float", default=1e-3, check=positive),
+    "potential": Field("cluster_potential", default={"kind": "lj"}),
 }
+
+
+def _cluster_potential(value: object, base_dir: Path | None) -> dict:
+    """Validate ``[cluster] potential``: ``{kind = "lj"}`` or ``{kind = "mlip", model = path}``.
+
+    The model path is made absolute (relative to ``base_dir``, else the working
+    directory) and the file is loaded once, so that a missing, corrupted or foreign model
+    file is a one-line :class:`ConfigError` before anything runs.
+    """
+    where = "[cluster] potential"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f'{where}: must be a table such as {{kind = "mlip", model = '
+                          f'"model.npz"}}, got {type(value).__name__} {value!r}')
+    kind = value.get("kind")
+    if kind not in CLUSTER_POTENTIALS:
+        raise ConfigError(f"{where}: kind must be one of {', '.join(CLUSTER_POTENTIALS)}, "
+                          f"got {kind!r}")
+    allowed = {"lj": ("kind",), "mlip": ("kind", "model")}[kind]
+    extra = sorted(set(value) - set(allowed))
+    if extra:
+        raise ConfigError(f"{where}: unknown key {extra[0]!r} for kind {kind!r}; allowed: "
+                          f"{', '.join(allowed)}")
+    if kind == "lj":
+        return {"kind": "lj"}
+    model = value.get("model")
+    if not isinstance(model, str) or not model:
+        raise ConfigError(f"{where}: model must be the path of a model file (str), got "
+                          f"{model!r}")
+    path = Path(model)
+    if not path.is_absolute():
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    from ..mlip.io import load_model
+
+    try:
+        load_model(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: model file {str(path)!r} does not exist") from None
+    except (ValueError, OSError) as err:  # ModelFileError is a ValueError
+        raise ConfigError(f"{where}: {' '.join(str(err).split())}") from None
+    return {"kind": "mlip", "model": str(path)}
+
+
+def _cluster_convert(base_dir: Path | None):  # noqa: ANN202
+    def convert(section: str, key: str, f: Field, v: object) -> object:
+        if f.kind == "cluster_potential":
+            return _cluster_potential(v, base_dir)
+        return coerce(section, key, f, v)
+    return convert
 
 
 def cluster_structure(name: str):  # noqa: ANN201
@@ -179,12 +234,18 @@ class RatesExperiment:
 
         Returns
         -------
-        (numpy.ndarray, LennardJones, Container or None)
+        (numpy.ndarray, LennardJones or mlip.NeuralPotential, Container or None)
         """
         from ..particles import Container, lennard_jones
 
         c = self.config["cluster"]
         box = Container(c["container_radius"]) if c["container_radius"] > 0 else None
+        pot = c.get("potential") or {"kind": "lj"}
+        if pot["kind"] == "mlip":
+            from ..mlip.io import load_model
+
+            # the model itself: the particle engines bind it to the cluster's species
+            return cluster_structure(c["structure"]), load_model(pot["model"]), box
         return cluster_structure(c["structure"]), lennard_jones(mode="plain"), box
 
     def landscape(self) -> Landscape:
@@ -224,13 +285,17 @@ class RatesExperiment:
         return list(m) if isinstance(m, list) else [m] * len(r["temperatures"])
 
 
-def validate_rates_config(raw: Mapping) -> RatesExperiment:
+def validate_rates_config(raw: Mapping, *, base_dir: str | Path | None = None
+                          ) -> RatesExperiment:
     """Validate a parsed ``arrhenius`` config and fill in defaults.
 
     Parameters
     ----------
     raw : mapping
         Parsed TOML document.
+    base_dir : str or Path, optional
+        Directory that relative file names (``[cluster] potential.model``) are relative
+        to (default: the working directory).
 
     Returns
     -------
@@ -254,7 +319,7 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
         raise ConfigError(f"[rates] max_steps: needs one entry per temperature ({n_t}), "
                           f"got {len(r['max_steps'])}")
     if "cluster" in raw:
-        return _validate_cluster(raw, out)
+        return _validate_cluster(raw, out, None if base_dir is None else Path(base_dir))
     land, built = landscape_section(raw["landscape"])
     out["landscape"] = land
     name = land["name"]
@@ -280,11 +345,15 @@ def validate_rates_config(raw: Mapping) -> RatesExperiment:
     return RatesExperiment(out)
 
 
-def _validate_cluster(raw: Mapping, out: dict) -> RatesExperiment:
+def _validate_cluster(raw: Mapping, out: dict, base_dir: Path | None) -> RatesExperiment:
     """The ``[cluster]`` branch of :func:`validate_rates_config`."""
     from ..particles import make_particle_integrator
 
-    out["cluster"] = fill_section("cluster", raw["cluster"], CLUSTER_FIELDS)
+    out["cluster"] = c = fill_section("cluster", raw["cluster"], CLUSTER_FIELDS,
+                                      _cluster_convert(base_dir))
+    if c["potential"]["kind"] == "mlip" and cluster_structure(c["structure"]).shape[1] != 3:
+        raise ConfigError(f"[cluster] structure: a neural potential (potential.kind = "
+                          f"\"mlip\") needs a 3-D structure, got {c['structure']!r}")
     out["integrator"] = integrator_section(raw["integrator"], INTEGRATOR_KINDS,
                                            make_particle_integrator, " for first-passage runs")
     r = out["rates"]
@@ -317,4 +386,4 @@ def load_rates_config(path: str | Path) -> RatesExperiment:
     ConfigError
         Unreadable file, TOML syntax error, or invalid content.
     """
-    return validate_rates_config(read_toml(path))
+    return validate_rates_config(read_toml(path), base_dir=Path(path).resolve().parent)
