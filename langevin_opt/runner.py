@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -44,6 +45,9 @@ from .sampling import (
 from .schema import ConfigError, Experiment
 from .storage import DamagedFileError, H5MDReader, H5MDWriter, OutputLock, StorageError
 from .storage.recording import Recorder
+
+if TYPE_CHECKING:
+    from .analysis.quadrature import QuadratureGrid
 
 __all__ = ["CompileWatch", "OutputError", "RunDiverged", "RunReport", "prepare_output",
            "run_experiment", "walker_layout", "TRAJECTORY", "SUMMARY"]
@@ -647,14 +651,25 @@ def _has_basin_table(landscape: Landscape, exp: Experiment) -> bool:
             and landscape.dim <= 2 and exp.config["schedule"]["kind"] == "constant")
 
 
+_GRID: list = []  # (landscape, its quadrature grid): the summary's, reused by the figure
+
+
+def _grid(landscape: Landscape) -> QuadratureGrid:
+    from .analysis import quadrature_grid
+
+    if not _GRID or _GRID[0][0] is not landscape:
+        _GRID[:] = [(landscape, quadrature_grid(landscape))]
+    return _GRID[0][1]
+
+
 def _basin_table(landscape: Landscape, state: EnsembleState, temps: np.ndarray,
                  exp: Experiment) -> dict | None:
     if not _has_basin_table(landscape, exp):
         return None
-    from .analysis import assign_basins, quadrature_grid
+    from .analysis import assign_basins
 
     labels = assign_basins(landscape, state.positions)
-    grid = quadrature_grid(landscape)  # basin labels of the nodes do not depend on T
+    grid = _grid(landscape)  # basin labels of the nodes do not depend on T
     k = len(landscape.minima)
     table = {}
     for t in np.unique(temps):
@@ -678,5 +693,5 @@ def _figures(exp: Experiment, landscape: Landscape, summary: dict, out: Path) ->
     if len(rows) < 2:
         return []
     path = out / FIGURES[0]
-    basin_crossover_figure(landscape, rows, path, title=exp.name)
+    basin_crossover_figure(landscape, rows, path, title=exp.name, grid=_grid(landscape))
     return [path]
