@@ -67,6 +67,7 @@ import numpy as np
 
 from ..core.validation import check_int, check_nonnegative, check_seed
 from ..datalandscape import MINIBATCH_IWORK, DataLandscape, minibatch
+from ..nn.landscape import _prior  # the Gaussian prior term of every network landscape
 from .model import NeuralPotential
 
 __all__ = ["potential_landscape", "PotentialLandscape", "predict", "errors", "fit",
@@ -323,18 +324,6 @@ def _config_loss(theta, data, c, fwork, scale, grad, want, record, Eout, Fout):
         _net_forward(th, sz, ac, X[i], tvec, A, T, ZT, D1, D2, True)
         _net_param_grad(th, sz, A, T, ZT, D1, D2, AB, TB, ca, -1.0, grad, t0)
     return loss
-
-
-@numba.njit(**_JIT)
-def _prior(theta, prec, grad):
-    if prec <= 0.0:
-        return 0.0
-    s = 0.0
-    for p in range(theta.shape[0]):
-        t = theta[p]
-        s += t * t
-        grad[p] += prec * t
-    return 0.5 * prec * s
 
 
 @numba.njit(**_JIT)
