@@ -122,7 +122,8 @@ def _median(xs: list[float]) -> float:
     return float(statistics.median(xs))
 
 
-def main() -> None:  # noqa: D103
+def main() -> None:
+    """Measure every item warm and cold and print the table, then one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="processes per figure (median)")
     ap.add_argument("--quick", action="store_true",

@@ -60,7 +60,8 @@ import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["cache_dir", "caching_enabled", "clear_cache", "compile_stats", "specialize", "twin"]
+__all__ = ["cache_dir", "caching_enabled", "clear_cache", "compile_stats",
+           "import_template_default", "specialize", "twin"]
 
 _PKG_ROOT = Path(__file__).resolve().parents[1]
 _LOCK = threading.Lock()
