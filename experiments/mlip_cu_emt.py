@@ -2,13 +2,20 @@
 
 Reproducible (one seed); runs on 2 cores in a few minutes::
 
-    python experiments/mlip_cu_emt.py [--out results/mlip_cu_emt.json] [--seed 0] [--quick]
+    python experiments/mlip_cu_emt.py [--out-dir results/mlip_cu_emt] [--seed 0] [--quick]
+
+Writes to ``--out-dir``: ``results.json`` (the measurements below), ``model.npz`` (the trained
+network, :func:`langevin_opt.mlip.save_model`) and ``figure_data.npz`` (test-set energies and
+forces of EMT and of the network, both E(V) curves, both NEB profiles), which
+``paper/figures/fig_mlip.py`` draws.
 
 Data (labelled by ``ase.calculators.emt.EMT``; eV, Å)
 -----------------------------------------------------
 Sampling is ASE's Langevin dynamics on EMT itself (5 fs steps, friction 0.02 fs⁻¹, started
 from Maxwell–Boltzmann velocities), snapshots every ``STRIDE`` steps after ``BURN`` steps:
 
+* ideal fcc, 3x3x3 cubic cells, at ``IDEAL_STRAINS`` (the zero-temperature equation of
+  state: energies at zero force, a standard part of potential-fitting sets);
 * bulk fcc, 3x3x3 cubic cells (108 atoms), lattice constant ``a_EMT (1 + s)`` for
   ``s`` in ``STRAINS`` (plus one random anisotropic strain of at most 2 % per run), at
   ``TEMPS_BULK``;
@@ -55,6 +62,7 @@ from langevin_opt.mlip import validation as V
 from langevin_opt.rates import saddles
 
 STRAINS = (-0.03, -0.015, 0.0, 0.015, 0.03)
+IDEAL_STRAINS = tuple(np.linspace(-0.04, 0.04, 9))
 TEMPS_BULK = (300.0, 700.0, 1100.0)
 TEMPS_SURF = (300.0, 600.0, 900.0)
 BURN, STRIDE, SNAPS = 20, 10, 6
@@ -84,11 +92,16 @@ def md_snapshots(atoms, temperature_K, n_snap, *, burn, stride, rng):
     return out
 
 
-def generate(seed: int, a_emt: float, scale: float = 1.0) -> list:
-    """EMT configurations (unlabelled ase.Atoms); ``scale`` shrinks the number of runs."""
+def generate(seed: int, a_emt: float, scale: float = 1.0, *, ideal: bool = True) -> list:
+    """EMT configurations (unlabelled ase.Atoms); ``scale`` shrinks the number of runs.
+
+    ``ideal=False`` leaves out the ideal lattices (the held-out set is thermal snapshots).
+    """
     rng = np.random.default_rng(seed)
     confs = []
     n_snap = max(1, round(SNAPS * scale))
+    for s in IDEAL_STRAINS if ideal else ():
+        confs.append(V.fcc_bulk("Cu", a_emt * (1 + s)))
     for s in STRAINS:
         for T in TEMPS_BULK:
             at = V.fcc_bulk("Cu", a_emt * (1 + s))
@@ -154,7 +167,7 @@ def main(argv=None) -> dict:
     from ase.calculators.emt import EMT
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="results/mlip_cu_emt.json")
+    p.add_argument("--out-dir", default="results/mlip_cu_emt")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a third of the data, 100 iterations")
     args = p.parse_args(argv)
@@ -163,7 +176,7 @@ def main(argv=None) -> dict:
     timing = {}
     a_emt, _ = V.lattice_constant(EMT())
     train = label(generate(args.seed, a_emt, scale))
-    test = label(generate(args.seed + 1, a_emt, scale / 4))
+    test = label(generate(args.seed + 1, a_emt, scale / 4, ideal=False))
     timing["data_s"] = time.perf_counter() - t0
 
     rad = mlip.radial_parameters(8, CUTOFF, r_lower=2.0)
@@ -193,7 +206,7 @@ def main(argv=None) -> dict:
         V.relax(at, EMT(), fmax=0.005)
     b_emt, prof_emt = V.ase_neb_barrier(start, end, EMT, n_images=7)
     nn = network_barrier(model, start, end)
-    b_nn_ase, _ = V.ase_neb_barrier(*[_relaxed(at, calc) for at in (start, end)],
+    b_nn_ase, prof_nn_ase = V.ase_neb_barrier(*[_relaxed(at, calc) for at in (start, end)],
                                     lambda: mlip.LangevinOptCalculator(model), n_images=7)
     timing["barrier_s"] = time.perf_counter() - t3
     timing["total_s"] = time.perf_counter() - t0
@@ -224,11 +237,35 @@ def main(argv=None) -> dict:
                     "lattice_constant_within_0.01_A": abs(a_nn - a_emt) <= 0.01},
         "timing_s": timing,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as fh:
+    out = os.path.abspath(args.out_dir)
+    os.makedirs(out, exist_ok=True)
+    mlip.save_model(model, os.path.join(out, "model.npz"))
+    e_ref, e_nn, f_ref, f_nn = parity(model, test)
+    np.savez(os.path.join(out, "figure_data.npz"),
+             test_energy_emt=e_ref, test_energy_network=e_nn, test_n_atoms=test.n_atoms,
+             test_forces_emt=f_ref, test_forces_network=f_nn,
+             eos_volume_emt=eos_emt.volumes, eos_energy_emt=eos_emt.energies,
+             eos_volume_network=eos_nn.volumes, eos_energy_network=eos_nn.energies,
+             neb_emt=prof_emt, neb_network=np.asarray(nn["profile_eV"]),
+             neb_network_ase=prof_nn_ase)
+    with open(os.path.join(out, "results.json"), "w") as fh:
         json.dump(res, fh, indent=2)
     print(json.dumps(res, indent=2))
     return res
+
+
+def parity(model, data):
+    """Per-atom energies and force components of EMT (the labels) and of the network."""
+    e_ref, e_nn, f_ref, f_nn = [], [], [], []
+    for c in range(len(data)):
+        x, sp, box = data.positions[c], data.species[c], data.boxes[c]
+        r = model.evaluate(x, sp, box)
+        n = len(x)
+        e_ref.append(data.energies[c] / n)
+        e_nn.append(r.energy / n)
+        f_ref.append(np.asarray(data.forces[c]).ravel())
+        f_nn.append(r.forces.ravel())
+    return np.array(e_ref), np.array(e_nn), np.concatenate(f_ref), np.concatenate(f_nn)
 
 
 def _relaxed(atoms, calc):
