@@ -82,7 +82,7 @@ def md_snapshots(atoms, temperature_K, n_snap, *, burn, stride, rng):
     atoms.calc = EMT()
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     dyn = Langevin(atoms, timestep=5 * units.fs, temperature_K=temperature_K,
-                   friction=0.02 / units.fs, rng=rng)
+                   friction=0.02 / units.fs, rng=rng, fixcm=False)
     if burn:
         dyn.run(burn)
     out = []

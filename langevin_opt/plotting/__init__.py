@@ -8,14 +8,16 @@ not import matplotlib, so commands that draw nothing never load it.
   :func:`energy_figure`, :func:`histogram_figure`, :func:`paths_figure` (``plot``).
 * :mod:`.arrhenius` — :func:`arrhenius_plot` (``arrhenius``).
 * :mod:`.flatness` — :func:`flatness_figure` (``paper/figures/fig_flatness.py``).
-* :mod:`.mlip` — :func:`learning_curve_figure` (``fit-potential``).
+* :mod:`.mlip` — :func:`learning_curve_figure` (``fit-potential``),
+  :func:`potential_validation_figure` (``paper/figures/fig_mlip.py``).
 * :mod:`._base` — the lazy import, saving, zoom boxes and contour levels.
 """
 
 from .arrhenius import arrhenius_plot
 from .flatness import flatness_figure
-from .mlip import learning_curve_figure
+from .mlip import learning_curve_figure, potential_validation_figure
 from .runs import basin_crossover_figure, energy_figure, histogram_figure, paths_figure
 
 __all__ = ["arrhenius_plot", "basin_crossover_figure", "energy_figure", "flatness_figure",
-           "histogram_figure", "learning_curve_figure", "paths_figure"]
+           "histogram_figure", "learning_curve_figure", "paths_figure",
+           "potential_validation_figure"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._base import plt
 
-__all__ = ["learning_curve_figure"]
+__all__ = ["learning_curve_figure", "potential_validation_figure"]
 
 
 def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
@@ -50,6 +51,111 @@ def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
             ax.semilogy(it, curve["val_" + key], "C1--", label="validation")
         ax.set(xlabel="iteration", ylabel=label)
         ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        pyplot.close(fig)
+    write_atomic(str(path), buf.getvalue())
+    return Path(path)
+
+
+def _parity(ax: Any, ref: np.ndarray, pred: np.ndarray, unit: str, what: str) -> None:
+    """One parity panel: prediction against reference, the diagonal, RMSE in the legend."""
+    lo = float(min(ref.min(), pred.min()))
+    hi = float(max(ref.max(), pred.max()))
+    pad = 0.04 * (hi - lo if hi > lo else 1.0)
+    rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=0.8, zorder=1)
+    ax.scatter(ref, pred, s=4 if ref.size > 500 else 10, alpha=0.5, color="C0", lw=0,
+               label=f"RMSE {rmse:.3g} {unit}", zorder=2)
+    ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad),
+           xlabel=f"reference {what} ({unit})", ylabel=f"network {what} ({unit})")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper left", frameon=False)
+
+
+def potential_validation_figure(data: Mapping[str, np.ndarray], path: str | Path, *,
+                                reference: str = "EMT", summary: Mapping[str, Any] | None = None
+                                ) -> Path:
+    """Parity plots, E(V) and the barrier profile of a neural potential against its reference.
+
+    Four panels: per-atom energies and force components of held-out configurations
+    (network against reference), the equation of state ``E/N`` against ``V/N`` of both,
+    and the energy profile along the NEB path of both (image index scaled to [0, 1]).
+    Written atomically, like :func:`learning_curve_figure`.
+
+    Parameters
+    ----------
+    data : mapping of str to numpy.ndarray
+        ``test_energy_emt`` / ``test_energy_network`` (energy per atom, shape (C,)),
+        ``test_forces_emt`` / ``test_forces_network`` (all components, flat),
+        ``eos_volume_emt``, ``eos_energy_emt``, ``eos_volume_network``,
+        ``eos_energy_network`` (volume and energy per atom), ``neb_emt`` and
+        ``neb_network`` (image energies relative to the start), optionally
+        ``neb_network_ase`` (the network in the reference code's NEB): the
+        ``figure_data.npz`` of ``experiments/mlip_cu_emt.py``.  Units eV and Å.
+    path : str or Path
+        Output PNG file.
+    reference : str
+        Name of the reference potential in labels.
+    summary : mapping, optional
+        The experiment's ``results.json``; when given, the lattice constants, bulk
+        moduli and barriers are printed in the panel titles.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    KeyError
+        A required array is missing (its name in the message).
+    """
+    from ..storage._safe import write_atomic
+
+    need = ("test_energy_emt", "test_energy_network", "test_forces_emt",
+            "test_forces_network", "eos_volume_emt", "eos_energy_emt", "eos_volume_network",
+            "eos_energy_network", "neb_emt", "neb_network")
+    missing = [k for k in need if k not in data]
+    if missing:
+        raise KeyError(f"potential_validation_figure: missing arrays {missing}")
+    d = {k: np.asarray(data[k], dtype=np.float64) for k in data}
+    pyplot = plt()
+    fig, axes = pyplot.subplots(1, 4, figsize=(16, 4.0))
+    _parity(axes[0], d["test_energy_emt"], d["test_energy_network"], "eV/atom",
+            "energy")
+    axes[0].set_title(f"held-out energies ({d['test_energy_emt'].size} configurations)")
+    _parity(axes[1], d["test_forces_emt"], d["test_forces_network"], "eV/Å", "force")
+    axes[1].set_title(f"held-out force components ({d['test_forces_emt'].size})")
+    ax = axes[2]
+    ax.plot(d["eos_volume_emt"], d["eos_energy_emt"], "ks-", ms=4, lw=0.8, label=reference)
+    ax.plot(d["eos_volume_network"], d["eos_energy_network"], "C1o-", ms=3, lw=1,
+            label="network")
+    ax.set(xlabel="volume per atom (Å³)", ylabel="energy per atom (eV)")
+    title = "equation of state"
+    if summary is not None and "lattice_constant_A" in summary:
+        a, b = summary["lattice_constant_A"], summary.get("bulk_modulus_GPa", {})
+        title = (f"a0 {a['network']:.4f} vs {a['emt']:.4f} Å"
+                 + (f", B {b['network']:.0f} vs {b['emt']:.0f} GPa" if b else ""))
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False)
+    ax = axes[3]
+    for key, style, label in (("neb_emt", "ks-", f"{reference} (reference NEB)"),
+                              ("neb_network", "C1o-", "network (langevin_opt NEB)"),
+                              ("neb_network_ase", "C0^--", "network (reference NEB code)")):
+        if key in d:
+            e = d[key]
+            ax.plot(np.linspace(0.0, 1.0, e.size), e, style, ms=4, lw=1, label=label)
+    ax.set(xlabel="reaction coordinate (image / images)", ylabel="energy (eV)")
+    title = "migration barrier"
+    if summary is not None and "adatom_hop_barrier_eV" in summary:
+        h = summary["adatom_hop_barrier_eV"]
+        title = (f"adatom hop: {h['network_package_neb']:.3f} vs {h['emt_ase_neb']:.3f} eV")
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     try:
