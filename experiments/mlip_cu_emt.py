@@ -67,7 +67,7 @@ TEMPS_BULK = (300.0, 700.0, 1100.0)
 TEMPS_SURF = (300.0, 600.0, 900.0)
 BURN, STRIDE, SNAPS = 20, 10, 6
 ADATOM_STARTS, ADATOM_SNAPS, ADATOM_STRIDE = 8, 4, 4
-MAX_ITER = 250
+MAX_ITER = 600
 CUTOFF = 5.0
 
 
@@ -75,12 +75,14 @@ def md_snapshots(atoms, temperature_K, n_snap, *, burn, stride, rng):
     """Langevin MD on EMT; copies of ``atoms`` every ``stride`` steps after ``burn``."""
     from ase import units
     from ase.calculators.emt import EMT
+    from ase.md import velocitydistribution as vd
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
     atoms = atoms.copy()
     atoms.calc = EMT()
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    # ASE >= 3.29 names it thermalize_momenta (the old name is deprecated there)
+    thermalize = getattr(vd, "thermalize_momenta", None) or vd.MaxwellBoltzmannDistribution
+    thermalize(atoms, temperature_K=temperature_K, rng=rng)
     dyn = Langevin(atoms, timestep=5 * units.fs, temperature_K=temperature_K,
                    friction=0.02 / units.fs, rng=rng, fixcm=False)
     if burn:
