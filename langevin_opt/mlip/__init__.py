@@ -28,6 +28,15 @@ Modules
 * :mod:`~langevin_opt.mlip.training`: the energy/force loss as a data landscape with an
   exact parameter gradient (:func:`potential_landscape`), :func:`fit` (L-BFGS-B or any
   :mod:`langevin_opt.sgmcmc` method), :func:`errors`, :func:`predict`.
+* :mod:`~langevin_opt.mlip.committee`: committees for uncertainty: deep ensembles
+  (:func:`deep_ensemble`) and posterior committees sampled by SG-MCMC at ``T = 1``
+  (:func:`posterior_committee`) on the Gaussian energy/force likelihood
+  (:func:`posterior_landscape`); :class:`Committee` (mean and spread of energies and
+  forces, post-hoc calibration), its particle-potential form :class:`BoundCommittee`
+  with a :class:`SpreadMonitor`; :func:`save_committee` / :func:`load_committee`.
+* :mod:`~langevin_opt.mlip.uncertainty`: spread–error metrics: Spearman rank correlation,
+  coverage and calibration curve, Gaussian NLL, closed-form post-hoc scale factor,
+  out-of-distribution spread ratio (:func:`~langevin_opt.mlip.uncertainty.calibration_report`).
 * :mod:`~langevin_opt.mlip.cli`: the ``langevin-opt fit-potential CONFIG.toml --out DIR``
   command (imported by :mod:`langevin_opt.cli`, not here).
 
@@ -45,7 +54,8 @@ Example
 ((4, 3), True)
 """
 
-from . import dataset, descriptors, environment, io, model, training
+from . import committee, dataset, descriptors, environment, io, model, training, uncertainty
+from .committee import *  # noqa: F403
 from .dataset import *  # noqa: F403
 from .descriptors import *  # noqa: F403
 from .environment import *  # noqa: F403
@@ -54,7 +64,7 @@ from .model import *  # noqa: F403
 from .training import *  # noqa: F403
 
 __all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__,
-           *dataset.__all__, *training.__all__]
+           *dataset.__all__, *training.__all__, *committee.__all__, "uncertainty"]
 
 
 def __getattr__(name: str) -> object:

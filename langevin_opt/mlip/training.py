@@ -9,7 +9,11 @@ For configurations ``c`` with ``N_c`` atoms, reference energies ``E_c^ref`` and 
 ``L_c = (E_c - E_c^ref)^2 / N_c + w_F sum_i |F_ci - F_ci^ref|^2 / (3 N_c)``
 
 (energy units squared per atom; ``w_F`` in length², so that both terms have the same
-unit; no prior when ``sigma_prior`` is ``None``).  A *configuration* is one example of the
+unit; no prior when ``sigma_prior`` is ``None``).  Optional per-configuration weights
+``a_c, b_c >= 0`` (``config_weights``, default 1) turn ``L_c`` into
+``a_c (E_c - E_c^ref)^2 / N_c + b_c w_F sum_i |F_ci - F_ci^ref|^2 / (3 N_c)``: bootstrap
+multiplicities (``a_c = b_c``) or the Gaussian likelihood of
+:func:`langevin_opt.mlip.committee.posterior_landscape`.  A *configuration* is one example of the
 :class:`~langevin_opt.datalandscape.DataLandscape` protocol: a minibatch of ``n``
 configurations gives the unbiased estimate ``U~ = (C / n) sum_{c in B} L_c + prior``, so
 SGD, SGLD, pSGLD, SGHMC and the rest of :mod:`langevin_opt.sgmcmc` train it unchanged, and
@@ -70,8 +74,8 @@ from ..datalandscape import MINIBATCH_IWORK, DataLandscape, minibatch
 from ..nn.landscape import _prior  # the Gaussian prior term of every network landscape
 from .model import NeuralPotential
 
-__all__ = ["potential_landscape", "PotentialLandscape", "predict", "errors", "fit",
-           "FitResult", "FIT_METHODS"]
+__all__ = ["potential_landscape", "PotentialLandscape", "reweighted", "predict", "errors",
+           "fit", "FitResult", "FIT_METHODS"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -228,11 +232,13 @@ def _config_loss(theta, data, c, fwork, scale, grad, want, record, Eout, Fout):
     forces.
     """
     (cstart, sp, X, istd, estart, ej, erev, jac, Eref, Fref, e0, t_off, sizes, s_off, acts,
-     a_off, ipar, fpar) = data
+     a_off, ipar, fpar, cw) = data
     D = X.shape[1]
     nmax = ipar[1]
     tw = ipar[2]
     wF = fpar[0]
+    we = cw[c, 0]
+    wf = cw[c, 1]
     a0 = cstart[c]
     n = cstart[c + 1] - a0
     # fwork layout: dEdG (nmax D) | F (3 nmax) | w (3 nmax) | t (D) | 7 network buffers
@@ -285,9 +291,9 @@ def _config_loss(theta, data, c, fwork, scale, grad, want, record, Eout, Fout):
         d1 = f1 - Fref[m, 1]
         d2 = f2 - Fref[m, 2]
         lf += d0 * d0 + d1 * d1 + d2 * d2
-        fwork[o_w + 3 * b] = scale * 2.0 * wF * d0 / (3.0 * n)
-        fwork[o_w + 3 * b + 1] = scale * 2.0 * wF * d1 / (3.0 * n)
-        fwork[o_w + 3 * b + 2] = scale * 2.0 * wF * d2 / (3.0 * n)
+        fwork[o_w + 3 * b] = scale * wf * 2.0 * wF * d0 / (3.0 * n)
+        fwork[o_w + 3 * b + 1] = scale * wf * 2.0 * wF * d1 / (3.0 * n)
+        fwork[o_w + 3 * b + 2] = scale * wf * 2.0 * wF * d2 / (3.0 * n)
         if record:
             Fout[m, 0] = f0
             Fout[m, 1] = f1
@@ -295,10 +301,11 @@ def _config_loss(theta, data, c, fwork, scale, grad, want, record, Eout, Fout):
     de = E - Eref[c]
     if record:
         Eout[c] = E
-    loss = de * de / n + wF * lf / (3.0 * n)
+    # with unit weights every product below is the unweighted one, bit for bit
+    loss = we * de * de / n + wf * wF * lf / (3.0 * n)
     if not want:
         return loss
-    ca = scale * 2.0 * de / n
+    ca = scale * we * 2.0 * de / n
     # 3.-4. tangent of each atom's descriptors along w, then the R-op of its network
     for b in range(n):
         i = a0 + b
@@ -441,12 +448,60 @@ class PotentialLandscape(DataLandscape):
         ``w_F`` (length²).
     nbytes : int
         Bytes held by the precomputed arrays (module docstring).
+    config_weights : numpy.ndarray, shape (C, 2)
+        Weights ``(a_c, b_c)`` of every configuration's energy and force terms (the last
+        array of ``data``; ones unless given).
     """
 
     model: NeuralPotential = field(default=None, repr=False, compare=False)
     n_atoms: np.ndarray = field(default=None, repr=False, compare=False)
     force_weight: float = 1.0
     nbytes: int = 0
+
+    @property
+    def config_weights(self) -> np.ndarray:
+        """Per-configuration energy and force weights ``(a_c, b_c)``, shape ``(C, 2)``."""
+        return self.data[18]
+
+
+def _check_config_weights(weights: object, C: int) -> np.ndarray:
+    """``(C, 2)`` read-only float64 weights from ``None``, ``(C,)`` or ``(C, 2)``."""
+    if weights is None:
+        w = np.ones((C, 2))
+    else:
+        w = np.array(weights, dtype=np.float64)
+        if w.shape == (C,):
+            w = np.repeat(w[:, None], 2, axis=1)
+        if w.shape != (C, 2) or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"config_weights must be finite and >= 0 with shape ({C},) or "
+                             f"({C}, 2), got shape {np.shape(weights)}")
+        w = np.ascontiguousarray(w)
+    w.setflags(write=False)
+    return w
+
+
+def reweighted(land: PotentialLandscape, config_weights: object) -> PotentialLandscape:
+    """The same landscape with other per-configuration weights (arrays shared, not copied).
+
+    Parameters
+    ----------
+    land : PotentialLandscape
+        From :func:`potential_landscape`.
+    config_weights : array_like, shape (C,) or (C, 2)
+        New weights ``a_c = b_c`` (one column) or ``(a_c, b_c)``, finite and ``>= 0``
+        (as in :func:`potential_landscape`).
+
+    Returns
+    -------
+    PotentialLandscape
+        Sharing every precomputed array (descriptors, Jacobians) with ``land``.
+    """
+    import dataclasses
+
+    if not isinstance(land, PotentialLandscape):
+        raise TypeError(f"land must be a PotentialLandscape, got {type(land).__name__}")
+    w = _check_config_weights(config_weights, land.n_data)
+    return dataclasses.replace(land, data=(*land.data[:18], w))
 
 
 def _network_tables(model: NeuralPotential) -> tuple:
@@ -455,7 +510,8 @@ def _network_tables(model: NeuralPotential) -> tuple:
 
 def potential_landscape(model: NeuralPotential, dataset: object, *, force_weight: float = 1.0,
                         prior_sigma: float | None = None, batch_size: int | None = None,
-                        name: str | None = None) -> PotentialLandscape:
+                        name: str | None = None, config_weights: object = None
+                        ) -> PotentialLandscape:
     """The training loss of ``model`` on ``dataset`` as a data landscape (module docstring).
 
     Descriptors and their per-neighbour Jacobians are computed once here, with the model's
@@ -476,6 +532,9 @@ def potential_landscape(model: NeuralPotential, dataset: object, *, force_weight
         Configurations per minibatch (default: all, i.e. full batch).
     name : str, optional
         Landscape name.
+    config_weights : array_like, shape (C,) or (C, 2), optional
+        Weights ``a_c`` (energy term) and ``b_c`` (force term) of every configuration
+        (module docstring); one column sets both; default 1.
 
     Returns
     -------
@@ -485,7 +544,7 @@ def potential_landscape(model: NeuralPotential, dataset: object, *, force_weight
     ------
     ValueError
         Species unknown to the model, a box smaller than twice the cutoff, non-finite
-        values, bad ``force_weight``/``prior_sigma``/``batch_size``.
+        values, bad ``force_weight``/``prior_sigma``/``batch_size``/``config_weights``.
     """
     from .dataset import Dataset
 
@@ -504,6 +563,7 @@ def potential_landscape(model: NeuralPotential, dataset: object, *, force_weight
                          f"got {prior_sigma!r}")
     C = len(dataset)
     n = C if batch_size is None else check_int("batch_size", batch_size, lo=1, hi=C)
+    cw = _check_config_weights(config_weights, C)
     desc = model.descriptor
     D = desc.n_features
     Xs, sps, starts, js, revs, jacs = [], [], [], [], [], []
@@ -544,7 +604,7 @@ def potential_landscape(model: NeuralPotential, dataset: object, *, force_weight
             np.ascontiguousarray(model.energy_offsets, dtype=np.float64),
             *(np.ascontiguousarray(a, dtype=np.int64) for a in _network_tables(model)),
             np.array([n, int(n_atoms.max()), tw], dtype=np.int64),
-            np.array([wF, prec]))
+            np.array([wF, prec]), cw)
     for a in data:
         a.setflags(write=False)
     nmax = int(n_atoms.max())
@@ -633,14 +693,15 @@ def errors(land: PotentialLandscape, theta: object = None) -> dict:
     dict
         ``energy_rmse_per_atom`` (energy units per atom: RMS of ``(E - E_ref) / N_c``),
         ``force_rmse`` (energy / length, per Cartesian component), ``loss`` (``sum_c L_c``
-        without prior).
+        without prior, with the landscape's configuration weights).
     """
     E, F = predict(land, theta)
     dE = (E - land.data[8]) / land.n_atoms
     dF = F - land.data[9]
-    loss = float(np.sum((E - land.data[8]) ** 2 / land.n_atoms)
+    cw = land.config_weights
+    loss = float(np.sum(cw[:, 0] * (E - land.data[8]) ** 2 / land.n_atoms)
                  + land.force_weight * np.sum(
-                     np.add.reduceat((dF * dF).sum(axis=1), land.data[0][:-1])
+                     cw[:, 1] * np.add.reduceat((dF * dF).sum(axis=1), land.data[0][:-1])
                      / (3.0 * land.n_atoms)))
     return {"energy_rmse_per_atom": float(np.sqrt(np.mean(dE * dE))),
             "force_rmse": float(np.sqrt(np.mean(dF * dF))), "loss": loss}
