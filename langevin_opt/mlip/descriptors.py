@@ -55,11 +55,20 @@ Compiled kernels
 One driver, :func:`descriptor_pass`, runs over fixed chunks of atoms in parallel
 (``prange``); each atom is computed serially from its own row of the full neighbour list
 (:mod:`langevin_opt.mlip.environment`), so results are bit-identical for any thread count.
-With ``want_grad`` it also forms the vector-Jacobian product ``g_e = sum_p C[i, p]
+With ``want_grad`` it forms instead the vector-Jacobian product ``g_e = sum_p C[i, p]
 dG_ip / dd_e`` for every entry ``e = (i, j)`` of the list, with the analytic derivatives
 with respect to every neighbour's separation vector (never finite differences).  The
 force kernels of :mod:`langevin_opt.mlip.model` use it with ``C = dE/dG``; the dense
 Jacobian of :meth:`Descriptor.jacobian` uses unit cotangents.
+
+The angular functions dominate the cost (``n_nb^2 / 2`` triplets per atom).  Per atom,
+the triplets ``j < k`` are gathered in blocks (only those with ``R_jk < R_c`` when every
+angular row is a G4, about half of them in a dense solid), their factors (``R_jk``, its
+cutoff, one exponential per distinct eta, one power per distinct ``(zeta, lambda)``) are
+computed by loops over the block that LLVM turns into SIMD code (the branch-free
+``exp``/``sincos``/``tanh`` of :mod:`langevin_opt._fastmath`), and the rows are evaluated
+on the grid ``eta x (zeta, lambda)``: for the VJP the cotangents are summed on that grid
+first, so a triplet costs ``O(n_eta n_zl)`` multiply-adds whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -71,6 +80,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from .. import _fastmath as fm
 from ..core.validation import check_choice, check_int, check_positive, check_real
 from .environment import AtomNeighbors, full_neighbor_list
 
@@ -99,156 +109,362 @@ CHUNK = 16
 
 
 # ------------------------------------------------------------------ compiled math
-@numba.njit(**_JIT)
+# The vectorizable IEEE-only functions of langevin_opt._fastmath, inlined at the Numba-IR
+# level (as langevin_opt.nn.mlp does) so that the triplet loops below become SIMD loops;
+# left to LLVM, sincos and tanh exceed its inlining budget and stay scalar calls.
+_inl = numba.njit(inline="always", error_model="numpy")
+_sincos_2pi = _inl(fm.sincos_2pi.py_func)
+_tanh = _inl(fm.tanh.py_func)
+_exp = _inl(fm.exp.py_func)
+#: Triplets gathered per block of the angular pass (bounds its scratch, keeps SIMD loops long).
+TRIPLET_BLOCK = 256
+
+
+@_inl
+def _fc_cos(r, rc):
+    """Cosine cutoff ``(f_c(r), f_c'(r))`` (zero for ``r >= rc``; branch-free)."""
+    s, c = _sincos_2pi(r * (0.5 / rc))  # angle pi r / rc
+    inside = r < rc
+    return (0.5 * (c + 1.0) if inside else 0.0), ((-0.5 * math.pi / rc) * s if inside else 0.0)
+
+
+@_inl
+def _fc_tanh3(r, rc):
+    """``tanh^3`` cutoff ``(f_c(r), f_c'(r))`` (zero for ``r >= rc``; branch-free)."""
+    t = _tanh(1.0 - r / rc)
+    t2 = t * t
+    inside = r < rc
+    return (t2 * t if inside else 0.0), (-3.0 * t2 * (1.0 - t2) / rc if inside else 0.0)
+
+
+@_inl
 def _fc(code, r, rc):
     """Cutoff function and its derivative ``(f_c(r), f_c'(r))``."""
-    if r >= rc:
-        return 0.0, 0.0
     if code == 0:
-        a = math.pi / rc
-        return 0.5 * (math.cos(a * r) + 1.0), -0.5 * a * math.sin(a * r)
-    t = math.tanh(1.0 - r / rc)
-    t2 = t * t
-    return t2 * t, -3.0 * t2 * (1.0 - t2) / rc
+        return _fc_cos(r, rc)
+    return _fc_tanh3(r, rc)
 
 
 @numba.njit(**_JIT)
-def _pow_m1(u, zeta):
-    """``u ** (zeta - 1)`` for ``u >= 0``: repeated products for integer ``zeta <= 33``."""
-    k = zeta - 1.0
-    if k == math.floor(k) and k <= 32.0:
-        p = 1.0
-        for _ in range(int(k)):
-            p *= u
-        return p
-    return math.pow(u, k)
+def _acsf_pairs(lo, hi, nb_j, vec, rad, species, fc, rc, radial, S, G, want, C, nx, ny, nz,
+                nr, nf, ndf, nsp, ngx, ngy, ngz):
+    """Per-neighbour terms of one atom into the scratch rows, and the radial G2 (or its VJP).
+
+    Fills ``nx, ny, nz, nr`` (separation and distance), ``nf, ndf`` (cutoff and its
+    derivative), ``nsp`` (species) for the neighbours ``0 .. hi - lo - 1``; without ``want``
+    writes the radial features into ``G``, with ``want`` starts the gradient accumulators
+    ``ngx, ngy, ngz`` with the radial part of the vector-Jacobian product.
+    """
+    nrad = radial.shape[0]
+    for a in range(hi - lo):
+        e = lo + a
+        r = rad[e]
+        f, df = _fc(fc, r, rc)
+        nx[a] = vec[e, 0]
+        ny[a] = vec[e, 1]
+        nz[a] = vec[e, 2]
+        nr[a] = r
+        nf[a] = f
+        ndf[a] = df
+        sj = species[nb_j[e]]
+        nsp[a] = sj
+        acc = 0.0
+        for p in range(nrad):
+            eta = radial[p, 0]
+            dr = r - radial[p, 1]
+            v = _exp(-eta * dr * dr)
+            if want:
+                acc += C[sj * nrad + p] * v * (df - 2.0 * eta * dr * f)
+            else:
+                G[sj * nrad + p] += v * f
+        s = acc / r
+        ngx[a] = s * nx[a]
+        ngy[a] = s * ny[a]
+        ngz[a] = s * nz[a]
+
+
+@numba.njit(**_JIT)
+def _collect_triplets(a0, nn, keep_all, rc2, nx, ny, nz, nr, nf, nsp, pidx, cap, ta, tb,
+                      tpb, tjx, tjy, tjz, tr2, tcs, ts2, tfw):
+    """Gather the triplets ``(a, b > a)`` of rows ``a0, a0 + 1, ...`` into the buffer.
+
+    A triplet is kept when ``R_jk < R_c`` (or always, with ``keep_all``: wide G5 rows
+    ignore ``R_jk``).  Stops after the row that brings the buffer to ``TRIPLET_BLOCK``
+    entries (``cap >= TRIPLET_BLOCK + nn``).  Branch-free: every candidate is written and
+    the fill count advances only for kept ones.
+
+    Returns
+    -------
+    (int, int)
+        The next row to collect and the number of triplets in the buffer.
+    """
+    m = 0
+    a = a0
+    while a < nn and m < TRIPLET_BLOCK:
+        xj = nx[a]
+        yj = ny[a]
+        zj = nz[a]
+        rj = nr[a]
+        inv_j = 1.0 / rj
+        fj = nf[a]
+        sj = nsp[a]
+        for b in range(a + 1, nn):
+            jx = nx[b] - xj
+            jy = ny[b] - yj
+            jz = nz[b] - zj
+            r2 = jx * jx + jy * jy + jz * jz
+            rk = nr[b]
+            cs = (xj * nx[b] + yj * ny[b] + zj * nz[b]) * inv_j / rk
+            ta[m] = a
+            tb[m] = b
+            tpb[m] = pidx[sj, nsp[b]]
+            tjx[m] = jx
+            tjy[m] = jy
+            tjz[m] = jz
+            tr2[m] = r2
+            tcs[m] = min(max(cs, -1.0), 1.0)
+            ts2[m] = rj * rj + rk * rk
+            tfw[m] = fj * nf[b]
+            m += 1 if (keep_all or r2 < rc2) else 0
+        a += 1
+    return a, m
+
+
+@numba.njit(**_JIT)
+def _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, want, tr2, tcs, ts2, trjk, tfjk, tdfjk,
+                   tR, tA, tdA, tu, tpw):
+    """Per-triplet factors of the buffer's ``M`` triplets (SIMD loops over the triplets).
+
+    ``trjk`` ``R_jk``; ``tfjk, tdfjk`` its cutoff and derivative; ``tR[u]`` (``u < n_eta``,
+    G4) ``exp(-eta_u (R_ij^2 + R_ik^2 + R_jk^2))`` and ``tR[n_eta + u]`` (G5)
+    ``exp(-eta_u (R_ij^2 + R_ik^2))``; ``tA[v] = 2^(1-zeta) (1 + lambda cos)^zeta`` and, with
+    ``want``, ``tdA[v]`` its derivative with respect to ``cos``, for each distinct
+    ``(zeta, lambda)`` row ``v`` of ``uzl``.
+    """
+    ne = ueta.shape[0]
+    for m in range(M):
+        trjk[m] = math.sqrt(tr2[m])
+    if fc == 0:
+        for m in range(M):
+            tfjk[m], tdfjk[m] = _fc_cos(trjk[m], rc)
+    else:
+        for m in range(M):
+            tfjk[m], tdfjk[m] = _fc_tanh3(trjk[m], rc)
+    for u in range(ne):
+        eta = ueta[u]
+        if has4:
+            for m in range(M):
+                tR[u, m] = _exp(-eta * (ts2[m] + tr2[m]))
+        if has5:
+            for m in range(M):
+                tR[ne + u, m] = _exp(-eta * ts2[m])
+    for v in range(uzl.shape[0]):
+        zeta = uzl[v, 0]
+        lam = uzl[v, 1]
+        pref = uzl[v, 2]
+        for m in range(M):
+            tu[m] = 1.0 + lam * tcs[m]
+        k = zeta - 1.0
+        if k == math.floor(k) and k <= 32.0:  # u^(zeta - 1) by repeated products
+            for m in range(M):
+                tpw[m] = 1.0
+            for _ in range(int(k)):
+                for m in range(M):
+                    tpw[m] *= tu[m]
+        else:
+            for m in range(M):
+                tpw[m] = math.pow(tu[m], k)
+        for m in range(M):
+            tA[v, m] = pref * tpw[m] * tu[m]
+        if want:
+            dpref = pref * zeta * lam
+            for m in range(M):
+                tdA[v, m] = dpref * tpw[m]
+
+
+@numba.njit(**_JIT)
+def _triplet_values(M, has4, has5, ne, nz_, tpb, tfw, tfjk, tR, tA, Gg):
+    """Add the buffer's triplets to the angular grid ``Gg[kind, pair, eta, zl]``."""
+    for m in range(M):
+        pb = tpb[m]
+        if has4:
+            F = tfw[m] * tfjk[m]
+            for u in range(ne):
+                w = tR[u, m] * F
+                for v in range(nz_):
+                    Gg[0, pb, u, v] += w * tA[v, m]
+        if has5:
+            F = tfw[m]
+            for u in range(ne):
+                w = tR[ne + u, m] * F
+                for v in range(nz_):
+                    Gg[1, pb, u, v] += w * tA[v, m]
+
+
+@numba.njit(**_JIT)
+def _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ta, tb, tpb, tjx, tjy, tjz, tcs, trjk, tfjk,
+                 tdfjk, tR, tA, tdA, nx, ny, nz, nr, nf, ndf, ngx, ngy, ngz):
+    """Add the buffer's triplets' vector-Jacobian product to the accumulators ``ng*``.
+
+    With the cotangent grid ``Cg[kind, pair, eta, zl]`` (the sum of ``C`` over the rows
+    of each cell), the contraction of triplet ``m`` needs ``P_u = sum_v Cg A_v`` and
+    ``Q_u = sum_v Cg dA_v`` only: ``S1 = sum_u R_u P_u``, ``S2 = sum_u eta_u R_u P_u`` and
+    ``SC = sum_u R_u Q_u`` give the derivatives with respect to ``cos``, ``R_ij``, ``R_ik``
+    and ``R_jk``.
+    """
+    ne = ueta.shape[0]
+    for m in range(M):
+        a = ta[m]
+        b = tb[m]
+        pb = tpb[m]
+        fa = nf[a]
+        fb = nf[b]
+        dfa = ndf[a]
+        dfb = ndf[b]
+        ra = nr[a]
+        rb = nr[b]
+        rjk = trjk[m]
+        sc = 0.0
+        sij = 0.0
+        sik = 0.0
+        sjk = 0.0
+        if has4:
+            fjk = tfjk[m]
+            F = fa * fb * fjk
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for u in range(ne):
+                p = 0.0
+                q = 0.0
+                for v in range(nz_):
+                    c = Cg[0, pb, u, v]
+                    p += c * tA[v, m]
+                    q += c * tdA[v, m]
+                R = tR[u, m]
+                s1 += R * p
+                s2 += ueta[u] * R * p
+                s3 += R * q
+            sc += F * s3
+            sij += dfa * fb * fjk * s1 - 2.0 * ra * F * s2
+            sik += fa * dfb * fjk * s1 - 2.0 * rb * F * s2
+            sjk += fa * fb * tdfjk[m] * s1 - 2.0 * rjk * F * s2
+        if has5:
+            F = fa * fb
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for u in range(ne):
+                p = 0.0
+                q = 0.0
+                for v in range(nz_):
+                    c = Cg[1, pb, u, v]
+                    p += c * tA[v, m]
+                    q += c * tdA[v, m]
+                R = tR[ne + u, m]
+                s1 += R * p
+                s2 += ueta[u] * R * p
+                s3 += R * q
+            sc += F * s3
+            sij += dfa * fb * s1 - 2.0 * ra * F * s2
+            sik += fa * dfb * s1 - 2.0 * rb * F * s2
+        # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
+        cs = tcs[m]
+        inv = 1.0 / (ra * rb)
+        cj = cs / (ra * ra)
+        ck = cs / (rb * rb)
+        wj = sij / ra
+        wk = sik / rb
+        wjk = sjk / rjk if rjk > 0.0 else 0.0
+        xj = nx[a]
+        yj = ny[a]
+        zj = nz[a]
+        xk = nx[b]
+        yk = ny[b]
+        zk = nz[b]
+        ngx[a] += sc * (xk * inv - cj * xj) + wj * xj - wjk * tjx[m]
+        ngy[a] += sc * (yk * inv - cj * yj) + wj * yj - wjk * tjy[m]
+        ngz[a] += sc * (zk * inv - cj * zj) + wj * zj - wjk * tjz[m]
+        ngx[b] += sc * (xj * inv - ck * xk) + wk * xk + wjk * tjx[m]
+        ngy[b] += sc * (yj * inv - ck * yk) + wk * yk + wjk * tjy[m]
+        ngz[b] += sc * (zj * inv - ck * zk) + wk * zk + wjk * tjz[m]
 
 
 @numba.njit(**_JIT)
 def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, uzl, pidx, S,
-               G, want, C, g, sf, sdf, sexp, ejk, av, dav):
-    """Symmetry functions of one atom (row ``lo:hi``) into ``G``; with ``want`` add the VJP to g.
+               G, want, C, g, nbuf, ibuf, tbuf, tR, tA, tdA, Gg, Cg):
+    """Symmetry functions of one atom (row ``lo:hi``) into ``G``, or with ``want`` the VJP.
 
-    Angular rows share their exponentials and angular factors through the distinct etas
-    ``ueta`` and distinct ``(zeta, lambda, 2^(1-zeta))`` rows ``uzl`` (columns 5 and 6 of
-    ``angular`` index them), so a triplet costs one exp per distinct eta and one power per
-    distinct (zeta, lambda) rather than per function.
+    Without ``want`` writes ``G`` (all features); with ``want`` adds the vector-Jacobian
+    product to ``g`` and leaves ``G`` alone.  The angular rows are evaluated on the grid
+    ``(kind, species pair, distinct eta, distinct (zeta, lambda))`` (columns 5 and 6 of
+    ``angular`` index it): a triplet costs one exponential per eta and one power per
+    ``(zeta, lambda)``, whatever the number of rows.  Triplets are gathered in blocks of
+    about :data:`TRIPLET_BLOCK` (only those with ``R_jk < R_c`` when every row is G4), their
+    factors computed by SIMD loops, then accumulated in ``(j, k)`` order.
     """
-    nr = radial.shape[0]
+    nn = hi - lo
+    nrad = radial.shape[0]
     na = angular.shape[0]
     ne = ueta.shape[0]
-    nz = uzl.shape[0]
-    nn = hi - lo
-    for f in range(G.shape[0]):
-        G[f] = 0.0
-    for a in range(nn):
-        e = lo + a
-        r = rad[e]
-        f, df = _fc(fc, r, rc)
-        sf[a] = f
-        sdf[a] = df
-        for u in range(ne):
-            sexp[a, u] = math.exp(-ueta[u] * r * r)
-        sj = species[nb_j[e]]
-        acc = 0.0
-        for p in range(nr):
-            eta = radial[p, 0]
-            dr = r - radial[p, 1]
-            v = math.exp(-eta * dr * dr)
-            G[sj * nr + p] += v * f
-            if want:
-                acc += C[sj * nr + p] * v * (df - 2.0 * eta * dr * f)
+    nz_ = uzl.shape[0]
+    if not want:
+        G[:] = 0.0
+    nx = nbuf[0]
+    ny = nbuf[1]
+    nz = nbuf[2]
+    nr = nbuf[3]
+    nf = nbuf[4]
+    ndf = nbuf[5]
+    ngx = nbuf[6]
+    ngy = nbuf[7]
+    ngz = nbuf[8]
+    nsp = ibuf[0]
+    _acsf_pairs(lo, hi, nb_j, vec, rad, species, fc, rc, radial, S, G, want, C, nx, ny, nz,
+                nr, nf, ndf, nsp, ngx, ngy, ngz)
+    if na > 0 and nn > 1:
+        has4 = False
+        has5 = False
+        for q in range(na):
+            if angular[q, 0] == 4.0:
+                has4 = True
+            else:
+                has5 = True
+        abase = S * nrad
+        n_pairs = Gg.shape[1]
         if want:
-            s = acc / r
-            g[e, 0] += s * vec[e, 0]
-            g[e, 1] += s * vec[e, 1]
-            g[e, 2] += s * vec[e, 2]
-    if na == 0:
-        return
-    abase = S * nr
-    for a in range(nn):
-        ej = lo + a
-        rij = rad[ej]
-        xj = vec[ej, 0]
-        yj = vec[ej, 1]
-        zj = vec[ej, 2]
-        sj = species[nb_j[ej]]
-        fij = sf[a]
-        dfij = sdf[a]
-        for b in range(a + 1, nn):
-            ek = lo + b
-            rik = rad[ek]
-            xk = vec[ek, 0]
-            yk = vec[ek, 1]
-            zk = vec[ek, 2]
-            fik = sf[b]
-            dfik = sdf[b]
-            jx = xk - xj
-            jy = yk - yj
-            jz = zk - zj
-            rjk = math.sqrt(jx * jx + jy * jy + jz * jz)
-            fjk, dfjk = _fc(fc, rjk, rc)
-            if fjk > 0.0:
-                for u in range(ne):
-                    ejk[u] = math.exp(-ueta[u] * rjk * rjk)
-            cs = (xj * xk + yj * yk + zj * zk) / (rij * rik)
-            if cs > 1.0:
-                cs = 1.0
-            elif cs < -1.0:
-                cs = -1.0
-            for v in range(nz):
-                zeta = uzl[v, 0]
-                lam = uzl[v, 1]
-                u = 1.0 + lam * cs
-                pw = _pow_m1(u, zeta)
-                av[v] = uzl[v, 2] * pw * u
-                dav[v] = uzl[v, 2] * zeta * lam * pw
-            base = abase + pidx[sj, species[nb_j[ek]]] * na
-            sc = 0.0
-            sij = 0.0
-            sik = 0.0
-            sjk = 0.0
-            fw = fij * fik
-            for q in range(na):
-                narrow = angular[q, 0] == 4.0
-                if narrow and fjk == 0.0:
-                    continue
-                eta = angular[q, 1]
-                ie = int(angular[q, 5])
-                iz = int(angular[q, 6])
-                A = av[iz]
-                R = sexp[a, ie] * sexp[b, ie]
-                F = fw
-                if narrow:
-                    R *= ejk[ie]
-                    F *= fjk
-                t = A * R * F
-                G[base + q] += t
-                if want:
-                    c = C[base + q]
-                    ar = c * A * R
-                    sc += c * dav[iz] * R * F
-                    if narrow:
-                        sij += ar * (dfij * fik * fjk - 2.0 * eta * rij * F)
-                        sik += ar * (fij * dfik * fjk - 2.0 * eta * rik * F)
-                        sjk += ar * (fw * dfjk - 2.0 * eta * rjk * F)
-                    else:
-                        sij += ar * (dfij * fik - 2.0 * eta * rij * F)
-                        sik += ar * (fij * dfik - 2.0 * eta * rik * F)
+            Cg[:] = 0.0
+            for bp in range(n_pairs):
+                for q in range(na):
+                    Cg[0 if angular[q, 0] == 4.0 else 1, bp, int(angular[q, 5]),
+                       int(angular[q, 6])] += C[abase + bp * na + q]
+        else:
+            Gg[:] = 0.0
+        a = 0
+        while a < nn:
+            a, M = _collect_triplets(a, nn, has5, rc * rc, nx, ny, nz, nr, nf, nsp, pidx,
+                                     tbuf.shape[1], ibuf[1], ibuf[2], ibuf[3], tbuf[0],
+                                     tbuf[1], tbuf[2], tbuf[3], tbuf[4], tbuf[5], tbuf[6])
+            _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, want, tbuf[3], tbuf[4],
+                           tbuf[5], tbuf[7], tbuf[8], tbuf[9], tR, tA, tdA, tbuf[10],
+                           tbuf[11])
             if want:
-                # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
-                inv = 1.0 / (rij * rik)
-                cj = cs / (rij * rij)
-                ck = cs / (rik * rik)
-                wj = sij / rij
-                wk = sik / rik
-                wjk = sjk / rjk if rjk > 0.0 else 0.0
-                g[ej, 0] += sc * (xk * inv - cj * xj) + wj * xj - wjk * jx
-                g[ej, 1] += sc * (yk * inv - cj * yj) + wj * yj - wjk * jy
-                g[ej, 2] += sc * (zk * inv - cj * zj) + wj * zj - wjk * jz
-                g[ek, 0] += sc * (xj * inv - ck * xk) + wk * xk + wjk * jx
-                g[ek, 1] += sc * (yj * inv - ck * yk) + wk * yk + wjk * jy
-                g[ek, 2] += sc * (zj * inv - ck * zk) + wk * zk + wjk * jz
+                _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ibuf[1], ibuf[2], ibuf[3],
+                             tbuf[0], tbuf[1], tbuf[2], tbuf[4], tbuf[7], tbuf[8], tbuf[9],
+                             tR, tA, tdA, nx, ny, nz, nr, nf, ndf, ngx, ngy, ngz)
+            else:
+                _triplet_values(M, has4, has5, ne, nz_, ibuf[3], tbuf[6], tbuf[8], tR, tA,
+                                Gg)
+        if not want:
+            for bp in range(n_pairs):
+                for q in range(na):
+                    G[abase + bp * na + q] = Gg[0 if angular[q, 0] == 4.0 else 1, bp,
+                                                int(angular[q, 5]), int(angular[q, 6])]
+    if want:
+        for a in range(nn):
+            g[lo + a, 0] += ngx[a]
+            g[lo + a, 1] += ngy[a]
+            g[lo + a, 2] += ngz[a]
 
 
 @numba.njit(**_JIT)
@@ -287,7 +503,7 @@ def _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G, want, C, g, k
 @numba.njit(parallel=True, **_JIT)
 def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start, nb_j, vec, rad,
                     species, G, want, C, g):
-    """Descriptors of every atom and, optionally, their vector-Jacobian products (compiled).
+    """Descriptors of every atom, or their vector-Jacobian products (compiled).
 
     Parameters
     ----------
@@ -317,9 +533,10 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
     species : numpy.ndarray of int64, shape (N,)
         Species index of every atom.
     G : numpy.ndarray of float64, shape (N, D)
-        Output descriptors (overwritten).
+        Output descriptors (overwritten without ``want``; with ``want`` its content is
+        unspecified: symmetry functions leave it alone).
     want : bool
-        Also compute ``g``.
+        Compute ``g`` instead of ``G``.
     C : numpy.ndarray of float64, shape (N, D)
         Cotangents ``dU/dG`` (read only with ``want``).
     g : numpy.ndarray of float64, shape (M, 3)
@@ -328,19 +545,23 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
     """
     n = species.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
+    ne = ueta.shape[0]
+    nzl = uzl.shape[0]
     for q in prange(n_chunks):
         a0 = q * CHUNK
         a1 = min(n, a0 + CHUNK)
         mx = 1
         for i in range(a0, a1):
             mx = max(mx, start[i + 1] - start[i])
-        sf = np.empty(mx)
-        sdf = np.empty(mx)
-        sexp = np.empty((mx, ueta.shape[0]))
-        ejk = np.empty(ueta.shape[0])
-        av = np.empty(uzl.shape[0])
-        dav = np.empty(uzl.shape[0])
-        ids = np.empty(mx, dtype=np.int64)
+        cap = TRIPLET_BLOCK + mx
+        nbuf = np.empty((9, mx))
+        ibuf = np.empty((4, cap), dtype=np.int64)
+        tbuf = np.empty((12, cap))
+        tR = np.empty((2 * ne, cap))
+        tA = np.empty((nzl, cap))
+        tdA = np.empty((nzl, cap))
+        Gg = np.empty((2, pidx.max() + 1, ne, nzl))
+        Cg = np.empty((2, pidx.max() + 1, ne, nzl))
         for i in range(a0, a1):
             lo = start[i]
             hi = start[i + 1]
@@ -351,10 +572,10 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
                     g[e, 2] = 0.0
             if kind == 0:
                 _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, uzl,
-                           pidx, S, G[i], want, C[i], g, sf, sdf, sexp, ejk, av, dav)
+                           pidx, S, G[i], want, C[i], g, nbuf, ibuf, tbuf, tR, tA, tdA, Gg, Cg)
             else:
                 _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G[i], want, C[i],
-                             g, sf, ids)
+                             g, nbuf[0], ibuf[0])
 
 
 @numba.njit(cache=True)
