@@ -147,51 +147,61 @@ def _fc(code, r, rc):
 
 @numba.njit(**_JIT)
 def _acsf_pairs(lo, hi, nb_j, vec, rad, species, fc, rc, radial, S, G, want, C, nx, ny, nz,
-                nr, nf, ndf, nsp, ngx, ngy, ngz):
+                nr, nin, nf, ndf, nsp, ngx, ngy, ngz):
     """Per-neighbour terms of one atom into the scratch rows, and the radial G2 (or its VJP).
 
-    Fills ``nx, ny, nz, nr`` (separation and distance), ``nf, ndf`` (cutoff and its
-    derivative), ``nsp`` (species) for the neighbours ``0 .. hi - lo - 1``; without ``want``
-    writes the radial features into ``G``, with ``want`` starts the gradient accumulators
-    ``ngx, ngy, ngz`` with the radial part of the vector-Jacobian product.
+    Fills ``nx, ny, nz, nr, nin`` (separation, distance and its inverse), ``nf, ndf``
+    (cutoff and its derivative), ``nsp`` (species) for the neighbours ``0 .. hi - lo - 1``;
+    without ``want`` writes the radial features into ``G``, with ``want`` starts the
+    gradient accumulators ``ngx, ngy, ngz`` with the radial part of the VJP.
     """
     nrad = radial.shape[0]
-    for a in range(hi - lo):
+    nn = hi - lo
+    for a in range(nn):
         e = lo + a
-        r = rad[e]
-        f, df = _fc(fc, r, rc)
         nx[a] = vec[e, 0]
         ny[a] = vec[e, 1]
         nz[a] = vec[e, 2]
-        nr[a] = r
-        nf[a] = f
-        ndf[a] = df
-        sj = species[nb_j[e]]
-        nsp[a] = sj
-        acc = 0.0
-        for p in range(nrad):
-            eta = radial[p, 0]
-            dr = r - radial[p, 1]
-            v = _exp(-eta * dr * dr)
-            if want:
-                acc += C[sj * nrad + p] * v * (df - 2.0 * eta * dr * f)
-            else:
-                G[sj * nrad + p] += v * f
-        s = acc / r
+        nr[a] = rad[e]
+        nin[a] = 1.0 / rad[e]
+        nsp[a] = species[nb_j[e]]
+        ngx[a] = 0.0
+    if fc == 0:
+        for a in range(nn):
+            nf[a], ndf[a] = _fc_cos(nr[a], rc)
+    else:
+        for a in range(nn):
+            nf[a], ndf[a] = _fc_tanh3(nr[a], rc)
+    for p in range(nrad):  # SIMD over the neighbours, then sums in neighbour order
+        eta = radial[p, 0]
+        rs = radial[p, 1]
+        for a in range(nn):
+            dr = nr[a] - rs
+            ngy[a] = _exp(-eta * dr * dr)
+        if want:
+            for a in range(nn):
+                dr = nr[a] - rs
+                ngz[a] = C[nsp[a] * nrad + p] * ngy[a] * (ndf[a] - 2.0 * eta * dr * nf[a])
+            for a in range(nn):
+                ngx[a] += ngz[a]
+        else:
+            for a in range(nn):
+                G[nsp[a] * nrad + p] += ngy[a] * nf[a]
+    for a in range(nn):  # ngx held sum_p dG2/dr; now the vector
+        s = ngx[a] / nr[a]
         ngx[a] = s * nx[a]
         ngy[a] = s * ny[a]
         ngz[a] = s * nz[a]
 
 
 @numba.njit(**_JIT)
-def _collect_triplets(a0, nn, keep_all, rc2, nx, ny, nz, nr, nf, nsp, pidx, cap, ta, tb,
-                      tpb, tjx, tjy, tjz, tr2, tcs, ts2, tfw):
-    """Gather the triplets ``(a, b > a)`` of rows ``a0, a0 + 1, ...`` into the buffer.
+def _collect_triplets(a0, nn, keep_all, rc2, nx, ny, nz, d2, ta, tb):
+    """Gather the triplets ``(a, b > a)`` of rows ``a0, a0 + 1, ...`` into ``ta, tb``.
 
-    A triplet is kept when ``R_jk < R_c`` (or always, with ``keep_all``: wide G5 rows
+    A triplet is kept when ``R_jk^2 < R_c^2`` (or always, with ``keep_all``: wide G5 rows
     ignore ``R_jk``).  Stops after the row that brings the buffer to ``TRIPLET_BLOCK``
-    entries (``cap >= TRIPLET_BLOCK + nn``).  Branch-free: every candidate is written and
-    the fill count advances only for kept ones.
+    entries (the buffer holds ``TRIPLET_BLOCK + nn``).  Per row, a SIMD loop computes the
+    squared distances and a branch-free loop compacts the indices.
 
     Returns
     -------
@@ -204,46 +214,59 @@ def _collect_triplets(a0, nn, keep_all, rc2, nx, ny, nz, nr, nf, nsp, pidx, cap,
         xj = nx[a]
         yj = ny[a]
         zj = nz[a]
-        rj = nr[a]
-        inv_j = 1.0 / rj
-        fj = nf[a]
-        sj = nsp[a]
         for b in range(a + 1, nn):
             jx = nx[b] - xj
             jy = ny[b] - yj
             jz = nz[b] - zj
-            r2 = jx * jx + jy * jy + jz * jz
-            rk = nr[b]
-            cs = (xj * nx[b] + yj * ny[b] + zj * nz[b]) * inv_j / rk
+            d2[b] = jx * jx + jy * jy + jz * jz
+        for b in range(a + 1, nn):
             ta[m] = a
             tb[m] = b
-            tpb[m] = pidx[sj, nsp[b]]
-            tjx[m] = jx
-            tjy[m] = jy
-            tjz[m] = jz
-            tr2[m] = r2
-            tcs[m] = min(max(cs, -1.0), 1.0)
-            ts2[m] = rj * rj + rk * rk
-            tfw[m] = fj * nf[b]
-            m += 1 if (keep_all or r2 < rc2) else 0
+            m += 1 if (keep_all or d2[b] < rc2) else 0
         a += 1
     return a, m
 
 
+@_inl
+def _triplet_geometry(m, ta, tb, nx, ny, nz, nr, nin, nf, tjx, tjy, tjz, tcs, ts2, tfw, trjk,
+                      tr2):
+    """Geometry of triplet ``m`` from its neighbours' rows into the buffers."""
+    a = ta[m]
+    b = tb[m]
+    jx = nx[b] - nx[a]
+    jy = ny[b] - ny[a]
+    jz = nz[b] - nz[a]
+    tjx[m] = jx
+    tjy[m] = jy
+    tjz[m] = jz
+    r2 = jx * jx + jy * jy + jz * jz
+    r = math.sqrt(r2)
+    trjk[m] = r
+    tr2[m] = r2
+    cs = (nx[a] * nx[b] + ny[a] * ny[b] + nz[a] * nz[b]) * nin[a] / nr[b]
+    tcs[m] = min(max(cs, -1.0), 1.0)
+    ts2[m] = nr[a] * nr[a] + nr[b] * nr[b]
+    tfw[m] = nf[a] * nf[b]
+
+
 @numba.njit(**_JIT)
-def _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, want, tr2, tcs, ts2, trjk, tfjk, tdfjk,
-                   tR, tA, tdA, tu, tpw):
+def _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, ta, tb, nx, ny, nz, nr, nin, nf,
+                   tjx, tjy, tjz, tcs, ts2, tfw, trjk, tr2, tfjk, tdfjk, tR, tA, tdA, tu,
+                   tpw):
     """Per-triplet factors of the buffer's ``M`` triplets (SIMD loops over the triplets).
 
-    ``trjk`` ``R_jk``; ``tfjk, tdfjk`` its cutoff and derivative; ``tR[u]`` (``u < n_eta``,
-    G4) ``exp(-eta_u (R_ij^2 + R_ik^2 + R_jk^2))`` and ``tR[n_eta + u]`` (G5)
-    ``exp(-eta_u (R_ij^2 + R_ik^2))``; ``tA[v] = 2^(1-zeta) (1 + lambda cos)^zeta`` and, with
-    ``want``, ``tdA[v]`` its derivative with respect to ``cos``, for each distinct
-    ``(zeta, lambda)`` row ``v`` of ``uzl``.
+    ``tj*`` ``d_jk = d_ik - d_ij``; ``tcs`` the clamped cosine; ``ts2`` ``R_ij^2 + R_ik^2``;
+    ``tfw`` ``f_c(R_ij) f_c(R_ik)``; ``trjk, tr2`` ``R_jk`` and its square; ``tfjk, tdfjk``
+    its cutoff and derivative; ``tR[u]`` (``u < n_eta``, G4)
+    ``exp(-eta_u (R_ij^2 + R_ik^2 + R_jk^2))`` and ``tR[n_eta + u]`` (G5)
+    ``exp(-eta_u (R_ij^2 + R_ik^2))``; ``tA[v] = 2^(1-zeta) (1 + lambda cos)^zeta`` and
+    ``tdA[v]`` its derivative with respect to ``cos``, for each distinct ``(zeta, lambda)``
+    row ``v`` of ``uzl`` (``tu``, ``tpw``: scratch).
     """
     ne = ueta.shape[0]
     for m in range(M):
-        trjk[m] = math.sqrt(tr2[m])
+        _triplet_geometry(m, ta, tb, nx, ny, nz, nr, nin, nf, tjx, tjy, tjz, tcs, ts2, tfw,
+                          trjk, tr2)
     if fc == 0:
         for m in range(M):
             tfjk[m], tdfjk[m] = _fc_cos(trjk[m], rc)
@@ -262,68 +285,141 @@ def _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, want, tr2, tcs, ts2, trjk, 
         zeta = uzl[v, 0]
         lam = uzl[v, 1]
         pref = uzl[v, 2]
-        for m in range(M):
-            tu[m] = 1.0 + lam * tcs[m]
+        dpref = pref * zeta * lam
         k = zeta - 1.0
-        if k == math.floor(k) and k <= 32.0:  # u^(zeta - 1) by repeated products
+        # u^(zeta - 1) by repeated products ((1 u) u) u ..., one fused loop for k <= 3
+        if k == 0.0:
             for m in range(M):
-                tpw[m] = 1.0
-            for _ in range(int(k)):
-                for m in range(M):
-                    tpw[m] *= tu[m]
+                w = 1.0 + lam * tcs[m]
+                tA[v, m] = pref * w
+                tdA[v, m] = dpref
+        elif k == 1.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                tA[v, m] = pref * w * w
+                tdA[v, m] = dpref * w
+        elif k == 2.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                pw = w * w
+                tA[v, m] = pref * pw * w
+                tdA[v, m] = dpref * pw
+        elif k == 3.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                pw = w * w * w
+                tA[v, m] = pref * pw * w
+                tdA[v, m] = dpref * pw
         else:
             for m in range(M):
-                tpw[m] = math.pow(tu[m], k)
-        for m in range(M):
-            tA[v, m] = pref * tpw[m] * tu[m]
-        if want:
-            dpref = pref * zeta * lam
+                tu[m] = 1.0 + lam * tcs[m]
+            if k == math.floor(k) and k <= 32.0:
+                for m in range(M):
+                    tpw[m] = 1.0
+                for _ in range(int(k)):
+                    for m in range(M):
+                        tpw[m] *= tu[m]
+            else:
+                for m in range(M):
+                    tpw[m] = math.pow(tu[m], k)
             for m in range(M):
+                tA[v, m] = pref * tpw[m] * tu[m]
                 tdA[v, m] = dpref * tpw[m]
 
 
 @numba.njit(**_JIT)
-def _triplet_values(M, has4, has5, ne, nz_, tpb, tfw, tfjk, tR, tA, Gg):
-    """Add the buffer's triplets to the angular grid ``Gg[kind, pair, eta, zl]``."""
+def _triplet_values(M, kind, row, ne, nz_, pidx, nsp, ta, tb, F, tR, tA, w, Gg):
+    """Add the buffer's triplets of one kind (0: G4, 1: G5) to the grid ``Gg[kind, pair]``.
+
+    ``F`` is the triplet's cutoff product and ``tR[row + u]`` its exponentials.  With one
+    species pair the sums over the triplets are split over four partial sums (a fixed
+    order, so still deterministic) so that they vectorize; otherwise triplet by triplet.
+    """
+    if Gg.shape[1] == 1:
+        for u in range(ne):
+            for m in range(M):
+                w[m] = tR[row + u, m] * F[m]
+            for v in range(nz_):
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
+                m = 0
+                while m + 4 <= M:
+                    s0 += w[m] * tA[v, m]
+                    s1 += w[m + 1] * tA[v, m + 1]
+                    s2 += w[m + 2] * tA[v, m + 2]
+                    s3 += w[m + 3] * tA[v, m + 3]
+                    m += 4
+                while m < M:
+                    s0 += w[m] * tA[v, m]
+                    m += 1
+                Gg[kind, 0, u, v] += (s0 + s1) + (s2 + s3)
+        return
     for m in range(M):
-        pb = tpb[m]
-        if has4:
-            F = tfw[m] * tfjk[m]
-            for u in range(ne):
-                w = tR[u, m] * F
-                for v in range(nz_):
-                    Gg[0, pb, u, v] += w * tA[v, m]
-        if has5:
-            F = tfw[m]
-            for u in range(ne):
-                w = tR[ne + u, m] * F
-                for v in range(nz_):
-                    Gg[1, pb, u, v] += w * tA[v, m]
+        pb = pidx[nsp[ta[m]], nsp[tb[m]]]
+        for u in range(ne):
+            wm = tR[row + u, m] * F[m]
+            for v in range(nz_):
+                Gg[kind, pb, u, v] += wm * tA[v, m]
 
 
 @numba.njit(**_JIT)
-def _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ta, tb, tpb, tjx, tjy, tjz, tcs, trjk, tfjk,
-                 tdfjk, tR, tA, tdA, nx, ny, nz, nr, nf, ndf, ngx, ngy, ngz):
+def _triplet_cot(M, kind, row, ueta, nz_, Cg, pidx, nsp, ta, tb, tR, tA, tdA, P, Q, S1, S2,
+                 S3):
+    """Contract the cotangent grid with the buffer's triplets of one kind (SIMD loops).
+
+    With ``Cg[kind, pair, eta, zl]`` (the sum of ``C`` over the rows of each cell):
+    ``P_u = sum_v Cg A_v``, ``Q_u = sum_v Cg dA_v`` and ``S1 = sum_u R_u P_u``,
+    ``S2 = sum_u eta_u R_u P_u``, ``S3 = sum_u R_u Q_u`` per triplet: the derivatives
+    of the triplet's terms with respect to ``cos`` (``F S3``) and to the distances follow.
+    """
+    single = Cg.shape[1] == 1
+    for m in range(M):
+        S1[m] = 0.0
+        S2[m] = 0.0
+        S3[m] = 0.0
+    for u in range(ueta.shape[0]):
+        for m in range(M):
+            P[m] = 0.0
+            Q[m] = 0.0
+        for v in range(nz_):
+            if single:
+                c = Cg[kind, 0, u, v]
+                for m in range(M):
+                    P[m] += c * tA[v, m]
+                    Q[m] += c * tdA[v, m]
+            else:
+                for m in range(M):
+                    c = Cg[kind, pidx[nsp[ta[m]], nsp[tb[m]]], u, v]
+                    P[m] += c * tA[v, m]
+                    Q[m] += c * tdA[v, m]
+        eta = ueta[u]
+        for m in range(M):
+            R = tR[row + u, m]
+            S1[m] += R * P[m]
+            S2[m] += eta * R * P[m]
+            S3[m] += R * Q[m]
+
+
+@numba.njit(**_JIT)
+def _triplet_vjp(M, has4, has5, ta, tb, tjx, tjy, tjz, tcs, trjk, tfjk, tdfjk, S4, S5,
+                 nx, ny, nz, nr, nf, ndf, gj, gk, ngx, ngy, ngz):
     """Add the buffer's triplets' vector-Jacobian product to the accumulators ``ng*``.
 
-    With the cotangent grid ``Cg[kind, pair, eta, zl]`` (the sum of ``C`` over the rows
-    of each cell), the contraction of triplet ``m`` needs ``P_u = sum_v Cg A_v`` and
-    ``Q_u = sum_v Cg dA_v`` only: ``S1 = sum_u R_u P_u``, ``S2 = sum_u eta_u R_u P_u`` and
-    ``SC = sum_u R_u Q_u`` give the derivatives with respect to ``cos``, ``R_ij``, ``R_ik``
-    and ``R_jk``.
+    ``S4``, ``S5``: rows ``S1, S2, S3`` of :func:`_triplet_cot` for G4 and G5.  A SIMD
+    loop forms each triplet's derivatives with respect to ``d_ij`` (``gj``) and ``d_ik``
+    (``gk``); a serial loop adds them up in triplet order.
     """
-    ne = ueta.shape[0]
     for m in range(M):
         a = ta[m]
         b = tb[m]
-        pb = tpb[m]
         fa = nf[a]
         fb = nf[b]
         dfa = ndf[a]
         dfb = ndf[b]
         ra = nr[a]
         rb = nr[b]
-        rjk = trjk[m]
         sc = 0.0
         sij = 0.0
         sik = 0.0
@@ -331,41 +427,17 @@ def _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ta, tb, tpb, tjx, tjy, tjz, tcs, 
         if has4:
             fjk = tfjk[m]
             F = fa * fb * fjk
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for u in range(ne):
-                p = 0.0
-                q = 0.0
-                for v in range(nz_):
-                    c = Cg[0, pb, u, v]
-                    p += c * tA[v, m]
-                    q += c * tdA[v, m]
-                R = tR[u, m]
-                s1 += R * p
-                s2 += ueta[u] * R * p
-                s3 += R * q
-            sc += F * s3
+            s1 = S4[0, m]
+            s2 = S4[1, m]
+            sc += F * S4[2, m]
             sij += dfa * fb * fjk * s1 - 2.0 * ra * F * s2
             sik += fa * dfb * fjk * s1 - 2.0 * rb * F * s2
-            sjk += fa * fb * tdfjk[m] * s1 - 2.0 * rjk * F * s2
+            sjk += fa * fb * tdfjk[m] * s1 - 2.0 * trjk[m] * F * s2
         if has5:
             F = fa * fb
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for u in range(ne):
-                p = 0.0
-                q = 0.0
-                for v in range(nz_):
-                    c = Cg[1, pb, u, v]
-                    p += c * tA[v, m]
-                    q += c * tdA[v, m]
-                R = tR[ne + u, m]
-                s1 += R * p
-                s2 += ueta[u] * R * p
-                s3 += R * q
-            sc += F * s3
+            s1 = S5[0, m]
+            s2 = S5[1, m]
+            sc += F * S5[2, m]
             sij += dfa * fb * s1 - 2.0 * ra * F * s2
             sik += fa * dfb * s1 - 2.0 * rb * F * s2
         # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
@@ -375,6 +447,7 @@ def _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ta, tb, tpb, tjx, tjy, tjz, tcs, 
         ck = cs / (rb * rb)
         wj = sij / ra
         wk = sik / rb
+        rjk = trjk[m]
         wjk = sjk / rjk if rjk > 0.0 else 0.0
         xj = nx[a]
         yj = ny[a]
@@ -382,12 +455,21 @@ def _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ta, tb, tpb, tjx, tjy, tjz, tcs, 
         xk = nx[b]
         yk = ny[b]
         zk = nz[b]
-        ngx[a] += sc * (xk * inv - cj * xj) + wj * xj - wjk * tjx[m]
-        ngy[a] += sc * (yk * inv - cj * yj) + wj * yj - wjk * tjy[m]
-        ngz[a] += sc * (zk * inv - cj * zj) + wj * zj - wjk * tjz[m]
-        ngx[b] += sc * (xj * inv - ck * xk) + wk * xk + wjk * tjx[m]
-        ngy[b] += sc * (yj * inv - ck * yk) + wk * yk + wjk * tjy[m]
-        ngz[b] += sc * (zj * inv - ck * zk) + wk * zk + wjk * tjz[m]
+        gj[0, m] = sc * (xk * inv - cj * xj) + wj * xj - wjk * tjx[m]
+        gj[1, m] = sc * (yk * inv - cj * yj) + wj * yj - wjk * tjy[m]
+        gj[2, m] = sc * (zk * inv - cj * zj) + wj * zj - wjk * tjz[m]
+        gk[0, m] = sc * (xj * inv - ck * xk) + wk * xk + wjk * tjx[m]
+        gk[1, m] = sc * (yj * inv - ck * yk) + wk * yk + wjk * tjy[m]
+        gk[2, m] = sc * (zj * inv - ck * zk) + wk * zk + wjk * tjz[m]
+    for m in range(M):
+        a = ta[m]
+        b = tb[m]
+        ngx[a] += gj[0, m]
+        ngy[a] += gj[1, m]
+        ngz[a] += gj[2, m]
+        ngx[b] += gk[0, m]
+        ngy[b] += gk[1, m]
+        ngz[b] += gk[2, m]
 
 
 @numba.njit(**_JIT)
@@ -401,7 +483,9 @@ def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, u
     ``angular`` index it): a triplet costs one exponential per eta and one power per
     ``(zeta, lambda)``, whatever the number of rows.  Triplets are gathered in blocks of
     about :data:`TRIPLET_BLOCK` (only those with ``R_jk < R_c`` when every row is G4), their
-    factors computed by SIMD loops, then accumulated in ``(j, k)`` order.
+    factors computed by SIMD loops, then accumulated in a fixed order.  Scratch:
+    ``nbuf`` (11, >= n_nb), ``ibuf`` (3, cap) int, ``tbuf`` (25, cap), ``tR`` (2 n_eta, cap),
+    ``tA``, ``tdA`` (n_zl, cap) with ``cap >= TRIPLET_BLOCK + n_nb``; ``Gg``, ``Cg`` the grids.
     """
     nn = hi - lo
     nrad = radial.shape[0]
@@ -414,14 +498,16 @@ def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, u
     ny = nbuf[1]
     nz = nbuf[2]
     nr = nbuf[3]
-    nf = nbuf[4]
-    ndf = nbuf[5]
-    ngx = nbuf[6]
-    ngy = nbuf[7]
-    ngz = nbuf[8]
+    nin = nbuf[4]
+    nf = nbuf[5]
+    ndf = nbuf[6]
+    ngx = nbuf[7]
+    ngy = nbuf[8]
+    ngz = nbuf[9]
+    d2 = nbuf[10]
     nsp = ibuf[0]
     _acsf_pairs(lo, hi, nb_j, vec, rad, species, fc, rc, radial, S, G, want, C, nx, ny, nz,
-                nr, nf, ndf, nsp, ngx, ngy, ngz)
+                nr, nin, nf, ndf, nsp, ngx, ngy, ngz)
     if na > 0 and nn > 1:
         has4 = False
         has5 = False
@@ -440,21 +526,47 @@ def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, u
                        int(angular[q, 6])] += C[abase + bp * na + q]
         else:
             Gg[:] = 0.0
+        ta = ibuf[1]
+        tb = ibuf[2]
+        tjx = tbuf[0]
+        tjy = tbuf[1]
+        tjz = tbuf[2]
+        tcs = tbuf[3]
+        ts2 = tbuf[4]
+        tfw = tbuf[5]
+        trjk = tbuf[6]
+        tr2 = tbuf[7]
+        tfjk = tbuf[8]
+        tdfjk = tbuf[9]
+        tu = tbuf[10]
+        tpw = tbuf[11]
+        F4 = tbuf[12]
+        S4 = tbuf[13:16]
+        S5 = tbuf[16:19]
+        gj = tbuf[19:22]
+        gk = tbuf[22:25]
         a = 0
         while a < nn:
-            a, M = _collect_triplets(a, nn, has5, rc * rc, nx, ny, nz, nr, nf, nsp, pidx,
-                                     tbuf.shape[1], ibuf[1], ibuf[2], ibuf[3], tbuf[0],
-                                     tbuf[1], tbuf[2], tbuf[3], tbuf[4], tbuf[5], tbuf[6])
-            _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, want, tbuf[3], tbuf[4],
-                           tbuf[5], tbuf[7], tbuf[8], tbuf[9], tR, tA, tdA, tbuf[10],
-                           tbuf[11])
+            a, M = _collect_triplets(a, nn, has5, rc * rc, nx, ny, nz, d2, ta, tb)
+            _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, ta, tb, nx, ny, nz, nr, nin,
+                           nf, tjx, tjy, tjz, tcs, ts2, tfw, trjk, tr2, tfjk, tdfjk, tR, tA,
+                           tdA, tu, tpw)
             if want:
-                _triplet_vjp(M, has4, has5, ueta, nz_, Cg, ibuf[1], ibuf[2], ibuf[3],
-                             tbuf[0], tbuf[1], tbuf[2], tbuf[4], tbuf[7], tbuf[8], tbuf[9],
-                             tR, tA, tdA, nx, ny, nz, nr, nf, ndf, ngx, ngy, ngz)
+                if has4:
+                    _triplet_cot(M, 0, 0, ueta, nz_, Cg, pidx, nsp, ta, tb, tR, tA, tdA, tu,
+                                 tpw, S4[0], S4[1], S4[2])
+                if has5:
+                    _triplet_cot(M, 1, ne, ueta, nz_, Cg, pidx, nsp, ta, tb, tR, tA, tdA, tu,
+                                 tpw, S5[0], S5[1], S5[2])
+                _triplet_vjp(M, has4, has5, ta, tb, tjx, tjy, tjz, tcs, trjk, tfjk, tdfjk, S4,
+                             S5, nx, ny, nz, nr, nf, ndf, gj, gk, ngx, ngy, ngz)
             else:
-                _triplet_values(M, has4, has5, ne, nz_, ibuf[3], tbuf[6], tbuf[8], tR, tA,
-                                Gg)
+                if has4:
+                    for m in range(M):
+                        F4[m] = tfw[m] * tfjk[m]
+                    _triplet_values(M, 0, 0, ne, nz_, pidx, nsp, ta, tb, F4, tR, tA, tu, Gg)
+                if has5:
+                    _triplet_values(M, 1, ne, ne, nz_, pidx, nsp, ta, tb, tfw, tR, tA, tu, Gg)
         if not want:
             for bp in range(n_pairs):
                 for q in range(na):
@@ -554,9 +666,9 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
         for i in range(a0, a1):
             mx = max(mx, start[i + 1] - start[i])
         cap = TRIPLET_BLOCK + mx
-        nbuf = np.empty((9, mx))
-        ibuf = np.empty((4, cap), dtype=np.int64)
-        tbuf = np.empty((12, cap))
+        nbuf = np.empty((11, mx))
+        ibuf = np.empty((3, cap), dtype=np.int64)
+        tbuf = np.empty((25, cap))
         tR = np.empty((2 * ne, cap))
         tA = np.empty((nzl, cap))
         tdA = np.empty((nzl, cap))
