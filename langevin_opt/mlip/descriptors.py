@@ -55,11 +55,20 @@ Compiled kernels
 One driver, :func:`descriptor_pass`, runs over fixed chunks of atoms in parallel
 (``prange``); each atom is computed serially from its own row of the full neighbour list
 (:mod:`langevin_opt.mlip.environment`), so results are bit-identical for any thread count.
-With ``want_grad`` it also forms the vector-Jacobian product ``g_e = sum_p C[i, p]
+With ``want_grad`` it forms instead the vector-Jacobian product ``g_e = sum_p C[i, p]
 dG_ip / dd_e`` for every entry ``e = (i, j)`` of the list, with the analytic derivatives
 with respect to every neighbour's separation vector (never finite differences).  The
 force kernels of :mod:`langevin_opt.mlip.model` use it with ``C = dE/dG``; the dense
 Jacobian of :meth:`Descriptor.jacobian` uses unit cotangents.
+
+The angular functions dominate the cost (``n_nb^2 / 2`` triplets per atom).  Per atom,
+the triplets ``j < k`` are gathered in blocks (only those with ``R_jk < R_c`` when every
+angular row is a G4, about half of them in a dense solid), their factors (``R_jk``, its
+cutoff, one exponential per distinct eta, one power per distinct ``(zeta, lambda)``) are
+computed by loops over the block that LLVM turns into SIMD code (the branch-free
+``exp``/``sincos``/``tanh`` of :mod:`langevin_opt._fastmath`), and the rows are evaluated
+on the grid ``eta x (zeta, lambda)``: for the VJP the cotangents are summed on that grid
+first, so a triplet costs ``O(n_eta n_zl)`` multiply-adds whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -71,6 +80,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from .. import _fastmath as fm
 from ..core.validation import check_choice, check_int, check_positive, check_real
 from .environment import AtomNeighbors, full_neighbor_list
 
@@ -99,156 +109,474 @@ CHUNK = 16
 
 
 # ------------------------------------------------------------------ compiled math
-@numba.njit(**_JIT)
+# The vectorizable IEEE-only functions of langevin_opt._fastmath, inlined at the Numba-IR
+# level (as langevin_opt.nn.mlp does) so that the triplet loops below become SIMD loops;
+# left to LLVM, sincos and tanh exceed its inlining budget and stay scalar calls.
+_inl = numba.njit(inline="always", error_model="numpy")
+_sincos_2pi = _inl(fm.sincos_2pi.py_func)
+_tanh = _inl(fm.tanh.py_func)
+_exp = _inl(fm.exp.py_func)
+#: Triplets gathered per block of the angular pass (bounds its scratch, keeps SIMD loops long).
+TRIPLET_BLOCK = 256
+
+
+@_inl
+def _fc_cos(r, rc):
+    """Cosine cutoff ``(f_c(r), f_c'(r))`` (zero for ``r >= rc``; branch-free)."""
+    s, c = _sincos_2pi(r * (0.5 / rc))  # angle pi r / rc
+    inside = r < rc
+    return (0.5 * (c + 1.0) if inside else 0.0), ((-0.5 * math.pi / rc) * s if inside else 0.0)
+
+
+@_inl
+def _fc_tanh3(r, rc):
+    """``tanh^3`` cutoff ``(f_c(r), f_c'(r))`` (zero for ``r >= rc``; branch-free)."""
+    t = _tanh(1.0 - r / rc)
+    t2 = t * t
+    inside = r < rc
+    return (t2 * t if inside else 0.0), (-3.0 * t2 * (1.0 - t2) / rc if inside else 0.0)
+
+
+@_inl
 def _fc(code, r, rc):
     """Cutoff function and its derivative ``(f_c(r), f_c'(r))``."""
-    if r >= rc:
-        return 0.0, 0.0
     if code == 0:
-        a = math.pi / rc
-        return 0.5 * (math.cos(a * r) + 1.0), -0.5 * a * math.sin(a * r)
-    t = math.tanh(1.0 - r / rc)
-    t2 = t * t
-    return t2 * t, -3.0 * t2 * (1.0 - t2) / rc
+        return _fc_cos(r, rc)
+    return _fc_tanh3(r, rc)
 
 
 @numba.njit(**_JIT)
-def _pow_m1(u, zeta):
-    """``u ** (zeta - 1)`` for ``u >= 0``: repeated products for integer ``zeta <= 33``."""
-    k = zeta - 1.0
-    if k == math.floor(k) and k <= 32.0:
-        p = 1.0
-        for _ in range(int(k)):
-            p *= u
-        return p
-    return math.pow(u, k)
+def _acsf_pairs(lo, hi, nb_j, vec, rad, species, fc, rc, radial, S, G, want, C, nx, ny, nz,
+                nr, nin, nf, ndf, nsp, ngx, ngy, ngz):
+    """Per-neighbour terms of one atom into the scratch rows, and the radial G2 (or its VJP).
+
+    Fills ``nx, ny, nz, nr, nin`` (separation, distance and its inverse), ``nf, ndf``
+    (cutoff and its derivative), ``nsp`` (species) for the neighbours ``0 .. hi - lo - 1``;
+    without ``want`` writes the radial features into ``G``, with ``want`` starts the
+    gradient accumulators ``ngx, ngy, ngz`` with the radial part of the VJP.
+    """
+    nrad = radial.shape[0]
+    nn = hi - lo
+    for a in range(nn):
+        e = lo + a
+        nx[a] = vec[e, 0]
+        ny[a] = vec[e, 1]
+        nz[a] = vec[e, 2]
+        nr[a] = rad[e]
+        nin[a] = 1.0 / rad[e]
+        nsp[a] = species[nb_j[e]]
+        ngx[a] = 0.0
+    if fc == 0:
+        for a in range(nn):
+            nf[a], ndf[a] = _fc_cos(nr[a], rc)
+    else:
+        for a in range(nn):
+            nf[a], ndf[a] = _fc_tanh3(nr[a], rc)
+    for p in range(nrad):  # SIMD over the neighbours, then sums in neighbour order
+        eta = radial[p, 0]
+        rs = radial[p, 1]
+        for a in range(nn):
+            dr = nr[a] - rs
+            ngy[a] = _exp(-eta * dr * dr)
+        if want:
+            for a in range(nn):
+                dr = nr[a] - rs
+                ngz[a] = C[nsp[a] * nrad + p] * ngy[a] * (ndf[a] - 2.0 * eta * dr * nf[a])
+            for a in range(nn):
+                ngx[a] += ngz[a]
+        else:
+            for a in range(nn):
+                G[nsp[a] * nrad + p] += ngy[a] * nf[a]
+    for a in range(nn):  # ngx held sum_p dG2/dr; now the vector
+        s = ngx[a] / nr[a]
+        ngx[a] = s * nx[a]
+        ngy[a] = s * ny[a]
+        ngz[a] = s * nz[a]
+
+
+@numba.njit(**_JIT)
+def _collect_triplets(a0, nn, keep_all, rc2, nx, ny, nz, d2, ta, tb):
+    """Gather the triplets ``(a, b > a)`` of rows ``a0, a0 + 1, ...`` into ``ta, tb``.
+
+    A triplet is kept when ``R_jk^2 < R_c^2`` (or always, with ``keep_all``: wide G5 rows
+    ignore ``R_jk``).  Stops after the row that brings the buffer to ``TRIPLET_BLOCK``
+    entries (the buffer holds ``TRIPLET_BLOCK + nn``).  Per row, a SIMD loop computes the
+    squared distances and a branch-free loop compacts the indices.
+
+    Returns
+    -------
+    (int, int)
+        The next row to collect and the number of triplets in the buffer.
+    """
+    m = 0
+    a = a0
+    while a < nn and m < TRIPLET_BLOCK:
+        xj = nx[a]
+        yj = ny[a]
+        zj = nz[a]
+        for b in range(a + 1, nn):
+            jx = nx[b] - xj
+            jy = ny[b] - yj
+            jz = nz[b] - zj
+            d2[b] = jx * jx + jy * jy + jz * jz
+        for b in range(a + 1, nn):
+            ta[m] = a
+            tb[m] = b
+            m += 1 if (keep_all or d2[b] < rc2) else 0
+        a += 1
+    return a, m
+
+
+@_inl
+def _triplet_geometry(m, ta, tb, nx, ny, nz, nr, nin, nf, tjx, tjy, tjz, tcs, ts2, tfw, trjk,
+                      tr2):
+    """Geometry of triplet ``m`` from its neighbours' rows into the buffers."""
+    a = ta[m]
+    b = tb[m]
+    jx = nx[b] - nx[a]
+    jy = ny[b] - ny[a]
+    jz = nz[b] - nz[a]
+    tjx[m] = jx
+    tjy[m] = jy
+    tjz[m] = jz
+    r2 = jx * jx + jy * jy + jz * jz
+    r = math.sqrt(r2)
+    trjk[m] = r
+    tr2[m] = r2
+    cs = (nx[a] * nx[b] + ny[a] * ny[b] + nz[a] * nz[b]) * nin[a] / nr[b]
+    tcs[m] = min(max(cs, -1.0), 1.0)
+    ts2[m] = nr[a] * nr[a] + nr[b] * nr[b]
+    tfw[m] = nf[a] * nf[b]
+
+
+@numba.njit(**_JIT)
+def _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, ta, tb, nx, ny, nz, nr, nin, nf,
+                   tjx, tjy, tjz, tcs, ts2, tfw, trjk, tr2, tfjk, tdfjk, tR, tA, tdA, tu,
+                   tpw):
+    """Per-triplet factors of the buffer's ``M`` triplets (SIMD loops over the triplets).
+
+    ``tj*`` ``d_jk = d_ik - d_ij``; ``tcs`` the clamped cosine; ``ts2`` ``R_ij^2 + R_ik^2``;
+    ``tfw`` ``f_c(R_ij) f_c(R_ik)``; ``trjk, tr2`` ``R_jk`` and its square; ``tfjk, tdfjk``
+    its cutoff and derivative; ``tR[u]`` (``u < n_eta``, G4)
+    ``exp(-eta_u (R_ij^2 + R_ik^2 + R_jk^2))`` and ``tR[n_eta + u]`` (G5)
+    ``exp(-eta_u (R_ij^2 + R_ik^2))``; ``tA[v] = 2^(1-zeta) (1 + lambda cos)^zeta`` and
+    ``tdA[v]`` its derivative with respect to ``cos``, for each distinct ``(zeta, lambda)``
+    row ``v`` of ``uzl`` (``tu``, ``tpw``: scratch).
+    """
+    ne = ueta.shape[0]
+    for m in range(M):
+        _triplet_geometry(m, ta, tb, nx, ny, nz, nr, nin, nf, tjx, tjy, tjz, tcs, ts2, tfw,
+                          trjk, tr2)
+    if fc == 0:
+        for m in range(M):
+            tfjk[m], tdfjk[m] = _fc_cos(trjk[m], rc)
+    else:
+        for m in range(M):
+            tfjk[m], tdfjk[m] = _fc_tanh3(trjk[m], rc)
+    for u in range(ne):
+        eta = ueta[u]
+        if has4:
+            for m in range(M):
+                tR[u, m] = _exp(-eta * (ts2[m] + tr2[m]))
+        if has5:
+            for m in range(M):
+                tR[ne + u, m] = _exp(-eta * ts2[m])
+    for v in range(uzl.shape[0]):
+        zeta = uzl[v, 0]
+        lam = uzl[v, 1]
+        pref = uzl[v, 2]
+        dpref = pref * zeta * lam
+        k = zeta - 1.0
+        # u^(zeta - 1) by repeated products ((1 u) u) u ..., one fused loop for k <= 3
+        if k == 0.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                tA[v, m] = pref * w
+                tdA[v, m] = dpref
+        elif k == 1.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                tA[v, m] = pref * w * w
+                tdA[v, m] = dpref * w
+        elif k == 2.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                pw = w * w
+                tA[v, m] = pref * pw * w
+                tdA[v, m] = dpref * pw
+        elif k == 3.0:
+            for m in range(M):
+                w = 1.0 + lam * tcs[m]
+                pw = w * w * w
+                tA[v, m] = pref * pw * w
+                tdA[v, m] = dpref * pw
+        else:
+            for m in range(M):
+                tu[m] = 1.0 + lam * tcs[m]
+            if k == math.floor(k) and k <= 32.0:
+                for m in range(M):
+                    tpw[m] = 1.0
+                for _ in range(int(k)):
+                    for m in range(M):
+                        tpw[m] *= tu[m]
+            else:
+                for m in range(M):
+                    tpw[m] = math.pow(tu[m], k)
+            for m in range(M):
+                tA[v, m] = pref * tpw[m] * tu[m]
+                tdA[v, m] = dpref * tpw[m]
+
+
+@numba.njit(**_JIT)
+def _triplet_values(M, kind, row, ne, nz_, pidx, nsp, ta, tb, F, tR, tA, w, Gg):
+    """Add the buffer's triplets of one kind (0: G4, 1: G5) to the grid ``Gg[kind, pair]``.
+
+    ``F`` is the triplet's cutoff product and ``tR[row + u]`` its exponentials.  With one
+    species pair the sums over the triplets are split over four partial sums (a fixed
+    order, so still deterministic) so that they vectorize; otherwise triplet by triplet.
+    """
+    if Gg.shape[1] == 1:
+        for u in range(ne):
+            for m in range(M):
+                w[m] = tR[row + u, m] * F[m]
+            for v in range(nz_):
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
+                m = 0
+                while m + 4 <= M:
+                    s0 += w[m] * tA[v, m]
+                    s1 += w[m + 1] * tA[v, m + 1]
+                    s2 += w[m + 2] * tA[v, m + 2]
+                    s3 += w[m + 3] * tA[v, m + 3]
+                    m += 4
+                while m < M:
+                    s0 += w[m] * tA[v, m]
+                    m += 1
+                Gg[kind, 0, u, v] += (s0 + s1) + (s2 + s3)
+        return
+    for m in range(M):
+        pb = pidx[nsp[ta[m]], nsp[tb[m]]]
+        for u in range(ne):
+            wm = tR[row + u, m] * F[m]
+            for v in range(nz_):
+                Gg[kind, pb, u, v] += wm * tA[v, m]
+
+
+@numba.njit(**_JIT)
+def _triplet_cot(M, kind, row, ueta, nz_, Cg, pidx, nsp, ta, tb, tR, tA, tdA, P, Q, S1, S2,
+                 S3):
+    """Contract the cotangent grid with the buffer's triplets of one kind (SIMD loops).
+
+    With ``Cg[kind, pair, eta, zl]`` (the sum of ``C`` over the rows of each cell):
+    ``P_u = sum_v Cg A_v``, ``Q_u = sum_v Cg dA_v`` and ``S1 = sum_u R_u P_u``,
+    ``S2 = sum_u eta_u R_u P_u``, ``S3 = sum_u R_u Q_u`` per triplet: the derivatives
+    of the triplet's terms with respect to ``cos`` (``F S3``) and to the distances follow.
+    """
+    single = Cg.shape[1] == 1
+    for m in range(M):
+        S1[m] = 0.0
+        S2[m] = 0.0
+        S3[m] = 0.0
+    for u in range(ueta.shape[0]):
+        for m in range(M):
+            P[m] = 0.0
+            Q[m] = 0.0
+        for v in range(nz_):
+            if single:
+                c = Cg[kind, 0, u, v]
+                for m in range(M):
+                    P[m] += c * tA[v, m]
+                    Q[m] += c * tdA[v, m]
+            else:
+                for m in range(M):
+                    c = Cg[kind, pidx[nsp[ta[m]], nsp[tb[m]]], u, v]
+                    P[m] += c * tA[v, m]
+                    Q[m] += c * tdA[v, m]
+        eta = ueta[u]
+        for m in range(M):
+            R = tR[row + u, m]
+            S1[m] += R * P[m]
+            S2[m] += eta * R * P[m]
+            S3[m] += R * Q[m]
+
+
+@numba.njit(**_JIT)
+def _triplet_vjp(M, has4, has5, ta, tb, tjx, tjy, tjz, tcs, trjk, tfjk, tdfjk, S4, S5,
+                 nx, ny, nz, nr, nf, ndf, gj, gk, ngx, ngy, ngz):
+    """Add the buffer's triplets' vector-Jacobian product to the accumulators ``ng*``.
+
+    ``S4``, ``S5``: rows ``S1, S2, S3`` of :func:`_triplet_cot` for G4 and G5.  A SIMD
+    loop forms each triplet's derivatives with respect to ``d_ij`` (``gj``) and ``d_ik``
+    (``gk``); a serial loop adds them up in triplet order.
+    """
+    for m in range(M):
+        a = ta[m]
+        b = tb[m]
+        fa = nf[a]
+        fb = nf[b]
+        dfa = ndf[a]
+        dfb = ndf[b]
+        ra = nr[a]
+        rb = nr[b]
+        sc = 0.0
+        sij = 0.0
+        sik = 0.0
+        sjk = 0.0
+        if has4:
+            fjk = tfjk[m]
+            F = fa * fb * fjk
+            s1 = S4[0, m]
+            s2 = S4[1, m]
+            sc += F * S4[2, m]
+            sij += dfa * fb * fjk * s1 - 2.0 * ra * F * s2
+            sik += fa * dfb * fjk * s1 - 2.0 * rb * F * s2
+            sjk += fa * fb * tdfjk[m] * s1 - 2.0 * trjk[m] * F * s2
+        if has5:
+            F = fa * fb
+            s1 = S5[0, m]
+            s2 = S5[1, m]
+            sc += F * S5[2, m]
+            sij += dfa * fb * s1 - 2.0 * ra * F * s2
+            sik += fa * dfb * s1 - 2.0 * rb * F * s2
+        # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
+        cs = tcs[m]
+        inv = 1.0 / (ra * rb)
+        cj = cs / (ra * ra)
+        ck = cs / (rb * rb)
+        wj = sij / ra
+        wk = sik / rb
+        rjk = trjk[m]
+        wjk = sjk / rjk if rjk > 0.0 else 0.0
+        xj = nx[a]
+        yj = ny[a]
+        zj = nz[a]
+        xk = nx[b]
+        yk = ny[b]
+        zk = nz[b]
+        gj[0, m] = sc * (xk * inv - cj * xj) + wj * xj - wjk * tjx[m]
+        gj[1, m] = sc * (yk * inv - cj * yj) + wj * yj - wjk * tjy[m]
+        gj[2, m] = sc * (zk * inv - cj * zj) + wj * zj - wjk * tjz[m]
+        gk[0, m] = sc * (xj * inv - ck * xk) + wk * xk + wjk * tjx[m]
+        gk[1, m] = sc * (yj * inv - ck * yk) + wk * yk + wjk * tjy[m]
+        gk[2, m] = sc * (zj * inv - ck * zk) + wk * zk + wjk * tjz[m]
+    for m in range(M):
+        a = ta[m]
+        b = tb[m]
+        ngx[a] += gj[0, m]
+        ngy[a] += gj[1, m]
+        ngz[a] += gj[2, m]
+        ngx[b] += gk[0, m]
+        ngy[b] += gk[1, m]
+        ngz[b] += gk[2, m]
 
 
 @numba.njit(**_JIT)
 def _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, uzl, pidx, S,
-               G, want, C, g, sf, sdf, sexp, ejk, av, dav):
-    """Symmetry functions of one atom (row ``lo:hi``) into ``G``; with ``want`` add the VJP to g.
+               G, want, C, g, nbuf, ibuf, tbuf, tR, tA, tdA, Gg, Cg):
+    """Symmetry functions of one atom (row ``lo:hi``) into ``G``, or with ``want`` the VJP.
 
-    Angular rows share their exponentials and angular factors through the distinct etas
-    ``ueta`` and distinct ``(zeta, lambda, 2^(1-zeta))`` rows ``uzl`` (columns 5 and 6 of
-    ``angular`` index them), so a triplet costs one exp per distinct eta and one power per
-    distinct (zeta, lambda) rather than per function.
+    Without ``want`` writes ``G`` (all features); with ``want`` adds the vector-Jacobian
+    product to ``g`` and leaves ``G`` alone.  The angular rows are evaluated on the grid
+    ``(kind, species pair, distinct eta, distinct (zeta, lambda))`` (columns 5 and 6 of
+    ``angular`` index it): a triplet costs one exponential per eta and one power per
+    ``(zeta, lambda)``, whatever the number of rows.  Triplets are gathered in blocks of
+    about :data:`TRIPLET_BLOCK` (only those with ``R_jk < R_c`` when every row is G4), their
+    factors computed by SIMD loops, then accumulated in a fixed order.  Scratch:
+    ``nbuf`` (11, >= n_nb), ``ibuf`` (3, cap) int, ``tbuf`` (25, cap), ``tR`` (2 n_eta, cap),
+    ``tA``, ``tdA`` (n_zl, cap) with ``cap >= TRIPLET_BLOCK + n_nb``; ``Gg``, ``Cg`` the grids.
     """
-    nr = radial.shape[0]
+    nn = hi - lo
+    nrad = radial.shape[0]
     na = angular.shape[0]
     ne = ueta.shape[0]
-    nz = uzl.shape[0]
-    nn = hi - lo
-    for f in range(G.shape[0]):
-        G[f] = 0.0
-    for a in range(nn):
-        e = lo + a
-        r = rad[e]
-        f, df = _fc(fc, r, rc)
-        sf[a] = f
-        sdf[a] = df
-        for u in range(ne):
-            sexp[a, u] = math.exp(-ueta[u] * r * r)
-        sj = species[nb_j[e]]
-        acc = 0.0
-        for p in range(nr):
-            eta = radial[p, 0]
-            dr = r - radial[p, 1]
-            v = math.exp(-eta * dr * dr)
-            G[sj * nr + p] += v * f
-            if want:
-                acc += C[sj * nr + p] * v * (df - 2.0 * eta * dr * f)
+    nz_ = uzl.shape[0]
+    if not want:
+        G[:] = 0.0
+    nx = nbuf[0]
+    ny = nbuf[1]
+    nz = nbuf[2]
+    nr = nbuf[3]
+    nin = nbuf[4]
+    nf = nbuf[5]
+    ndf = nbuf[6]
+    ngx = nbuf[7]
+    ngy = nbuf[8]
+    ngz = nbuf[9]
+    d2 = nbuf[10]
+    nsp = ibuf[0]
+    _acsf_pairs(lo, hi, nb_j, vec, rad, species, fc, rc, radial, S, G, want, C, nx, ny, nz,
+                nr, nin, nf, ndf, nsp, ngx, ngy, ngz)
+    if na > 0 and nn > 1:
+        has4 = False
+        has5 = False
+        for q in range(na):
+            if angular[q, 0] == 4.0:
+                has4 = True
+            else:
+                has5 = True
+        abase = S * nrad
+        n_pairs = Gg.shape[1]
         if want:
-            s = acc / r
-            g[e, 0] += s * vec[e, 0]
-            g[e, 1] += s * vec[e, 1]
-            g[e, 2] += s * vec[e, 2]
-    if na == 0:
-        return
-    abase = S * nr
-    for a in range(nn):
-        ej = lo + a
-        rij = rad[ej]
-        xj = vec[ej, 0]
-        yj = vec[ej, 1]
-        zj = vec[ej, 2]
-        sj = species[nb_j[ej]]
-        fij = sf[a]
-        dfij = sdf[a]
-        for b in range(a + 1, nn):
-            ek = lo + b
-            rik = rad[ek]
-            xk = vec[ek, 0]
-            yk = vec[ek, 1]
-            zk = vec[ek, 2]
-            fik = sf[b]
-            dfik = sdf[b]
-            jx = xk - xj
-            jy = yk - yj
-            jz = zk - zj
-            rjk = math.sqrt(jx * jx + jy * jy + jz * jz)
-            fjk, dfjk = _fc(fc, rjk, rc)
-            if fjk > 0.0:
-                for u in range(ne):
-                    ejk[u] = math.exp(-ueta[u] * rjk * rjk)
-            cs = (xj * xk + yj * yk + zj * zk) / (rij * rik)
-            if cs > 1.0:
-                cs = 1.0
-            elif cs < -1.0:
-                cs = -1.0
-            for v in range(nz):
-                zeta = uzl[v, 0]
-                lam = uzl[v, 1]
-                u = 1.0 + lam * cs
-                pw = _pow_m1(u, zeta)
-                av[v] = uzl[v, 2] * pw * u
-                dav[v] = uzl[v, 2] * zeta * lam * pw
-            base = abase + pidx[sj, species[nb_j[ek]]] * na
-            sc = 0.0
-            sij = 0.0
-            sik = 0.0
-            sjk = 0.0
-            fw = fij * fik
-            for q in range(na):
-                narrow = angular[q, 0] == 4.0
-                if narrow and fjk == 0.0:
-                    continue
-                eta = angular[q, 1]
-                ie = int(angular[q, 5])
-                iz = int(angular[q, 6])
-                A = av[iz]
-                R = sexp[a, ie] * sexp[b, ie]
-                F = fw
-                if narrow:
-                    R *= ejk[ie]
-                    F *= fjk
-                t = A * R * F
-                G[base + q] += t
-                if want:
-                    c = C[base + q]
-                    ar = c * A * R
-                    sc += c * dav[iz] * R * F
-                    if narrow:
-                        sij += ar * (dfij * fik * fjk - 2.0 * eta * rij * F)
-                        sik += ar * (fij * dfik * fjk - 2.0 * eta * rik * F)
-                        sjk += ar * (fw * dfjk - 2.0 * eta * rjk * F)
-                    else:
-                        sij += ar * (dfij * fik - 2.0 * eta * rij * F)
-                        sik += ar * (fij * dfik - 2.0 * eta * rik * F)
+            Cg[:] = 0.0
+            for bp in range(n_pairs):
+                for q in range(na):
+                    Cg[0 if angular[q, 0] == 4.0 else 1, bp, int(angular[q, 5]),
+                       int(angular[q, 6])] += C[abase + bp * na + q]
+        else:
+            Gg[:] = 0.0
+        ta = ibuf[1]
+        tb = ibuf[2]
+        tjx = tbuf[0]
+        tjy = tbuf[1]
+        tjz = tbuf[2]
+        tcs = tbuf[3]
+        ts2 = tbuf[4]
+        tfw = tbuf[5]
+        trjk = tbuf[6]
+        tr2 = tbuf[7]
+        tfjk = tbuf[8]
+        tdfjk = tbuf[9]
+        tu = tbuf[10]
+        tpw = tbuf[11]
+        F4 = tbuf[12]
+        S4 = tbuf[13:16]
+        S5 = tbuf[16:19]
+        gj = tbuf[19:22]
+        gk = tbuf[22:25]
+        a = 0
+        while a < nn:
+            a, M = _collect_triplets(a, nn, has5, rc * rc, nx, ny, nz, d2, ta, tb)
+            _triplet_terms(M, fc, rc, ueta, uzl, has4, has5, ta, tb, nx, ny, nz, nr, nin,
+                           nf, tjx, tjy, tjz, tcs, ts2, tfw, trjk, tr2, tfjk, tdfjk, tR, tA,
+                           tdA, tu, tpw)
             if want:
-                # d cos / d d_ij = d_ik / (R_ij R_ik) - cos d_ij / R_ij^2 (and j <-> k)
-                inv = 1.0 / (rij * rik)
-                cj = cs / (rij * rij)
-                ck = cs / (rik * rik)
-                wj = sij / rij
-                wk = sik / rik
-                wjk = sjk / rjk if rjk > 0.0 else 0.0
-                g[ej, 0] += sc * (xk * inv - cj * xj) + wj * xj - wjk * jx
-                g[ej, 1] += sc * (yk * inv - cj * yj) + wj * yj - wjk * jy
-                g[ej, 2] += sc * (zk * inv - cj * zj) + wj * zj - wjk * jz
-                g[ek, 0] += sc * (xj * inv - ck * xk) + wk * xk + wjk * jx
-                g[ek, 1] += sc * (yj * inv - ck * yk) + wk * yk + wjk * jy
-                g[ek, 2] += sc * (zj * inv - ck * zk) + wk * zk + wjk * jz
+                if has4:
+                    _triplet_cot(M, 0, 0, ueta, nz_, Cg, pidx, nsp, ta, tb, tR, tA, tdA, tu,
+                                 tpw, S4[0], S4[1], S4[2])
+                if has5:
+                    _triplet_cot(M, 1, ne, ueta, nz_, Cg, pidx, nsp, ta, tb, tR, tA, tdA, tu,
+                                 tpw, S5[0], S5[1], S5[2])
+                _triplet_vjp(M, has4, has5, ta, tb, tjx, tjy, tjz, tcs, trjk, tfjk, tdfjk, S4,
+                             S5, nx, ny, nz, nr, nf, ndf, gj, gk, ngx, ngy, ngz)
+            else:
+                if has4:
+                    for m in range(M):
+                        F4[m] = tfw[m] * tfjk[m]
+                    _triplet_values(M, 0, 0, ne, nz_, pidx, nsp, ta, tb, F4, tR, tA, tu, Gg)
+                if has5:
+                    _triplet_values(M, 1, ne, ne, nz_, pidx, nsp, ta, tb, tfw, tR, tA, tu, Gg)
+        if not want:
+            for bp in range(n_pairs):
+                for q in range(na):
+                    G[abase + bp * na + q] = Gg[0 if angular[q, 0] == 4.0 else 1, bp,
+                                                int(angular[q, 5]), int(angular[q, 6])]
+    if want:
+        for a in range(nn):
+            g[lo + a, 0] += ngx[a]
+            g[lo + a, 1] += ngy[a]
+            g[lo + a, 2] += ngz[a]
 
 
 @numba.njit(**_JIT)
@@ -287,7 +615,7 @@ def _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G, want, C, g, k
 @numba.njit(parallel=True, **_JIT)
 def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start, nb_j, vec, rad,
                     species, G, want, C, g):
-    """Descriptors of every atom and, optionally, their vector-Jacobian products (compiled).
+    """Descriptors of every atom, or their vector-Jacobian products (compiled).
 
     Parameters
     ----------
@@ -317,9 +645,10 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
     species : numpy.ndarray of int64, shape (N,)
         Species index of every atom.
     G : numpy.ndarray of float64, shape (N, D)
-        Output descriptors (overwritten).
+        Output descriptors (overwritten without ``want``; with ``want`` its content is
+        unspecified: symmetry functions leave it alone).
     want : bool
-        Also compute ``g``.
+        Compute ``g`` instead of ``G``.
     C : numpy.ndarray of float64, shape (N, D)
         Cotangents ``dU/dG`` (read only with ``want``).
     g : numpy.ndarray of float64, shape (M, 3)
@@ -328,19 +657,23 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
     """
     n = species.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
+    ne = ueta.shape[0]
+    nzl = uzl.shape[0]
     for q in prange(n_chunks):
         a0 = q * CHUNK
         a1 = min(n, a0 + CHUNK)
         mx = 1
         for i in range(a0, a1):
             mx = max(mx, start[i + 1] - start[i])
-        sf = np.empty(mx)
-        sdf = np.empty(mx)
-        sexp = np.empty((mx, ueta.shape[0]))
-        ejk = np.empty(ueta.shape[0])
-        av = np.empty(uzl.shape[0])
-        dav = np.empty(uzl.shape[0])
-        ids = np.empty(mx, dtype=np.int64)
+        cap = TRIPLET_BLOCK + mx
+        nbuf = np.empty((11, mx))
+        ibuf = np.empty((3, cap), dtype=np.int64)
+        tbuf = np.empty((25, cap))
+        tR = np.empty((2 * ne, cap))
+        tA = np.empty((nzl, cap))
+        tdA = np.empty((nzl, cap))
+        Gg = np.empty((2, pidx.max() + 1, ne, nzl))
+        Cg = np.empty((2, pidx.max() + 1, ne, nzl))
         for i in range(a0, a1):
             lo = start[i]
             hi = start[i + 1]
@@ -351,10 +684,10 @@ def descriptor_pass(kind, fc, rc, radial, angular, ueta, uzl, pidx, S, K, start,
                     g[e, 2] = 0.0
             if kind == 0:
                 _acsf_atom(lo, hi, nb_j, vec, rad, species, fc, rc, radial, angular, ueta, uzl,
-                           pidx, S, G[i], want, C[i], g, sf, sdf, sexp, ejk, av, dav)
+                           pidx, S, G[i], want, C[i], g, nbuf, ibuf, tbuf, tR, tA, tdA, Gg, Cg)
             else:
                 _sorted_atom(lo, hi, nb_j, vec, rad, species, fc, rc, K, S, G[i], want, C[i],
-                             g, sf, ids)
+                             g, nbuf[0], ibuf[0])
 
 
 @numba.njit(cache=True)

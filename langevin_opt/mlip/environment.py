@@ -62,28 +62,39 @@ class AtomNeighbors(NamedTuple):
 
 
 @numba.njit(**_JIT)
-def _pair_vec(x, a, b, box, periodic):
-    dx = x[b, 0] - x[a, 0]
-    dy = x[b, 1] - x[a, 1]
-    dz = x[b, 2] - x[a, 2]
-    if periodic:
-        dx -= box[0] * np.rint(dx / box[0])
-        dy -= box[1] * np.rint(dy / box[1])
-        dz -= box[2] * np.rint(dz / box[2])
-    return dx, dy, dz
-
-
-@numba.njit(**_JIT)
 def _full_from_half(x, slot_atom, row_start, row_end, nbr, box, periodic, rc2):
-    """Full CSR list of the pairs closer than ``sqrt(rc2)`` from a half list (serial)."""
+    """Full CSR list of the pairs closer than ``sqrt(rc2)`` from a half list (serial).
+
+    One pass computes each listed pair's minimum-image vector (``rint(d / L)`` as
+    ``rint(d * (1 / L))``: the same image for every pair closer than ``L / 2``) and counts
+    the kept ones per atom; the second pass only copies them into place.
+    """
     n = x.shape[0]
+    n_half = 0
+    for s in range(n):
+        n_half = max(n_half, row_end[s])
+    hv = np.empty((n_half, 3))
+    keep = np.zeros(n_half, dtype=np.bool_)
+    ib0 = 1.0 / box[0] if periodic else 0.0
+    ib1 = 1.0 / box[1] if periodic else 0.0
+    ib2 = 1.0 / box[2] if periodic else 0.0
     start = np.zeros(n + 1, dtype=np.int64)
     for s in range(n):
         a = slot_atom[s]
         for p in range(row_start[s], row_end[s]):
             b = slot_atom[nbr[p]]
-            dx, dy, dz = _pair_vec(x, a, b, box, periodic)
+            dx = x[b, 0] - x[a, 0]
+            dy = x[b, 1] - x[a, 1]
+            dz = x[b, 2] - x[a, 2]
+            if periodic:
+                dx -= box[0] * np.rint(dx * ib0)
+                dy -= box[1] * np.rint(dy * ib1)
+                dz -= box[2] * np.rint(dz * ib2)
+            hv[p, 0] = dx
+            hv[p, 1] = dy
+            hv[p, 2] = dz
             if dx * dx + dy * dy + dz * dz < rc2:
+                keep[p] = True
                 start[a + 1] += 1
                 start[b + 1] += 1
     for i in range(n):
@@ -97,15 +108,16 @@ def _full_from_half(x, slot_atom, row_start, row_end, nbr, box, periodic, rc2):
     for s in range(n):
         a = slot_atom[s]
         for p in range(row_start[s], row_end[s]):
-            b = slot_atom[nbr[p]]
-            dx, dy, dz = _pair_vec(x, a, b, box, periodic)
-            r2 = dx * dx + dy * dy + dz * dz
-            if r2 < rc2:
+            if keep[p]:
+                b = slot_atom[nbr[p]]
+                dx = hv[p, 0]
+                dy = hv[p, 1]
+                dz = hv[p, 2]
                 ea = fill[a]
                 eb = fill[b]
                 fill[a] = ea + 1
                 fill[b] = eb + 1
-                r = np.sqrt(r2)
+                r = np.sqrt(dx * dx + dy * dy + dz * dz)
                 jj[ea] = b
                 vec[ea, 0] = dx
                 vec[ea, 1] = dy

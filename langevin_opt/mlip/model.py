@@ -374,18 +374,28 @@ class NeuralPotential:
         s1 = np.zeros((S, D))
         s2 = np.zeros((S, D))
         cnt = np.zeros(S)
+        # moments about a shift (the first atom seen of each species): the variance is then
+        # free of the cancellation of E[G^2] - E[G]^2, so features that are constant up to
+        # rounding (a perfect lattice) get a scale ~1e-16 and fall under the floor
+        shift = np.full((S, D), np.nan)
         for conf in configurations:
             G, sp = self._descriptors(*conf)
             for s in range(S):
                 sel = G[sp == s]
-                s1[s] += sel.sum(axis=0)
-                s2[s] += (sel * sel).sum(axis=0)
+                if not sel.shape[0]:
+                    continue
+                if np.isnan(shift[s, 0]):
+                    shift[s] = sel[0]
+                dev = sel - shift[s]
+                s1[s] += dev.sum(axis=0)
+                s2[s] += (dev * dev).sum(axis=0)
                 cnt[s] += sel.shape[0]
         if not cnt.any():
             raise ValueError("fit_standardization needs at least one configuration")
         c = np.maximum(cnt, 1.0)[:, None]
-        mean = s1 / c
-        std = np.sqrt(np.maximum(s2 / c - mean * mean, 0.0))
+        dmean = s1 / c
+        mean = np.where(np.isnan(shift), 0.0, shift) + dmean
+        std = np.sqrt(np.maximum(s2 / c - dmean * dmean, 0.0))
         std[std < floor] = 1.0
         self.feature_mean = mean
         self.feature_std = std
