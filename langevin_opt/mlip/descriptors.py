@@ -1085,7 +1085,8 @@ class SymmetryFunctions(Descriptor):
     Notes
     -----
     Formulas, the ``j < k`` pair-counting convention and the feature layout are in the
-    module docstring.  Cost per atom: ``O(n_nb n_r + n_nb^2 n_a / 2)``.
+    module docstring.  Cost per atom: ``O(n_nb n_r + n_nb^2 n_eta n_zl / 2)`` (the angular rows are
+    evaluated on the grid of distinct etas and ``(zeta, lambda)`` pairs).
     """
 
     kind = "symmetry_functions"
