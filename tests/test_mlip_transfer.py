@@ -183,3 +183,18 @@ def test_renaming_that_would_merge_two_networks_is_refused():
         mlip.transfer_model(two, {"Ni": "Cu"})
     ok = mlip.transfer_model(two, {"Au": "Cu"})
     assert ok.species == ("Au", "Ni") and np.array_equal(ok.theta, two.theta)
+
+
+def test_transfer_learning_figure_is_written_from_a_results_table(tmp_path):
+    from langevin_opt.plotting.mlip import transfer_learning_figure
+
+    row = {"energy_mev_per_atom": 2.0, "energy_std": 0.5, "force_ev_per_a": 0.05,
+           "force_std": 0.01}
+    table = {"scratch": {"10": row, "30": row}, "zero_shot": {"10": row, "30": row}}
+    out = transfer_learning_figure(table, tmp_path / "t.png", labels={"scratch": "s"},
+                                   reference={"energy_mev_per_atom": 1.0})
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = {"scratch": {"10": {k: v for k, v in row.items() if k != "force_std"}}}
+    with pytest.raises(KeyError, match="force_std"):
+        transfer_learning_figure(bad, tmp_path / "u.png")
+    assert not (tmp_path / "u.png").exists()
