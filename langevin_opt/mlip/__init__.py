@@ -27,7 +27,11 @@ Modules
   :func:`label_with` (any ASE calculator).
 * :mod:`~langevin_opt.mlip.training`: the energy/force loss as a data landscape with an
   exact parameter gradient (:func:`potential_landscape`), :func:`fit` (L-BFGS-B or any
-  :mod:`langevin_opt.sgmcmc` method), :func:`errors`, :func:`predict`.
+  :mod:`langevin_opt.sgmcmc` method; ``trainable=`` freezes the rest bit for bit),
+  :func:`errors`, :func:`predict`, :func:`parameter_mask` (parameters by layer and species).
+* :mod:`~langevin_opt.mlip.transfer`: transfer learning: :func:`fine_tune` a pretrained
+  model on a little data of another system (frozen first layers or not, any training
+  method, explicit ``species_map={"Ni": "Cu"}``), :func:`transfer_model`, :func:`frozen_mask`.
 * :mod:`~langevin_opt.mlip.committee`: committees for uncertainty: deep ensembles
   (:func:`deep_ensemble`) and posterior committees sampled by SG-MCMC at ``T = 1``
   (:func:`posterior_committee`) on the Gaussian energy/force likelihood
@@ -54,7 +58,17 @@ Example
 ((4, 3), True)
 """
 
-from . import committee, dataset, descriptors, environment, io, model, training, uncertainty
+from . import (
+    committee,
+    dataset,
+    descriptors,
+    environment,
+    io,
+    model,
+    training,
+    transfer,
+    uncertainty,
+)
 from .committee import *  # noqa: F403
 from .dataset import *  # noqa: F403
 from .descriptors import *  # noqa: F403
@@ -62,9 +76,11 @@ from .environment import *  # noqa: F403
 from .io import *  # noqa: F403
 from .model import *  # noqa: F403
 from .training import *  # noqa: F403
+from .transfer import *  # noqa: F403
 
 __all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__,
-           *dataset.__all__, *training.__all__, *committee.__all__, "uncertainty"]
+           *dataset.__all__, *training.__all__, *committee.__all__, *transfer.__all__,
+           "uncertainty"]
 
 
 def __getattr__(name: str) -> object:

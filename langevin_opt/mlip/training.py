@@ -57,6 +57,16 @@ evaluation costs ``O(M D + N_atoms P)``, with no neighbour lists or triplet loop
 Kernels are module-level ``numba.njit(cache=True)`` functions, serial (chains run in
 parallel around them), with all scratch in the chain's ``fwork`` row; every configuration
 and atom is processed in a fixed order, so results do not depend on the thread count.
+
+Frozen parameters (transfer learning)
+-------------------------------------
+``fit(..., trainable=mask)`` trains only the parameters where ``mask`` is true
+(:func:`parameter_mask` selects them by layer and species).  It does not zero the frozen
+entries of the gradient: it trains in the *subspace* of the trainable entries
+(:func:`subspace_landscape`: ``theta = scatter(theta_0, idx, phi)``, ``U(phi)`` and
+``dU/dphi = (dU/dtheta)[idx]``), so L-BFGS, SGD and every Langevin method (whose noise
+would otherwise move frozen entries), their momenta and preconditioners, see only the
+trainable entries; the frozen ones are copied, never updated, and stay bit-identical.
 """
 
 from __future__ import annotations
@@ -75,7 +85,8 @@ from ..nn.landscape import _prior  # the Gaussian prior term of every network la
 from .model import NeuralPotential
 
 __all__ = ["potential_landscape", "PotentialLandscape", "reweighted", "predict", "errors",
-           "fit", "FitResult", "FIT_METHODS"]
+           "fit", "FitResult", "FIT_METHODS", "parameter_mask", "subspace_landscape",
+           "SubspaceLandscape"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -429,6 +440,80 @@ def _predict_kernel(theta, data, fwork, Eout, Fout):
         _config_loss(theta, data, c, fwork, 1.0, dummy, False, True, Eout, Fout)
 
 
+@numba.njit(**_JIT)
+def _scatter(phi, base, idx, full):
+    """``full = base`` with ``full[idx] = phi`` (the frozen entries copied bit for bit)."""
+    for p in range(base.shape[0]):
+        full[p] = base[p]
+    for k in range(idx.shape[0]):
+        full[idx[k]] = phi[k]
+
+
+@numba.njit(**_JIT)
+def subspace_energy_grad(phi, data, fwork, iwork, seed, chain, step, grad):
+    """Minibatch ``U~`` and gradient over the trainable entries only (compiled).
+
+    Parameters
+    ----------
+    phi : numpy.ndarray of float64, shape (K,)
+        The trainable entries.
+    data : tuple
+        ``(*inner_data, theta_0, idx)`` (one flat tuple: the parallel chain loops take no
+        nested tuples): the 19 arrays of the full :class:`PotentialLandscape`, the full
+        parameter vector holding the frozen values, and the ``K`` trainable indices.
+    fwork, iwork : numpy.ndarray
+        Scratch rows: ``fwork`` holds the full ``theta`` and gradient (``2 P``) before the
+        full landscape's own scratch.
+    seed, chain, step : int
+        Minibatch coordinates.
+    grad : numpy.ndarray of float64, shape (K,)
+        Overwritten with ``dU~/dphi = (dU~/dtheta)[idx]``.
+
+    Returns
+    -------
+    float
+        ``U~`` at ``theta = scatter(theta_0, idx, phi)``.
+    """
+    inner = data[:19]
+    base = data[19]
+    idx = data[20]
+    P = base.shape[0]
+    full = fwork[:P]
+    gfull = fwork[P:2 * P]
+    _scatter(phi, base, idx, full)
+    u = energy_grad(full, inner, fwork[2 * P:], iwork, seed, chain, step, gfull)
+    for k in range(idx.shape[0]):
+        grad[k] = gfull[idx[k]]
+    return u
+
+
+@numba.njit(**_JIT)
+def subspace_full_energy_grad(phi, data, fwork, iwork, grad):
+    """Exact full-batch ``U`` and gradient over the trainable entries (compiled).
+
+    Parameters
+    ----------
+    phi, data, fwork, iwork, grad
+        As in :func:`subspace_energy_grad`.
+
+    Returns
+    -------
+    float
+        ``U`` at ``theta = scatter(theta_0, idx, phi)``.
+    """
+    inner = data[:19]
+    base = data[19]
+    idx = data[20]
+    P = base.shape[0]
+    full = fwork[:P]
+    gfull = fwork[P:2 * P]
+    _scatter(phi, base, idx, full)
+    u = full_energy_grad(full, inner, fwork[2 * P:], iwork, gfull)
+    for k in range(idx.shape[0]):
+        grad[k] = gfull[idx[k]]
+    return u
+
+
 # ------------------------------------------------------------------ Python side
 @dataclass(frozen=True)
 class PotentialLandscape(DataLandscape):
@@ -708,6 +793,173 @@ def errors(land: PotentialLandscape, theta: object = None) -> dict:
 
 
 
+def parameter_mask(model: NeuralPotential, layers: object = None,
+                   species: object = None) -> np.ndarray:
+    """Which entries of :attr:`NeuralPotential.theta` belong to given layers and species.
+
+    Layer ``l`` of a network with sizes ``(D, h_1, ..., h_{L-1}, 1)`` is the affine map
+    ``z = W_l a + b_l`` from layer ``l`` to ``l + 1``: ``0`` is the first (descriptor to
+    first hidden layer), ``L - 1`` (or ``-1``) the output layer; both ``W_l`` and ``b_l``
+    are selected.
+
+    Parameters
+    ----------
+    model : NeuralPotential
+        The model whose parameter layout is meant.
+    layers : int or sequence of int, optional
+        Layer indices in ``[-L, L)`` (default: every layer).
+    species : str or sequence of str, optional
+        Species whose networks are selected (default: every species).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (P,)
+        True at the selected parameters (``~mask`` freezes them in :func:`fit`).
+
+    Raises
+    ------
+    ValueError
+        A layer index out of range or a species the model does not have.
+
+    Examples
+    --------
+    >>> from langevin_opt import mlip
+    >>> sf = mlip.SymmetryFunctions(["Cu"], 4.0, mlip.radial_parameters(4, 4.0))
+    >>> model = mlip.NeuralPotential(sf, hidden=(5, 3), seed=0)
+    >>> int(mlip.parameter_mask(model, layers=0).sum())  # W_0 (5 x 4) and b_0 (5)
+    25
+    """
+    if not isinstance(model, NeuralPotential):
+        raise TypeError(f"model must be a NeuralPotential, got {type(model).__name__}")
+    L = len(model.hidden) + 1
+    if layers is None:
+        ls = list(range(L))
+    else:
+        items = [layers] if isinstance(layers, (int, np.integer)) else layers
+        if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+            raise TypeError(f"layers must be an int or a sequence of ints, got {layers!r}")
+        ls = []
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) \
+                    or not -L <= v < L:
+                raise ValueError(f"layers must hold integers in [{-L}, {L - 1}] (the model "
+                                 f"has {L} layers), got {layers!r}")
+            ls.append(int(v) % L)
+    if species is None:
+        sps = list(range(len(model.species)))
+    else:
+        names = [species] if isinstance(species, str) else list(species)
+        bad = [n for n in names if n not in model.species]
+        if bad:
+            raise ValueError(f"species must be among the model's {model.species}, got "
+                             f"{tuple(bad)}")
+        sps = [model.species.index(n) for n in names]
+    mask = np.zeros(model.n_params, dtype=bool)
+    for s in sps:
+        o = int(model._t_off[s])
+        lay = model.networks[s].layout()
+        for ell in ls:
+            ws, _, bs = lay[ell]
+            mask[o + ws.start:o + ws.stop] = True
+            mask[o + bs.start:o + bs.stop] = True
+    return mask
+
+
+def _check_trainable(trainable: object, P: int) -> np.ndarray | None:
+    """Indices of the trainable entries (``None``: all of them)."""
+    if trainable is None:
+        return None
+    m = np.asarray(trainable)
+    if m.dtype != np.bool_ or m.shape != (P,):
+        raise ValueError(f"trainable must be a boolean array of shape ({P},) (see "
+                         f"parameter_mask), got dtype {m.dtype} and shape {m.shape}")
+    if not m.any():
+        raise ValueError("trainable must select at least one parameter, got none")
+    if m.all():
+        return None
+    return np.flatnonzero(m).astype(np.int64)
+
+
+def _mask_of(idx: np.ndarray, P: int) -> np.ndarray:
+    m = np.zeros(P, dtype=bool)
+    m[idx] = True
+    return m
+
+
+@dataclass(frozen=True)
+class SubspaceLandscape(DataLandscape):
+    """A data landscape over the trainable entries ``phi`` of a larger parameter vector.
+
+    Built by :func:`subspace_landscape`; ``theta = scatter(theta0, index, phi)``.
+
+    Attributes
+    ----------
+    theta0 : numpy.ndarray, shape (P,)
+        The full vector, whose entries outside ``index`` are the frozen values.
+    index : numpy.ndarray of int64, shape (K,)
+        Positions of the trainable entries in ``theta``.
+    """
+
+    theta0: np.ndarray = field(default=None, repr=False, compare=False)
+    index: np.ndarray = field(default=None, repr=False, compare=False)
+
+    def full(self, phi: object) -> np.ndarray:
+        """The full parameter vector of trainable entries ``phi``.
+
+        Parameters
+        ----------
+        phi : array_like, shape (K,)
+
+        Returns
+        -------
+        numpy.ndarray, shape (P,)
+            A copy of :attr:`theta0` with ``phi`` at :attr:`index`.
+        """
+        th = np.array(self.theta0, dtype=np.float64)
+        th[self.index] = np.asarray(phi, dtype=np.float64)
+        return th
+
+
+def subspace_landscape(land: PotentialLandscape, trainable: object,
+                       theta: object = None) -> SubspaceLandscape:
+    """The loss as a function of the trainable parameters only (module docstring).
+
+    Parameters
+    ----------
+    land : PotentialLandscape
+        The full landscape.
+    trainable : array_like of bool, shape (P,)
+        True at the parameters that move (e.g. ``~parameter_mask(model, layers=0)``).
+    theta : array_like, shape (P,), optional
+        The full parameters, giving the frozen values (default: the model's).
+
+    Returns
+    -------
+    SubspaceLandscape
+        ``n_params`` is the number ``K`` of trainable entries; its kernels are
+        :func:`subspace_energy_grad` and :func:`subspace_full_energy_grad`, so every
+        :mod:`langevin_opt.sgmcmc` method runs on it.
+    """
+    if not isinstance(land, PotentialLandscape):
+        raise TypeError(f"land must be a PotentialLandscape, got {type(land).__name__}")
+    P = land.n_params
+    m = np.asarray(trainable)
+    idx = _check_trainable(trainable, P)
+    if idx is None:  # every entry trainable: the subspace is the whole space
+        idx = np.flatnonzero(m).astype(np.int64)
+    th = np.array(land.model.theta if theta is None else theta, dtype=np.float64)
+    if th.shape != (P,) or not np.all(np.isfinite(th)):
+        raise ValueError(f"theta must be finite with shape ({P},), got shape {th.shape}")
+    th.setflags(write=False)
+    idx.setflags(write=False)
+    return SubspaceLandscape(
+        name=f"{land.name}_train{idx.size}of{P}", n_params=int(idx.size), n_data=land.n_data,
+        batch_size=land.batch_size, data=(*land.data, th, idx),
+        fwork_size=2 * P + land.fwork_size, iwork_size=land.iwork_size,
+        energy_grad=subspace_energy_grad, full_energy_grad=subspace_full_energy_grad,
+        theta0=th, index=idx)
+
+
 @dataclass
 class FitResult:
     """Outcome of :func:`fit`.
@@ -729,6 +981,8 @@ class FitResult:
         Optimizer message.
     n_evaluations : int
         Loss-and-gradient evaluations.
+    n_trainable : int or None
+        Parameters trained (``None``: all of them; see ``trainable`` of :func:`fit`).
     """
 
     model: NeuralPotential
@@ -738,6 +992,7 @@ class FitResult:
     method: str
     message: str
     n_evaluations: int
+    n_trainable: int | None = None
 
 
 def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
@@ -745,7 +1000,7 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
         prior_sigma: float | None = None, max_iter: int = 200, batch_size: int | None = None,
         seed: int | None = None, standardize: bool = True, fit_offsets: bool = True,
         log_every: int = 10, callback: Callable | None = None,
-        **settings: object) -> FitResult:
+        trainable: object = None, **settings: object) -> FitResult:
     """Train a neural potential on energies and forces.
 
     Parameters
@@ -781,6 +1036,10 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
         Learning-curve spacing (iterations or steps).
     callback : callable, optional
         ``callback(row: dict)`` at every learning-curve row (progress).
+    trainable : array_like of bool, shape (P,), optional
+        Train only these parameters (e.g. ``~parameter_mask(model, layers=0)`` freezes the
+        first layer of every network); the others keep their values bit for bit, for
+        every method (module docstring, "Frozen parameters").  Default: all.
     **settings
         Fields of the sgmcmc method.
 
@@ -791,7 +1050,8 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
     Raises
     ------
     ValueError
-        Unknown ``method``, bad settings, a dataset the model cannot take.
+        Unknown ``method``, bad settings, a dataset the model cannot take, a bad
+        ``trainable`` mask.
     """
     from ..sgmcmc import make_method, run_chains
     from .dataset import Dataset
@@ -809,6 +1069,7 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
         m = make_method(method, **{k: v for k, v in settings.items() if k != "temperature"})
     elif settings:
         raise ValueError(f"method 'lbfgs' takes no settings, got {sorted(settings)}")
+    idx = _check_trainable(trainable, model.n_params)
     saved = (model.feature_mean, model.feature_std, model.energy_offsets)
     try:
         if standardize:
@@ -844,33 +1105,52 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
         nfev = [0]
         it = [0]
 
-        def fg(th: np.ndarray) -> tuple[float, np.ndarray]:
-            nfev[0] += 1
-            return _full_loss(land, th)
+        base = theta.copy()
 
-        u0, _ = fg(theta)
+        def full(phi: np.ndarray) -> np.ndarray:  # trainable entries -> all parameters
+            if idx is None:
+                return phi
+            th = base.copy()
+            th[idx] = phi
+            return th
+
+        def fg(phi: np.ndarray) -> tuple[float, np.ndarray]:
+            nfev[0] += 1
+            u, g = _full_loss(land, full(phi))
+            return u, (g if idx is None else g[idx])
+
+        phi0 = theta if idx is None else theta[idx]
+        u0, _ = fg(phi0)
         record(0, theta, u0)
 
         def cb(intermediate_result: object) -> None:
             it[0] += 1
             if it[0] % log_every == 0:
-                record(it[0], intermediate_result.x, float(intermediate_result.fun))
+                record(it[0], full(intermediate_result.x), float(intermediate_result.fun))
 
-        res = sp_minimize(fg, theta, jac=True, method="L-BFGS-B", callback=cb,
+        res = sp_minimize(fg, phi0, jac=True, method="L-BFGS-B", callback=cb,
                           options={"maxiter": max_iter, "maxcor": 20, "ftol": 1e-14,
                                    "gtol": 1e-10})
-        theta = res.x
+        theta = full(res.x)
         if not rows or rows[-1]["iteration"] != it[0]:
             record(it[0], theta, float(res.fun))
         message = str(res.message)
         nev = nfev[0]
     else:
         temp = settings.get("temperature", 1.0)
-        r = run_chains(land, m, theta, max_iter, seed=seed, temperature=temp, thin=log_every)
+        if idx is None:
+            r = run_chains(land, m, theta, max_iter, seed=seed, temperature=temp,
+                           thin=log_every)
+            full = np.array
+        else:  # the chains move the trainable entries only
+            sub = subspace_landscape(land, _mask_of(idx, model.n_params), theta)
+            r = run_chains(sub, m, theta[idx], max_iter, seed=seed, temperature=temp,
+                           thin=log_every)
+            full = sub.full
         for k, step in enumerate(r.steps.tolist()):
-            th = r.samples[k, 0]
+            th = full(r.samples[k, 0])
             record(int(step), th, _full_loss(land, th)[0])
-        theta = np.array(r.theta[0])
+        theta = full(r.theta[0])
         record(max_iter, theta, _full_loss(land, theta)[0])
         message = f"completed {max_iter} {method} steps"
         nev = int(r.nfev)
@@ -879,5 +1159,6 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
                                          for k in rows[0]},
                      train=errors(land, theta),
                      validation=None if vland is None else errors(vland, theta),
-                     method=method, message=message, n_evaluations=nev)
+                     method=method, message=message, n_evaluations=nev,
+                     n_trainable=None if idx is None else int(idx.size))
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._base import plt
 
-__all__ = ["learning_curve_figure", "potential_validation_figure"]
+__all__ = ["learning_curve_figure", "potential_validation_figure", "transfer_learning_figure"]
 
 
 def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
@@ -156,6 +156,79 @@ def potential_validation_figure(data: Mapping[str, np.ndarray], path: str | Path
         title = (f"adatom hop: {h['network_package_neb']:.3f} vs {h['emt_ase_neb']:.3f} eV")
     ax.set_title(title, fontsize=9)
     ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        pyplot.close(fig)
+    write_atomic(str(path), buf.getvalue())
+    return Path(path)
+
+
+def transfer_learning_figure(table: Mapping[str, Mapping[str, Mapping[str, float]]],
+                             path: str | Path, *, labels: Mapping[str, str] | None = None,
+                             reference: Mapping[str, float] | None = None,
+                             title: str = "") -> Path:
+    """Learning curves of test energy and force errors against the training-set size.
+
+    Two log-log panels (energy RMSE per atom, force RMSE per component) with one line per
+    training variant (mean over repeats, error bars one standard deviation).  A variant
+    whose name starts with ``zero_shot`` (no training) is drawn dashed.  Written
+    atomically, like :func:`learning_curve_figure`.
+
+    Parameters
+    ----------
+    table : mapping
+        ``table[variant][str(n)]`` with ``energy_mev_per_atom``, ``energy_std``,
+        ``force_ev_per_a``, ``force_std``: the ``table`` of
+        ``experiments/mlip_transfer.py``'s ``results.json`` (meV/atom, eV/Å).
+    path : str or Path
+        Output PNG file.
+    labels : mapping of str to str, optional
+        Legend label of each variant (default: its name).
+    reference : mapping, optional
+        ``energy_mev_per_atom`` and ``force_ev_per_a`` of a reference drawn as a dotted
+        horizontal line (e.g. the pretrained model on its own test set).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    KeyError
+        A row without one of the four numbers.
+    """
+    from ..storage._safe import write_atomic
+
+    pyplot = plt()
+    fig, axes = pyplot.subplots(1, 2, figsize=(10, 4.0))
+    keys = (("energy_mev_per_atom", "energy_std", "energy RMSE (meV/atom)"),
+            ("force_ev_per_a", "force_std", "force RMSE (eV/Å)"))
+    for k, variant in enumerate(table):
+        rows = table[variant]
+        ns = sorted(rows, key=float)
+        x = np.array([float(n) for n in ns])
+        dashed = variant.startswith("zero_shot")
+        for ax, (mean, std, _) in zip(axes, keys, strict=True):
+            y = np.array([rows[n][mean] for n in ns])
+            e = np.array([rows[n][std] for n in ns])
+            ax.errorbar(x, y, yerr=np.minimum(e, 0.95 * y), fmt="--" if dashed else "o-",
+                        color=f"C{k}", ms=4, lw=1.2, capsize=2,
+                        label=(labels or {}).get(variant, variant))
+    for ax, (mean, _, ylabel) in zip(axes, keys, strict=True):
+        if reference is not None and mean in reference:
+            ax.axhline(reference[mean], color="0.4", ls=":", lw=1,
+                       label="pretrained model, its own test set")
+        ax.set(xscale="log", yscale="log", xlabel="training configurations", ylabel=ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[1].legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     try:

@@ -11,10 +11,28 @@ A TOML file::
     [model]       hidden, activation, units
     [training]    method, max_iter, force_weight, prior_sigma, batch_size, step_size,
                   temperature, log_every
+    [committee]   kind ("none", "ensemble", "posterior"), size, sigma_energy, sigma_force,
+                  bootstrap (ensemble); method, n_steps, step_size, n_chains,
+                  burn_in_fraction, record_every, batch_size, init_noise (posterior
+                  sampler); calibrate
 
 Units: lengths in the data's unit (Å for ``units = "metal"``), ``angular_etas`` in
-length⁻², ``force_weight`` in length².  Every problem is one
+length⁻², ``force_weight`` in length², ``sigma_energy`` in energy per atom (eV/atom),
+``sigma_force`` in energy / length (eV/Å).  Every problem is one
 :class:`~langevin_opt.schema._base.ConfigError` line naming the section and key.
+
+Committee
+---------
+``kind = "ensemble"``: ``size`` networks trained by the ``[training]`` method from
+independent seeds (:func:`langevin_opt.mlip.deep_ensemble`), each on ``bootstrap``
+resamples if asked; they minimise the Gaussian likelihood of ``sigma_energy`` and
+``sigma_force``, which then weight energies and forces (so ``[training] force_weight``
+must not be given).  ``kind = "posterior"``: the ``[training]`` fit is the start of
+``n_chains`` chains of the SG-MCMC ``method`` at ``T = 1`` on that likelihood
+(:func:`langevin_opt.mlip.posterior_committee`), ``n_steps`` each, the first
+``burn_in_fraction`` discarded, thinned by the measured autocorrelation time; at most
+``size`` samples are kept.  Keys of the other kind are refused.  With validation data and
+``calibrate = true`` the spread is scaled post hoc to fit the validation errors.
 """
 
 from __future__ import annotations
@@ -37,6 +55,12 @@ from ._base import (
 __all__ = ["SECTIONS", "validate_fit_config", "load_fit_config"]
 
 _METHODS = ("lbfgs", "sgd", "sgld", "psgld", "sghmc")
+_COMMITTEE_KINDS = ("none", "ensemble", "posterior")
+_SAMPLERS = ("sgld", "psgld", "sghmc", "csgld")
+#: ``[committee]`` keys that only one kind takes.
+_ENSEMBLE_KEYS = ("bootstrap",)
+_POSTERIOR_KEYS = ("method", "n_steps", "step_size", "n_chains", "burn_in_fraction",
+                   "record_every", "batch_size", "init_noise")
 _ACTIVATIONS = ("tanh", "softplus", "sigmoid", "relu", "identity")
 
 
@@ -75,6 +99,21 @@ SECTIONS: dict[str, dict[str, Field]] = {
                  "step_size": Field("float", default=0.0, check=_nonneg),
                  "temperature": Field("float", default=0.0, check=_nonneg),
                  "log_every": Field("int", default=10, check=at_least(1))},
+    "committee": {"kind": Field("str", default="none", choices=_COMMITTEE_KINDS),
+                  "size": Field("int", default=4, check=at_least(2)),
+                  "sigma_energy": Field("float", default=0.0, check=_nonneg),
+                  "sigma_force": Field("float", default=0.0, check=_nonneg),
+                  "bootstrap": Field("bool", default=False),
+                  "method": Field("str", default="sgld", choices=_SAMPLERS),
+                  "n_steps": Field("int", default=2000, check=at_least(10)),
+                  "step_size": Field("float", default=0.0, check=_nonneg),
+                  "n_chains": Field("int", default=4, check=at_least(1)),
+                  "burn_in_fraction": Field("float", default=0.2, check=lambda v: None
+                                            if 0.0 <= v < 1.0 else "must be in [0, 1)"),
+                  "record_every": Field("int", default=0, check=at_least(0)),
+                  "batch_size": Field("int", default=0, check=at_least(0)),
+                  "init_noise": Field("float", default=0.0, check=_nonneg),
+                  "calibrate": Field("bool", default=True)},
 }
 _REQUIRED = ("experiment", "data", "descriptor")
 
@@ -146,7 +185,40 @@ def validate_fit_config(config: Mapping, base: str | Path | None = None) -> dict
     if t["method"] == "lbfgs" and t["batch_size"]:
         raise ConfigError(f"[training] batch_size: must be 0 (full batch) for method 'lbfgs', "
                           f"got {t['batch_size']!r}")
+    _check_committee(out, config)
     return out
+
+
+def _check_committee(out: dict, raw: Mapping) -> None:
+    """Cross-checks of ``[committee]`` against its kind and ``[training]``."""
+    c = out["committee"]
+    given = set(raw.get("committee", {}) or {})
+    kind = c["kind"]
+    if kind == "none":
+        extra = sorted(given - {"kind"})
+        if extra:
+            raise ConfigError(f"[committee] {extra[0]}: needs kind = 'ensemble' or "
+                              f"'posterior' (kind is 'none': no committee)")
+        return
+    for key, what in (("sigma_energy", "energy noise per atom, eV/atom"),
+                      ("sigma_force", "force noise per component, eV/Å")):
+        if not c[key] > 0:
+            raise ConfigError(f"[committee] {key}: must be > 0 for kind {kind!r} (the "
+                              f"likelihood's {what}), got {c[key]!r}")
+    other = _POSTERIOR_KEYS if kind == "ensemble" else _ENSEMBLE_KEYS
+    wrong = sorted(given & set(other))
+    if wrong:
+        how = ("an ensemble trains with the [training] settings" if kind == "ensemble"
+               else "posterior samples come from one sampler run")
+        raise ConfigError(f"[committee] {wrong[0]}: not used with kind = {kind!r} ({how}); "
+                          "remove it")
+    if kind == "ensemble" and "force_weight" in (raw.get("training", {}) or {}):
+        raise ConfigError("[training] force_weight: not used with [committee] kind = "
+                          "'ensemble' (sigma_energy and sigma_force weight energies and "
+                          "forces); remove it")
+    if kind == "posterior" and not c["step_size"] > 0:
+        raise ConfigError(f"[committee] step_size: must be > 0 for kind 'posterior' (the "
+                          f"sampler's step), got {c['step_size']!r}")
 
 
 def load_fit_config(path: str | Path) -> dict:
