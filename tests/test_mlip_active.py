@@ -158,7 +158,10 @@ def test_active_learning_selects_the_most_uncertain_writes_every_round_and_repea
             continue
         # the selected frames are the pool's largest spreads, recomputed by the committee
         with np.load(d / "pool.npz") as z:
-            pos, spread, sel = z["positions"], z["max_force_std"], z["selected"]
+            flat, n_at, spread, sel = z["positions"], z["n_atoms"], z["max_force_std"], \
+                z["selected"]
+        assert np.all(n_at == 6)
+        pos = flat.reshape(-1, 6, 3)
         assert pos.shape[0] == row["n_pool"] == 2 * 3  # 2 runs x 3 frames after the start
         again = np.array([cm.predict(x, ["Cu"] * 6).max_force_std for x in pos])
         assert np.allclose(again, spread, rtol=1e-10, atol=0)

@@ -417,7 +417,9 @@ def active_learning(model: NeuralPotential, initial: Dataset, test: Dataset, *,
     out_dir : str or os.PathLike, optional
         Writes ``round_RR/committee.npz``, ``round_RR/train.extxyz`` (the set it was
         trained on), ``round_RR/errors.json`` and, for rounds that explore,
-        ``round_RR/pool.npz`` and ``round_RR/selected.extxyz``; then ``summary.json``
+        ``round_RR/pool.npz`` (``max_force_std`` and ``n_atoms`` per pool frame, their
+        ``positions`` stacked, shape ``(sum n_atoms, 3)``, and the ``selected`` indices) and
+        ``round_RR/selected.extxyz``; then ``summary.json``
         (rewritten after every round).  Each file atomically.
     echo : callable, optional
         ``echo(line)`` progress lines.
@@ -516,9 +518,8 @@ def active_learning(model: NeuralPotential, initial: Dataset, test: Dataset, *,
                 f"labelled {k} (spread {np.mean(spreads_a[chosen]):.3g} mean)")
             if rdir is not None:
                 _write_npz(os.path.join(rdir, "pool.npz"), max_force_std=spreads_a,
-                           selected=chosen,
-                           positions=np.stack([f[0] for f in frames]) if len(
-                               {f[0].shape for f in frames}) == 1 else np.zeros((0, 0, 3)))
+                           selected=chosen, positions=np.concatenate([f[0] for f in frames]),
+                           n_atoms=np.array([f[0].shape[0] for f in frames], dtype=np.int64))
                 new.write(os.path.join(rdir, "selected.extxyz"))
             labelled = _concat(labelled, new)
         rounds.append(row)
