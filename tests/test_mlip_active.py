@@ -263,6 +263,7 @@ def test_uncertainty_and_active_learning_figures_on_synthetic_data(tmp_path):
         e = over * s * rng.standard_normal(500)
         exp, obs = U.calibration_curve(e, s)
         data.update({f"{k}_expected": exp, f"{k}_observed": obs, f"{k}_observed_raw": obs,
+                     f"{k}_observed_ood": obs,
                      f"{k}_abs_error": np.abs(e), f"{k}_sigma": s,
                      f"{k}_group": (np.arange(500) % 3), f"{k}_barriers": 0.7 + 0.02 *
                      rng.standard_normal(4)})

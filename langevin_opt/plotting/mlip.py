@@ -193,18 +193,19 @@ def uncertainty_figure(data: Mapping[str, np.ndarray], path: str | Path, *,
 
     Panels: the calibration curve of every kind (observed against expected coverage of
     the central Gaussian intervals, after the post-hoc scale as solid lines, raw as dashed
-    lines when given); one scatter per kind of the absolute error against the predicted
-    standard deviation (log-log, coloured by data group, with the lines ``|e| = sigma``
-    and ``|e| = 2 sigma``); and, when barrier arrays are given, the barrier of every
-    member of each kind next to the reference value.  Written atomically, like
-    :func:`learning_curve_figure`.
+    and with out-of-distribution data as dotted lines when given); one scatter per kind of
+    the absolute error against the predicted standard deviation (log-log, coloured by data
+    group, with the lines ``|e| = sigma`` and ``|e| = 2 sigma``); and, when barrier arrays
+    are given, the barrier of every member of each kind next to the reference value.
+    Written atomically, like :func:`learning_curve_figure`.
 
     Parameters
     ----------
     data : mapping of str to numpy.ndarray
         For every kind ``k``: ``k_expected`` and ``k_observed`` (coverage levels and the
         observed fractions, shape (L,)), optionally ``k_observed_raw`` (before the
-        scale); ``k_abs_error`` and ``k_sigma`` (same shape, > 0 spreads), optionally
+        scale) and ``k_observed_ood`` (scaled, on data that include out-of-distribution
+        sets); ``k_abs_error`` and ``k_sigma`` (same shape, > 0 spreads), optionally
         ``k_group`` (integer group of every point); optionally ``k_barriers`` (member
         barriers, eV) and ``reference_barrier`` (eV).  Units eV, Å.
     path : str or Path
@@ -250,8 +251,11 @@ def uncertainty_figure(data: Mapping[str, np.ndarray], path: str | Path, *,
         if f"{k}_observed_raw" in d:
             ax.plot(d[f"{k}_expected"], d[f"{k}_observed_raw"], f"C{i}--", lw=1,
                     label=f"{k} (raw)")
+        if f"{k}_observed_ood" in d:
+            ax.plot(d[f"{k}_expected"], d[f"{k}_observed_ood"], f"C{i}:", lw=1.5,
+                    label=f"{k} (scaled, with OOD)")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="expected coverage",
-           ylabel="observed coverage", title="calibration (force components)")
+           ylabel="observed coverage", title="calibration (force components, test set)")
     ax.set_aspect("equal")
     ax.legend(frameon=False, fontsize=8)
     for j, k in enumerate(kinds):

@@ -45,6 +45,8 @@ def main(unc_dir: str | Path = HERE / "mlip_uncertainty",
             sys.exit(f"error: {f} not found: run {how} first (see --help)")
     with np.load(unc / "figure_data.npz") as z:
         data = {k: z[k] for k in z.files}
+    for kind in ("ensemble", "posterior"):  # test + OOD sets pooled, after the scale
+        data[f"{kind}_observed_ood"] = data.pop(f"{kind}_observed_all_scaled")
     paths = [uncertainty_figure(data, out / "mlip_uncertainty.png", group_names=GROUPS)]
     res = json.loads((al / "results.json").read_text())
     sv = res["labels_to_reach_random_final_mean_curve"]
