@@ -1309,6 +1309,7 @@ def list_cmd() -> None:
 
 
 cli.add_command(__import__("langevin_opt.mlip.cli", fromlist=["cli"]).fit_potential)
+cli.add_command(__import__("langevin_opt.mlip.active_cli", fromlist=["cli"]).active_learn)
 
 
 # --------------------------------------------------------------------------

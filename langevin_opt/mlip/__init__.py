@@ -41,6 +41,11 @@ Modules
 * :mod:`~langevin_opt.mlip.uncertainty`: spread–error metrics: Spearman rank correlation,
   coverage and calibration curve, Gaussian NLL, closed-form post-hoc scale factor,
   out-of-distribution spread ratio (:func:`~langevin_opt.mlip.uncertainty.calibration_report`).
+* :mod:`~langevin_opt.mlip.active`: uncertainty at work: committee Langevin dynamics that
+  record the force spread of every frame and flag or stop at a threshold
+  (:func:`~langevin_opt.mlip.active.uncertain_dynamics`), and active learning against an
+  ASE reference (:func:`~langevin_opt.mlip.active.active_learning`; the
+  ``langevin-opt active-learn`` command is :mod:`~langevin_opt.mlip.active_cli`).
 * :mod:`~langevin_opt.mlip.cli`: the ``langevin-opt fit-potential CONFIG.toml --out DIR``
   command (imported by :mod:`langevin_opt.cli`, not here).
 
@@ -59,6 +64,7 @@ Example
 """
 
 from . import (
+    active,
     committee,
     dataset,
     descriptors,
@@ -80,7 +86,7 @@ from .transfer import *  # noqa: F403
 
 __all__ = [*environment.__all__, *descriptors.__all__, *model.__all__, *io.__all__,
            *dataset.__all__, *training.__all__, *committee.__all__, *transfer.__all__,
-           "uncertainty"]
+           "uncertainty", "active"]
 
 
 def __getattr__(name: str) -> object:

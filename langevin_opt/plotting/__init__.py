@@ -9,15 +9,25 @@ not import matplotlib, so commands that draw nothing never load it.
 * :mod:`.arrhenius` — :func:`arrhenius_plot` (``arrhenius``).
 * :mod:`.flatness` — :func:`flatness_figure` (``paper/figures/fig_flatness.py``).
 * :mod:`.mlip` — :func:`learning_curve_figure` (``fit-potential``),
-  :func:`potential_validation_figure` (``paper/figures/fig_mlip.py``).
+  :func:`potential_validation_figure` (``paper/figures/fig_mlip.py``),
+  :func:`transfer_learning_figure` (``paper/figures/fig_mlip_transfer.py``),
+  :func:`uncertainty_figure` (``paper/figures/fig_mlip_uncertainty.py``),
+  :func:`active_learning_figure` (``active-learn``).
 * :mod:`._base` — the lazy import, saving, zoom boxes and contour levels.
 """
 
 from .arrhenius import arrhenius_plot
 from .flatness import flatness_figure
-from .mlip import learning_curve_figure, potential_validation_figure
+from .mlip import (
+    active_learning_figure,
+    learning_curve_figure,
+    potential_validation_figure,
+    transfer_learning_figure,
+    uncertainty_figure,
+)
 from .runs import basin_crossover_figure, energy_figure, histogram_figure, paths_figure
 
-__all__ = ["arrhenius_plot", "basin_crossover_figure", "energy_figure", "flatness_figure",
-           "histogram_figure", "learning_curve_figure", "paths_figure",
-           "potential_validation_figure"]
+__all__ = ["active_learning_figure", "arrhenius_plot", "basin_crossover_figure",
+           "energy_figure", "flatness_figure", "histogram_figure", "learning_curve_figure",
+           "paths_figure", "potential_validation_figure", "transfer_learning_figure",
+           "uncertainty_figure"]

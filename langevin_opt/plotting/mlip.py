@@ -11,7 +11,8 @@ import numpy as np
 
 from ._base import plt
 
-__all__ = ["learning_curve_figure", "potential_validation_figure", "transfer_learning_figure"]
+__all__ = ["learning_curve_figure", "potential_validation_figure", "transfer_learning_figure",
+           "uncertainty_figure", "active_learning_figure"]
 
 
 def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
@@ -237,3 +238,181 @@ def transfer_learning_figure(table: Mapping[str, Mapping[str, Mapping[str, float
         pyplot.close(fig)
     write_atomic(str(path), buf.getvalue())
     return Path(path)
+
+
+def _save_png(fig: Any, pyplot: Any, path: str | Path) -> Path:
+    """Render ``fig`` in memory and write it atomically; close it."""
+    from ..storage._safe import write_atomic
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        pyplot.close(fig)
+    write_atomic(str(path), buf.getvalue())
+    return Path(path)
+
+
+def uncertainty_figure(data: Mapping[str, np.ndarray], path: str | Path, *,
+                       kinds: tuple[str, ...] = ("ensemble", "posterior"),
+                       group_names: tuple[str, ...] | None = None,
+                       reference: str = "EMT") -> Path:
+    """Calibration curves and error-against-spread scatter of committees, and barrier spread.
+
+    Panels: the calibration curve of every kind (observed against expected coverage of
+    the central Gaussian intervals, after the post-hoc scale as solid lines, raw as dashed
+    and with out-of-distribution data as dotted lines when given); one scatter per kind of
+    the absolute error against the predicted standard deviation (log-log, coloured by data
+    group, with the lines ``|e| = sigma`` and ``|e| = 2 sigma``); and, when barrier arrays
+    are given, the barrier of every member of each kind next to the reference value.
+    Written atomically, like :func:`learning_curve_figure`.
+
+    Parameters
+    ----------
+    data : mapping of str to numpy.ndarray
+        For every kind ``k``: ``k_expected`` and ``k_observed`` (coverage levels and the
+        observed fractions, shape (L,)), optionally ``k_observed_raw`` (before the
+        scale) and ``k_observed_ood`` (scaled, on data that include out-of-distribution
+        sets); ``k_abs_error`` and ``k_sigma`` (same shape, > 0 spreads), optionally
+        ``k_group`` (integer group of every point); optionally ``k_barriers`` (member
+        barriers, eV) and ``reference_barrier`` (eV).  Units eV, Å.
+    path : str or Path
+        Output PNG file.
+    kinds : tuple of str
+        Committee kinds, in panel order.
+    group_names : tuple of str, optional
+        Legend names of the groups ``0, 1, ...``.
+    reference : str
+        Name of the reference potential in labels.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    KeyError
+        A required array is missing (its name in the message).
+    ValueError
+        Shapes of a kind's errors and spreads differ, or a spread is not > 0.
+    """
+    need = [f"{k}_{s}" for k in kinds for s in ("expected", "observed", "abs_error", "sigma")]
+    missing = [k for k in need if k not in data]
+    if missing:
+        raise KeyError(f"uncertainty_figure: missing arrays {missing}")
+    d = {k: np.asarray(v) for k, v in data.items()}
+    for k in kinds:
+        if d[f"{k}_abs_error"].shape != d[f"{k}_sigma"].shape:
+            raise ValueError(f"uncertainty_figure: {k}_abs_error and {k}_sigma differ in shape")
+        if not np.all(d[f"{k}_sigma"] > 0):
+            raise ValueError(f"uncertainty_figure: {k}_sigma must be > 0")
+    barriers = all(f"{k}_barriers" in d for k in kinds)
+    n = 1 + len(kinds) + int(barriers)
+    pyplot = plt()
+    fig, axes = pyplot.subplots(1, n, figsize=(4.2 * n, 4.0))
+    ax = axes[0]
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8)
+    for i, k in enumerate(kinds):
+        ax.plot(d[f"{k}_expected"], d[f"{k}_observed"], f"C{i}o-", ms=3,
+                label=f"{k} (scaled)")
+        if f"{k}_observed_raw" in d:
+            ax.plot(d[f"{k}_expected"], d[f"{k}_observed_raw"], f"C{i}--", lw=1,
+                    label=f"{k} (raw)")
+        if f"{k}_observed_ood" in d:
+            ax.plot(d[f"{k}_expected"], d[f"{k}_observed_ood"], f"C{i}:", lw=1.5,
+                    label=f"{k} (scaled, with OOD)")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="expected coverage",
+           ylabel="observed coverage", title="calibration (force components, test set)")
+    ax.set_aspect("equal")
+    ax.legend(frameon=False, fontsize=8)
+    for j, k in enumerate(kinds):
+        ax = axes[1 + j]
+        e = d[f"{k}_abs_error"].ravel()
+        s = d[f"{k}_sigma"].ravel()
+        g = d[f"{k}_group"].ravel().astype(int) if f"{k}_group" in d else np.zeros(e.size, int)
+        for q in np.unique(g):
+            sel = g == q
+            name = group_names[q] if group_names is not None and q < len(group_names) \
+                else f"group {q}"
+            ax.scatter(s[sel], np.maximum(e[sel], 1e-6), s=3, alpha=0.35, lw=0,
+                       color=f"C{q}", label=name)
+        lo, hi = float(s.min()), float(s.max())
+        xs = np.array([lo, hi])
+        ax.plot(xs, xs, "k-", lw=0.8, label="|e| = σ")
+        ax.plot(xs, 2 * xs, "k--", lw=0.8, label="|e| = 2σ")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set(xlabel="predicted σ (eV/Å)", ylabel="|error| (eV/Å)", title=f"{k} committee")
+        ax.legend(frameon=False, fontsize=7, markerscale=3, loc="lower right")
+    if barriers:
+        ax = axes[-1]
+        for i, k in enumerate(kinds):
+            b = d[f"{k}_barriers"].ravel()
+            ax.scatter(np.full(b.size, i) + np.linspace(-0.15, 0.15, b.size), b, color=f"C{i}",
+                       s=18, label=f"{k}: {b.mean():.3f} ± {b.std(ddof=1):.3f} eV"
+                       if b.size > 1 else k)
+        if "reference_barrier" in d:
+            ax.axhline(float(d["reference_barrier"]), color="k", lw=1,
+                       label=f"{reference}: {float(d['reference_barrier']):.3f} eV")
+        ax.set_xticks(range(len(kinds)), kinds)
+        ax.set(xlim=(-0.6, len(kinds) - 0.4), ylabel="migration barrier (eV)",
+               title="barrier across members")
+        ax.legend(frameon=False, fontsize=8)
+    return _save_png(fig, pyplot, path)
+
+
+def active_learning_figure(curves: Mapping[str, Mapping[str, Any]], path: str | Path, *,
+                           title: str = "") -> Path:
+    """Learning curves: test force RMSE against the number of labelled configurations.
+
+    One line per selection strategy (e.g. ``"uncertain"``, ``"random"``); when a curve
+    holds ``force_rmse_runs`` (one row per repeat), its mean is drawn with the spread over
+    repeats as a band.  Written atomically, like :func:`learning_curve_figure`.
+
+    Parameters
+    ----------
+    curves : mapping of str to mapping
+        Per strategy: ``n_labelled`` (shape (R,)) and ``force_rmse`` (eV/Å, shape (R,)),
+        optionally ``force_rmse_runs`` (shape (S, R)).
+    path : str or Path
+        Output PNG file.
+    title : str
+        Title of the panel.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    KeyError
+        A strategy without ``n_labelled`` or ``force_rmse``.
+    ValueError
+        Their lengths differ.
+    """
+    if not curves:
+        raise ValueError("active_learning_figure: no curves")
+    pyplot = plt()
+    fig, ax = pyplot.subplots(1, 1, figsize=(5.2, 4.0))
+    for i, (name, c) in enumerate(curves.items()):
+        for key in ("n_labelled", "force_rmse"):
+            if key not in c:
+                raise KeyError(f"active_learning_figure: curve {name!r} has no {key!r}")
+        n = np.asarray(c["n_labelled"], dtype=np.float64)
+        f = np.asarray(c["force_rmse"], dtype=np.float64)
+        if n.shape != f.shape:
+            raise ValueError(f"active_learning_figure: curve {name!r}: n_labelled and "
+                             f"force_rmse differ in length")
+        ax.plot(n, f, f"C{i}o-", label=name)
+        if "force_rmse_runs" in c:
+            runs = np.asarray(c["force_rmse_runs"], dtype=np.float64)
+            if runs.ndim == 2 and runs.shape[0] > 1 and runs.shape[1] == n.size:
+                ax.fill_between(n, runs.min(axis=0), runs.max(axis=0), color=f"C{i}",
+                                alpha=0.2, lw=0)
+    ax.set_yscale("log")
+    ax.set(xlabel="labelled configurations", ylabel="test force RMSE (eV/Å)", title=title)
+    ax.legend(frameon=False)
+    return _save_png(fig, pyplot, path)
