@@ -232,6 +232,14 @@ def test_hollow_sites_labels():
     lab = hs(X)
     assert lab.dtype == np.int64
     np.testing.assert_array_equal(lab, [0, 4, 12, 1, 3, -1, -1, 4, 5, 0, 0, 16])
+    # a top-layer atom off its lattice site (popping out, or half-way to the next site)
+    for dx in ((0, 0, 1.5), (1.2, 0.8, 0), (1.2, 0, 0.8)):
+        y = moved((s, 0, 0))
+        y[top[5]] += dx
+        hop = moved((s, 0, 0))
+        hop[top[5]] += 0.8 * np.asarray(dx) / np.linalg.norm(dx)   # a thermal excursion
+        np.testing.assert_array_equal(hs(np.stack([y, hop])), [16, 4])
+    assert V.HollowSites(x, len(x) - 1, top, box, s, max_displacement=np.inf)(y[None])[0] == 4
     # relative to the top layer: the adatom riding along with a displaced layer stays home
     y = x.copy()
     y[top, 0] += 1.0
@@ -256,6 +264,7 @@ def test_hollow_sites_on_the_ase_slab():
     ({"radius": 1.3}, r"radius must be in \(0, spacing / 2"),
     ({"adatom": 16}, "adatom and surface must be distinct"),
     ({"box": [10.0, 10.0]}, "box must be 3 positive edges"),
+    ({"max_displacement": 0.0}, "max_displacement must be > 0"),
 ])
 def test_hollow_sites_bad_input(kw, match):
     x, top, box = _square_surface()

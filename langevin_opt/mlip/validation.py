@@ -178,13 +178,18 @@ class HollowSites:
     min_height : float
         An adatom less than this high above the top layer's mean height (Å) has sunk
         into it (the start of an exchange): label :attr:`other`.
+    max_displacement : float, optional
+        A ``surface`` atom displaced by more than this (Å, 3-D, relative to the layer's
+        mean displacement) has left its lattice site (an exchange, an atom popping out, a
+        disordering surface): label :attr:`other`.  Default ``spacing / 2``; ``inf``
+        switches the test off.
 
     Attributes
     ----------
     n_sites : int
         Hollow sites in the box, ``nx * ny``.
     other : int
-        The label of a sunk adatom, ``n_sites``.
+        The label of a sunk adatom or a surface atom off its site, ``n_sites``.
     neighbours : numpy.ndarray of int, shape (4,)
         Labels of the four nearest sites of the start site (one hop away).
 
@@ -192,11 +197,12 @@ class HollowSites:
     -----
     ``state(X)`` takes ``X`` of shape ``(R, N, 3)`` and returns int64 labels of shape
     ``(R,)``: ``(i mod nx) * ny + (j mod ny)`` for site ``(i, j)`` (the start site is 0),
-    -1 between sites, :attr:`other` if sunk.
+    -1 between sites, :attr:`other` if the adatom sank or a surface atom left its site.
     """
 
     def __init__(self, minimum: np.ndarray, adatom: int, surface: np.ndarray, box: object,
-                 spacing: float, *, radius: float = 0.6, min_height: float = 0.5) -> None:
+                 spacing: float, *, radius: float = 0.6, min_height: float = 0.5,
+                 max_displacement: float | None = None) -> None:
         ref = np.array(minimum, dtype=np.float64)
         if ref.ndim != 2 or ref.shape[1] != 3:
             raise ValueError(f"minimum must have shape (N, 3), got {ref.shape}")
@@ -220,6 +226,10 @@ class HollowSites:
         self.ref, self.adatom, self.surface, self.box = ref, int(adatom), surf, b
         self.spacing, self.radius, self.min_height = float(spacing), float(radius), \
             float(min_height)
+        self.max_displacement = 0.5 * self.spacing if max_displacement is None else \
+            float(max_displacement)
+        if not self.max_displacement > 0:
+            raise ValueError(f"max_displacement must be > 0, got {max_displacement!r}")
         self.nx, self.ny = (int(round(v)) for v in nxy)
         self.n_sites = self.nx * self.ny
         self.other = self.n_sites
@@ -238,7 +248,8 @@ class HollowSites:
         Returns
         -------
         numpy.ndarray of int64, shape (R,)
-            Site label, -1 between sites, :attr:`other` if the adatom sank.
+            Site label, -1 between sites, :attr:`other` if the adatom sank or a surface
+            atom left its site.
         """
         x = np.asarray(X, dtype=np.float64)
         if x.ndim != 3 or x.shape[1:] != self.ref.shape:
@@ -246,15 +257,17 @@ class HollowSites:
         b, s = self.box, self.spacing
         du = x[:, self.surface] - self.ref[self.surface]
         du -= b * np.round(du / b)
-        d = x[:, self.adatom] - self.ref[self.adatom] - du.mean(axis=1)
+        shift = du.mean(axis=1)
+        off = np.linalg.norm(du - shift[:, None], axis=2).max(axis=1) > self.max_displacement
+        d = x[:, self.adatom] - self.ref[self.adatom] - shift
         d -= b * np.round(d / b)
         ij = np.round(d[:, :2] / s)
         r = np.linalg.norm(d[:, :2] - s * ij, axis=1)
         ij = ij.astype(np.int64)
         lab = np.where(r < self.radius, (ij[:, 0] % self.nx) * self.ny + ij[:, 1] % self.ny,
                        -1)
-        return np.where(self.height + d[:, 2] < self.min_height, self.other, lab
-                        ).astype(np.int64)
+        sunk = self.height + d[:, 2] < self.min_height
+        return np.where(sunk | off, self.other, lab).astype(np.int64)
 
 
 # ------------------------------------------------------------------ bulk properties
