@@ -233,11 +233,11 @@ def test_hollow_sites_labels():
     assert lab.dtype == np.int64
     np.testing.assert_array_equal(lab, [0, 4, 12, 1, 3, -1, -1, 4, 5, 0, 0, 16])
     # a top-layer atom off its lattice site (popping out, or half-way to the next site)
-    for dx in ((0, 0, 1.5), (1.2, 0.8, 0), (1.2, 0, 0.8)):
+    for dx in ((0, 0, 2.5), (2.0, 1.2, 0), (2.0, 0, 1.2)):
         y = moved((s, 0, 0))
         y[top[5]] += dx
         hop = moved((s, 0, 0))
-        hop[top[5]] += 0.8 * np.asarray(dx) / np.linalg.norm(dx)   # a thermal excursion
+        hop[top[5]] += 1.3 * np.asarray(dx) / np.linalg.norm(dx)   # a thermal excursion
         np.testing.assert_array_equal(hs(np.stack([y, hop])), [16, 4])
     assert V.HollowSites(x, len(x) - 1, top, box, s, max_displacement=np.inf)(y[None])[0] == 4
     # relative to the top layer: the adatom riding along with a displaced layer stays home

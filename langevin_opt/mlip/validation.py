@@ -181,8 +181,10 @@ class HollowSites:
     max_displacement : float, optional
         A ``surface`` atom displaced by more than this (Å, 3-D, relative to the layer's
         mean displacement) has left its lattice site (an exchange, an atom popping out, a
-        disordering surface): label :attr:`other`.  Default ``spacing / 2``; ``inf``
-        switches the test off.
+        disordering surface): label :attr:`other`.  Default ``0.8 * spacing``: well past
+        half-way to the next site, since a soft surface at high temperature makes thermal
+        excursions of more than ``spacing / 2`` that relax back; ``inf`` switches the test
+        off.
 
     Attributes
     ----------
@@ -226,7 +228,7 @@ class HollowSites:
         self.ref, self.adatom, self.surface, self.box = ref, int(adatom), surf, b
         self.spacing, self.radius, self.min_height = float(spacing), float(radius), \
             float(min_height)
-        self.max_displacement = 0.5 * self.spacing if max_displacement is None else \
+        self.max_displacement = 0.8 * self.spacing if max_displacement is None else \
             float(max_displacement)
         if not self.max_displacement > 0:
             raise ValueError(f"max_displacement must be > 0, got {max_displacement!r}")

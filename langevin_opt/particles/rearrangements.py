@@ -80,7 +80,8 @@ class ClusterFirstPassage(NamedTuple):
     start_state : int
         With a ``state`` function: the label of the start configuration (else -1).
     dropped : numpy.ndarray of bool, shape (M,) or None
-        Replicas outside the start state at the end of ``burn_in``: they carry no
+        Replicas that had left the start state (by the escape test) at the end of
+        ``burn_in``: they carry no
         event and no time at risk (censored at time 0), so the estimators of
         :mod:`langevin_opt.rates` ignore them.
     """
