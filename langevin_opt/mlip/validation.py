@@ -15,6 +15,8 @@ Structures
 * :func:`fcc100_slab`: (100) slab in a periodic box, bottom layers marked fixed.
 * :func:`adatom_hop_endpoints`: a slab with an adatom in a hollow site and in the
   neighbouring hollow site (the two ends of the hop).
+* :class:`HollowSites`: the hollow site an adatom sits in, as a ``state`` function
+  for :func:`langevin_opt.particles.cluster_first_passage` (hops between equivalent sites).
 
 Properties
 ----------
@@ -29,6 +31,7 @@ Properties
 * :func:`flat_function`: ``f(x) -> (E, g)`` on the moving atoms of a
   :class:`~langevin_opt.mlip.BoundPotential`, for :mod:`langevin_opt.rates.saddles`
   (``neb``, ``dimer``, ``hessian_fd``).
+* :func:`ase_flat_function`: the same ``f(x) -> (E, g)`` for any ASE calculator (EMT).
 * :func:`energy_force_errors`: RMSE of a calculator against a labelled dataset.
 """
 
@@ -45,7 +48,7 @@ from .model import BoundPotential
 __all__ = ["EV_PER_A3_TO_GPA", "fcc_bulk", "fcc100_slab", "adatom_hop_endpoints",
            "lattice_constant", "EOSResult", "birch_murnaghan", "equation_of_state",
            "relax", "vacancy_formation_energy", "ase_neb_barrier", "flat_function",
-           "energy_force_errors"]
+           "ase_flat_function", "HollowSites", "energy_force_errors"]
 
 #: 1 eV/Å³ in GPa.
 EV_PER_A3_TO_GPA = 160.21766208
@@ -145,6 +148,128 @@ def adatom_hop_endpoints(slab: object, symbol: str | None = None, *,
         at.append(Atom(sym, (x0 + shift, y0, top + h)))
         ends.append(at)
     return ends[0], ends[1]
+
+
+class HollowSites:
+    """``state(X) -> labels``: the hollow site of a square (100) surface an adatom sits in.
+
+    The adatom's displacement from ``minimum`` is taken relative to the mean displacement
+    of the ``surface`` atoms (the top layer, so a drift of the slab changes nothing), with
+    minimum images in the periodic box.  Its lateral part ``d`` is compared with the
+    square lattice of hollow sites ``spacing * (i, j)`` around the start site; the adatom
+    is *in* site ``(i, j)`` when ``|d - spacing (i, j)| < radius`` (the commitment
+    region; the bridge between two sites is ``spacing / 2`` from both).  Used as the
+    ``state`` of :func:`langevin_opt.particles.cluster_first_passage`.
+
+    Parameters
+    ----------
+    minimum : array_like, shape (N, 3)
+        Reference configuration with the adatom in a hollow site (Å).
+    adatom : int
+        Index of the adatom.
+    surface : array_like of int
+        Indices of the top-layer atoms under it.
+    box : array_like, shape (3,)
+        Periodic box (Å); its lateral edges must be whole multiples of ``spacing``.
+    spacing : float
+        Distance between neighbouring hollow sites (the in-plane spacing ``a / sqrt(2)``).
+    radius : float
+        Lateral radius of a site's commitment region (Å), in ``(0, spacing / 2)``.
+    min_height : float
+        An adatom less than this high above the top layer's mean height (Å) has sunk
+        into it (the start of an exchange): label :attr:`other`.
+    max_displacement : float, optional
+        A ``surface`` atom displaced by more than this (Å, 3-D, relative to the layer's
+        mean displacement) has left its lattice site (an exchange, an atom popping out, a
+        disordering surface): label :attr:`other`.  Default ``0.8 * spacing``: well past
+        half-way to the next site, since a soft surface at high temperature makes thermal
+        excursions of more than ``spacing / 2`` that relax back; ``inf`` switches the test
+        off.
+
+    Attributes
+    ----------
+    n_sites : int
+        Hollow sites in the box, ``nx * ny``.
+    other : int
+        The label of a sunk adatom or a surface atom off its site, ``n_sites``.
+    neighbours : numpy.ndarray of int, shape (4,)
+        Labels of the four nearest sites of the start site (one hop away).
+
+    Notes
+    -----
+    ``state(X)`` takes ``X`` of shape ``(R, N, 3)`` and returns int64 labels of shape
+    ``(R,)``: ``(i mod nx) * ny + (j mod ny)`` for site ``(i, j)`` (the start site is 0),
+    -1 between sites, :attr:`other` if the adatom sank or a surface atom left its site.
+    """
+
+    def __init__(self, minimum: np.ndarray, adatom: int, surface: np.ndarray, box: object,
+                 spacing: float, *, radius: float = 0.6, min_height: float = 0.5,
+                 max_displacement: float | None = None) -> None:
+        ref = np.array(minimum, dtype=np.float64)
+        if ref.ndim != 2 or ref.shape[1] != 3:
+            raise ValueError(f"minimum must have shape (N, 3), got {ref.shape}")
+        n = ref.shape[0]
+        surf = np.asarray(surface, dtype=np.int64).ravel()
+        if not 0 <= int(adatom) < n or surf.size == 0 or surf.min() < 0 or surf.max() >= n \
+                or int(adatom) in surf:
+            raise ValueError(f"adatom and surface must be distinct atom indices below {n}")
+        b = np.asarray(box, dtype=np.float64).ravel()
+        if b.shape != (3,) or not np.all(b > 0):
+            raise ValueError(f"box must be 3 positive edges, got {box!r}")
+        if not float(spacing) > 0:
+            raise ValueError(f"spacing must be > 0, got {spacing!r}")
+        nxy = b[:2] / float(spacing)
+        if np.any(np.abs(nxy - np.round(nxy)) > 1e-6):
+            raise ValueError(f"the box's lateral edges {b[:2].tolist()} are not whole "
+                             f"multiples of spacing={spacing}")
+        if not 0 < radius < 0.5 * spacing:
+            raise ValueError(f"radius must be in (0, spacing / 2 = {0.5 * spacing:.4g}), "
+                             f"got {radius!r}")
+        self.ref, self.adatom, self.surface, self.box = ref, int(adatom), surf, b
+        self.spacing, self.radius, self.min_height = float(spacing), float(radius), \
+            float(min_height)
+        self.max_displacement = 0.8 * self.spacing if max_displacement is None else \
+            float(max_displacement)
+        if not self.max_displacement > 0:
+            raise ValueError(f"max_displacement must be > 0, got {max_displacement!r}")
+        self.nx, self.ny = (int(round(v)) for v in nxy)
+        self.n_sites = self.nx * self.ny
+        self.other = self.n_sites
+        self.height = float(ref[self.adatom, 2] - ref[surf, 2].mean())
+        self.neighbours = np.array([(i % self.nx) * self.ny + j % self.ny
+                                    for i, j in ((1, 0), (-1, 0), (0, 1), (0, -1))])
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """Labels of configurations.
+
+        Parameters
+        ----------
+        X : array_like, shape (R, N, 3)
+            Configurations (Å).
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (R,)
+            Site label, -1 between sites, :attr:`other` if the adatom sank or a surface
+            atom left its site.
+        """
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim != 3 or x.shape[1:] != self.ref.shape:
+            raise ValueError(f"X must have shape (R, {self.ref.shape[0]}, 3), got {x.shape}")
+        b, s = self.box, self.spacing
+        du = x[:, self.surface] - self.ref[self.surface]
+        du -= b * np.round(du / b)
+        shift = du.mean(axis=1)
+        off = np.linalg.norm(du - shift[:, None], axis=2).max(axis=1) > self.max_displacement
+        d = x[:, self.adatom] - self.ref[self.adatom] - shift
+        d -= b * np.round(d / b)
+        ij = np.round(d[:, :2] / s)
+        r = np.linalg.norm(d[:, :2] - s * ij, axis=1)
+        ij = ij.astype(np.int64)
+        lab = np.where(r < self.radius, (ij[:, 0] % self.nx) * self.ny + ij[:, 1] % self.ny,
+                       -1)
+        sunk = self.height + d[:, 2] < self.min_height
+        return np.where(sunk | off, self.other, lab).astype(np.int64)
 
 
 # ------------------------------------------------------------------ bulk properties
@@ -416,6 +541,41 @@ def flat_function(potential: BoundPotential, positions: np.ndarray, box: object,
         full[idx] = np.asarray(x, dtype=np.float64).reshape(-1, 3)
         e, F, _ = potential.energy_forces(full, b)
         return float(e), -F[idx].ravel()
+
+    return f, x_full[idx].ravel()
+
+
+def ase_flat_function(atoms: object, calc: object, moving: np.ndarray
+                      ) -> tuple[object, np.ndarray]:
+    """``f(x) -> (E, g)`` over the moving atoms for an ASE calculator (:func:`flat_function`).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The configuration; a copy is kept, atoms not in ``moving`` stay where they are.
+    calc : ase calculator
+        Energy and forces (e.g. ``ase.calculators.emt.EMT()``).
+    moving : numpy.ndarray of int or bool
+        The atoms whose coordinates form ``x``.
+
+    Returns
+    -------
+    (callable, numpy.ndarray)
+        ``f`` (energy in eV, gradient ``-F`` in eV/Å of shape ``(3 M,)``; constraints of
+        ``atoms`` are dropped, so these are the true forces) and ``x0``.
+    """
+    at = atoms.copy()
+    at.set_constraint()
+    at.calc = calc
+    x_full = np.array(at.positions, dtype=np.float64)
+    idx = np.flatnonzero(moving) if np.asarray(moving).dtype == bool else \
+        np.asarray(moving, dtype=np.int64)
+
+    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+        full = x_full.copy()
+        full[idx] = np.asarray(x, dtype=np.float64).reshape(-1, 3)
+        at.positions = full
+        return float(at.get_potential_energy()), -np.asarray(at.get_forces())[idx].ravel()
 
     return f, x_full[idx].ravel()
 

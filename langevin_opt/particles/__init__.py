@@ -22,7 +22,8 @@ Reduced units (``k_B = 1``).  The pieces:
 * :mod:`~langevin_opt.particles.globalopt`: Langevin basin hopping of many
   replicas with replica exchange (:func:`basin_hopping_replicas`).
 * :mod:`~langevin_opt.particles.rearrangements`: escape times of clusters by
-  periodic quenches (:func:`cluster_first_passage`), point-group operations and
+  periodic quenches, or of hops between equal-energy sites by a state function of the
+  positions (:func:`cluster_first_passage`), point-group operations and
   symmetry-equivalent saddles, rigid alignment.
 
 Example

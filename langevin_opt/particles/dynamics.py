@@ -1199,7 +1199,7 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
                  container: Container | None = None, schedule: Schedule | None = None,
                  total_steps: int | None = None, step0: int = 0, seed: int | None = None,
                  stream_offset: int = 0, stream_ids: np.ndarray | list[int] | None = None,
-                 backend: str = "cpu",
+                 fixed=None, backend: str = "cpu",
                  progress: bool | Callable[[int, int], object] = False) -> ReplicaState:
     """Advance ``R`` independent replicas of a small system by ``n_steps``.
 
@@ -1247,6 +1247,13 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
     stream_ids : array_like of int, shape (R,), optional
         Arbitrary distinct replica ids instead of ``stream_offset + k`` (e.g. the
         replicas still active in a larger run); excludes ``stream_offset``.
+    fixed : array_like of int or bool, optional
+        Atoms held in place (e.g. the bottom layers of a slab): indices, or a mask of
+        shape (N,).  Their inverse mass is 0 in every update and their velocities are
+        set to 0, so their positions never change (bit for bit); they still exert
+        forces on the others.  With fixed atoms the starting velocities of the others
+        are Maxwell–Boltzmann without removing the centre-of-mass motion (the fixed
+        atoms break momentum conservation).
     backend : {"cpu", "cuda"}
         ``"cuda"``: one GPU thread per replica (:mod:`langevin_opt.cuda.particles`;
         no bond potentials), the same random numbers and loop order.
@@ -1298,16 +1305,21 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
                          wall, 1.0 / m, {"forces": _ReplicaForces(r, terms, sp, b, d, wall)})
     else:
         su = _setup(n, d, potentials, species, masses, box, container)
+    held = _fixed_mask(fixed, n)
     seed = _run_seed(seed, integrator, velocities is None and bool(np.any(temps > 0)))
     ids = _stream_ids(stream_offset, stream_ids, r, n)
     if velocities is None:
         V = np.stack([maxwell_boltzmann(1.0 / su.minv, d, temps[k], seed=seed,
-                                        stream_offset=int(ids[k]) * n, step=int(step0))
+                                        stream_offset=int(ids[k]) * n, step=int(step0),
+                                        zero_momentum=not held.any())
                       for k in range(r)])
     else:
         V = np.array(velocities, dtype=np.float64)
         if V.shape != X.shape:
             raise ValueError(f"velocities must have shape {X.shape}, got {V.shape}")
+    if held.any():  # inverse mass 0: every update leaves these atoms where they are
+        su.minv = np.where(held, 0.0, su.minv)
+        V[:, held] = 0.0
     sched = Constant() if schedule is None else schedule
     total = int(step0) + int(n_steps) if total_steps is None else int(total_steps)
     tfac = np.ascontiguousarray(sched.factors(np.arange(step0, step0 + n_steps), total),
@@ -1370,6 +1382,31 @@ def run_replicas(positions, potentials, integrator, n_steps: int, *, temperature
                           "steps (Ctrl-C); .partial_result holds the replicas there",
                           state.step, state)
     return state
+
+
+def _fixed_mask(fixed, n: int) -> np.ndarray:
+    """Boolean mask (N,) of the ``fixed`` argument of :func:`run_replicas` (indices or mask)."""
+    if fixed is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(fixed, (str, bytes, dict)):
+        raise TypeError(f"fixed must be atom indices or a boolean mask, got {type(fixed).__name__}")
+    a = np.asarray(fixed)
+    if a.dtype == bool:
+        if a.shape != (n,):
+            raise ValueError(f"a fixed mask must have shape ({n},), got {a.shape}")
+        mask = a.copy()
+    elif a.dtype.kind in "iu" or a.size == 0:
+        idx = a.astype(np.int64).ravel()
+        if a.ndim > 1 or np.any(idx < 0) or np.any(idx >= n):
+            raise ValueError(f"fixed atom indices must be a 1-D array in [0, {n}), got "
+                             f"{a.ravel()[:5].tolist()}{'...' if a.size > 5 else ''}")
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
+    else:
+        raise TypeError(f"fixed must be atom indices or a boolean mask, got dtype {a.dtype}")
+    if mask.all():
+        raise ValueError("fixed holds every atom: nothing would move")
+    return mask
 
 
 def _stream_ids(stream_offset, stream_ids, r: int, n: int) -> np.ndarray:
