@@ -3,7 +3,7 @@
 The last experiment of issue 14.  Three estimates of the rate at which an adatom in a
 hollow site of Cu(100) hops to one of its four neighbouring hollow sites::
 
-    python experiments/mlip_cu_adatom_rates.py --model results/mlip_cu_emt/model.npz
+    python experiments/mlip_cu_adatom_rates.py --model paper/figures/mlip_cu_emt/model.npz
         [--out results/mlip_cu_adatom_rates.json] [--seed 0] [--quick]
 
 1. *Measured* on the network (``--model``, written by ``experiments/mlip_cu_emt.py``): first
