@@ -7,7 +7,11 @@
 * :mod:`.data`: teacher-student regression and classification, two moons,
   Fisher's Iris (shipped with the package), seeded splits;
 * :mod:`.flatness`: Hessian-vector products, Hutchinson trace, Lanczos top
-  eigenvalues, Entropy-SGD local entropy, basin width.
+  eigenvalues, Entropy-SGD local entropy, basin width;
+* :mod:`.symmetry`: hidden-unit permutations and sign flips acting on ``theta``,
+  alignment (``linear_sum_assignment``), canonical forms, distinct minima;
+* :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
+  image insertion, dimer-refined saddles and Hessian spectra between minima.
 
 Example::
 
@@ -39,19 +43,59 @@ from .flatness import (
 )
 from .landscape import mlp_landscape
 from .mlp import ACTIVATIONS, LOSSES, MLP
+from .paths import (
+    Connection,
+    NetworkMinima,
+    PathResult,
+    connect,
+    energy_function,
+    hessian_spectrum,
+    minimum_energy_path,
+    network_minima,
+)
+from .symmetry import (
+    ODD_ACTIVATIONS,
+    Alignment,
+    HiddenSymmetry,
+    MinimaClasses,
+    align,
+    apply_symmetry,
+    canonical_form,
+    distance_modulo_symmetry,
+    distinct_minima,
+    random_symmetry,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
     "MLP",
+    "ODD_ACTIVATIONS",
+    "Alignment",
+    "Connection",
     "Dataset",
+    "HiddenSymmetry",
     "LocalEntropy",
+    "MinimaClasses",
+    "NetworkMinima",
+    "PathResult",
+    "align",
+    "apply_symmetry",
     "basin_width",
+    "canonical_form",
+    "connect",
+    "distance_modulo_symmetry",
+    "distinct_minima",
+    "energy_function",
+    "hessian_spectrum",
     "hessian_trace",
     "hessian_vector_product",
     "iris",
     "local_entropy",
+    "minimum_energy_path",
     "mlp_landscape",
+    "network_minima",
+    "random_symmetry",
     "teacher_student_classification",
     "teacher_student_regression",
     "top_eigenvalues",
