@@ -74,14 +74,10 @@ def _serial_blas() -> Iterator[None]:
 
     On vectors of tens of parameters a threaded BLAS only spins: measured here, L-BFGS-B
     polishing of ten 17-parameter minima took 5 s on a loaded 2-core machine with
-    OpenBLAS's default threads and 0.05 s with one.  Uses ``threadpoolctl`` when
-    installed (an optional dependency), else changes nothing; results are the same.
+    OpenBLAS's default threads and 0.05 s with one (``threadpoolctl``).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        yield
-        return
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
