@@ -11,7 +11,10 @@
 * :mod:`.symmetry`: hidden-unit permutations and sign flips acting on ``theta``,
   alignment (``linear_sum_assignment``), canonical forms, distinct minima;
 * :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
-  image insertion, dimer-refined saddles and Hessian spectra between minima.
+  image insertion, dimer-refined saddles and Hessian spectra between minima;
+* :mod:`.escape`: first passage out of a minimum under full-batch overdamped
+  Langevin dynamics (quench-based commitment modulo symmetry) and the
+  Eyring–Kramers rate over a path's saddle.
 
 Example::
 
@@ -32,6 +35,13 @@ from .data import (
     teacher_student_regression,
     train_test_split,
     two_moons,
+)
+from .escape import (
+    NetworkFirstPassage,
+    escape_rates,
+    eyring_kramers_rate,
+    network_first_passage,
+    slice_landscape,
 )
 from .flatness import (
     LocalEntropy,
@@ -77,6 +87,7 @@ __all__ = [
     "HiddenSymmetry",
     "LocalEntropy",
     "MinimaClasses",
+    "NetworkFirstPassage",
     "NetworkMinima",
     "PathResult",
     "align",
@@ -87,6 +98,8 @@ __all__ = [
     "distance_modulo_symmetry",
     "distinct_minima",
     "energy_function",
+    "escape_rates",
+    "eyring_kramers_rate",
     "hessian_spectrum",
     "hessian_trace",
     "hessian_vector_product",
@@ -94,8 +107,10 @@ __all__ = [
     "local_entropy",
     "minimum_energy_path",
     "mlp_landscape",
+    "network_first_passage",
     "network_minima",
     "random_symmetry",
+    "slice_landscape",
     "teacher_student_classification",
     "teacher_student_regression",
     "top_eigenvalues",

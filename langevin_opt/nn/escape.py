@@ -1,0 +1,504 @@
+"""First passage out of a minimum of a network's full-batch loss, and its Eyring–Kramers rate.
+
+Units: energies in loss units (``U = sum_i loss_i + prior``, :mod:`.landscape`),
+``k_B = 1``, temperatures in loss units, time ``t = eta * steps``.
+
+Dynamics
+--------
+Walkers run full-batch SGLD, the compiled loop of
+:func:`~langevin_opt.sgmcmc.kernels.make_runner` (method ``"sgld"``)::
+
+    theta <- theta - eta grad U(theta) + sqrt(2 eta T) xi,   xi ~ N(0, I),
+
+which is the Euler–Maruyama step ``dt = eta`` of overdamped Langevin dynamics
+with unit friction, ``d theta = -grad U dt + sqrt(2 T) dW`` (``ζ = 1`` in
+:mod:`langevin_opt.rates.theory`).  Hence time is ``eta * steps``; the
+discretisation bias of the rate is ``O(eta * λ_max)``.  The landscape must be
+full batch (``batch_size == n_data``): then ``U~ = U``.
+
+Walker ``k`` at temperature index ``t`` uses random stream
+``stream_offset + t * walkers + k`` with the global step as counter; escaped
+walkers are no longer simulated, and the compiled loop is called on contiguous
+runs of active walkers, so a walker's trajectory does not depend on the others
+or on the number of threads.
+
+Commitment rule
+---------------
+As for clusters (:func:`~langevin_opt.particles.cluster_first_passage`): every
+``check_every`` steps a copy of every active walker is quenched by
+``quench_steps`` steps of full-batch gradient descent (the same compiled loop,
+method ``"sgd"``, step ``quench_step_size``, default ``1 / λ_max`` of the start
+minimum).  A quench that ends within ``tol`` (Euclidean, parameter units) of the
+walker's reference copy of the start minimum is "still in".  The others are
+polished by L-BFGS (:func:`~langevin_opt.rates.saddles.minimize`) and compared
+with the start minimum *modulo hidden-unit symmetry*
+(:func:`~langevin_opt.nn.symmetry.distance_modulo_symmetry`; plain distance for
+``net=None``, e.g. for a :func:`slice_landscape`): farther than ``tol`` means the
+walker has committed to another minimum; otherwise it has reached a symmetry
+image of the start (not an escape) and that image becomes the walker's reference.
+The escape time is the middle of the check interval in which the escape was
+seen; walkers still in at ``max_steps`` are right-censored there.  The result
+feeds :func:`~langevin_opt.rates.estimators.estimate_rate` and
+:func:`~langevin_opt.rates.arrhenius.arrhenius_fit` (:func:`escape_rates`).
+
+Theory
+------
+:func:`eyring_kramers_rate` evaluates the overdamped Eyring–Kramers rate
+``k = n_saddles |λ_1|/(2π) sqrt(det H_min / |det H_sad|) exp(-ΔU/T)``
+(:func:`~langevin_opt.rates.theory.kramers_overdamped_rate`, ``ζ = 1``) from a
+:class:`~langevin_opt.nn.paths.PathResult` (CI-NEB barrier, full Hessian spectra at
+the minimum and the dimer-refined saddle).  ``n_saddles`` counts the
+symmetry-equivalent copies of that saddle adjacent to the start minimum.  A
+symmetry ``g`` maps the saddle ``s`` next to ``θ_a`` to ``g s`` next to ``g θ_a``,
+so the copies next to ``θ_a`` itself are ``g s`` with ``g`` in the stabiliser of
+``θ_a``: for a minimum with no symmetry of its own (generic parameters, the
+stabiliser is the identity) ``n_saddles = 1``.  Other, inequivalent saddles out of
+the same minimum add their own rates; the formula with the lowest saddle alone is
+the leading term as ``T -> 0``.  The relative error of Eyring–Kramers is
+``O(T/ΔU)`` at finite barriers (anharmonicity of the well and the saddle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ..core.validation import check_int, check_positive, check_seed
+from ..core.validation import threads as _threads
+from ..datalandscape import DataLandscape
+from .landscape import energy_grad as _mlp_energy_grad
+from .landscape import full_energy_grad as _mlp_full_energy_grad
+from .mlp import MLP
+from .paths import PathResult, _check_landscape, _serial_blas, energy_function, hessian_spectrum
+from .symmetry import distance_modulo_symmetry
+
+__all__ = [
+    "NetworkFirstPassage",
+    "escape_rates",
+    "eyring_kramers_rate",
+    "network_first_passage",
+    "slice_landscape",
+]
+
+
+# ----------------------------------------------------------------- sliced landscape
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _slice_energy_grad(x, data, fwork, iwork, seed, chain, step, grad):
+    """Energy of an MLP landscape with all but ``free`` parameters fixed (compiled).
+
+    ``data = inner_data + (theta_fixed, free)`` (flat: parallel loops take no nested
+    tuples; ``inner_data`` is the 7-tuple of :func:`~langevin_opt.nn.mlp_landscape`);
+    ``fwork`` is the inner scratch
+    followed by the full ``theta`` and the full gradient.
+    """
+    inner = (data[0], data[1], data[2], data[3], data[4], data[5], data[6])
+    th0 = data[7]
+    free = data[8]
+    P = th0.shape[0]
+    n = fwork.shape[0]
+    th = fwork[n - 2 * P:n - P]
+    g = fwork[n - P:n]
+    for p in range(P):
+        th[p] = th0[p]
+    for i in range(free.shape[0]):
+        th[free[i]] = x[i]
+    u = _mlp_energy_grad(th, inner, fwork[:n - 2 * P], iwork, seed, chain, step, g)
+    for i in range(free.shape[0]):
+        grad[i] = g[free[i]]
+    return u
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _slice_full_energy_grad(x, data, fwork, iwork, grad):
+    """Exact energy of the sliced landscape (see :func:`_slice_energy_grad`)."""
+    inner = (data[0], data[1], data[2], data[3], data[4], data[5], data[6])
+    th0 = data[7]
+    free = data[8]
+    P = th0.shape[0]
+    n = fwork.shape[0]
+    th = fwork[n - 2 * P:n - P]
+    g = fwork[n - P:n]
+    for p in range(P):
+        th[p] = th0[p]
+    for i in range(free.shape[0]):
+        th[free[i]] = x[i]
+    u = _mlp_full_energy_grad(th, inner, fwork[:n - 2 * P], iwork, g)
+    for i in range(free.shape[0]):
+        grad[i] = g[free[i]]
+    return u
+
+
+def slice_landscape(landscape: DataLandscape, theta: np.ndarray,
+                    free: Sequence[int] | np.ndarray) -> DataLandscape:
+    """An MLP landscape as a function of a few parameters, the others held at ``theta``.
+
+    The compiled counterpart of :func:`~langevin_opt.nn.paths.restrict`: a
+    :class:`~langevin_opt.datalandscape.DataLandscape` with ``n_params = len(free)``
+    that the samplers run on (a loss that can be checked on a fine grid).
+
+    Parameters
+    ----------
+    landscape : DataLandscape
+        From :func:`~langevin_opt.nn.mlp_landscape`.
+    theta : array_like, shape (P,)
+        Values of the fixed parameters.
+    free : array_like of int, shape (m,)
+        Indices of the free parameters (distinct, in ``[0, P)``).
+
+    Returns
+    -------
+    DataLandscape
+        ``U(x) = U_full(theta with theta[free] = x)`` and its gradient in ``x``.
+    """
+    ls = _check_landscape(landscape)
+    if ls.energy_grad is not _mlp_energy_grad:
+        raise ValueError("landscape must come from nn.mlp_landscape (slices of other data "
+                         "landscapes are not compiled here)")
+    if len(ls.data) != 7:
+        raise ValueError("landscape must come from nn.mlp_landscape (7 data arrays)")
+    th = np.array(theta, dtype=np.float64).ravel()
+    if th.shape != (ls.n_params,) or not np.all(np.isfinite(th)):
+        raise ValueError(f"theta must be a finite vector of shape ({ls.n_params},)")
+    idx = np.asarray(free)
+    if (idx.ndim != 1 or idx.size < 1 or not np.issubdtype(idx.dtype, np.integer)
+            or np.unique(idx).size != idx.size or idx.min() < 0 or idx.max() >= th.size):
+        raise ValueError(f"free must be distinct integer indices in [0, {th.size}), got {free!r}")
+    idx = idx.astype(np.int64)
+    th.setflags(write=False)
+    idx.setflags(write=False)
+    return DataLandscape(name=f"{ls.name}_slice{idx.size}", n_params=int(idx.size),
+                         n_data=ls.n_data, batch_size=ls.batch_size,
+                         data=tuple(ls.data) + (th, idx), fwork_size=ls.fwork_size + 2 * th.size,
+                         iwork_size=ls.iwork_size, energy_grad=_slice_energy_grad,
+                         full_energy_grad=_slice_full_energy_grad)
+
+
+# ----------------------------------------------------------------- first passage
+@dataclass(frozen=True)
+class NetworkFirstPassage:
+    """Result of :func:`network_first_passage` (one row per walker).
+
+    Attributes
+    ----------
+    temperature : numpy.ndarray, shape (M,)
+        Temperature of every walker (loss units); walker ``t * walkers + k``.
+    time : numpy.ndarray, shape (M,)
+        Escape time (middle of the check interval of the first escape seen), or
+        the censoring time ``max_steps * step_size`` (time units ``eta * steps``).
+    censored : numpy.ndarray of bool, shape (M,)
+        True if the walker had not escaped by ``max_steps``.
+    product : numpy.ndarray, shape (M, P)
+        The polished minimum it committed to (NaN if censored).
+    product_energy : numpy.ndarray, shape (M,)
+        ``U`` there (NaN if censored).
+    start : numpy.ndarray, shape (P,)
+        The start minimum (polished).
+    start_energy : float
+    step_size : float
+        ``eta``, the time step.
+    resolution : float
+        ``check_every * step_size``: escape times are known to within this.
+    quench_step_size : float
+    walker_steps : int
+        Dynamics steps simulated (escaped walkers stop).
+    n_polished : int
+        Quenches that ended farther than ``tol`` from the reference and were polished.
+    n_images : int
+        Polished quenches that found a symmetry image of the start (not escapes).
+    """
+
+    temperature: np.ndarray
+    time: np.ndarray
+    censored: np.ndarray
+    product: np.ndarray
+    product_energy: np.ndarray
+    start: np.ndarray
+    start_energy: float
+    step_size: float
+    resolution: float
+    quench_step_size: float
+    walker_steps: int
+    n_polished: int
+    n_images: int
+
+
+def _blocks(ids: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous runs ``[a, b)`` of a sorted array of walker indices."""
+    if ids.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(ids) != 1) + 1
+    starts = np.concatenate([[0], cut])
+    ends = np.concatenate([cut, [ids.size]])
+    return [(int(ids[s]), int(ids[e - 1]) + 1) for s, e in zip(starts, ends, strict=True)]
+
+
+def _advance(run: Callable, ls: DataLandscape, theta: np.ndarray, active: np.ndarray,
+             fwork: np.ndarray, iwork: np.ndarray, grad: np.ndarray, seed: np.uint64,
+             offset: int, step0: int, n: int, eta: np.ndarray, temps: np.ndarray,
+             hp: np.ndarray) -> None:
+    """``n`` steps of the compiled loop on the active walkers, block by block."""
+    ones = np.ones(n)
+    rec = np.full(n, -1, dtype=np.int64)
+    samples = np.zeros((0, 1, theta.shape[1]))
+    energies = np.zeros((0, 1))
+    for a, b in _blocks(active):
+        C = b - a
+        aux = np.zeros((C, 1))
+        auxs = np.zeros((C, 4))
+        best_e = np.full(C, np.inf)
+        best_t = np.zeros((C, theta.shape[1]))
+        status = np.full(C, -1, dtype=np.int64)
+        run(theta[a:b], ls.data, fwork[a:b], iwork[a:b], aux, auxs, grad[a:b], seed,
+            np.int64(offset + a), np.int64(step0), eta[a:b], temps[a:b], ones, ones, hp,
+            rec, samples, energies, best_e, best_t, status)
+        if np.any(status >= 0):
+            from ..core.errors import DivergenceError
+
+            c = int(np.flatnonzero(status >= 0)[0])
+            raise DivergenceError(f"non-finite loss for walker {a + c} at step "
+                                  f"{int(status[c])}; reduce step_size", int(status[c]),
+                                  a + c, None)
+
+
+def network_first_passage(landscape: DataLandscape, theta_min: np.ndarray,
+                          temperatures: Sequence[float] | np.ndarray, max_steps: int, *,
+                          step_size: float, net: MLP | None = None, walkers: int = 100,
+                          check_every: int = 100, quench_steps: int = 200,
+                          quench_step_size: float | None = None, tol: float = 1e-3,
+                          gtol: float = 1e-8, seed: int | None = None, stream_offset: int = 0,
+                          threads: int | None = None,
+                          progress: Callable[[int, int], object] | None = None
+                          ) -> NetworkFirstPassage:
+    """Escape times out of a minimum of the full-batch loss under overdamped Langevin dynamics.
+
+    See the module docstring for the dynamics, the commitment rule and the units.
+
+    Parameters
+    ----------
+    landscape : DataLandscape
+        Full-batch loss (``batch_size == n_data``), e.g. :func:`~langevin_opt.nn.mlp_landscape`
+        or :func:`slice_landscape`.
+    theta_min : array_like, shape (P,)
+        The start minimum (polished by L-BFGS to ``gtol`` first).
+    temperatures : array_like, shape (K,)
+        Temperatures ``T > 0`` (loss units); ``walkers`` walkers at each.
+    max_steps : int
+        Time limit in steps, a positive multiple of ``check_every``.
+    step_size : float
+        ``eta`` (> 0): the Euler–Maruyama time step (keyword only, required).
+    net : MLP, optional
+        The network of ``landscape``: products are compared modulo its hidden-unit
+        symmetries.  ``None``: plain Euclidean distance (slices, no symmetry).
+    walkers : int
+        Walkers per temperature (>= 1).
+    check_every : int
+        Steps between quenches (>= 1).
+    quench_steps : int
+        Gradient-descent steps per quench (>= 1).
+    quench_step_size : float, optional
+        Their step (> 0); default ``1 / λ_max`` at the start minimum.
+    tol : float
+        Distance (parameter units, > 0) within which a quench is the start minimum.
+    gtol : float
+        L-BFGS tolerance (max-norm of the gradient) of the polishing.
+    seed : int
+        Generator key (keyword only, required).
+    stream_offset : int
+        Stream of walker 0 (>= 0).
+    threads : int, optional
+        Numba threads (results do not depend on it).
+    progress : callable, optional
+        ``progress(step, n_active)`` after every check.
+
+    Returns
+    -------
+    NetworkFirstPassage
+    """
+    from ..rates.saddles import minimize
+    from ..sgmcmc import kernels as KR
+    from ..sgmcmc.methods import K_SGD, K_SGLD
+
+    ls = _check_landscape(landscape)
+    if ls.batch_size != ls.n_data:
+        raise ValueError(f"landscape must be full batch (batch_size == n_data = {ls.n_data}), "
+                         f"got batch_size={ls.batch_size}")
+    seed = check_seed(seed)
+    P = int(ls.n_params)
+    if net is not None:
+        if not isinstance(net, MLP):
+            raise TypeError(f"net must be an MLP or None, got {type(net).__name__}")
+        if net.n_params != P:
+            raise ValueError(f"net has {net.n_params} parameters but the landscape {P}")
+    x0 = np.array(theta_min, dtype=np.float64).ravel()
+    if x0.shape != (P,) or not np.all(np.isfinite(x0)):
+        raise ValueError(f"theta_min must be a finite vector of shape ({P},)")
+    temps = np.atleast_1d(np.asarray(temperatures, dtype=np.float64))
+    if temps.ndim != 1 or temps.size < 1 or not np.all(np.isfinite(temps)) or np.any(temps <= 0):
+        raise ValueError(f"temperatures must be positive finite numbers, got {temperatures!r}")
+    eta = check_positive("step_size", step_size)
+    walkers = check_int("walkers", walkers, lo=1, hi=None)
+    check_every = check_int("check_every", check_every, lo=1, hi=None)
+    max_steps = check_int("max_steps", max_steps, lo=check_every, hi=None)
+    if max_steps % check_every:
+        raise ValueError(f"max_steps must be a positive multiple of check_every={check_every}, "
+                         f"got {max_steps}")
+    quench_steps = check_int("quench_steps", quench_steps, lo=1, hi=None)
+    tol = check_positive("tol", tol)
+    gtol = check_positive("gtol", gtol)
+    stream_offset = check_int("stream_offset", stream_offset, lo=0, hi=None)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {type(progress).__name__}")
+
+    f = energy_function(ls)
+    with _serial_blas():
+        x0 = minimize(f, x0, gtol=gtol).x
+    e0 = f(x0)[0]
+    if quench_step_size is None:
+        if P <= 200:
+            with _serial_blas():
+                top = float(np.max(np.abs(hessian_spectrum(f, x0))))
+        else:
+            from .flatness import top_eigenvalues
+
+            top = float(top_eigenvalues(ls, x0, k=1, n_iter=min(20, P), seed=seed)[0])
+        eta_q = 1.0 / max(top, 1e-12)
+    else:
+        eta_q = check_positive("quench_step_size", quench_step_size)
+
+    M = walkers * temps.size
+    T = np.repeat(temps, walkers)
+    theta = np.repeat(x0[None], M, axis=0)
+    ref = theta.copy()  # per walker: the copy of the start minimum it is compared with
+    fwork, iwork = ls.make_work(M)
+    qfw, qiw = ls.make_work(M)
+    grad = np.zeros((M, P))
+    times = np.full(M, max_steps * eta)
+    cens = np.ones(M, dtype=bool)
+    prod = np.full((M, P), np.nan)
+    prod_e = np.full(M, np.nan)
+    etas = np.full(M, eta)
+    etas_q = np.full(M, eta_q)
+    zeros = np.zeros(M)
+    hp = np.zeros(8)
+    useed = np.uint64(seed)
+    run = KR.make_runner(ls.energy_grad, K_SGLD)
+    quench = KR.make_runner(ls.energy_grad, K_SGD)
+    active = np.arange(M)
+    step = 0
+    work = 0
+    n_pol = n_img = 0
+    with _threads(threads):
+        while step < max_steps and active.size:
+            _advance(run, ls, theta, active, fwork, iwork, grad, useed, stream_offset, step,
+                     check_every, etas, T, hp)
+            work += active.size * check_every
+            step += check_every
+            q = theta.copy()
+            _advance(quench, ls, q, active, qfw, qiw, grad, useed, stream_offset, 0,
+                     quench_steps, etas_q, zeros, hp)
+            far = active[np.linalg.norm(q[active] - ref[active], axis=1) > tol]
+            gone = []
+            with _serial_blas():
+                for i in far:
+                    n_pol += 1
+                    x = minimize(f, q[i], gtol=gtol).x
+                    d = (float(np.linalg.norm(x - x0)) if net is None
+                         else distance_modulo_symmetry(x0, x, net))
+                    if d > tol:
+                        gone.append(i)
+                        prod[i], prod_e[i] = x, f(x)[0]
+                    else:
+                        n_img += 1
+                        ref[i] = x
+            if gone:
+                g = np.array(gone, dtype=np.int64)
+                times[g] = (step - 0.5 * check_every) * eta
+                cens[g] = False
+                active = active[~np.isin(active, g)]
+            if progress is not None:
+                progress(step, int(active.size))
+    return NetworkFirstPassage(T, times, cens, prod, prod_e, x0, float(e0), eta,
+                               check_every * eta, eta_q, int(work), n_pol, n_img)
+
+
+def escape_rates(result: NetworkFirstPassage, *, level: float = 0.95, gof: bool = False,
+                 seed: int = 0) -> list[dict]:
+    """Per-temperature rate estimates (:func:`~langevin_opt.rates.estimators.estimate_rate`).
+
+    Parameters
+    ----------
+    result : NetworkFirstPassage
+    level : float
+        Confidence level of the rate intervals.
+    gof : bool
+        Also run the exponential goodness-of-fit check.
+    seed : int
+        Its bootstrap seed.
+
+    Returns
+    -------
+    list of dict
+        One dict per temperature, ascending: ``temperature`` and the keys of
+        ``estimate_rate`` (rates in inverse time units, ``t = eta * steps``).
+    """
+    from ..rates.estimators import estimate_rate
+
+    if not isinstance(result, NetworkFirstPassage):
+        raise TypeError(f"result must be a NetworkFirstPassage, got {type(result).__name__}")
+    out = []
+    for t in np.unique(result.temperature):
+        m = result.temperature == t
+        d = estimate_rate(result.time[m], result.censored[m], level=level, gof=gof, seed=seed)
+        out.append({"temperature": float(t), **d})
+    return out
+
+
+def eyring_kramers_rate(path: PathResult, temperature: float | np.ndarray, *,
+                        start: str = "a", n_saddles: int = 1) -> float | np.ndarray:
+    """Overdamped Eyring–Kramers escape rate over the saddle of a minimum-energy path.
+
+    ``k = n_saddles |λ_1|/(2π) sqrt(det H_min / |det H_sad|) exp(-ΔU/T)`` with unit
+    friction (the time of :func:`network_first_passage`), from the path's barrier
+    and full Hessian spectra (:func:`~langevin_opt.rates.theory.kramers_overdamped_rate`).
+
+    Parameters
+    ----------
+    path : PathResult
+        From :func:`~langevin_opt.nn.paths.minimum_energy_path` or
+        :func:`~langevin_opt.nn.paths.connect` (``.path``); needs ``ok`` and full spectra.
+    temperature : float or array_like
+        ``T > 0`` (loss units).
+    start : {"a", "b"}
+        The minimum the walkers start in (``x_a`` or ``x_b`` of the path).
+    n_saddles : int
+        Symmetry-equivalent copies of the saddle adjacent to the start minimum
+        (1 for a minimum with trivial stabiliser; module docstring).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Rate in inverse time units.
+    """
+    from ..rates.theory import HarmonicPoint, kramers_overdamped_rate
+
+    if not isinstance(path, PathResult):
+        raise TypeError(f"path must be a PathResult, got {type(path).__name__}")
+    if start not in ("a", "b"):
+        raise ValueError(f"start must be 'a' or 'b', got {start!r}")
+    n_saddles = check_int("n_saddles", n_saddles, lo=1, hi=None)
+    if not path.full_hessian:
+        raise ValueError("path has Lanczos spectra only; Eyring-Kramers needs full Hessians "
+                         "(raise full_max)")
+    if not path.ok:
+        raise ValueError("path is not ok (NEB not converged, or the saddle is not of index 1)")
+    spec = path.spectrum_a if start == "a" else path.spectrum_b
+    e_min = path.saddle_energy - (path.barrier_forward if start == "a" else path.barrier_backward)
+    mini = HarmonicPoint(path.images[0 if start == "a" else -1], float(e_min), np.sort(spec),
+                         0, 0)
+    sad = HarmonicPoint(path.saddle, path.saddle_energy, np.sort(path.spectrum_saddle), 1, 0)
+    k = np.asarray(kramers_overdamped_rate(mini, sad, temperature)) * n_saddles
+    return float(k) if k.ndim == 0 else k
+
