@@ -18,9 +18,11 @@ Two kinds
   to the minimum of the same ``U`` (L-BFGS-B) or with any :mod:`langevin_opt.sgmcmc`
   method, the members running as parallel chains.
 * ``"posterior"`` (:func:`posterior_committee`): samples of one SGLD, pSGLD, SGHMC or
-  cyclical-SGLD run at ``T = 1`` on ``U``, several chains, thinned by the measured
-  integrated autocorrelation time, with the convergence diagnostics (autocorrelation time,
-  effective sample size, split R-hat) in :attr:`Committee.info`.
+  cyclical-SGLD run at ``T = 1`` on ``U``, several chains (from one start or from given
+  ones, e.g. the members of a deep ensemble), optionally each in a constant Hessian-based
+  metric (:func:`laplace_metric`), thinned by the measured integrated autocorrelation
+  time, with the convergence diagnostics (autocorrelation time, effective sample size,
+  split R-hat across and within chains) in :attr:`Committee.info`.
 
 Likelihood and temperature (``T = 1`` is the Bayesian posterior)
 ----------------------------------------------------------------
@@ -55,9 +57,11 @@ Member ``k`` of a deep ensemble starts from the initial weights of
 :func:`member_seed` ``(seed, k)``, resamples with a generator keyed by the same pair, and
 (for sgmcmc training) runs on the counter-based random stream ``k`` of ``seed``: it is
 the same member whatever the ensemble size and whether it trains alone or with the
-others.  Posterior chain ``c`` starts from the model's parameters (plus an optional
-jitter keyed by ``(seed, c)``) and runs on stream ``c``.  All kernels sum in a fixed
-order, so a committee is bit-identical for any number of threads.
+others.  Posterior chain ``c`` starts from the model's parameters or row ``c`` of
+``start`` (plus an optional jitter keyed by ``(seed, c)``) and runs on stream ``c``, with
+or without a constant preconditioning metric (``metric``: the chains then run one by
+one).  All kernels sum in a fixed order, so a committee is bit-identical for any number
+of threads.
 """
 
 from __future__ import annotations
