@@ -35,7 +35,7 @@ of :mod:`langevin_opt.mlip.committee` with ``sigma_E`` = 3 meV/atom and ``sigma_
 * *posterior*: :func:`~langevin_opt.mlip.posterior_committee`, 6 chains of full-batch
   SGLD at ``T = 1`` on the same ``U``, chain ``k`` started from ensemble member ``k``
   (over-dispersed starts) after ``POLISH_ITERS`` more L-BFGS-B iterations on ``U`` (an
-  optimisation burn-in: the members stop 400 iterations in, some 500-900 nats above where
+  optimisation burn-in: the members stop 400 iterations in, some 490-780 nats above where
   the chains then sit), each in its own constant diagonal metric ``M = diag(1 /
   max(|H_pp|, 1))`` from the finite-difference Hessian of ``U`` at its start
   (``metric="diagonal"``; a constant metric leaves the posterior invariant, no correction
