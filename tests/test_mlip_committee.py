@@ -176,6 +176,120 @@ def test_sgld_reproduces_the_exact_gaussian_posterior_of_a_linear_model(data):
     assert np.abs(np.cov(Z_alt.T) - np.eye(P)).max() > 3 * tol
 
 
+def linear_posterior(train):
+    """A network without hidden layer (linear in theta) and its exact Gaussian posterior.
+
+    Returns the model, ``design(ds) -> (A, a0)`` (outputs ``A theta + a0``), the posterior
+    mean and covariance and the precision ``H`` (as in the test above).
+    """
+    model = mlip.NeuralPotential(mlip.SortedInverseDistance(["Cu"], RC, 3), hidden=(),
+                                 seed=0)
+    model.fit_standardization(train.configurations())
+    model.energy_offsets = train.energy_offsets(model.species)
+    P = model.n_params
+
+    def outputs(th, ds):
+        m = mlip.NeuralPotential(model.descriptor, (), theta=th,
+                                 feature_mean=model.feature_mean,
+                                 feature_std=model.feature_std,
+                                 energy_offsets=model.energy_offsets)
+        rs = [m.evaluate(ds.positions[c], ds.species[c]) for c in range(len(ds))]
+        return np.concatenate([np.concatenate([[r.energy], r.forces.ravel()]) for r in rs])
+
+    def design(ds):
+        c0 = outputs(np.zeros(P), ds)
+        return np.stack([outputs(e, ds) - c0 for e in np.eye(P)], axis=1), c0
+
+    J, c0 = design(train)
+    y = np.concatenate([np.concatenate([[train.energies[c]], train.forces[c].ravel()])
+                        for c in range(len(train))])
+    w = np.concatenate([[1 / (n * SE**2)] + [1 / SF**2] * (3 * n) for n in train.n_atoms])
+    H = J.T @ (w[:, None] * J) + np.eye(P) / SP**2
+    cov = np.linalg.inv(H)
+    return model, design, cov @ (J.T @ (w * (y - c0))), cov, H
+
+
+def test_laplace_metric_sgld_from_overdispersed_starts_samples_the_exact_posterior():
+    """With ``metric="laplace"`` each chain runs SGLD in ``theta = theta_c + L phi`` with
+    ``L L^T = H^-1`` (exact here: the model is linear), so every direction has unit
+    curvature in ``phi`` and a step ``eta = 0.2`` mixes in a few steps where plain SGLD needs
+    ``0.05 / lambda_max`` (tens of thousands of steps, the test above).  Chains start 4
+    posterior standard deviations apart (over-dispersed), and the pooled, balanced
+    committee must still have the exact mean and covariance (tolerance from the ESS plus
+    the O(eta) variance bias eta / (2 - eta) of SGLD at unit curvature)."""
+    train, test = morse_clusters(6, 0), morse_clusters(3, 5)
+    model, design, mean, cov, H = linear_posterior(train)
+    P = model.n_params
+    land = mlip.posterior_landscape(model, train, sigma_energy=SE, sigma_force=SF,
+                                    prior_sigma=SP)
+    L, facts = mc.laplace_metric(land, mean, floor=1 / SP**2)
+    assert np.allclose(L @ L.T, cov, rtol=1e-5, atol=1e-5 * np.abs(cov).max())
+    assert facts["n_negative"] == 0 and facts["lambda_max"] == pytest.approx(
+        np.linalg.eigvalsh(H)[-1], rel=1e-6)
+    rng = np.random.default_rng(3)
+    chol = np.linalg.cholesky(cov)
+    start = mean + 4.0 * rng.standard_normal((4, P)) @ chol.T
+    eta = 0.2
+    cm = mlip.posterior_committee(model, train, seed=2, sigma_energy=SE, sigma_force=SF,
+                                  prior_sigma=SP, method="sgld", step_size=eta,
+                                  n_steps=6000, burn_in=500, start=start, metric="laplace",
+                                  record_every=1)
+    d = cm.info["diagnostics"]
+    assert cm.info["metric"] == "laplace" and len(cm.info["metric_chains"]) == 4
+    assert cm.info["start"] == "given" and cm.info["n_chains"] == 4
+    assert d["converged"] and d["max_rhat"] < 1.02 and d["max_rhat_within"] < 1.02
+    assert d["median_between_fraction"] < 0.01
+    assert d["tau_steps"] < 30  # measured: 12.4 (plain SGLD at 0.05 / lambda_max: ~400)
+    n_eff = min(cm.n_members, d["min_ess"])
+    assert n_eff > 1000
+    A, a0 = design(test)
+    q = cm.thetas @ A.T + a0
+    qm, qc = A @ mean + a0, A @ cov @ A.T
+    sd = np.sqrt(np.diag(qc))
+    z_mean = np.abs(q.mean(axis=0) - qm) / (sd / math.sqrt(n_eff))
+    assert z_mean.max() < z_crit(m=qm.size), z_mean.max()
+    val, vec = np.linalg.eigh(qc)
+    Z = (q - qm) @ (vec[:, -P:] / np.sqrt(val[-P:]))
+    dev = np.abs(np.cov(Z.T) - np.eye(P))
+    tol = z_crit(m=P * (P + 1) // 2) * math.sqrt(2 / n_eff) + eta / (2 - eta)
+    assert dev.max() < tol, (dev.max(), tol)
+    # a balanced committee: 6 members from 4 chains, 2 + 2 + 1 + 1
+    six = mlip.posterior_committee(model, train, seed=2, sigma_energy=SE, sigma_force=SF,
+                                   prior_sigma=SP, method="sgld", step_size=eta,
+                                   n_steps=6000, burn_in=500, start=start,
+                                   metric="laplace", record_every=1, n_members=6)
+    assert np.bincount(six.info["diagnostics"]["chain_of_member"]).tolist() == [2, 2, 1, 1]
+    # the diagonal (Jacobi) metric is also a valid constant metric
+    diag = mlip.posterior_committee(model, train, seed=2, sigma_energy=SE, sigma_force=SF,
+                                    prior_sigma=SP, method="sgld", step_size=0.02,
+                                    n_steps=1500, start=start[:2], metric="diagonal")
+    Ld = np.diag(1 / np.sqrt(np.diag(H)))
+    Lc, _ = mc.laplace_metric(land, start[0], floor=1 / SP**2, diagonal=True)
+    assert np.allclose(Lc, Ld, rtol=1e-5) and diag.info["metric"] == "diagonal"
+
+
+def test_posterior_committee_start_and_metric_checks(data, ensemble):
+    train, _ = data
+    kw = dict(seed=0, sigma_energy=SE, sigma_force=SF, prior_sigma=SP, step_size=1e-6,
+              n_steps=100)
+    P = ensemble.n_params
+    for bad in (np.zeros((2, P + 1)), np.zeros(P), np.full((2, P), np.nan)):
+        with pytest.raises(ValueError, match="start must be") as e:
+            mlip.posterior_committee(ensemble.member(0), train, start=bad, **kw)
+        assert one_line(e)
+    with pytest.raises(ValueError, match="n_chains=3 but start has 2 rows"):
+        mlip.posterior_committee(ensemble.member(0), train, start=ensemble.thetas[:2],
+                                 n_chains=3, **kw)
+    with pytest.raises(ValueError, match="metric"):
+        mlip.posterior_committee(ensemble.member(0), train, metric="fisher", **kw)
+    # chains start at the given rows: chain c's first recorded sample is start[c]
+    cm = mlip.posterior_committee(ensemble.member(0), train, start=ensemble.thetas,
+                                  burn_in=0, record_every=1, n_members=3,
+                                  **{**kw, "n_steps": 200})
+    assert cm.info["n_chains"] == 3
+    assert np.array_equal(cm.thetas, ensemble.thetas)
+
+
 # ------------------------------------------------------------------ deep ensembles
 def test_deep_ensemble_members_are_trained_and_keyed_by_seed_and_member(data, ensemble):
     train, _ = data

@@ -18,9 +18,11 @@ Two kinds
   to the minimum of the same ``U`` (L-BFGS-B) or with any :mod:`langevin_opt.sgmcmc`
   method, the members running as parallel chains.
 * ``"posterior"`` (:func:`posterior_committee`): samples of one SGLD, pSGLD, SGHMC or
-  cyclical-SGLD run at ``T = 1`` on ``U``, several chains, thinned by the measured
-  integrated autocorrelation time, with the convergence diagnostics (autocorrelation time,
-  effective sample size, split R-hat) in :attr:`Committee.info`.
+  cyclical-SGLD run at ``T = 1`` on ``U``, several chains (from one start or from given
+  ones, e.g. the members of a deep ensemble), optionally each in a constant Hessian-based
+  metric (:func:`laplace_metric`), thinned by the measured integrated autocorrelation
+  time, with the convergence diagnostics (autocorrelation time, effective sample size,
+  split R-hat across and within chains) in :attr:`Committee.info`.
 
 Likelihood and temperature (``T = 1`` is the Bayesian posterior)
 ----------------------------------------------------------------
@@ -55,9 +57,11 @@ Member ``k`` of a deep ensemble starts from the initial weights of
 :func:`member_seed` ``(seed, k)``, resamples with a generator keyed by the same pair, and
 (for sgmcmc training) runs on the counter-based random stream ``k`` of ``seed``: it is
 the same member whatever the ensemble size and whether it trains alone or with the
-others.  Posterior chain ``c`` starts from the model's parameters (plus an optional
-jitter keyed by ``(seed, c)``) and runs on stream ``c``.  All kernels sum in a fixed
-order, so a committee is bit-identical for any number of threads.
+others.  Posterior chain ``c`` starts from the model's parameters or row ``c`` of
+``start`` (plus an optional jitter keyed by ``(seed, c)``) and runs on stream ``c``, with
+or without a constant preconditioning metric (``metric``: the chains then run one by
+one).  All kernels sum in a fixed order, so a committee is bit-identical for any number
+of threads.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ import warnings
 import zipfile
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from .._version import __version__
@@ -82,6 +87,7 @@ from ..core.validation import (
     check_positive,
     check_seed,
 )
+from ..datalandscape import DataLandscape
 from ..particles.neighbors import NeighborList
 from .dataset import Dataset
 from .descriptors import check_species, descriptor_from_dict
@@ -90,7 +96,9 @@ from .model import NeuralPotential
 from .training import (
     PotentialLandscape,
     _full_loss,
+    energy_grad,
     errors,
+    full_energy_grad,
     potential_landscape,
     predict,
     reweighted,
@@ -100,7 +108,7 @@ from .uncertainty import fit_scale
 __all__ = ["COMMITTEE_KINDS", "POSTERIOR_METHODS", "COMMITTEE_FORMAT", "Committee",
            "CommitteePrediction", "DatasetPrediction", "BoundCommittee", "SpreadMonitor",
            "UncertaintyExceeded", "member_seed", "posterior_landscape", "deep_ensemble",
-           "posterior_committee", "save_committee", "load_committee"]
+           "posterior_committee", "laplace_metric", "save_committee", "load_committee"]
 
 #: Kinds of committee.
 COMMITTEE_KINDS = ("ensemble", "posterior")
@@ -953,6 +961,152 @@ def deep_ensemble(model: NeuralPotential, dataset: Dataset, *, n_members: int, s
     return Committee(tmpl, thetas, kind="ensemble", info=info)
 
 
+# ------------------------------------------------------------------ preconditioned metric
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_JIT)
+def _affine_theta(phi, center, L, full):
+    """``full = center + L @ phi`` (fixed summation order)."""
+    P = center.shape[0]
+    for p in range(P):
+        s = center[p]
+        for k in range(phi.shape[0]):
+            s += L[p, k] * phi[k]
+        full[p] = s
+
+
+@numba.njit(**_JIT)
+def _affine_grad(L, gfull, grad):
+    """``grad = L^T @ gfull`` (fixed summation order)."""
+    for k in range(grad.shape[0]):
+        s = 0.0
+        for p in range(gfull.shape[0]):
+            s += L[p, k] * gfull[p]
+        grad[k] = s
+
+
+@numba.njit(**_JIT)
+def affine_energy_grad(phi, data, fwork, iwork, seed, chain, step, grad):
+    """Minibatch ``U~`` and gradient in the coordinates ``theta = center + L phi`` (compiled).
+
+    ``data`` is ``(*inner_data, center, L)``: the 19 arrays of a :class:`PotentialLandscape`,
+    then ``center`` (shape ``(P,)``) and ``L`` (shape ``(P, P)``); ``fwork`` holds ``theta``
+    and its gradient (``2 P``) before the inner landscape's scratch.  Returns ``U~(theta)``
+    and writes ``dU~/dphi = L^T dU~/dtheta`` into ``grad``.
+    """
+    inner = data[:19]
+    center = data[19]
+    L = data[20]
+    P = center.shape[0]
+    full = fwork[:P]
+    gfull = fwork[P:2 * P]
+    _affine_theta(phi, center, L, full)
+    u = energy_grad(full, inner, fwork[2 * P:], iwork, seed, chain, step, gfull)
+    _affine_grad(L, gfull, grad)
+    return u
+
+
+@numba.njit(**_JIT)
+def affine_full_energy_grad(phi, data, fwork, iwork, grad):
+    """Exact full-data ``U`` and gradient in the coordinates ``theta = center + L phi``."""
+    inner = data[:19]
+    center = data[19]
+    L = data[20]
+    P = center.shape[0]
+    full = fwork[:P]
+    gfull = fwork[P:2 * P]
+    _affine_theta(phi, center, L, full)
+    u = full_energy_grad(full, inner, fwork[2 * P:], iwork, gfull)
+    _affine_grad(L, gfull, grad)
+    return u
+
+
+def _affine_landscape(land: PotentialLandscape, center: np.ndarray,
+                      L: np.ndarray) -> DataLandscape:
+    """``phi -> U(center + L phi)`` as a data landscape (every sgmcmc method runs on it).
+
+    SGLD with step ``eta`` in ``phi`` is, in ``theta``, Langevin dynamics with the constant
+    metric ``M = L L^T``: ``theta <- theta - eta M grad U~ + sqrt(2 eta) L xi``.  Its
+    stationary density is ``exp(-U)`` for any fixed invertible ``L`` (a constant metric
+    needs no drift correction), up to the usual ``O(eta)`` discretisation bias.
+    """
+    P = land.n_params
+    c = np.ascontiguousarray(center, dtype=np.float64).copy()
+    m = np.ascontiguousarray(L, dtype=np.float64).copy()
+    c.setflags(write=False)
+    m.setflags(write=False)
+    return DataLandscape(name=f"{land.name}_metric", n_params=P, n_data=land.n_data,
+                         batch_size=land.batch_size, data=(*land.data, c, m),
+                         fwork_size=2 * P + land.fwork_size, iwork_size=land.iwork_size,
+                         energy_grad=affine_energy_grad,
+                         full_energy_grad=affine_full_energy_grad)
+
+
+def laplace_metric(land: PotentialLandscape, theta: object, *, floor: float | None = None,
+                   eps: float = 1e-5, diagonal: bool = False,
+                   threads: int | None = None) -> tuple[np.ndarray, dict]:
+    """Square root ``L`` of the inverse Hessian of ``U`` at ``theta`` (a Laplace metric).
+
+    The Hessian ``H`` of the exact full-data ``U`` is built column by column from central
+    finite differences of the exact gradient (``2 P`` gradients), symmetrised and
+    diagonalised, ``H = V diag(lambda) V^T``; every ``|lambda|`` is raised to at least
+    ``floor``, and ``L = V diag(max(|lambda|, floor))^(-1/2)``, so ``M = L L^T`` is the
+    (positive-definite) inverse of ``|H|``.  Used as the constant metric of a
+    preconditioned Langevin chain, it makes the posterior locally isotropic around
+    ``theta``: unit curvature in every direction stiffer than ``floor``.
+
+    Parameters
+    ----------
+    land : PotentialLandscape
+        The posterior landscape (:func:`posterior_landscape`).
+    theta : array_like, shape (P,)
+        Where to take the Hessian (e.g. a trained network: a posterior mode).
+    floor : float, optional
+        Smallest curvature kept (> 0); :func:`posterior_committee` passes the prior
+        precision ``1 / prior_sigma^2``.  Default ``1e-9 * max|lambda|``.
+    eps : float
+        Finite-difference step (parameter units).
+    diagonal : bool
+        Keep only the diagonal of ``H`` (a Jacobi metric): ``L = diag(max(|H_pp|,
+        floor))^(-1/2)``.
+    threads : int, optional
+        Thread count (results do not depend on it).
+
+    Returns
+    -------
+    (numpy.ndarray, dict)
+        ``L`` of shape ``(P, P)``, and facts: ``lambda_max``, ``lambda_min`` (signed),
+        ``n_negative`` (negative eigenvalues), ``n_floored`` (raised to ``floor``),
+        ``floor`` (of the full ``H``, also with ``diagonal``).
+    """
+    if not isinstance(land, PotentialLandscape):
+        raise TypeError(f"land must be a PotentialLandscape, got {type(land).__name__}")
+    P = land.n_params
+    th = np.array(theta, dtype=np.float64)
+    if th.shape != (P,) or not np.all(np.isfinite(th)):
+        raise ValueError(f"theta must be finite with shape ({P},), got shape {th.shape}")
+    eps = check_positive("eps", eps)
+    H = np.empty((P, P))
+    with _v.threads(threads):
+        for p in range(P):
+            e = np.zeros(P)
+            e[p] = eps
+            H[:, p] = (land.energy(th + e)[1] - land.energy(th - e)[1]) / (2.0 * eps)
+    H = 0.5 * (H + H.T)
+    lam, vec = np.linalg.eigh(H)
+    top = float(np.max(np.abs(lam)))
+    fl = 1e-9 * top if floor is None else check_positive("floor", floor)
+    if diagonal:
+        L = np.diag(1.0 / np.sqrt(np.maximum(np.abs(np.diag(H)), fl)))
+    else:
+        L = vec / np.sqrt(np.maximum(np.abs(lam), fl))[None, :]
+    facts = {"lambda_max": float(lam[-1]), "lambda_min": float(lam[0]),
+             "n_negative": int(np.sum(lam < 0)), "n_floored": int(np.sum(np.abs(lam) < fl)),
+             "floor": fl}
+    return L, facts
+
+
 # ------------------------------------------------------------------ posterior committees
 def _monitor_predictions(land: PotentialLandscape, samples: np.ndarray,
                          configs: np.ndarray) -> np.ndarray:
@@ -970,29 +1124,68 @@ def _monitor_predictions(land: PotentialLandscape, samples: np.ndarray,
     return out
 
 
+def _pick_balanced(n_kept: int, n_chains: int, n_members: int) -> np.ndarray:
+    """Indices of ``n_members`` samples of the sample-major pool of ``n_kept * n_chains``.
+
+    Shared as evenly as possible among the chains (chain ``c`` gets ``n_members // C``, plus
+    one for the first ``n_members % C`` chains), evenly spaced in time within each chain.
+    """
+    idx = []
+    for c in range(n_chains):
+        q = n_members // n_chains + (c < n_members % n_chains)
+        if q:
+            t = np.unique(np.linspace(0, n_kept - 1, q).round().astype(np.int64))
+            idx += [int(k) * n_chains + c for k in t]
+    return np.array(sorted(idx), dtype=np.int64)
+
+
 def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
                         sigma_energy: float, sigma_force: float, n_steps: int,
                         prior_sigma: float | None = None, method: str = "sgld",
-                        n_chains: int = 4, burn_in: int | None = None,
+                        n_chains: int | None = None, burn_in: int | None = None,
                         record_every: int | None = None, n_members: int | None = None,
                         batch_size: int | None = None, init_noise: float = 0.0,
-                        n_monitor: int = 8, threads: int | None = None,
+                        start: object = None, metric: str | None = None,
+                        metric_floor: float | None = None, n_monitor: int = 8,
+                        threads: int | None = None,
                         **settings: object) -> Committee:
     """Sample the posterior at ``T = 1`` with SG-MCMC and keep thinned samples as a committee.
 
     Chains start from ``model``'s parameters (train it first, e.g. with
-    :func:`~langevin_opt.mlip.fit` or as a member of :func:`deep_ensemble`) and use its
-    standardisation and reference energies.  Convergence is measured on monitored
-    predictions of the training set (the energy per atom of up to ``n_monitor``
-    configurations and the force on their first atom), because network parameters
-    themselves need not mix (permutation symmetries) while predictions must:
+    :func:`~langevin_opt.mlip.fit` or as a member of :func:`deep_ensemble`), or from the
+    rows of ``start`` (e.g. the members of a deep ensemble: over-dispersed starts, which
+    R-hat needs), and use ``model``'s standardisation and reference energies.
+
+    Metric.  With ``metric=None`` the method runs on ``theta`` itself (plain SGLD: one step
+    size for every parameter, so it must resolve the stiffest direction and crawls along
+    the soft ones).  With ``metric="laplace"`` chain ``c`` runs in the coordinates
+    ``theta = theta_c + L_c phi``, with ``theta_c`` its start and ``L_c L_c^T`` the inverse
+    of the (absolute, floored at the prior precision ``1 / prior_sigma^2``) Hessian of
+    ``U`` at ``theta_c`` (:func:`laplace_metric`, ``2 P`` full gradients per chain).  SGLD
+    in ``phi`` is Langevin dynamics in ``theta`` with the *constant* metric
+    ``M_c = L_c L_c^T``, ``theta <- theta - eta M_c grad U~ + sqrt(2 eta M_c) xi``, whose
+    stationary density is the posterior (a constant metric needs no correction term,
+    unlike pSGLD's adaptive one) up to the ``O(eta)`` discretisation bias, with ``eta``
+    dimensionless (about 0.05-0.3: the local curvature in ``phi`` is 1).  The chains then
+    run one after another (chain ``c`` on random stream ``c``, as without a metric).
+
+    Convergence is measured on monitored predictions of the training set (the energy per
+    atom of up to ``n_monitor`` configurations and the force on their first atom), because
+    network parameters themselves need not mix (permutation symmetries) while predictions
+    must:
 
     * ``tau``: integrated autocorrelation time (steps; Sokal's window, pooled over chains),
       the largest over the monitored predictions; the samples kept after ``burn_in`` are
       thinned to every ``ceil(tau)``-th step;
     * ``ess``: effective sample size of every monitored prediction; ``rhat``: their
       rank-normalised split R-hat (Vehtari et al. 2021); ``converged`` is
-      ``max(rhat) < 1.1``.
+      ``max(rhat) < 1.1``;
+    * ``rhat_within``: the largest split R-hat of a single chain (its two halves: is each
+      chain stationary where it is?) and ``between_fraction``: the share of the pooled
+      variance of every monitored prediction that is between chains.  Chains started in
+      different modes of a network posterior rarely cross between them: then
+      ``rhat_within`` is near 1 while ``rhat`` is not, and the committee weighs the modes
+      equally, not by their posterior mass.
 
     Parameters
     ----------
@@ -1009,20 +1202,32 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     prior_sigma : float, optional
         Gaussian prior standard deviation of every parameter.
     method : {"sgld", "psgld", "sghmc", "csgld"}
-        Sampler, with ``**settings`` as its fields (e.g. ``step_size``).
-    n_chains : int
-        Independent chains (>= 1; >= 2 for a meaningful R-hat).
+        Sampler, with ``**settings`` as its fields (e.g. ``step_size``; in the metric's
+        coordinates with ``metric="laplace"``).
+    n_chains : int, optional
+        Independent chains (>= 1; >= 2 for a meaningful R-hat); default the rows of
+        ``start``, else 4.
     burn_in : int, optional
         Steps discarded per chain (default ``n_steps // 5``).
     record_every : int, optional
         Steps between recorded samples (default: at most about 2000 per chain).
     n_members : int, optional
-        Keep at most this many of the thinned samples (evenly spaced); default all.
+        Keep at most this many of the thinned samples, shared as evenly as possible among
+        the chains and evenly spaced in time within each; default all.
     batch_size : int, optional
         Configurations per minibatch (default: all).
     init_noise : float
         Standard deviation of a Gaussian jitter of each chain's start (keyed by
         ``(seed, chain)``; default 0).
+    start : array_like, shape (n_chains, P), optional
+        Starting parameters of every chain (default ``model.theta`` for all).
+    metric : {None, "laplace", "diagonal"}
+        Constant preconditioning metric of every chain (above; ``"diagonal"`` keeps only the
+        Hessian's diagonal; default none).
+    metric_floor : float, optional
+        Smallest curvature the metric keeps (default the prior precision; raise it when the
+        start is far from a minimum and its soft or negative-curvature directions are far
+        from quadratic).
     n_monitor : int
         Training configurations whose predictions are monitored (evenly spaced).
     threads : int, optional
@@ -1034,13 +1239,16 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     -------
     Committee
         ``kind="posterior"``; ``info["diagnostics"]`` holds ``tau_steps``, ``thin_steps``,
-        ``ess``, ``rhat``, ``max_rhat``, ``min_ess``, ``converged``, ``n_independent``.
+        ``ess``, ``rhat``, ``max_rhat``, ``min_ess``, ``converged``, ``n_independent``,
+        ``rhat_within``, ``between_fraction``, ``chain_of_member``; with a metric,
+        ``info["metric"]`` holds every chain's Hessian facts (:func:`laplace_metric`).
 
     Raises
     ------
     ValueError
         A method that does not sample at ``T = 1``, species the model does not know, a run
-        too short to estimate ``tau`` or leaving fewer than 2 members, ``n_members < 2``.
+        too short to estimate ``tau`` or leaving fewer than 2 members, ``n_members < 2``,
+        ``start`` of the wrong shape, an unknown metric.
     """
     from ..analysis.diagnostics import autocorr_time, ess, split_rhat
     from ..sgmcmc import make_method, run_chains
@@ -1056,7 +1264,20 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
                          "do not pass temperature")
     m = make_method(method, **settings)
     n_steps = check_int("n_steps", n_steps, lo=1, hi=None)
-    n_chains = check_int("n_chains", n_chains, lo=1, hi=None)
+    P = model.n_params
+    if start is not None:
+        st = np.array(start, dtype=np.float64)
+        if st.ndim != 2 or st.shape[1] != P or st.shape[0] < 1 or \
+                not np.all(np.isfinite(st)):
+            raise ValueError(f"start must be finite with shape (n_chains, {P}), got shape "
+                             f"{st.shape}")
+        if n_chains is not None and check_int("n_chains", n_chains, lo=1, hi=None) != \
+                st.shape[0]:
+            raise ValueError(f"n_chains={n_chains} but start has {st.shape[0]} rows")
+        n_chains = st.shape[0]
+    n_chains = check_int("n_chains", 4 if n_chains is None else n_chains, lo=1, hi=None)
+    if metric is not None:
+        metric = check_choice("metric", metric, ("laplace", "diagonal"))
     burn_in = n_steps // 5 if burn_in is None else check_int("burn_in", burn_in, lo=0,
                                                               hi=n_steps - 1)
     span = n_steps - burn_in
@@ -1073,14 +1294,34 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     land = posterior_landscape(tmpl, dataset, sigma_energy=sigma_energy,
                                sigma_force=sigma_force, prior_sigma=prior_sigma,
                                batch_size=batch_size)
-    theta0 = np.repeat(tmpl.theta[None], n_chains, axis=0)
+    centers = np.repeat(tmpl.theta[None], n_chains, axis=0) if start is None else st
+    jitter = np.zeros((n_chains, P))
     if init_noise > 0:
         for c in range(n_chains):
-            theta0[c] += init_noise * np.random.default_rng(
-                np.random.SeedSequence([seed, c, 2])).standard_normal(tmpl.n_params)
-    r = run_chains(land, m, theta0, n_steps, seed=seed, burn_in=burn_in, thin=every,
-                   threads=threads)
-    samples, steps = r.samples, r.steps
+            jitter[c] = init_noise * np.random.default_rng(
+                np.random.SeedSequence([seed, c, 2])).standard_normal(P)
+    metric_info = None
+    if metric is None:
+        r = run_chains(land, m, centers + jitter, n_steps, seed=seed, burn_in=burn_in,
+                       thin=every, threads=threads)
+        samples, steps, final_U = r.samples, r.steps, r.energy
+    else:
+        floor = (None if prior_sigma is None else 1.0 / float(prior_sigma) ** 2) \
+            if metric_floor is None else check_positive("metric_floor", metric_floor)
+        parts, final_U, metric_info = [], [], []
+        for c in range(n_chains):
+            L, facts = laplace_metric(land, centers[c], floor=floor, threads=threads,
+                                      diagonal=metric == "diagonal")
+            metric_info.append(facts)
+            sub = _affine_landscape(land, centers[c], L)
+            phi0 = np.linalg.solve(L, jitter[c])
+            r = run_chains(sub, m, phi0[None], n_steps, seed=seed, burn_in=burn_in,
+                           thin=every, stream_offset=c, threads=threads)
+            parts.append(centers[c] + r.samples[:, 0] @ L.T)
+            final_U.append(float(r.energy[0]))
+            steps = r.steps
+        samples = np.stack(parts, axis=1)
+        final_U = np.array(final_U)
     S = samples.shape[0]
     if S < 8:
         raise ValueError(f"only {S} samples recorded per chain (n_steps={n_steps}, "
@@ -1094,24 +1335,33 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     thin = max(1, math.ceil(float(tau_rec.max())))
     kept = np.arange(0, S, thin)
     pool = samples[kept].reshape(-1, tmpl.n_params)  # sample-major, chain-minor
+    chain_of = np.tile(np.arange(n_chains), kept.size)
     n_ind = pool.shape[0]
     if n_ind < 2:
         raise ValueError(f"the run leaves {n_ind} independent sample (tau = "
                          f"{tau_rec.max() * every:.4g} steps over {span} steps after burn-in);"
                          " run longer or use more chains")
     if n_members is not None and n_members < n_ind:
-        pick = np.unique(np.linspace(0, n_ind - 1, int(n_members)).round().astype(np.int64))
-        pool = pool[pick]
+        pick = _pick_balanced(kept.size, n_chains, int(n_members))
+        pool, chain_of = pool[pick], chain_of[pick]
     elif n_members is not None and n_members > n_ind:
         warnings.warn(f"n_members={n_members} asked for, but the run gives only {n_ind} "
                       f"independent samples (tau = {tau_rec.max() * every:.4g} steps); "
                       "keeping those", RuntimeWarning, stacklevel=2)
     e = np.atleast_1d(ess(q))
     rh = np.atleast_1d(split_rhat(q))
+    rh_in = np.max([np.atleast_1d(split_rhat(q[c:c + 1])) for c in range(n_chains)], axis=0)
+    tot = q.reshape(-1, q.shape[2]).var(axis=0)
+    betw = q.mean(axis=1).var(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(tot > 0, betw / tot, 0.0)
     diag = {"tau_steps": float(tau_rec.max() * every), "tau_steps_each": tau_rec * every,
             "thin_steps": thin * every, "ess": e, "min_ess": float(e.min()), "rhat": rh,
             "max_rhat": float(np.max(rh)), "converged": bool(np.max(rh) < 1.1),
-            "n_independent": n_ind, "monitored_configurations": configs,
+            "rhat_within": rh_in, "max_rhat_within": float(np.max(rh_in)),
+            "between_fraction": frac, "median_between_fraction": float(np.median(frac)),
+            "n_independent": n_ind, "chain_of_member": chain_of,
+            "monitored_configurations": configs,
             "first_step": int(steps[0]), "record_every": every}
     info = {"kind": "posterior", "seed": seed, "method": m.kind,
             "settings": {k: v for k, v in settings.items()}, "temperature": 1.0,
@@ -1119,7 +1369,10 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
             "batch_size": land.batch_size, "n_configurations": C,
             "sigma_energy": float(sigma_energy), "sigma_force": float(sigma_force),
             "prior_sigma": prior_sigma, "init_noise": init_noise,
-            "final_U": r.energy, "diagnostics": diag}
+            "start": "model" if start is None else "given", "metric": metric,
+            "final_U": final_U, "diagnostics": diag}
+    if metric_info is not None:
+        info["metric_chains"] = metric_info
     return Committee(tmpl, pool, kind="posterior", info=info)
 
 
