@@ -297,7 +297,35 @@ def _dimer():
     return rates.DimerResult(np.zeros(2), 0.5, 1e-5, -2.0, np.array([1.0, 0.0]), 12, 30, True)
 
 
+def _hidden_symmetry():
+    return nn.HiddenSymmetry([np.array([1, 0, 2])], [np.array([1.0, -1.0, 1.0])])
+
+
+def _alignment():
+    return nn.Alignment(_hidden_symmetry(), _arr(0, (9,)), 0.25, 1.5, 3)
+
+
+def _path_result():
+    return nn.PathResult(
+        _arr(0, (5, 4)), _arr(1, (5,)), _arr(2, (5,)), 1, None, None, _arr(3, (4,)), 0.7, 1e-5,
+        True, 0.5, 0.3, _arr(4, (11,)), _arr(5, (11,)), 0.9, _arr(6, (4,)), _arr(7, (4,)),
+        _arr(8, (4,)), True, 0, 0, 1, True)
+
+
 RESULTS = {
+    "HiddenSymmetry": _hidden_symmetry,
+    "Alignment": _alignment,
+    "MinimaClasses": lambda: nn.MinimaClasses(np.array([0, 1, 0]), np.array([0, 1]),
+                                              np.array([2, 1]), _arr(0, (3, 9)), _arr(1, (3,))),
+    "NetworkMinima": lambda: nn.NetworkMinima(_arr(0, (3, 9)), _arr(1, (3,)), _arr(2, (3,)),
+                                              _arr(3, (3,)), np.array([True, True, False]),
+                                              _arr(4, (3, 9)), 0.01),
+    "PathResult": _path_result,
+    "Connection": lambda: nn.Connection(_arr(0, (4,)), _arr(1, (4,)), _alignment(),
+                                        _path_result()),
+    "NetworkFirstPassage": lambda: nn.NetworkFirstPassage(
+        _arr(0, (3,)), _arr(1, (3,)), np.array([False, True, False]), _arr(2, (3, 4)),
+        _arr(3, (3,)), _arr(4, (4,)), -1.0, 0.01, 2.0, 0.02, 3000, 2, 1),
     "EnsembleState": _ensemble_state,
     "Trajectory": _trajectory,
     "RunResult": lambda: lo.RunResult(_ensemble_state(), _trajectory()),
