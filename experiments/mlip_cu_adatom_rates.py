@@ -88,9 +88,10 @@ import time
 
 import numpy as np
 
-KB_EV = 8.617333262e-5          # eV/K
+from langevin_opt.mlip.active import KB_EV, TIME_UNIT_FS  # eV/K; fs
+
 MASS = 63.546                   # amu
-TIME_UNIT_PS = 10.1805e-3       # Å sqrt(amu/eV) in ps
+TIME_UNIT_PS = TIME_UNIT_FS * 1e-3  # Å sqrt(amu/eV) in ps
 TEMPS_K = (825.0, 875.0, 925.0)
 DT = 0.6                        # time units (6.1 fs)
 FRICTION = 0.02                 # per time unit (1.96 per ps)

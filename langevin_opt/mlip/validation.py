@@ -517,7 +517,8 @@ def flat_function(potential: BoundPotential, positions: np.ndarray, box: object,
     Parameters
     ----------
     potential : BoundPotential
-        A network bound to the atoms' species.
+        A network bound to the atoms' species (or any object with the many-body
+        ``energy_forces(positions, box) -> (E, F, W)`` interface).
     positions : numpy.ndarray, shape (N, 3)
         Full configuration; atoms not in ``moving`` stay here (Å).
     box : None or array_like, shape (3,)
@@ -567,17 +568,23 @@ def ase_flat_function(atoms: object, calc: object, moving: np.ndarray
     at = atoms.copy()
     at.set_constraint()
     at.calc = calc
-    x_full = np.array(at.positions, dtype=np.float64)
-    idx = np.flatnonzero(moving) if np.asarray(moving).dtype == bool else \
-        np.asarray(moving, dtype=np.int64)
+    return flat_function(_AseEnergyForces(at), at.positions, None, moving)
 
-    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
-        full = x_full.copy()
-        full[idx] = np.asarray(x, dtype=np.float64).reshape(-1, 3)
-        at.positions = full
-        return float(at.get_potential_energy()), -np.asarray(at.get_forces())[idx].ravel()
 
-    return f, x_full[idx].ravel()
+class _AseEnergyForces:
+    """An ASE calculator behind ``energy_forces(positions, box) -> (E, F, W)``.
+
+    ``box`` is ignored (the atoms' own cell applies); ``W`` is not computed (0).
+    """
+
+    def __init__(self, atoms: object) -> None:
+        self.atoms = atoms
+
+    def energy_forces(self, positions: np.ndarray, box: object = None
+                      ) -> tuple[float, np.ndarray, float]:
+        self.atoms.positions = positions
+        return (float(self.atoms.get_potential_energy()),
+                np.asarray(self.atoms.get_forces()), 0.0)
 
 
 def energy_force_errors(calc: object, dataset: Dataset) -> dict:
