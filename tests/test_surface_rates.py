@@ -248,7 +248,6 @@ def test_hollow_sites_labels():
 
 
 def test_hollow_sites_on_the_ase_slab():
-    pytest.importorskip("ase")
     a = 3.6
     start, end = V.adatom_hop_endpoints(V.fcc100_slab("Cu", a))
     z = start.positions[:-1, 2]
@@ -279,7 +278,6 @@ def test_hollow_sites_bad_input(kw, match):
 
 
 def test_ase_flat_function_gradient_is_minus_the_forces():
-    pytest.importorskip("ase")
     from ase.calculators.emt import EMT
 
     start, _ = V.adatom_hop_endpoints(V.fcc100_slab("Cu", 3.6, size=(2, 2), layers=2,

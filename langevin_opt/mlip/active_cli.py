@@ -66,8 +66,8 @@ def prepare_active_learn(cfg: dict) -> tuple:
         Unreadable data, species the descriptor does not list, a box smaller than twice
         the cutoff, too few initial configurations.
     """
-    from . import Dataset, NeuralPotential, SortedInverseDistance, SymmetryFunctions
-    from .descriptors import angular_parameters, radial_parameters
+    from . import Dataset, NeuralPotential
+    from .cli import descriptor_from_config
 
     d, de, m = cfg["data"], cfg["descriptor"], cfg["model"]
     sets = {}
@@ -94,16 +94,7 @@ def prepare_active_learn(cfg: dict) -> tuple:
                 raise ValueError(f"[data] {key}: configuration {c} has a box edge "
                                  f"{float(min(box)):.4g} Å shorter than twice the cutoff "
                                  f"({2.0 * de['cutoff']:.4g} Å)")
-    if de["kind"] == "symmetry_functions":
-        desc = SymmetryFunctions(
-            species, de["cutoff"], radial_parameters(de["n_radial"], de["cutoff"],
-                                                     mode=de["radial_mode"]),
-            angular_parameters(de["angular_etas"], de["angular_zetas"],
-                               de["angular_lambdas"], kind=de["angular_kind"])
-            if de["angular_etas"] else None, cutoff_function=de["cutoff_function"])
-    else:
-        desc = SortedInverseDistance(species, de["cutoff"], de["n_max"],
-                                     cutoff_function=de["cutoff_function"])
+    desc = descriptor_from_config(de, species)
     model = NeuralPotential(desc, hidden=m["hidden"], activation=m["activation"],
                             units="metal", seed=cfg["experiment"]["seed"])
     return sets["initial"], sets["test"], sets["starts"], model

@@ -64,20 +64,15 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _build(cfg: dict) -> tuple:
-    """Data sets and untrained model of a validated config (ValueError on bad data)."""
-    from . import Dataset, NeuralPotential, SortedInverseDistance, SymmetryFunctions
-    from .descriptors import angular_parameters, radial_parameters
+def descriptor_from_config(de: dict, species: list[str]) -> object:
+    """The descriptor a validated ``[descriptor]`` section describes, for these species."""
+    from .descriptors import (
+        SortedInverseDistance,
+        SymmetryFunctions,
+        angular_parameters,
+        radial_parameters,
+    )
 
-    d, de, m = cfg["data"], cfg["descriptor"], cfg["model"]
-    train = Dataset.read(d["train"])
-    val = Dataset.read(d["validation"]) if d["validation"] else None
-    if d["n_validation"]:
-        if d["n_validation"] >= len(train):
-            raise ValueError(f"[data] n_validation: must be below the {len(train)} training "
-                             f"configurations, got {d['n_validation']}")
-        train, val = train.split(d["n_validation"], seed=cfg["experiment"]["seed"])
-    species = de["species"] or list(train.species_names)
     if de["kind"] == "symmetry_functions":
         desc = SymmetryFunctions(
             species, de["cutoff"], radial_parameters(de["n_radial"], de["cutoff"],
@@ -88,6 +83,23 @@ def _build(cfg: dict) -> tuple:
     else:
         desc = SortedInverseDistance(species, de["cutoff"], de["n_max"],
                                      cutoff_function=de["cutoff_function"])
+    return desc
+
+
+def _build(cfg: dict) -> tuple:
+    """Data sets and untrained model of a validated config (ValueError on bad data)."""
+    from . import Dataset, NeuralPotential
+
+    d, de, m = cfg["data"], cfg["descriptor"], cfg["model"]
+    train = Dataset.read(d["train"])
+    val = Dataset.read(d["validation"]) if d["validation"] else None
+    if d["n_validation"]:
+        if d["n_validation"] >= len(train):
+            raise ValueError(f"[data] n_validation: must be below the {len(train)} training "
+                             f"configurations, got {d['n_validation']}")
+        train, val = train.split(d["n_validation"], seed=cfg["experiment"]["seed"])
+    species = de["species"] or list(train.species_names)
+    desc = descriptor_from_config(de, species)
     model = NeuralPotential(desc, hidden=m["hidden"], activation=m["activation"],
                             units=m["units"], seed=cfg["experiment"]["seed"])
     return train, val, model

@@ -66,19 +66,14 @@ of threads.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import tempfile
 import warnings
-import zipfile
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
-from .._version import __version__
 from ..core import validation as _v
 from ..core.validation import (
     check_choice,
@@ -90,8 +85,8 @@ from ..core.validation import (
 from ..datalandscape import DataLandscape
 from ..particles.neighbors import NeighborList
 from .dataset import Dataset
-from .descriptors import check_species, descriptor_from_dict
-from .io import ModelFileError
+from .descriptors import check_species
+from .io import ModelFileError, model_from_archive, model_metadata, read_archive, write_archive
 from .model import NeuralPotential
 from .training import (
     PotentialLandscape,
@@ -1377,16 +1372,6 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
 
 
 # ------------------------------------------------------------------ storage
-def _checksum(meta: str, arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    h.update(meta.encode("utf-8"))
-    for name in _ARRAYS:
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def save_committee(committee: Committee, path: str | os.PathLike) -> None:
     """Write a committee to one ``.npz`` file with a SHA-256 checksum, atomically.
 
@@ -1403,28 +1388,13 @@ def save_committee(committee: Committee, path: str | os.PathLike) -> None:
     if not isinstance(committee, Committee):
         raise TypeError(f"committee must be a Committee, got {type(committee).__name__}")
     model = committee.model
-    path = os.fspath(path)
-    meta = json.dumps({
-        "format": COMMITTEE_FORMAT, "format_version": COMMITTEE_FORMAT_VERSION,
-        "package_version": __version__, "units": model.units, "species": list(model.species),
-        "descriptor": model.descriptor.to_dict(), "hidden": list(model.hidden),
-        "activation": model.activation, "kind": committee.kind, "info": committee.info,
-        "energy_scale": committee.energy_scale, "force_scale": committee.force_scale},
-        sort_keys=True)
-    arrays = {"thetas": committee.thetas, "feature_mean": model.feature_mean,
-              "feature_std": model.feature_std, "energy_offsets": model.energy_offsets}
-    arrays = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".committee-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=np.array(meta), checksum=np.array(_checksum(meta, arrays)),
-                     **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_archive(path, {"format": COMMITTEE_FORMAT, "format_version": COMMITTEE_FORMAT_VERSION,
+                         **model_metadata(model), "kind": committee.kind,
+                         "info": committee.info, "energy_scale": committee.energy_scale,
+                         "force_scale": committee.force_scale},
+                  {"thetas": committee.thetas, "feature_mean": model.feature_mean,
+                   "feature_std": model.feature_std, "energy_offsets": model.energy_offsets},
+                  prefix=".committee-")
 
 
 def load_committee(path: str | os.PathLike) -> Committee:
@@ -1447,55 +1417,16 @@ def load_committee(path: str | os.PathLike) -> Committee:
     FileNotFoundError
         If ``path`` does not exist.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"committee file {path!r} does not exist")
+    meta, arrays = read_archive(path, what="committee", fmt=COMMITTEE_FORMAT,
+                                fmt_version=COMMITTEE_FORMAT_VERSION, names=_ARRAYS,
+                                resave="load it with that version and re-save")
+    th = arrays["thetas"]
+    model = model_from_archive(path, meta, arrays,
+                               th[0] if th.ndim == 2 and th.shape[0] else None)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ModelFileError(f"{path!r} is not a readable langevin_opt committee file "
-                             f"(corrupted or not an .npz archive: {msg})") from None
-    missing = [k for k in ("meta", "checksum", *_ARRAYS) if k not in data]
-    if missing:
-        raise ModelFileError(f"{path!r} is not a langevin_opt committee file (missing "
-                             f"{', '.join(missing)})")
-    try:
-        meta_text = str(data["meta"][()])
-        meta = json.loads(meta_text)
-        if not isinstance(meta, dict):
-            raise ValueError("metadata is not an object")
-    except (ValueError, TypeError) as e:
-        raise ModelFileError(f"{path!r} is corrupted: unreadable metadata ({e})") from None
-    if meta.get("format") != COMMITTEE_FORMAT or \
-            meta.get("format_version") != COMMITTEE_FORMAT_VERSION:
-        raise ModelFileError(f"{path!r} has format {meta.get('format')!r} version "
-                             f"{meta.get('format_version')!r}; this langevin_opt "
-                             f"{__version__} reads {COMMITTEE_FORMAT!r} version "
-                             f"{COMMITTEE_FORMAT_VERSION}")
-    arrays = {k: data[k] for k in _ARRAYS}
-    if any(a.dtype != np.float64 for a in arrays.values()) or \
-            str(data["checksum"][()]) != _checksum(meta_text, arrays):
-        raise ModelFileError(f"{path!r} is corrupted: checksum mismatch")
-    if meta.get("package_version") != __version__:
-        raise ModelFileError(f"{path!r} was written by langevin_opt "
-                             f"{meta.get('package_version')}; this is {__version__}: load it "
-                             "with that version and re-save")
-    try:
-        desc = descriptor_from_dict(meta["descriptor"])
-        th = arrays["thetas"]
-        model = NeuralPotential(desc, meta["hidden"], meta["activation"], units=meta["units"],
-                                theta=th[0] if th.ndim == 2 and th.shape[0] else None,
-                                feature_mean=arrays["feature_mean"],
-                                feature_std=arrays["feature_std"],
-                                energy_offsets=arrays["energy_offsets"])
         out = Committee(model, th, kind=meta["kind"], info=meta["info"],
                         energy_scale=meta["energy_scale"], force_scale=meta["force_scale"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path!r} has inconsistent settings: {e}") from None
-    if list(model.species) != meta.get("species"):
-        raise ModelFileError(f"{path!r} has inconsistent settings: species "
-                             f"{meta.get('species')!r} differ from the descriptor's")
+        raise ModelFileError(f"{os.fspath(path)!r} has inconsistent settings: {e}") from None
     return out
 

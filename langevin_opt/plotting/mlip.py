@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._base import plt
+from ._base import plt, save
 
 __all__ = ["learning_curve_figure", "potential_validation_figure", "transfer_learning_figure",
            "uncertainty_figure", "active_learning_figure"]
@@ -19,7 +18,7 @@ def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
                           title: str = "") -> Path:
     """Training loss and train/validation energy and force RMSEs against iteration.
 
-    The figure is rendered in memory and written atomically (temporary file, ``fsync``,
+    The figure is written atomically (``plotting._base.save``: temporary file, ``fsync``,
     rename), so an interrupted run never leaves a half-written image.
 
     Parameters
@@ -38,8 +37,6 @@ def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
     Path
         The written file.
     """
-    from ..storage._safe import write_atomic
-
     pyplot = plt()
     fig, axes = pyplot.subplots(1, 3, figsize=(12, 3.6))
     it = np.asarray(curve["iteration"])
@@ -53,13 +50,7 @@ def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
         ax.set(xlabel="iteration", ylabel=label)
         ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        pyplot.close(fig)
-    write_atomic(str(path), buf.getvalue())
-    return Path(path)
+    return save(fig, path, dpi=110)
 
 
 def _parity(ax: Any, ref: np.ndarray, pred: np.ndarray, unit: str, what: str) -> None:
@@ -115,8 +106,6 @@ def potential_validation_figure(data: Mapping[str, np.ndarray], path: str | Path
     KeyError
         A required array is missing (its name in the message).
     """
-    from ..storage._safe import write_atomic
-
     need = ("test_energy_emt", "test_energy_network", "test_forces_emt",
             "test_forces_network", "eos_volume_emt", "eos_energy_emt", "eos_volume_network",
             "eos_energy_network", "neb_emt", "neb_network")
@@ -158,13 +147,7 @@ def potential_validation_figure(data: Mapping[str, np.ndarray], path: str | Path
     ax.set_title(title, fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        pyplot.close(fig)
-    write_atomic(str(path), buf.getvalue())
-    return Path(path)
+    return save(fig, path, dpi=110)
 
 
 def transfer_learning_figure(table: Mapping[str, Mapping[str, Mapping[str, float]]],
@@ -204,8 +187,6 @@ def transfer_learning_figure(table: Mapping[str, Mapping[str, Mapping[str, float
     KeyError
         A row without one of the four numbers.
     """
-    from ..storage._safe import write_atomic
-
     pyplot = plt()
     fig, axes = pyplot.subplots(1, 2, figsize=(10, 4.0))
     keys = (("energy_mev_per_atom", "energy_std", "energy RMSE (meV/atom)"),
@@ -231,27 +212,7 @@ def transfer_learning_figure(table: Mapping[str, Mapping[str, Mapping[str, float
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        pyplot.close(fig)
-    write_atomic(str(path), buf.getvalue())
-    return Path(path)
-
-
-def _save_png(fig: Any, pyplot: Any, path: str | Path) -> Path:
-    """Render ``fig`` in memory and write it atomically; close it."""
-    from ..storage._safe import write_atomic
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        pyplot.close(fig)
-    write_atomic(str(path), buf.getvalue())
-    return Path(path)
+    return save(fig, path, dpi=110)
 
 
 def uncertainty_figure(data: Mapping[str, np.ndarray], path: str | Path, *,
@@ -360,7 +321,8 @@ def uncertainty_figure(data: Mapping[str, np.ndarray], path: str | Path, *,
         ax.set(xlim=(-0.6, len(kinds) - 0.4), ylabel="migration barrier (eV)",
                title="barrier across members")
         ax.legend(frameon=False, fontsize=8)
-    return _save_png(fig, pyplot, path)
+    fig.tight_layout()
+    return save(fig, path, dpi=110)
 
 
 def active_learning_figure(curves: Mapping[str, Mapping[str, Any]], path: str | Path, *,
@@ -415,4 +377,5 @@ def active_learning_figure(curves: Mapping[str, Mapping[str, Any]], path: str | 
     ax.set_yscale("log")
     ax.set(xlabel="labelled configurations", ylabel="test force RMSE (eV/Å)", title=title)
     ax.legend(frameon=False)
-    return _save_png(fig, pyplot, path)
+    fig.tight_layout()
+    return save(fig, path, dpi=110)

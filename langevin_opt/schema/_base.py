@@ -37,6 +37,7 @@ __all__ = [
     "check_keys",
     "check_sections",
     "coerce",
+    "coerce_lists",
     "fill_section",
     "in_open_unit",
     "is_finite_number",
@@ -254,6 +255,28 @@ def coerce(section: str, key: str, f: Field, v: object) -> object:
         if msg:
             raise ConfigError(f"{where}: {msg}, got {v!r}")
     return v
+
+
+def coerce_lists(section: str, key: str, f: Field, v: object) -> object:
+    """:func:`coerce` plus the list kinds of the potential configs.
+
+    ``str_list``: an array of distinct non-empty strings; ``int_list``: an array of
+    integers >= 1 (hidden-layer widths).  Other kinds go to :func:`coerce`.
+    """
+    where = f"[{section}] {key}"
+    if f.kind == "str_list":
+        if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v) \
+                or len(set(v)) != len(v):
+            raise ConfigError(f"{where}: must be an array of distinct non-empty strings, got "
+                              f"{typename(v)} {v!r}")
+        return list(v)
+    if f.kind == "int_list":
+        if not isinstance(v, list) or not all(isinstance(s, int) and not isinstance(s, bool)
+                                              and s >= 1 for s in v):
+            raise ConfigError(f"{where}: must be an array of integers >= 1 (hidden-layer "
+                              f"widths), got {typename(v)} {v!r}")
+        return list(v)
+    return coerce(section, key, f, v)
 
 
 def check_keys(section: str, table: Mapping, allowed: list[str]) -> None:

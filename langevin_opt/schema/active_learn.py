@@ -31,11 +31,10 @@ from ._base import (
     Field,
     at_least,
     check_sections,
-    coerce,
+    coerce_lists,
     fill_section,
     positive,
     read_toml,
-    typename,
 )
 
 __all__ = ["SECTIONS", "STRATEGIES", "validate_active_config", "load_active_config"]
@@ -90,23 +89,6 @@ SECTIONS: dict[str, dict[str, Field]] = {
 _REQUIRED = ("experiment", "data", "descriptor")
 
 
-def _convert(section: str, key: str, f: Field, v: object) -> object:
-    where = f"[{section}] {key}"
-    if f.kind == "str_list":
-        if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v) \
-                or len(set(v)) != len(v):
-            raise ConfigError(f"{where}: must be an array of distinct non-empty strings, got "
-                              f"{typename(v)} {v!r}")
-        return list(v)
-    if f.kind == "int_list":
-        if not isinstance(v, list) or not all(isinstance(s, int) and not isinstance(s, bool)
-                                              and s >= 1 for s in v):
-            raise ConfigError(f"{where}: must be an array of integers >= 1 (hidden-layer "
-                              f"widths), got {typename(v)} {v!r}")
-        return list(v)
-    return coerce(section, key, f, v)
-
-
 def validate_active_config(config: Mapping, base: str | Path | None = None) -> dict:
     """Check an active-learn config and fill in defaults.
 
@@ -128,7 +110,7 @@ def validate_active_config(config: Mapping, base: str | Path | None = None) -> d
         One line naming the section and key and what is allowed.
     """
     check_sections(config, list(SECTIONS), _REQUIRED)
-    out = {sec: fill_section(sec, config.get(sec, {}), keys, _convert)
+    out = {sec: fill_section(sec, config.get(sec, {}), keys, coerce_lists)
            for sec, keys in SECTIONS.items()}
     d, de, ex, ac = out["data"], out["descriptor"], out["explore"], out["active"]
     root = Path(base) if base is not None else Path.cwd()
