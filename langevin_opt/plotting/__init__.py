@@ -13,10 +13,12 @@ not import matplotlib, so commands that draw nothing never load it.
   :func:`transfer_learning_figure` (``paper/figures/fig_mlip_transfer.py``),
   :func:`uncertainty_figure` (``paper/figures/fig_mlip_uncertainty.py``),
   :func:`active_learning_figure` (``active-learn``).
+* :mod:`.barriers` — :func:`network_barriers_figure` (``paper/figures/fig_nn_barriers.py``).
 * :mod:`._base` — the lazy import, saving, zoom boxes and contour levels.
 """
 
 from .arrhenius import arrhenius_plot
+from .barriers import network_barriers_figure
 from .flatness import flatness_figure
 from .mlip import (
     active_learning_figure,
@@ -29,5 +31,5 @@ from .runs import basin_crossover_figure, energy_figure, histogram_figure, paths
 
 __all__ = ["active_learning_figure", "arrhenius_plot", "basin_crossover_figure",
            "energy_figure", "flatness_figure", "histogram_figure", "learning_curve_figure",
-           "paths_figure", "potential_validation_figure", "transfer_learning_figure",
+           "network_barriers_figure", "paths_figure", "potential_validation_figure", "transfer_learning_figure",
            "uncertainty_figure"]
