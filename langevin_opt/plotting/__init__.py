@@ -31,5 +31,5 @@ from .runs import basin_crossover_figure, energy_figure, histogram_figure, paths
 
 __all__ = ["active_learning_figure", "arrhenius_plot", "basin_crossover_figure",
            "energy_figure", "flatness_figure", "histogram_figure", "learning_curve_figure",
-           "network_barriers_figure", "paths_figure", "potential_validation_figure", "transfer_learning_figure",
-           "uncertainty_figure"]
+           "network_barriers_figure", "paths_figure", "potential_validation_figure",
+           "transfer_learning_figure", "uncertainty_figure"]
