@@ -218,6 +218,8 @@ def test_bad_input_one_clear_error_each():
         minimize(rosen, [0.0, np.nan])
     with pytest.raises(ValueError, match=r"^fun returned a non-finite value \(nan\) at x0$"):
         minimize(lambda x: np.nan, X0)
+    with pytest.raises(ValueError, match=r"^the gradient of fun is not finite at x0$"):
+        minimize(rosen, X0, jac=lambda x: np.array([1.0, np.inf]))
     with pytest.raises(ValueError, match=r"^jac returned a gradient of shape \(3,\), "
                        r"expected \(2,\)$"):
         minimize(rosen, X0, jac=lambda x: np.zeros(3))

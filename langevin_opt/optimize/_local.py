@@ -466,7 +466,7 @@ def _wrap(fg: Callable) -> tuple[Callable, Callable]:
     return eg, full
 
 
-def _compiled_chain(obj: _Objective, x: np.ndarray, f0: float, m: Method, opts: dict,
+def _compiled_chain(obj: _Objective, x: np.ndarray, m: Method, opts: dict,
                     seed: int) -> dict:
     """The whole run in one compiled loop (:func:`run_chains`); nothing stops it early."""
     from ..datalandscape import DataLandscape
@@ -496,8 +496,6 @@ def _compiled_chain(obj: _Objective, x: np.ndarray, f0: float, m: Method, opts: 
     obj.njev += int(r.nfev)
     x_final = r.theta[0].copy()
     best_f, best_x = float(r.best_energy[0]), r.best_theta[0].copy()
-    if best_f > f0 or not math.isfinite(best_f):  # pragma: no cover - run_chains sees x0
-        best_f, best_x = f0, x.copy()
     samples = list(r.samples[:, 0, :])
     sfun, sstep = list(r.energies[:, 0]), list(r.steps)
     if bad >= 0:
@@ -695,8 +693,8 @@ def minimize(
                                                               hi=None),
         }
         if obj.compiled is not None and cb is None and opts["gtol"] is None:
-            f0, _ = _start(obj, x)
-            out = _compiled_chain(obj, x, f0, m, opts, seed)
+            _start(obj, x)  # bad input is refused before the compiled loop
+            out = _compiled_chain(obj, x, m, opts, seed)
         else:
             f, g = _start(obj, x)
             out = _stochastic(obj, x, f, g, m, opts, seed, cb)
