@@ -250,7 +250,7 @@ class MinimizeResult(NamedTuple):
     The package's minimizers share SciPy's result names: besides the fields above, ``x``
     (positions), ``fun`` (energy), ``jac`` (the energy gradient, ``-forces``), ``nit``
     (iterations) and ``success`` (converged) are read-only aliases, as on
-    :class:`scipy.optimize.OptimizeResult` (which :func:`langevin_opt.sgmcmc.minimize` and
+    :class:`scipy.optimize.OptimizeResult` (which :func:`langevin_opt.optimize.minimize` and
     :func:`langevin_opt.rates.minimize` return).
     """
 
