@@ -260,3 +260,33 @@ def test_frame_observables_are_checked(tmp_path):
     with pytest.raises(ValueError, match="not both"):
         H5MDWriter(tmp_path / "b.h5md", n_particles=2, dim=3, creator_version="t",
                    units=REDUCED_UNITS, time_unit="ps")
+
+
+def test_frame_observables_truncate_and_resume_with_the_frames(tmp_path):
+    """Frame-aligned rows belong to the frames: truncate_to_step and mode="a" keep the
+    two in step, and MDAnalysis still sees each frame's own value."""
+    path = tmp_path / "t.h5md"
+    kw = dict(n_particles=2, dim=3, particle_group="trajectory", creator_version="t",
+              units=REDUCED_UNITS, frame_observables=("energy", "dt"))
+    x = np.arange(6 * 2 * 3, dtype=float).reshape(6, 2, 3)
+    with H5MDWriter(path, **kw) as w:
+        for i in range(4):
+            s = 10 * (i + 1)
+            w.append_frames([s], [0.1 * s], x[i:i + 1],
+                            observables={"energy": [float(s)], "dt": [1.0]})
+            w.append_observables([s - 5, s], [0.1 * s - 0.5, 0.1 * s], energy=[-s, float(s)])
+            w.flush()
+        w.truncate_to_step(25)
+    with H5MDWriter(path, mode="a", n_particles=2, dim=3, particle_group="trajectory",
+                    creator_version="t") as w:
+        assert set(w.frame_observables) == {"energy", "dt"} and w.time_unit == "ps"
+        w.append_frames([30], [3.0], x[4:5], observables={"energy": [30.0], "dt": [1.0]})
+        w.append_observables([30], [3.0], energy=[30.0])
+    with H5MDReader(path) as r:
+        _same(r.steps, [10, 20, 30])
+        _same(r.observable("energy", at_frames=True)[2], [10.0, 20.0, 30.0])
+        _same(r.observable("energy")[0], [5, 10, 15, 20, 25, 30])  # 25 <= 25 is kept
+    u = _universe(path)
+    assert [float(ts.data["energy"]) for ts in u.trajectory] == [10.0, 20.0, 30.0]
+    assert u.trajectory.dt == 1.0
+    u.trajectory.close()

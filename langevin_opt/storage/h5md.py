@@ -1407,7 +1407,7 @@ class H5MDWriter:
         if self.frame_observables and set(self.frame_observables) != set(stored):
             raise ValueError(f"frame_observables={self.frame_observables} does not match the "
                              f"file's {stored}")
-        self.frame_observables = stored
+        self.frame_observables = self.frame_observables or stored
         self._series = _SERIES_GROUP if stored else "observables"
 
     def _check_layout(self, f: h5py.File) -> None:
