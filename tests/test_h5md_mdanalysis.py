@@ -1,21 +1,21 @@
 """Interoperability: files of langevin_opt's H5MDWriter read by MDAnalysis' H5MD reader.
 
-MDAnalysis is a test extra (``pip install .[test]``); this module is skipped without it.
-MDAnalysis (2.11) builds a topology from an H5MD file only for the particles
-group ``trajectory`` and only with ``unit`` attributes (``convert_units=True``);
-reduced-unit files are loaded into an empty Universe with ``convert_units=False``.
+MDAnalysis is a test extra (``pip install .[test]``).  MDAnalysis (2.11) builds a
+topology from an H5MD file only for the particles group ``trajectory`` and only with
+``unit`` attributes (``convert_units=True``); files written without units (as these raw
+writer files are) load into an empty Universe with ``convert_units=False``.  Particle
+trajectories (``open_trajectory``) declare units: see ``tests/test_h5md_interop.py``.
 """
 
 from __future__ import annotations
 
 import warnings
 
+import MDAnalysis as mda
 import numpy as np
 import pytest
 
 from langevin_opt.storage import H5MDWriter
-
-mda = pytest.importorskip("MDAnalysis")
 
 
 def write_cluster(path, steps, positions, velocities, edges, **units):

@@ -129,6 +129,10 @@ __all__ = [
 
 _JIT = {"nogil": True, "error_model": "numpy", "cache": True}
 
+#: Observables written frame-aligned (one row per frame) by :func:`open_trajectory` files.
+FRAME_OBSERVABLES = ("potential_energy", "kinetic_energy", "total_energy", "temperature",
+                     "pressure", "dt")
+
 # integer codes used by the compiled loops (one numbering for every engine)
 _VV, _BAOAB, _OVERDAMPED = VELOCITY_VERLET, BAOAB, OVERDAMPED
 
@@ -747,7 +751,7 @@ class Dynamics:
                         recorder.observables([self.step], target_temperature=[temps[-1]],
                                              **{k: [v] for k, v in o.items()})
                     if frame_every and self.step % frame_every == 0:
-                        self._frame(recorder)
+                        self._frame(recorder, frame_every * dt)
         if loop.interrupted:
             raise Interrupted(
                 f"interrupted at step {self.step} after {loop.done} of {n_steps} steps "
@@ -836,22 +840,33 @@ class Dynamics:
             return f"non-finite energy, force or position at step {at}; reduce dt={dt}"
         return None
 
-    def _frame(self, recorder: Recorder) -> None:
+    def _frame(self, recorder: Recorder, interval: float) -> None:
         if not recorder.writes:
             return
         sysw = self.system
+        obs = {k: [v] for k, v in self.observables().items()}
+        obs["dt"] = [interval]
         recorder.frames([self.step], sysw.positions[None], velocity=self.v[None],
-                        image=sysw.images[None], force=self.forces[None])
+                        image=sysw.images[None], force=self.forces[None], observables=obs)
 
-    def write_frame(self, writer) -> None:
+    def write_frame(self, writer, interval: float | None = None) -> None:
         """Append the current frame (wrapped positions, images, velocities) to ``writer``.
 
         Parameters
         ----------
         writer : H5MDWriter
             Created by :func:`open_trajectory` for this system.
+        interval : float, optional
+            Time between this frame and the next, stored as the frame
+            observable ``dt`` (MDAnalysis' ``trajectory.dt``); default: the
+            time since the file's previous frame, or the time step ``dt`` for
+            the first frame.
         """
-        self._frame(Recorder(writer, dt=self.integrator.dt))
+        dt = self.integrator.dt
+        if interval is None:
+            last = writer._last_frame_step
+            interval = dt * (self.step - last) if last is not None and last < self.step else dt
+        self._frame(Recorder(writer, dt=dt), check_positive("interval", interval))
 
     def minimize(self, fire: FIRE | None = None) -> MinimizeResult:
         """Quench the current positions with FIRE (velocities are set to zero after).
@@ -877,13 +892,27 @@ class Dynamics:
 def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
                     record_velocity: bool = True, record_force: bool = False,
                     parameters: dict | None = None, flush_seconds: float | None = 10.0,
-                    buffer_bytes: int = 64 * 2**20, fsync: bool = True):
+                    buffer_bytes: int = 64 * 2**20, fsync: bool = True, units=None):
     """Create an H5MD trajectory file for a particle system.
 
     The particle group is ``trajectory`` (what MDAnalysis looks for), with
     the box (periodic or ``none`` boundaries), wrapped positions, image counts
     (periodic systems), velocities, and the time-independent ``species`` and
-    ``mass`` of every atom.
+    ``mass`` of every atom.  Units are declared on positions, box edges,
+    velocities, forces, times and energies (``units``; reduced units by default,
+    stored as the consistent set :data:`~langevin_opt.storage.h5md.REDUCED_UNITS`:
+    sigma = 1 nm, tau = 1 ps, epsilon = 1 kJ/mol, m = 1 u), so a 3-D trajectory
+    opens with ``MDAnalysis.Universe(path)`` and no options (MDAnalysis shows
+    lengths in Angstrom: 10 times the reduced numbers; times and ``dt`` unchanged).
+
+    Observables: :meth:`Dynamics.run` writes every recorded row (every
+    ``record_every`` steps) to ``/observable_series/<name>`` (step/time per
+    row), and at every frame the same observables plus ``dt`` (the time between
+    frames) to ``/observables/<name>``, one row per frame at the frame's step:
+    MDAnalysis' ``ts.data`` indexes ``/observables`` by frame number.  2-D
+    systems write the same layout, which MDAnalysis cannot open (3-D boxes
+    only); this package's :class:`~langevin_opt.storage.H5MDReader`, ``h5py``
+    and ``pyh5md`` read every file.
 
     The file is written by the crash-proof :class:`~langevin_opt.storage.H5MDWriter`
     (one writer per file, held by a lock until ``close``): every flush is
@@ -912,6 +941,10 @@ def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
         Pending bytes above which the writer flushes (default 64 MiB).
     fsync : bool
         ``fsync`` every flush (default): flushed frames also survive a power cut.
+    units : H5MDUnits, optional
+        The unit strings to declare (default
+        :data:`~langevin_opt.storage.h5md.REDUCED_UNITS`); pass the system's
+        own units when its numbers are physical (e.g. nm, ps, kJ/mol).
 
     Returns
     -------
@@ -925,14 +958,20 @@ def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
         ``path`` exists and ``overwrite`` is false.
     """
     from .. import __version__
-    from ..storage.h5md import H5MDWriter
+    from ..storage.h5md import REDUCED_UNITS, H5MDWriter
 
+    units = REDUCED_UNITS if units is None else units
+    energy = units.energy
+    obs_units = {"potential_energy": energy, "kinetic_energy": energy, "total_energy": energy,
+                 "temperature": energy,  # k_B = 1: a temperature is an energy
+                 "pressure": f"{energy} {units.length}-{system.dim}", "dt": units.time}
     w = H5MDWriter(path, n_particles=system.n_atoms, dim=system.dim,
                    particle_group="trajectory", creator_version=__version__,
                    box_edges=system.box, record_velocity=record_velocity,
                    record_force=record_force, record_image=system.periodic,
                    overwrite=overwrite, flush_seconds=flush_seconds,
-                   buffer_bytes=buffer_bytes, fsync=fsync)
+                   buffer_bytes=buffer_bytes, fsync=fsync, units=units,
+                   observable_units=obs_units, frame_observables=FRAME_OBSERVABLES)
     try:
         w.write_static(species=system.species, mass=system.masses)
         if parameters:

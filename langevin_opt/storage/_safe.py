@@ -99,7 +99,8 @@ class RecoveryReport:
     lost_frames : int
         Frames dropped (rows of the particle elements).
     lost_rows : dict
-        Rows dropped per element key (``"particles"``, ``"observables/<name>"``).
+        Rows dropped per element key (``"particles"``, which includes frame-aligned
+        observables, and ``"observables/<name>"`` or ``"observable_series/<name>"``).
     problems : tuple of str
         One line per damaged file: which file and why.
     """

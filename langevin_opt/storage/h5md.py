@@ -1,8 +1,11 @@
 r"""H5MD 1.1 trajectory files: a buffered, crash-proof writer and a lazy reader.
 
 All quantities are in reduced units with :math:`k_B = 1` unless the caller
-passes ``time_unit``/``length_unit`` strings, which are then stored as H5MD
-``unit`` attributes (the numbers are never converted).
+passes ``units`` (an :class:`H5MDUnits`) or ``time_unit``/``length_unit``
+strings, which are then stored as H5MD ``unit`` attributes (the numbers are
+never converted).  Particle trajectories declare :data:`REDUCED_UNITS` (one
+reduced unit = 1 nm, 1 ps, 1 kJ/mol, 1 u, a consistent set), so that
+``MDAnalysis.Universe(path)`` opens them with no options.
 
 Layout of the H5MD file (H5MD 1.1, explicit step/time arrays)::
 
@@ -10,11 +13,13 @@ Layout of the H5MD file (H5MD 1.1, explicit step/time arrays)::
     /h5md/author                attrs: name (fixed-length string)
     /h5md/creator               attrs: name, version (fixed-length strings)
     /h5md/modules/units         only when a unit was given: version {1, 0}, system
+                                (+ langevin_opt_mapping: how the run's units map onto them)
     /particles/<group>/box      attrs: dimension (int32), boundary (S8[dim])
     /particles/<group>/box/edges/{step,time,value[T][dim]}   only if periodic
     /particles/<group>/position/{step int64[T], time float64[T], value float64[T][N][dim]}
     /particles/<group>/velocity, force  (float64), image (int64), optional
     /observables/<name>/{step int64[T], time float64[T], value float64[T] or [T][N]}
+    /observable_series/<name>/{step, time, value}   only with frame observables, see below
     /parameters/...             nested run parameters (see ``write_parameters``)
     /checkpoint                 last restart checkpoint (outside the H5MD groups)
 
@@ -22,7 +27,35 @@ The ``step``/``time`` datasets of ``velocity``, ``force``, ``image`` and
 ``box/edges`` are HDF5 hard links to those of ``position`` (required by the
 spec for ``image`` and ``box/edges``, allowed for the others).  Every
 time-dependent element group carries an integer attribute
-``langevin_opt_committed_rows`` (its number of rows).
+``langevin_opt_committed_rows`` (its number of rows); ``time`` and ``value``
+datasets carry ``unit`` attributes when units were given.
+
+Observables.  A writer without ``frame_observables`` (walker ensembles,
+SG-MCMC chains, first-passage tables) stores each observable as it was
+recorded, with its own ``step``/``time``, under ``/observables/<name>``.  A
+writer with ``frame_observables`` (particle trajectories) stores two things:
+``/observables/<name>`` holds one row per frame, the value at that frame's
+step, with ``step``/``time`` hard links to ``position``'s and the attribute
+``langevin_opt_frame_aligned`` -- what a reader that indexes observables by
+frame number sees (MDAnalysis' ``ts.data``, which ignores an observable's own
+``step``); and ``/observable_series/<name>/{step,time,value}`` holds every
+recorded row (usually denser than the frames), each an H5MD time-dependent
+element for readers that follow the step/time datasets.  The frame
+observable ``dt`` is the time between frames (MDAnalysis'
+``trajectory.dt``).  The frame-aligned rows belong to the ``particles``
+element key (they are written, merged, truncated and recovered with the
+frames); the series keep their own keys ``"<group>/<name>"``.
+
+Which readers open which files: every file here is H5MD 1.1 with explicit
+step/time arrays, so this module's :class:`H5MDReader`, plain ``h5py`` and
+``pyh5md`` open all of them (a live or killed run's index too, with its
+sidecars beside it).  ``MDAnalysis.Universe(path)`` with no options opens
+3-D particle trajectories of :func:`langevin_opt.particles.open_trajectory`
+(group ``trajectory``, units); MDAnalysis cannot open 1-D/2-D files at all
+(walker ensembles on 2-D landscapes, 2-D particle systems: "MDAnalysis only
+supports 3-dimensional simulation boxes") and needs
+``Universe.empty(n).load_new(path, format="H5MD", convert_units=False)`` for
+3-D files without units or with another particle group.
 
 Crash safety
 ------------
@@ -165,7 +198,7 @@ import shutil
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import h5py
@@ -188,10 +221,12 @@ from langevin_opt.storage._safe import (
 )
 
 __all__ = [
+    "REDUCED_UNITS",
     "Box",
     "CorruptionError",
     "DamagedFileError",
     "H5MDReader",
+    "H5MDUnits",
     "H5MDWriter",
     "OutputLock",
     "OutputLockedError",
@@ -223,8 +258,68 @@ _MERGE_FAN_IN = 4
 _MERGE_MAX_BYTES = 256 * 2**20
 _RETIRE_AFTER_S = 60.0
 _NDARRAY_TAG = "__ndarray__"
+_FRAME_ALIGNED = "langevin_opt_frame_aligned"
+_SERIES_GROUP = "observable_series"
+_UNIT_MAPPING = "langevin_opt_mapping"
 _FULL_CAUSES = {28: "no space left on device (ENOSPC)", 27: "file size limit exceeded (EFBIG)",
                 122: "disk quota exceeded (EDQUOT)"}
+
+
+class H5MDUnits(NamedTuple):
+    """Unit strings written as H5MD ``unit`` attributes (H5MD units module 1.0).
+
+    The numbers in the file are never converted; these strings say what they
+    mean.  Every string must be a valid H5MD unit string that MDAnalysis also
+    recognises (``nm``, ``Angstrom``, ``ps``, ``fs``, ``nm ps-1``,
+    ``kJ mol-1 nm-1``, ...), or ``MDAnalysis.Universe(path)`` raises.
+
+    Attributes
+    ----------
+    system : str
+        ``system`` attribute of ``/h5md/modules/units``.
+    length : str
+        Unit of positions and box edges.
+    time : str
+        Unit of the ``time`` datasets (and of the ``dt`` observable).
+    velocity : str
+        Unit of velocities.
+    force : str
+        Unit of forces.
+    energy : str
+        Unit of energies (and of temperatures, :math:`k_B = 1`).
+    mapping : str
+        One line saying how the run's own units map onto these strings
+        (stored as the ``langevin_opt_mapping`` attribute of the units module).
+    """
+
+    system: str
+    length: str
+    time: str
+    velocity: str
+    force: str
+    energy: str
+    mapping: str
+
+
+REDUCED_UNITS = H5MDUnits(
+    system="reduced",
+    length="nm",
+    time="ps",
+    velocity="nm ps-1",
+    force="kJ mol-1 nm-1",
+    energy="kJ mol-1",
+    mapping="reduced Lennard-Jones units stored as sigma = 1 nm, tau = 1 ps, "
+            "epsilon = 1 kJ mol-1, mass = 1 u (a consistent set: epsilon tau^2 / sigma^2 = 1 u), "
+            "k_B = 1 (T = 1 is epsilon / k_B); the numbers are the reduced numbers",
+)
+"""Default units of particle trajectories (:func:`langevin_opt.particles.open_trajectory`).
+
+Reduced LJ units have no physical unit; the file declares the GROMACS unit set
+(nm, ps, kJ/mol, u), which is self-consistent with one reduced unit of each and
+which the H5MD units module and MDAnalysis both understand.  MDAnalysis then
+converts to its own units: positions and box edges read through it are 10 times
+the reduced numbers (Angstrom), times and ``dt`` are unchanged (ps).
+"""
 
 
 class Box(NamedTuple):
@@ -806,12 +901,30 @@ class H5MDWriter:
         frames).
     time_unit, length_unit : str, optional
         H5MD ``unit`` strings (e.g. ``"ps"``, ``"nm"``); omitted by default
-        (reduced units).
+        (reduced units).  Superseded by ``units``.
+    units : H5MDUnits, optional
+        Unit strings of every element (length, time, velocity, force, energy);
+        excludes ``time_unit``/``length_unit``.  Particle trajectories use
+        :data:`REDUCED_UNITS`, which ``MDAnalysis.Universe(path)`` accepts.
+    observable_units : mapping of str to str, optional
+        ``unit`` attribute of the ``value`` of the named observables (frame
+        aligned and series).
+    frame_observables : sequence of str, optional
+        Scalar observables given with every frame (``append_frames(...,
+        observables=...)``) and stored frame-aligned under
+        ``/observables/<name>`` (``step``/``time`` hard links to
+        ``position``'s), which readers that index observables by frame
+        number (MDAnalysis' ``ts.data``) see at the frame's step.  When given,
+        the rows of :meth:`append_observables` (the denser series, each with
+        its own step/time) go to ``/observable_series/<name>`` instead of
+        ``/observables/<name>``.  A frame observable named ``dt`` (the time
+        between frames) becomes MDAnalysis' ``trajectory.dt``.
     mode : {"w", "a"}, optional
         ``"w"`` creates the file; ``"a"`` reopens an existing file to resume,
         also one left by a killed run (what was lost is in :attr:`recovery`).
         In mode ``"a"`` the layout arguments (``n_particles``, ``dim``,
-        ``box_edges``, ``record_*``, units) must match the file.
+        ``box_edges``, ``record_*``, units, ``frame_observables``) must match
+        the file; units and frame observables not given are taken from it.
     overwrite : bool, optional
         In mode ``"w"``, replace an existing file instead of raising
         ``FileExistsError``.
@@ -862,13 +975,18 @@ class H5MDWriter:
     manager, or call :meth:`close`.  In mode ``"a"``, ``author``, ``creator``
     and ``creator_version`` are ignored (the file keeps its own).
 
-    MDAnalysis (2.11) reads these files when ``dim == 3``:
-    ``MDAnalysis.Universe(path)`` needs ``particle_group="trajectory"`` and
-    both units; reduced-unit files load with
-    ``Universe.empty(n_particles).load_new(path, format="H5MD",
-    convert_units=False)``.  It indexes every observable with the frame
-    number, so record observables at the frame steps if MDAnalysis must read
-    them.
+    Which readers open which files: every file is H5MD 1.1 (explicit
+    step/time arrays) and opens in this package's :class:`H5MDReader`, in
+    ``h5py`` and in ``pyh5md``.  MDAnalysis (2.11) opens a file with
+    ``MDAnalysis.Universe(path)`` and no options only when ``dim == 3``,
+    ``particle_group="trajectory"`` and units are given (``units=``), as for
+    every 3-D particle trajectory of :func:`langevin_opt.particles.open_trajectory`;
+    other 3-D files load with ``Universe.empty(n_particles).load_new(path,
+    format="H5MD", convert_units=False)``, and 1-D/2-D files (most walker
+    ensembles, 2-D particle systems) not at all ("MDAnalysis only supports
+    3-dimensional simulation boxes").  MDAnalysis reads ``/observables/<name>/
+    value[frame]`` and ignores the observable's own ``step``: use
+    ``frame_observables`` for what it must see at the frame's step.
     """
 
     def __init__(
@@ -889,6 +1007,9 @@ class H5MDWriter:
         chunk_frames: int | None = None,
         time_unit: str | None = None,
         length_unit: str | None = None,
+        units: H5MDUnits | None = None,
+        observable_units: Mapping[str, str] | None = None,
+        frame_observables: Sequence[str] = (),
         mode: str = "w",
         overwrite: bool = False,
         buffer_bytes: int = 64 * 2**20,
@@ -911,6 +1032,32 @@ class H5MDWriter:
         for what, text in (("time_unit", time_unit), ("length_unit", length_unit)):
             if text is not None and (not isinstance(text, str) or not text):
                 raise ValueError(f"{what} must be None or a non-empty unit string, got {text!r}")
+        self.velocity_unit: str | None = None
+        self.force_unit: str | None = None
+        self.unit_system: str | None = None
+        self.unit_mapping: str | None = None
+        if units is not None:
+            if not isinstance(units, H5MDUnits) or not all(
+                    isinstance(u, str) and u for u in units):
+                raise ValueError(f"units must be an H5MDUnits of non-empty strings, got {units!r}")
+            if time_unit is not None or length_unit is not None:
+                raise ValueError("give either units or time_unit/length_unit, not both")
+            time_unit, length_unit = units.time, units.length
+            self.velocity_unit, self.force_unit = units.velocity, units.force
+            self.unit_system, self.unit_mapping = units.system, units.mapping
+        self.observable_units = dict(observable_units or {})
+        for key, text in self.observable_units.items():
+            _check_name(key, "observable name")
+            if not isinstance(text, str) or not text:
+                raise ValueError(f"observable_units[{key!r}] must be a non-empty unit string, "
+                                 f"got {text!r}")
+        if isinstance(frame_observables, str):
+            raise ValueError("frame_observables must be a sequence of names, not a str")
+        self.frame_observables = tuple(_check_name(n, "frame observable name")
+                                       for n in frame_observables)
+        if len(set(self.frame_observables)) != len(self.frame_observables):
+            raise ValueError(f"frame_observables has duplicates: {self.frame_observables}")
+        self._series = _SERIES_GROUP if self.frame_observables else "observables"
         if compression not in _COMPRESSIONS:
             raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
         if chunk_frames is not None:
@@ -1027,7 +1174,7 @@ class H5MDWriter:
                                    err=err.errno, last_safe_step=self._safe_step) from None
 
     def _keys(self) -> list[str]:
-        return ["particles", *(f"observables/{name}" for name in self._obs_shapes)]
+        return ["particles", *(f"{self._series}/{name}" for name in self._obs_shapes)]
 
     def _key_datasets(self, key: str) -> list[tuple[str, tuple[int, ...], Any]]:
         """(path, row shape, dtype) of the stored datasets of an element key."""
@@ -1041,9 +1188,11 @@ class H5MDWriter:
                     out.append((f"{g}/{name}/value", row, dtype))
             if self.box_edges is not None:
                 out.append((f"{g}/box/edges/value", (self.dim,), np.float64))
+            out.extend((f"observables/{name}/value", (), np.float64)
+                       for name in self.frame_observables)
             return out
         name = key.split("/", 1)[1]
-        o = f"observables/{name}"
+        o = key
         return [(f"{o}/step", (), np.int64), (f"{o}/time", (), np.float64),
                 (f"{o}/value", self._obs_shapes[name], np.float64)]
 
@@ -1075,6 +1224,8 @@ class H5MDWriter:
             "run_id": self._run_id,
             "next_id": self._next_id,
             "observables": {k: list(v) for k, v in self._obs_shapes.items()},
+            "series": self._series,
+            "frame_observables": list(self.frame_observables),
             "segments": segments,
         })
 
@@ -1090,9 +1241,13 @@ class H5MDWriter:
         if self.time_unit is not None or self.length_unit is not None:
             units = h5md.create_group("modules").create_group("units")
             units.attrs["version"] = np.array((1, 0), dtype=np.int32)
-            units.attrs["system"] = "SI"
+            units.attrs["system"] = self.unit_system or "SI"
+            if self.unit_mapping is not None:
+                units.attrs[_UNIT_MAPPING] = self.unit_mapping
         g = f.create_group("particles").create_group(self.particle_group)
         f.create_group("observables")
+        if self._series != "observables":
+            f.create_group(self._series)
         sources: dict[str, h5py.File] = {}
         try:
             for key in self._keys():
@@ -1140,11 +1295,25 @@ class H5MDWriter:
             g["position/time"].attrs["unit"] = self.time_unit
         if self.length_unit is not None:
             g["position/value"].attrs["unit"] = self.length_unit
-            if self.record["velocity"] and self.time_unit is not None:
+            if self.record["velocity"] and self.velocity_unit is not None:
+                g["velocity/value"].attrs["unit"] = self.velocity_unit
+            elif self.record["velocity"] and self.time_unit is not None:
                 g["velocity/value"].attrs["unit"] = f"{self.length_unit} {self.time_unit}-1"
-        if self.time_unit is not None:
-            for name in self._obs_shapes:
-                f[f"observables/{name}/time"].attrs["unit"] = self.time_unit
+        if self.record["force"] and self.force_unit is not None:
+            g["force/value"].attrs["unit"] = self.force_unit
+        for name in self.frame_observables:  # frame aligned: position's step and time
+            element = f[f"observables/{name}"]
+            element["step"] = g["position/step"]
+            element["time"] = g["position/time"]
+            element.attrs[_FRAME_ALIGNED] = np.int8(1)
+        for name in self._obs_shapes:
+            if self.time_unit is not None:
+                f[f"{self._series}/{name}/time"].attrs["unit"] = self.time_unit
+            if name in self.observable_units:
+                f[f"{self._series}/{name}/value"].attrs["unit"] = self.observable_units[name]
+        for name in self.frame_observables:
+            if name in self.observable_units:
+                f[f"observables/{name}/value"].attrs["unit"] = self.observable_units[name]
         if self._params is not None:
             group = f.create_group("parameters")
             _write_param_tree(group, self._params[0])
@@ -1195,6 +1364,7 @@ class H5MDWriter:
                 manifest = _read_manifest(f)
                 if manifest is not None and damaged is not None:
                     raise damaged
+                self._check_observable_layout(f, manifest)
                 self._check_layout(f)
                 self._load_metadata(f)
                 if manifest is not None:
@@ -1225,6 +1395,20 @@ class H5MDWriter:
                                            lost, tuple(problems))
             self._guard(self._publish, "recovering the file")
         _remove_orphans(self.path, {seg["name"] for seg in self._segments})
+
+    def _check_observable_layout(self, f: h5py.File, manifest: dict | None) -> None:
+        """Take (or check) the file's frame observables and series group."""
+        if manifest is not None:
+            stored = tuple(manifest.get("frame_observables", ()))
+        else:
+            obs = f["observables"] if "observables" in f else {}
+            stored = tuple(n for n in obs if isinstance(obs[n], h5py.Group)
+                           and _FRAME_ALIGNED in obs[n].attrs)
+        if self.frame_observables and set(self.frame_observables) != set(stored):
+            raise ValueError(f"frame_observables={self.frame_observables} does not match the "
+                             f"file's {stored}")
+        self.frame_observables = self.frame_observables or stored
+        self._series = _SERIES_GROUP if stored else "observables"
 
     def _check_layout(self, f: h5py.File) -> None:
         where = f"particles/{self.particle_group}"
@@ -1260,6 +1444,28 @@ class H5MDWriter:
                 self.time_unit = stored
             else:
                 self.length_unit = stored
+        for what, name in (("velocity_unit", "velocity"), ("force_unit", "force")):
+            if name in group:
+                stored = _decode(group[f"{name}/value"].attrs.get("unit"))
+                given = getattr(self, what)
+                if given is not None and given != stored:
+                    raise ValueError(f"{what}={given!r} does not match the file's {stored!r}")
+                setattr(self, what, stored)
+        units = f.get("h5md/modules/units")
+        if units is not None:
+            stored = _decode(units.attrs.get("system"))
+            if self.unit_system is not None and self.unit_system != stored:
+                raise ValueError(f"unit system {self.unit_system!r} does not match the file's "
+                                 f"{stored!r}")
+            self.unit_system = stored
+            self.unit_mapping = _decode(units.attrs.get(_UNIT_MAPPING))
+        for where in {"observables", self._series}:
+            obs = f[where] if where in f else {}
+            for name in obs:
+                if isinstance(obs[name], h5py.Group) and "value" in obs[name]:
+                    unit = _decode(obs[name]["value"].attrs.get("unit"))
+                    if unit is not None:
+                        self.observable_units.setdefault(name, unit)
 
     def _load_metadata(self, f: h5py.File) -> None:
         h5md = f["h5md"]
@@ -1319,11 +1525,12 @@ class H5MDWriter:
             particle.append(group["box/edges"])
         rows = {"particles": min(_element_length(e) for e in particle)}
         shapes = {}
-        obs = f["observables"] if "observables" in f else {}
+        obs = f[self._series] if self._series in f else {}
         for name in obs:
-            if isinstance(obs[name], h5py.Group) and "value" in obs[name]:
+            if (isinstance(obs[name], h5py.Group) and "value" in obs[name]
+                    and _FRAME_ALIGNED not in obs[name].attrs):
                 self._obs_shapes[name] = tuple(obs[name]["value"].shape[1:])
-                rows[f"observables/{name}"] = _element_length(obs[name])
+                rows[f"{self._series}/{name}"] = _element_length(obs[name])
         self._lost_rows: dict[str, int] = {}
         for key in self._keys():
             for dspath, _, _ in self._key_datasets(key):
@@ -1393,7 +1600,7 @@ class H5MDWriter:
     def _sync_last_steps(self) -> None:
         self._safe_step = self._last_step("particles")
         self._last_frame_step = self._safe_step
-        self._last_obs_step = {name: self._last_step(f"observables/{name}")
+        self._last_obs_step = {name: self._last_step(f"{self._series}/{name}")
                                for name in self._obs_shapes}
 
     # -- appending ------------------------------------------------------------
@@ -1405,6 +1612,7 @@ class H5MDWriter:
         velocity: Any = None,
         force: Any = None,
         image: Any = None,
+        observables: Mapping[str, Any] | None = None,
     ) -> None:
         """Append ``F`` frames of walker/particle data.
 
@@ -1426,6 +1634,9 @@ class H5MDWriter:
             :math:`k_B = 1`).
         image : array_like of int, shape (F, n_particles, dim), optional
             Periodic image counts; required iff ``record_image=True``.
+        observables : mapping of str to array_like of float, shape (F,), optional
+            The value of every ``frame_observables`` name at these frames'
+            steps; required iff the writer has frame observables.
 
         Returns
         -------
@@ -1451,6 +1662,16 @@ class H5MDWriter:
             if value is not None:
                 dtype = np.int64 if name == "image" else np.float64
                 data[name] = _as_array(value, shape, dtype, name)
+        given_obs = dict(observables or {})
+        if set(given_obs) != set(self.frame_observables):
+            raise ValueError(f"observables must give exactly the frame observables "
+                             f"{sorted(self.frame_observables)}, got {sorted(given_obs)}")
+        for name, value in given_obs.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise ValueError(f"frame observable {name} must be real numbers, got dtype "
+                                 f"{arr.dtype}")
+            data[f"observables/{name}"] = _as_array(arr, (frames,), np.float64, name)
         if frames == 0:
             return
         if self._last_frame_step is not None and steps[0] <= self._last_frame_step:
@@ -1554,9 +1775,11 @@ class H5MDWriter:
             if self.box_edges is not None:
                 c[f"{g}/box/edges/value"] = np.ascontiguousarray(
                     np.broadcast_to(self.box_edges, (batch["step"].shape[0], self.dim)))
+            for name in self.frame_observables:
+                c[f"observables/{name}/value"] = batch[f"observables/{name}"]
             cols["particles"] = c
         for name, chunks in self._pending_obs.items():
-            o = f"observables/{name}"
+            o = f"{self._series}/{name}"
             cols[o] = {f"{o}/step": _join([c[0] for c in chunks]),
                        f"{o}/time": _join([c[1] for c in chunks]),
                        f"{o}/value": _join([c[2] for c in chunks])}
@@ -2168,7 +2391,8 @@ class H5MDReader:
             for key, r in seg["rows"].items():
                 target = kept if i < good else lost
                 target[key] = target.get(key, 0) + r
-        keys = {"particles", *(f"observables/{n}" for n in self._manifest["observables"])}
+        series = self._manifest.get("series", "observables")
+        keys = {"particles", *(f"{series}/{n}" for n in self._manifest["observables"])}
         self._limits = {key: kept.get(key, 0) for key in keys}
         self._n_frames = self._steps = self._times = None
         last = int(self.steps[-1]) if self.n_frames else None
@@ -2346,22 +2570,42 @@ class H5MDReader:
         """
         return self._read("image", frames)
 
+    def _elements(self, where: str, frame_aligned: bool) -> list[str]:
+        f = self._check_open()
+        if where not in f:
+            return []
+        obs = f[where]
+        return sorted(n for n in obs if isinstance(obs[n], h5py.Group) and "value" in obs[n]
+                      and (_FRAME_ALIGNED in obs[n].attrs) == frame_aligned)
+
+    @property
+    def frame_observable_names(self) -> list[str]:
+        """Sorted names of the frame-aligned observables (``/observables``, one row per frame)."""
+        return self._elements("observables", True)
+
     @property
     def observable_names(self) -> list[str]:
-        """Sorted names of the time-dependent observables (list of str)."""
-        f = self._check_open()
-        if "observables" not in f:
-            return []
-        obs = f["observables"]
-        return sorted(n for n in obs if isinstance(obs[n], h5py.Group) and "value" in obs[n])
+        """Sorted names of every time-dependent observable (list of str).
 
-    def observable(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        The recorded series (``/observable_series`` or ``/observables``) and the
+        frame-aligned observables.
+        """
+        series = self._elements(_SERIES_GROUP, False) + self._elements("observables", False)
+        return sorted(set(series) | set(self.frame_observable_names))
+
+    def observable(self, name: str, *, at_frames: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Read one observable.
 
         Parameters
         ----------
         name : str
             Observable name, one of :attr:`observable_names`.
+        at_frames : bool
+            Read the frame-aligned copy (one row per frame, at the frames'
+            steps; see ``H5MDWriter(frame_observables=...)``) instead of the
+            recorded series.  A name that has only one of the two is read from
+            it whatever ``at_frames`` says.
 
         Returns
         -------
@@ -2378,12 +2622,22 @@ class H5MDReader:
             No such observable.
         """
         f = self._check_open()
-        if name not in self.observable_names:
+        framed = name in self.frame_observable_names
+        where = None
+        for group in (_SERIES_GROUP, "observables"):
+            if name in self._elements(group, False):
+                where = group
+                break
+        if framed and (at_frames or where is None):
+            n = self.n_frames
+            value = f["observables"][name]["value"][:n]
+            return self.steps.copy(), self.times.copy(), value
+        if where is None:
             raise KeyError(
                 f"no observable {name!r} in {self.path}; available: {self.observable_names}"
             )
-        element = f["observables"][name]
-        n = min(_element_length(element), self._limits.get(f"observables/{name}", 2**62))
+        element = f[where][name]
+        n = min(_element_length(element), self._limits.get(f"{where}/{name}", 2**62))
         return _element_steps(element, n), _element_times(element, n), element["value"][:n]
 
     @property

@@ -87,7 +87,8 @@ class Recorder:
     def _times(self, steps: np.ndarray) -> np.ndarray:
         return steps.astype(np.float64) * self.dt
 
-    def frames(self, steps: Any, position: Any, **elements: Any) -> None:
+    def frames(self, steps: Any, position: Any, *,
+               observables: dict[str, Any] | None = None, **elements: Any) -> None:
         """Record ``F`` frames of per-item data.
 
         Parameters
@@ -96,6 +97,9 @@ class Recorder:
             Steps of the frames, increasing.
         position : array_like, shape (F, n, dim)
             Positions (walkers, atoms or chain parameters), reduced length units.
+        observables : dict of str to array_like of shape (F,), optional
+            Values at the frames' steps of the writer's ``frame_observables``
+            (stored frame-aligned; ignored if the writer has none).
         **elements : array_like, shape (F, n, dim)
             ``velocity``, ``force`` or ``image``, for those the writer records;
             elements the writer does not record are ignored.
@@ -106,6 +110,10 @@ class Recorder:
         if steps.size == 0:
             return
         given = {k: v for k, v in elements.items() if self.wants(k)}
+        framed = self.writer.frame_observables
+        if framed:
+            given["observables"] = {k: (observables or {})[k] for k in framed
+                                    if k in (observables or {})}
         self.writer.append_frames(steps, self._times(steps), position, **given)
 
     def observables(self, steps: Any, **series: Any) -> None:
