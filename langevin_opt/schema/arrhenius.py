@@ -76,7 +76,7 @@ key, as for ``langevin-opt run``.  Layout::
 
     [theory]                          # optional
     enabled = true                    # CI-NEB + dimer saddle search and rate predictions
-    n_images = 11
+    n_images = 11                     # ([network]: default 9)
     fmax = 1e-3                       # force tolerance (energy / length)
 
     [output]                          # optional
@@ -180,6 +180,9 @@ SECTIONS: dict[str, dict[str, Field]] = {
 }
 REQUIRED = ("experiment", "rates")
 
+#: ``[theory] n_images`` default of a ``[network]`` config (as :func:`~langevin_opt.nn.connect`:
+#: 11 images can send the CI-NEB of a network's loss astray).
+NETWORK_N_IMAGES = 9
 #: ``[rates] method`` of a ``[network]`` config.
 NETWORK_METHODS = ("langevin", "sgd")
 #: ``[network] loss`` (``auto``: from the data set).
@@ -556,6 +559,8 @@ def _validate_network(raw: Mapping, out: dict) -> RatesExperiment:
         r.pop(key)
     if "data" not in raw:
         raise ConfigError("[data] section is missing (required with [network])")
+    if (raw.get("theory") or {}).get("n_images") is None:
+        out["theory"]["n_images"] = NETWORK_N_IMAGES
     out["data"] = d = data_section(raw["data"], out["experiment"]["seed"], DATA_FIELDS)
     out["network"] = nw = fill_section("network", raw["network"], NETWORK_FIELDS, _flat_convert)
     _, _, classification = data_shape(d)
