@@ -298,3 +298,19 @@ def test_network_keys_refused_for_landscapes():
     assert set(validate_rates_config(raw).config["rates"]) == {
         "temperatures", "walkers", "max_steps", "start", "basin_radius", "basin_fraction",
         "chunk", "level", "bootstrap"}
+
+
+@pytest.mark.parametrize("text", [LANGEVIN, SGD], ids=["langevin", "sgd"])
+def test_warmup_runs_a_cut_network_config(tmp_path, text):
+    # `make warmup` runs every experiments/*.toml cut to one walker per row and one chunk,
+    # without the saddle search
+    import tomllib
+
+    from langevin_opt.cli import _tiny_arrhenius
+
+    exp = validate_rates_config(tomllib.loads(text))
+    _tiny_arrhenius(exp, tmp_path)
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert s["walkers"] == 1 and len(s["rows"]) == 2
+    assert all(r["max_steps"] == 200 for r in s["rows"])
+    assert "theory" not in s and not (tmp_path / "run" / "arrhenius.png").exists()

@@ -124,6 +124,9 @@ def sgd_rate_plot(path: str | None, learning_rates: Sequence[float], batch_sizes
         else:
             ax.plot(bb[ok], kk[ok], "o-", color=color, ms=4, label=f"learning rate {eta:.3g}")
     ax.set_xscale("log")
+    ticks = np.unique(b)
+    ax.set_xticks(ticks, [str(int(t)) for t in ticks])
+    ax.set_xticks([], minor=True)
     if np.any(k > 0):
         ax.set_yscale("log")
     ax.set_xlabel("batch size")
