@@ -217,6 +217,8 @@ def test_shipped_example_validates():
     assert exp.is_network and exp.method == "langevin"
     assert exp.config["theory"]["n_images"] == 9  # the network default
     assert exp.system_name == "2-4-2 tanh MLP on two_moons"
+    with pytest.raises(ValueError, match="no integrator"):
+        exp.integrator()
     # normalised configs validate again to themselves (they are stored in the H5MD file)
     again = validate_rates_config(json.loads(json.dumps(exp.config)))
     assert again.config == exp.config

@@ -422,7 +422,15 @@ class RatesExperiment:
         Returns
         -------
         Overdamped or BAOAB (walkers); LangevinOverdamped or LangevinBAOAB (clusters)
+
+        Raises
+        ------
+        ValueError
+            For a ``[network]`` config (its dynamics is ``[rates] method``).
         """
+        if self.is_network:
+            raise ValueError("a [network] config has no integrator: its dynamics is "
+                             f"[rates] method = {self.method!r}")
         s = dict(self.config["integrator"])
         kind = s.pop("kind")
         if self.is_cluster:
