@@ -665,15 +665,16 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
     """
     from .core.errors import OutputError
     from .rates.cli import run_arrhenius, table_lines
+    from .schema import ConfigError
     from .storage import CorruptionError, DamagedFileError, OutputLockedError, StorageFullError
 
     exp = _load_rates_experiment(config)
     out = out_dir if out_dir is not None else _default_out(exp.name)
     if not quiet:
         rc = exp.config["rates"]
-        click.echo(f"arrhenius {exp.name} ({exp.system_name}, "
-                   f"{exp.config['integrator']['kind']}, {rc['walkers']} walkers x "
-                   f"{len(rc['temperatures'])} temperatures) -> {out}")
+        grid = "settings" if exp.is_network and exp.method == "sgd" else "temperatures"
+        click.echo(f"arrhenius {exp.name} ({exp.system_name}, {exp.method}, "
+                   f"{rc['walkers']} walkers x {exp.n_rows()} {grid}) -> {out}")
     last = [0.0]
 
     def progress(step: int, total: int, running: int) -> None:
@@ -684,6 +685,8 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
 
     try:
         report = run_arrhenius(exp, out, overwrite=overwrite, threads=threads, progress=progress)
+    except ConfigError as err:  # a [network] start beyond the minima found
+        raise CliError(f"{config}: {_one_line(str(err))}") from None
     except OutputError as err:
         raise CliError(_one_line(str(err))) from None
     except StorageFullError as err:
@@ -769,7 +772,9 @@ def _tiny_arrhenius(exp: Any, work: Path) -> None:
     cfg = copy.deepcopy(exp.config)
     r = cfg["rates"]
     r["walkers"], r["bootstrap"] = 1, 0
-    r["max_steps"] = r["chunk"] if exp.is_cluster else 1
+    r["max_steps"] = r["chunk"] if exp.is_cluster or exp.is_network else 1
+    if exp.is_network:  # the saddle search (NEB) compiles nothing the run has not
+        cfg["theory"]["enabled"] = False
     cfg["output"]["plot"] = False
     run_arrhenius(validate_rates_config(cfg), work / "run", overwrite=True)
 
@@ -826,8 +831,7 @@ def warmup(configs: tuple[Path, ...], all_builtin: bool, clear: bool) -> None:
                           lambda work, exp=exp: _tiny_run(exp, work)))
         elif kind == "arrhenius":
             exp = _load_rates_experiment(path)
-            items.append((f"{path} (arrhenius: {exp.system_name}, "
-                          f"{exp.config['integrator']['kind']})",
+            items.append((f"{path} (arrhenius: {exp.system_name}, {exp.method})",
                           lambda work, exp=exp: _tiny_arrhenius(exp, work)))
         else:
             click.echo(f"  {path}: skipped (not a run or arrhenius config)")

@@ -326,6 +326,12 @@ RESULTS = {
     "NetworkFirstPassage": lambda: nn.NetworkFirstPassage(
         _arr(0, (3,)), _arr(1, (3,)), np.array([False, True, False]), _arr(2, (3, 4)),
         _arr(3, (3,)), _arr(4, (4,)), -1.0, 0.01, 2.0, 0.02, 3000, 2, 1),
+    "SGDFirstPassage": lambda: nn.SGDFirstPassage(
+        _arr(0, (3,)), np.array([4, 4, 2]), _arr(1, (3,)), _arr(2, (3,)),
+        np.array([False, True, False]), _arr(3, (3, 4)), _arr(4, (3,)), _arr(5, (4,)), -1.0,
+        _arr(6, (3,)), 0.02, 3000, 2, 1),
+    "SGDNoise": lambda: nn.SGDNoise(0.01, 4, 40, _arr(0, (3, 3)), _arr(1, (3, 3)), 0.2,
+                                    _arr(2, (3,)), 0.3),
     "EnsembleState": _ensemble_state,
     "Trajectory": _trajectory,
     "RunResult": lambda: lo.RunResult(_ensemble_state(), _trajectory()),

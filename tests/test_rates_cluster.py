@@ -62,7 +62,8 @@ def test_arrhenius_cluster_run(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (("[cluster]", '[landscape]\nname = "double_well"\n[cluster]'),
-     "needs exactly one of the sections [landscape] (walkers) and [cluster] (atoms)"),
+     "needs exactly one of the sections [landscape] (walkers), [cluster] (atoms) and "
+     "[network] (a network's loss), got [landscape] and [cluster]"),
     (('structure = "lj7_2d"', 'structure = "lj8"'), "[cluster] structure: must be one of"),
     (("max_steps = 6000", "max_steps = 6100"), "must be a multiple of chunk=200"),
     (("chunk = 200", "chunk = 200\nstart = 1"), "[rates] start: not used for a [cluster]"),

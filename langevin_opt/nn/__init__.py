@@ -13,8 +13,9 @@
 * :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
   image insertion, dimer-refined saddles and Hessian spectra between minima;
 * :mod:`.escape`: first passage out of a minimum under full-batch overdamped
-  Langevin dynamics (quench-based commitment modulo symmetry) and the
-  Eyring–Kramers rate over a path's saddle.
+  Langevin dynamics or plain minibatch SGD (quench-based commitment modulo
+  symmetry), SGD's gradient noise as a diffusion, and the Eyring–Kramers rate
+  over a path's saddle.
 
 Example::
 
@@ -38,9 +39,15 @@ from .data import (
 )
 from .escape import (
     NetworkFirstPassage,
+    SGDFirstPassage,
+    SGDNoise,
     escape_rates,
     eyring_kramers_rate,
+    gradient_covariance,
     network_first_passage,
+    per_example_gradients,
+    sgd_first_passage,
+    sgd_noise,
     slice_landscape,
 )
 from .flatness import (
@@ -90,6 +97,8 @@ __all__ = [
     "NetworkFirstPassage",
     "NetworkMinima",
     "PathResult",
+    "SGDFirstPassage",
+    "SGDNoise",
     "align",
     "apply_symmetry",
     "basin_width",
@@ -100,6 +109,7 @@ __all__ = [
     "energy_function",
     "escape_rates",
     "eyring_kramers_rate",
+    "gradient_covariance",
     "hessian_spectrum",
     "hessian_trace",
     "hessian_vector_product",
@@ -109,7 +119,10 @@ __all__ = [
     "mlp_landscape",
     "network_first_passage",
     "network_minima",
+    "per_example_gradients",
     "random_symmetry",
+    "sgd_first_passage",
+    "sgd_noise",
     "slice_landscape",
     "teacher_student_classification",
     "teacher_student_regression",

@@ -27,6 +27,20 @@ every file either as it was or complete and new, never half written.
 
 Walker layout: walker ``k * walkers + j`` runs at ``temperatures[k]`` with RNG
 stream id ``k * walkers + j``.
+
+A ``[network]`` config (:mod:`langevin_opt.rates.network`) writes the same files:
+``position`` is the start minimum (``P`` parameters per walker),
+``/first_passage/position`` the polished product (NaN if censored), ``final_basin``
+the product's index among the distinct minima (lowest energy first; products not
+found by the minimum search get the next indices), ``start_basin`` ``[network]
+start``, and the extra observable ``product_energy``.  For ``method = "sgd"`` rows
+are ``(learning_rate, batch_size)`` settings (learning rate outer) instead of
+temperatures: the observables ``learning_rate`` and ``batch_size`` are added,
+``temperature`` is NaN, the table and summary rows carry ``learning_rate`` and
+``batch_size``, there is no Arrhenius fit, and the figure is the rate against the
+batch size, one curve per learning rate.  Times are ``eta * steps`` (Langevin) or
+``learning_rate * steps`` (SGD); the H5MD time of the observables row is
+``max_steps * eta`` for Langevin and ``max_steps`` for SGD.
 """
 
 from __future__ import annotations
@@ -232,34 +246,57 @@ def run_arrhenius(exp: RatesExperiment, out_dir: Path, *, overwrite: bool = Fals
     FloatingPointError
         A walker diverged (reduce dt).
     """
+    system = None
+    if exp.is_network:  # minima first: a start beyond them is a ConfigError, nothing written
+        from .network import network_system
+
+        system = network_system(exp, threads=threads)
     prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
     # One writer per output: the lock is held from here until every file is written, and
     # the output is checked again under it (another run may have written it meanwhile).
     lock = OutputLock(out_dir / H5)
     try:
         prepare_output(out_dir, overwrite=overwrite, target=H5, resumable=False)
-        return _run_locked(exp, out_dir, lock, threads, progress)
+        return _run_locked(exp, out_dir, lock, threads, progress, system)
     finally:
         lock.release()
 
 
 def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: int | None,
-                progress: Callable[[int, int, int], None] | None) -> ArrheniusReport:
+                progress: Callable[[int, int, int], None] | None,
+                system: Any = None) -> ArrheniusReport:
     """:func:`run_arrhenius` under the output's lock."""
     from ..storage.recording import Recorder
 
     cfg = exp.config
     rc = cfg["rates"]
-    integ = exp.integrator()
-    temps = np.asarray(rc["temperatures"], dtype=np.float64)
+    sgd = exp.is_network and exp.method == "sgd"
+    temps = np.asarray([] if sgd else rc["temperatures"], dtype=np.float64)
     n_w = rc["walkers"]
-    n_t = temps.size
+    n_t = exp.n_rows()
     m = n_w * n_t
     limits = np.repeat(np.asarray(exp.max_steps(), dtype=np.int64), n_w)
     total = int(limits.max())
     cb = None if progress is None else (lambda step, running: progress(step, total, running))
     t0 = time.perf_counter()
-    if exp.is_cluster:
+    extra: dict[str, Any] = {}
+    if exp.is_network:
+        from .network import run_network_first_passage
+
+        res, extra = run_network_first_passage(exp, system, threads=threads, progress=cb)
+        x0 = np.tile(system.minima[system.start], (m, 1))
+        n_basins = len(extra["minima_energies"])
+        where = {"start_energy": extra["start_energy"], "start": system.start,
+                 "minima_energies": extra["minima_energies"],
+                 "minima_counts": system.counts.tolist(),
+                 "quench_step_size": extra["quench_step_size"],
+                 "n_polished": extra["n_polished"], "n_images": extra["n_images"],
+                 "n_params": int(system.net.n_params), "layer_sizes": exp.layer_sizes()}
+        if sgd:
+            where["settings"] = [list(st) for st in exp.settings()]
+        else:
+            where["step_size"] = extra["step_size"]
+    elif exp.is_cluster:
         from .clusters import run_cluster_first_passage
 
         res, start, classes = run_cluster_first_passage(exp, threads=threads, progress=cb)
@@ -270,6 +307,7 @@ def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: 
         e_start = compute_forces(ParticleSystem(start), exp.cluster()[1]).energy
         where: dict[str, Any] = {"start_energy": e_start, "product_energies": classes.tolist()}
     else:
+        integ = exp.integrator()
         land = exp.landscape()
         basins = basins_from_landscape(land, rc["basin_radius"], fraction=rc["basin_fraction"])
         x0 = np.tile(land.minima[rc["start"]], (m, 1))
@@ -283,20 +321,24 @@ def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: 
 
     rows = []
     times, cens = [], []
-    for k, t in enumerate(temps):
+    labels = ([{"learning_rate": lr, "batch_size": b} for lr, b in exp.settings()] if sgd
+              else [{"temperature": float(t)} for t in temps])
+    for k, label in enumerate(labels):
         sl = slice(k * n_w, (k + 1) * n_w)
         tt, cc = res.times[sl], res.censored[sl]
         times.append(tt)
         cens.append(cc)
         est = estimate_rate(tt, cc, level=rc["level"], seed=exp.seed % 2**32 + k)
         basins_hit = np.bincount(res.final_basin[sl][~cc], minlength=n_basins).tolist()
-        rows.append({"temperature": float(t), **est, "final_basins": basins_hit,
+        rows.append({**label, **est, "final_basins": basins_hit,
                      "max_steps": int(limits[k * n_w])})
     summary: dict[str, Any] = {"name": exp.name, "walkers": n_w, "temperatures": temps.tolist(),
                                "rows": rows, "walker_steps": res.walker_steps,
                                "wall_s": wall, **where}
+    if exp.is_network:
+        summary["method"] = exp.method
     n_ev = np.array([r["events"] for r in rows])
-    if (n_ev > 0).sum() >= 2:
+    if not sgd and (n_ev > 0).sum() >= 2:
         k_arr = np.array([r["rate"] for r in rows])
         if rc["bootstrap"] > 0:
             fit = bootstrap_arrhenius(temps, times, cens, n_boot=rc["bootstrap"],
@@ -314,8 +356,13 @@ def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: 
     else:
         fit = None
     theory: dict[str, Any] = {}
+    fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     if cfg["theory"]["enabled"]:
-        if exp.is_cluster:
+        if exp.is_network:
+            from .network import predict_network
+
+            theory, fns = predict_network(exp, system)
+        elif exp.is_cluster:
             from .clusters import predict_cluster
 
             theory = predict_cluster(exp, res, start, classes)
@@ -341,12 +388,15 @@ def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: 
     with staged_writer(h5, overwrite=True, lock=lock, finish=add_positions, n_particles=m,
                        dim=x0.shape[1], particle_group="walkers", creator_version=__version__,
                        compression=comp) as w:
-        rec = Recorder(w, dt=integ.dt)
+        rec = Recorder(w, dt=res.dt)
         rec.frames([0], x0[None])
         last = int(limits.max())
         obs = {"first_passage_time": res.times, "first_passage_step": res.steps,
                "censored": res.censored.astype(np.int64), "final_basin": res.final_basin,
                "start_basin": res.start_basin, "temperature": res.temperatures}
+        for key in ("learning_rate", "batch_size", "product_energy"):
+            if key in extra:
+                obs[key] = extra[key]
         rec.observables([last], **{k: v[None] for k, v in obs.items()})
         w.write_parameters({"config": cfg, "seed": exp.seed, "kind": "arrhenius",
                             "summary": json.loads(json.dumps(summary, default=_json_default))})
@@ -364,11 +414,18 @@ def _run_locked(exp: RatesExperiment, out_dir: Path, lock: OutputLock, threads: 
             from .clusters import cluster_theory_fn
 
             fns = {name: cluster_theory_fn(theory, name) for name in theory.get("formulas", {})}
-        else:
+        elif not exp.is_network:
             fns = {name: _theory_fn(theory, name, exp) for name in theory.get("formulas", {})}
-        fig = arrhenius_plot(None, temps, [r["rate"] for r in rows], ci, fit=fit,
-                             theory=fns, title=f"{exp.name}: {exp.system_name}, "
-                                               f"{cfg['integrator']['kind']}")
+        title = f"{exp.name}: {exp.system_name}, {exp.method}"
+        if sgd:
+            from ..plotting.arrhenius import sgd_rate_plot
+
+            fig = sgd_rate_plot(None, [r["learning_rate"] for r in rows],
+                                [r["batch_size"] for r in rows], [r["rate"] for r in rows],
+                                ci, title=title)
+        else:
+            fig = arrhenius_plot(None, temps, [r["rate"] for r in rows], ci, fit=fit,
+                                 theory=fns, title=title)
         png = io.BytesIO()
         try:
             fig.savefig(png, format="png", dpi=120)
@@ -412,6 +469,8 @@ def _g(v: float, spec: str = ".4g") -> str:
 def table_lines(summary: dict) -> list[str]:
     """The printed table: T, events, censored, k with CI, theory, ratio; then fit and theory.
 
+    Rows of an SGD grid start with the learning rate and the batch size instead of ``T``.
+
     Parameters
     ----------
     summary : dict
@@ -423,14 +482,18 @@ def table_lines(summary: dict) -> list[str]:
     """
     theory = summary.get("theory", {})
     names = list(theory.get("formulas", {}))
-    head = f"{'T':>9} {'events':>7} {'censored':>8} {'k':>11} {'CI':>25} {'MFPT':>11}"
+    sgd = bool(summary["rows"]) and "learning_rate" in summary["rows"][0]
+    first = f"{'lr':>9} {'batch':>6}" if sgd else f"{'T':>9}"
+    head = f"{first} {'events':>7} {'censored':>8} {'k':>11} {'CI':>25} {'MFPT':>11}"
     for n in names:
         head += f" {n:>16} {'k/theory':>9}"
     lines = [head]
     for r in summary["rows"]:
         ci = f"[{_g(r['rate_low'])}, {_g(r['rate_high'])}]"
         mf = _g(r["mfpt"]) + ("*" if r["mfpt_restricted"] else "")
-        line = (f"{r['temperature']:>9.4g} {r['events']:>7d} {r['censored']:>8d} "
+        first = (f"{r['learning_rate']:>9.4g} {r['batch_size']:>6d}" if sgd
+                 else f"{r['temperature']:>9.4g}")
+        line = (f"{first} {r['events']:>7d} {r['censored']:>8d} "
                 f"{_g(r['rate']):>11} {ci:>25} {mf:>11}")
         for n in names:
             line += f" {_g(r[f'theory_{n}']):>16} {_g(r[f'ratio_{n}'], '.3f'):>9}"

@@ -261,7 +261,8 @@ def coerce_lists(section: str, key: str, f: Field, v: object) -> object:
     """:func:`coerce` plus the list kinds of the potential configs.
 
     ``str_list``: an array of distinct non-empty strings; ``int_list``: an array of
-    integers >= 1 (hidden-layer widths).  Other kinds go to :func:`coerce`.
+    integers >= 1 (hidden-layer widths); both then pass the field's ``check``.  Other
+    kinds go to :func:`coerce`.
     """
     where = f"[{section}] {key}"
     if f.kind == "str_list":
@@ -269,14 +270,20 @@ def coerce_lists(section: str, key: str, f: Field, v: object) -> object:
                 or len(set(v)) != len(v):
             raise ConfigError(f"{where}: must be an array of distinct non-empty strings, got "
                               f"{typename(v)} {v!r}")
-        return list(v)
-    if f.kind == "int_list":
+        out = list(v)
+    elif f.kind == "int_list":
         if not isinstance(v, list) or not all(isinstance(s, int) and not isinstance(s, bool)
                                               and s >= 1 for s in v):
-            raise ConfigError(f"{where}: must be an array of integers >= 1 (hidden-layer "
-                              f"widths), got {typename(v)} {v!r}")
-        return list(v)
-    return coerce(section, key, f, v)
+            what = " (hidden-layer widths)" if key == "hidden" else ""
+            raise ConfigError(f"{where}: must be an array of integers >= 1{what}, got "
+                              f"{typename(v)} {v!r}")
+        out = list(v)
+    else:
+        return coerce(section, key, f, v)
+    msg = f.check(out) if f.check is not None else None
+    if msg:
+        raise ConfigError(f"{where}: {msg}, got {v!r}")
+    return out
 
 
 def check_keys(section: str, table: Mapping, allowed: list[str]) -> None:

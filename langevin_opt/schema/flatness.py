@@ -29,7 +29,8 @@ from ..core.validation import suggest
 from ..nn.mlp import ACTIVATIONS
 from ._base import ConfigError, Field, check_sections, fill_section, read_toml
 
-__all__ = ["DATA_KINDS", "SECTIONS", "load_flatness_config", "validate_flatness_config"]
+__all__ = ["DATA_KINDS", "SECTIONS", "data_section", "data_shape", "load_flatness_config",
+           "training_size", "validate_flatness_config"]
 
 #: Data sets the experiment can build (``[data] kind``).
 DATA_KINDS = ("teacher_student_classification", "teacher_student_regression", "two_moons",
@@ -177,19 +178,86 @@ def validate_flatness_config(config: Mapping) -> dict:
     check_sections(config, list(SECTIONS), _REQUIRED_SECTIONS)
     out = {sec: fill_section(sec, config.get(sec, {}), keys, _convert)
            for sec, keys in SECTIONS.items()}
-    d, s = out["data"], out["sgld"]
+    out["data"] = d = data_section(config["data"], out["experiment"]["seed"])
+    s = out["sgld"]
+    n_train = training_size(d)
+    if s["batch_size"] > n_train:
+        _fail("sgld", "batch_size", f"an integer in [1, n_train={n_train}]", s["batch_size"])
+    return out
+
+
+def data_section(table: Mapping, seed: int, fields: Mapping[str, Field] | None = None) -> dict:
+    """Validate a ``[data]`` section (shared by every config that builds a data set).
+
+    Parameters
+    ----------
+    table : mapping
+        The section as given (keys of ``SECTIONS["data"]``).
+    seed : int
+        ``[experiment] seed``: the default of ``[data] seed``.
+    fields : mapping of str to Field, optional
+        The section's fields (default ``SECTIONS["data"]``; a config kind may change a
+        default or a bound, with this module's checkers).
+
+    Returns
+    -------
+    dict
+        Every key, given or defaulted; ``seed`` filled in.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``[data] key``.
+    """
+    d = fill_section("data", table, SECTIONS["data"] if fields is None else fields, _convert)
     if d["seed"] is None:
-        d["seed"] = out["experiment"]["seed"]
+        d["seed"] = seed
     if d["kind"] == "teacher_student_classification" and d["teacher_sizes"][-1] < 2:
         _fail("data", "teacher_sizes", "a list ending with >= 2 classes", d["teacher_sizes"])
     if d["kind"] == "teacher_student_regression" and d["label_noise"] > 0:
         _fail("data", "label_noise", "0 for a regression data set", d["label_noise"])
-    n_train = d["n_train"]
-    if d["kind"] == "iris":
-        n_train = 150 - int(round(150 * d["test_fraction"]))
-    if s["batch_size"] > n_train:
-        _fail("sgld", "batch_size", f"an integer in [1, n_train={n_train}]", s["batch_size"])
-    return out
+    return d
+
+
+def training_size(data: Mapping) -> int:
+    """Number of training points of a validated ``[data]`` section.
+
+    Parameters
+    ----------
+    data : mapping
+        From :func:`data_section`.
+
+    Returns
+    -------
+    int
+        ``n_train``, or for ``iris`` the 150 points less the test fraction.
+    """
+    if data["kind"] == "iris":
+        return 150 - int(round(150 * data["test_fraction"]))
+    return int(data["n_train"])
+
+
+def data_shape(data: Mapping) -> tuple[int, int, bool]:
+    """Inputs, outputs and task of the data set of a validated ``[data]`` section.
+
+    Parameters
+    ----------
+    data : mapping
+        From :func:`data_section`.
+
+    Returns
+    -------
+    (int, int, bool)
+        Input features, network outputs (classes or regression targets), and
+        whether it is a classification task.
+    """
+    kind = data["kind"]
+    if kind == "two_moons":
+        return 2, 2, True
+    if kind == "iris":
+        return 4, 3, True
+    sizes = data["teacher_sizes"]
+    return int(sizes[0]), int(sizes[-1]), kind == "teacher_student_classification"
 
 
 def load_flatness_config(path: str | Path) -> dict:
