@@ -44,7 +44,10 @@ numbers: the noise streams differ).
 Threads on a shared machine: a 2-thread call waits for both threads at its end, so
 when other processes keep the cores busy ``scaling_2t`` measures the load rather than
 the code; ``cpu/wall``, the load averages and the busy cores are recorded, and
-``--wait-idle S`` waits up to S seconds for idle cores first.
+``--wait-idle S`` waits up to S seconds for idle cores first.  As a load-independent
+figure, ``cpu_efficiency_2t`` is the CPU time per chain-step on 1 thread over that on
+2 threads (1.0: the second thread adds no work, so idle cores would give 2x; OpenMP's
+spin-waiting at the end of a region lowers it).
 
 Run:  python benchmarks/bench_nn_escape.py [--quick] [--chains C ...] [--steps K]
                                            [--repeats R] [--torch-python PY] [--no-torch]
@@ -303,11 +306,15 @@ def bench_chains(C: int, ls, ds, theta0: np.ndarray, eta: float, args,
         "start": mean_energy(ls, starts), "ours": mean_energy(ls, results["ours_1t"]),
         **({"torch": float(results["torch_1t"])} if "torch_1t" in results else {})}
     cps = {name: C * K / t.median for name, t in timings.items()}
+    # CPU time per chain-step, 1 thread / 2 threads: 1.0 when the two threads do no more
+    # work than one (linear scaling on idle cores), whatever the load
+    cpu_eff = timings["ours_1t"].cpu_median / timings["ours_2t"].cpu_median
     return {
         "chains": C, "steps": K,
         "chain_steps_per_s": cps,
         "vs_torch_1t": cps["ours_1t"] / cps["torch_1t"] if "torch_1t" in cps else None,
         "scaling_2t": cps["ours_2t"] / cps["ours_1t"],
+        "cpu_efficiency_2t": cpu_eff,
         "compile_s": compile_s,
         "torch": None if torch_c is None else {
             **torch_c.info, "inner_median_s": float(np.median(torch_c.inner_times))},
@@ -325,7 +332,7 @@ def main() -> None:
     ap.add_argument("--chains", type=int, nargs="+", default=None,
                     help="chain counts C, each timed separately (default 64 256)")
     ap.add_argument("--steps", type=int, default=None,
-                    help="steps K of every chain per timed call (default 400)")
+                    help="steps K of every chain per timed call (default 200)")
     ap.add_argument("--repeats", type=int, default=None, help="timed rounds (default 7)")
     ap.add_argument("--quick", action="store_true",
                     help="development sizes: C = 64, K = 100, 3 rounds")
@@ -340,7 +347,7 @@ def main() -> None:
                          "idle (a shared machine; the outcome is recorded)")
     args = ap.parse_args()
     args.chains = args.chains or ([64] if args.quick else [64, 256])
-    args.steps = args.steps or (100 if args.quick else 400)
+    args.steps = args.steps or (100 if args.quick else 200)
     args.repeats = args.repeats or (3 if args.quick else 7)
     if min(args.chains) < 1 or args.steps < 1 or args.repeats < 1:
         ap.error("--chains, --steps and --repeats must be >= 1")
@@ -378,7 +385,8 @@ def main() -> None:
         vs = r["vs_torch_1t"]
         print(f"C = {C}: vs PyTorch 1 thread {'n/a' if vs is None else f'{vs:.2f}x'} "
               f"(target >= {VS_TORCH_TARGET}), 2 threads {r['scaling_2t']:.2f}x 1 thread "
-              f"(target >= {SCALING_TARGET})")
+              f"(target >= {SCALING_TARGET}; CPU time per chain-step 1t/2t "
+              f"{r['cpu_efficiency_2t']:.2f})")
     print(f"compile (first call) {compile_s:.2f} s")
     _common.emit_json({
         "benchmark": "nn_escape_chains",
@@ -391,6 +399,7 @@ def main() -> None:
         "vs_torch_1t": head_vs, "scaling_2t": head_sc, "scaling_2t_chains": big,
         "vs_torch_1t_by_chains": {str(C): r["vs_torch_1t"] for C, r in per_c.items()},
         "scaling_2t_by_chains": {str(C): r["scaling_2t"] for C, r in per_c.items()},
+        "cpu_efficiency_2t": per_c[big]["cpu_efficiency_2t"],
         "compile_s": compile_s,
         "targets_met": {
             f"vs_torch_1t>={VS_TORCH_TARGET}": None if head_vs is None
