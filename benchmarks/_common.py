@@ -18,6 +18,11 @@ Helpers
 * :func:`time_once`: wall time of a single call (e.g. a first, compiling call).
 * :func:`build_c_library`: compile C source with the system compiler into a
   temporary directory and load it with ctypes (``None`` when no compiler).
+* :func:`find_torch_python` and :class:`PeerProcess`: a baseline script (PyTorch)
+  run by another interpreter in a subprocess that answers one JSON line per request,
+  so that it takes its turn in the same interleaved rounds as in-process contenders.
+* :func:`busy_cores`, :func:`wait_until_idle`: how busy the machine is (a shared
+  machine makes 2-thread scaling measure the load rather than the code).
 * :func:`machine_info`, :func:`load_average`, :func:`format_table`,
   :func:`emit_json` (the JSON object must be the last line a benchmark prints).
 """
@@ -59,6 +64,11 @@ for _var in THREAD_ENV_VARS:
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if importlib.util.find_spec("langevin_opt") is None:  # running from a plain checkout
     sys.path.insert(0, REPO_ROOT)
+
+#: An interpreter with PyTorch: ``$LANGEVIN_OPT_PEER_PYTHON``, else ``.venv-bench``
+#: (``make bench-peers``).
+DEFAULT_TORCH_PYTHON = os.environ.get("LANGEVIN_OPT_PEER_PYTHON") or os.path.join(
+    REPO_ROOT, ".venv-bench", "bin", "python")
 
 
 # ---------------------------------------------------------------------- timing
@@ -206,7 +216,128 @@ def build_c_library(
     return ctypes.CDLL(lib), shown
 
 
+# ------------------------------------------------------------ peer processes
+def find_torch_python(explicit: str | None = None, *, disabled: bool = False
+                      ) -> tuple[str | None, str | None]:
+    """The interpreter for a PyTorch baseline, or why there is none.
+
+    Parameters
+    ----------
+    explicit : str, optional
+        ``--torch-python`` as given (used as is).
+    disabled : bool
+        ``--no-torch`` was given.
+
+    Returns
+    -------
+    python : str or None
+        ``explicit``, else :data:`DEFAULT_TORCH_PYTHON` if it exists, else None.
+    reason : str or None
+        Why ``python`` is None (None when it is not).
+    """
+    if disabled:
+        return None, "--no-torch"
+    if explicit:
+        return explicit, None
+    if os.path.exists(DEFAULT_TORCH_PYTHON):
+        return DEFAULT_TORCH_PYTHON, None
+    return None, "no PyTorch interpreter (pass --torch-python)"
+
+
+class PeerProcess:
+    """A baseline script run by another interpreter, one JSON line per request.
+
+    The script gets ``json.dumps(cfg)`` as its only argument (with ``cfg["data"]``
+    the path of an ``.npz`` of ``arrays`` when given), prints one JSON line when it is
+    ready (kept as :attr:`info`), then answers every line it reads from stdin with one
+    JSON line; ``quit`` (or end of input) ends it.  The thread variables of
+    :data:`THREAD_ENV_VARS` are set to 1 in its environment.
+
+    Parameters
+    ----------
+    python : str
+        Interpreter.
+    script : str
+        Source of the script (run with ``python -c``).
+    cfg : dict
+        Its configuration (JSON-serialisable).
+    arrays : dict of str -> numpy.ndarray, optional
+        Saved to ``data.npz`` in a private temporary directory (:attr:`tmpdir`).
+    prefix : str
+        Prefix of the temporary directory.
+    """
+
+    def __init__(self, python: str, script: str, cfg: dict, *, arrays: dict | None = None,
+                 prefix: str = "lo_bench_peer_") -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        self.tmpdir = self._tmp.name
+        cfg = dict(cfg)
+        if arrays is not None:
+            import numpy as np
+
+            cfg["data"] = os.path.join(self.tmpdir, "data.npz")
+            np.savez(cfg["data"], **arrays)
+        env = dict(os.environ)
+        for v in THREAD_ENV_VARS:
+            env[v] = "1"
+        self.proc = subprocess.Popen([python, "-c", script, json.dumps(cfg)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip()[-600:]
+            self.close()
+            raise RuntimeError(f"{python} failed: {err}")
+        self.info: dict = json.loads(line)
+
+    def ask(self, line: str) -> dict:
+        """Send one request line; return the script's JSON answer."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        out = self.proc.stdout.readline()
+        if not out:
+            raise RuntimeError(f"peer process died: {self.proc.stderr.read()[-600:]}")
+        return json.loads(out)
+
+    def close(self) -> None:
+        """Ask the script to quit (kill it if it does not) and remove the temporary files."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=60)
+            except (OSError, subprocess.SubprocessError):
+                self.proc.kill()
+        self._tmp.cleanup()
+
+
 # ------------------------------------------------------------- machine/report
+def busy_cores(seconds: float = 3.0) -> float:
+    """Cores busy (all processes) over ``seconds``, from ``/proc/stat`` (nan elsewhere)."""
+    def snap():
+        with open("/proc/stat") as fh:
+            v = [int(t) for t in fh.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    try:
+        t0, i0 = snap()
+        time.sleep(seconds)
+        t1, i1 = snap()
+    except OSError:
+        return math.nan
+    n = os.cpu_count() or 1
+    return n * (1.0 - (i1 - i0) / max(t1 - t0, 1))
+
+
+def wait_until_idle(timeout: float, threshold: float = 0.3) -> dict:
+    """Wait (up to ``timeout`` s) until other processes keep under ``threshold`` cores busy."""
+    t0 = time.perf_counter()
+    busy = busy_cores()
+    while busy > threshold and time.perf_counter() - t0 < timeout:
+        busy = busy_cores()
+    return {"waited_s": time.perf_counter() - t0, "busy_cores_at_start": busy,
+            "idle": bool(busy <= threshold)}
+
+
 def load_average() -> tuple[float, float, float] | None:
     """1-, 5- and 15-minute load averages (None where unavailable)."""
     try:

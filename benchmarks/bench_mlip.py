@@ -73,7 +73,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numba
 import numpy as np
@@ -89,8 +88,6 @@ PERTURB = 0.02  # Å, fresh displacement of every timed configuration
 E0 = -3.5  # eV, reference energy of Cu (exported to the PyTorch model)
 SEED = 20261203
 SIZES = {256: 4, 4000: 10}  # N -> cubic cells per edge
-DEFAULT_TORCH = os.environ.get("LANGEVIN_OPT_PEER_PYTHON") or os.path.join(
-    _common.REPO_ROOT, ".venv-bench", "bin", "python")
 
 
 # ---------------------------------------------------------------- structures, model
@@ -342,59 +339,29 @@ for line in sys.stdin:  # one timed call per request, so the parent can interlea
 """
 
 
-class TorchContender:
+class TorchContender(_common.PeerProcess):
     """The PyTorch model in a subprocess; each call evaluates the next configuration there."""
 
     def __init__(self, python: str, export: dict, reference: np.ndarray, box: np.ndarray,
                  configs: list[np.ndarray]) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="lo_bench_mlip_")
-        path = os.path.join(self.tmp.name, "model.npz")
-        np.savez(path, **export, box=box, reference=reference, positions=np.stack(configs))
-        env = dict(os.environ)
-        for v in _common.THREAD_ENV_VARS:
-            env[v] = "1"
-        cfg = {"data": path, "skin": SKIN, "mode": "time"}
-        self.proc = subprocess.Popen([python, "-c", TORCH_SCRIPT, json.dumps(cfg)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        line = self.proc.stdout.readline()
-        if not line:
-            err = self.proc.stderr.read().strip()[-600:]
-            self.close()
-            raise RuntimeError(f"{python} failed: {err}")
-        self.info = json.loads(line)
+        super().__init__(python, TORCH_SCRIPT, {"skin": SKIN, "mode": "time"},
+                         arrays={**export, "box": box, "reference": reference,
+                                 "positions": np.stack(configs)},
+                         prefix="lo_bench_mlip_")
         self.inner_times: list[float] = []
         self.rebuilds = 0
 
-    def _ask(self, line: str) -> dict:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        out = self.proc.stdout.readline()
-        if not out:
-            raise RuntimeError(f"PyTorch contender died: {self.proc.stderr.read()[-600:]}")
-        return json.loads(out)
-
     def __call__(self) -> float:
-        out = self._ask("run")
+        out = self.ask("run")
         self.inner_times.append(out["time"])
         self.rebuilds = out["rebuilds"]
         return out["energy"]
 
     def energy_forces_first(self) -> tuple[float, np.ndarray]:
         """Energy and forces of configuration 0 (for the agreement check)."""
-        path = os.path.join(self.tmp.name, "forces.npy")
-        out = self._ask(f"dump {path}")
+        path = os.path.join(self.tmpdir, "forces.npy")
+        out = self.ask(f"dump {path}")
         return out["energy"], np.load(path)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=60)
-            except (OSError, subprocess.SubprocessError):
-                self.proc.kill()
-        self.tmp.cleanup()
 
 
 # ---------------------------------------------------------------------------- memory
@@ -464,33 +431,6 @@ def memory_per_atom(cells: int, torch_python: str | None, export: dict) -> dict:
         out["torch"] = {"peak_bytes_per_atom": 1024 * r["peak_kb"] / n,
                         "after_bytes_per_atom": 1024 * r["after_kb"] / n}
     return out
-
-
-# ------------------------------------------------------------------------- machine load
-def busy_cores(seconds: float = 3.0) -> float:
-    """Cores busy (all processes) over ``seconds``, from ``/proc/stat`` (nan elsewhere)."""
-    def snap():
-        with open("/proc/stat") as fh:
-            v = [int(t) for t in fh.readline().split()[1:]]
-        return sum(v), v[3] + v[4]  # total, idle + iowait
-    try:
-        t0, i0 = snap()
-        time.sleep(seconds)
-        t1, i1 = snap()
-    except OSError:
-        return math.nan
-    n = os.cpu_count() or 1
-    return n * (1.0 - (i1 - i0) / max(t1 - t0, 1))
-
-
-def wait_until_idle(timeout: float, threshold: float = 0.3) -> dict:
-    """Wait (up to ``timeout`` s) until other processes keep under ``threshold`` cores busy."""
-    t0 = time.perf_counter()
-    busy = busy_cores()
-    while busy > threshold and time.perf_counter() - t0 < timeout:
-        busy = busy_cores()
-    return {"waited_s": time.perf_counter() - t0, "busy_cores_at_start": busy,
-            "idle": bool(busy <= threshold)}
 
 
 # ------------------------------------------------------------------------------ main
@@ -599,7 +539,8 @@ def main() -> None:
                     help="perturbed configurations cycled through by the timed calls")
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), choices=list(SIZES))
     ap.add_argument("--torch-python", default=None,
-                    help=f"interpreter with PyTorch (default {DEFAULT_TORCH} if present)")
+                    help="interpreter with PyTorch (default "
+                         f"{_common.DEFAULT_TORCH_PYTHON} if present)")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
@@ -611,16 +552,9 @@ def main() -> None:
         memory_child(args.memory_child)
         return
     args.repeats = {n: args.repeats or (15 if n < 1000 else 5) for n in args.sizes}
-    torch_python = None
-    torch_error = None
-    if args.no_torch:
-        torch_error = "--no-torch"
-    else:
-        torch_python = args.torch_python or (DEFAULT_TORCH if os.path.exists(DEFAULT_TORCH)
-                                             else None)
-        if torch_python is None:
-            torch_error = "no PyTorch interpreter (pass --torch-python)"
-    idle = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
+    torch_python, torch_error = _common.find_torch_python(args.torch_python,
+                                                          disabled=args.no_torch)
+    idle = _common.wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
     load0 = _common.load_average()
     print(f"Behler-Parrinello Cu, 20 features (8 G2 + 12 G4), network 20-16-16-1 tanh, "
           f"R_c = {CUTOFF} Å, skin {SKIN} Å; Numba threads available "
@@ -690,7 +624,7 @@ def main() -> None:
         "targets_met": {"vs_torch_1t>=2.0": None if head_vs is None else head_vs >= 2.0,
                         "scaling_2t>=1.8": head_sc >= 1.8},
         "per_size": {str(n): r for n, r in per_size.items()},
-        "idle_wait": idle, "busy_cores_at_end": busy_cores(),
+        "idle_wait": idle, "busy_cores_at_end": _common.busy_cores(),
         "load_average_start": load0, "load_average": _common.load_average(),
         "machine": _common.machine_info(),
     })

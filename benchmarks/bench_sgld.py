@@ -54,12 +54,8 @@ from __future__ import annotations
 import _common  # isort: skip
 
 import argparse
-import json
 import math
-import os
-import subprocess
 import sys
-import tempfile
 
 import numba
 import numpy as np
@@ -75,9 +71,6 @@ SEED = 20240607
 LR = 0.05  # mean-loss learning rate; eta = LR / N on U
 TEMPERATURE = 1.0
 PRIOR_SIGMA = 1.0
-# an interpreter with PyTorch: $LANGEVIN_OPT_PEER_PYTHON, else .venv-bench (`make bench-peers`)
-DEFAULT_TORCH = os.environ.get("LANGEVIN_OPT_PEER_PYTHON") or os.path.join(
-    _common.REPO_ROOT, ".venv-bench", "bin", "python")
 
 
 # ------------------------------------------------------- langevin_opt runners
@@ -256,7 +249,7 @@ for line in sys.stdin:  # one timed run per request, so the parent can interleav
 """
 
 
-class TorchContender:
+class TorchContender(_common.PeerProcess):
     """The PyTorch SGLD loop in a subprocess; each call runs ``n_steps`` there.
 
     The subprocess compiles nothing; it answers one timed run per request, so
@@ -264,44 +257,19 @@ class TorchContender:
     """
 
     def __init__(self, python, X, y, theta0, eta, batch, n_steps):
-        self.tmp = tempfile.TemporaryDirectory(prefix="lo_bench_sgld_")
-        path = os.path.join(self.tmp.name, "data.npz")
-        np.savez(path, X=X, y=y, theta0=theta0)
-        cfg = {"data": path, "sizes": SIZES, "batch": batch, "eta": eta, "steps": n_steps,
+        cfg = {"sizes": SIZES, "batch": batch, "eta": eta, "steps": n_steps,
                "warm_steps": 20, "temperature": TEMPERATURE, "prior_sigma": PRIOR_SIGMA,
                "seed": SEED}
-        env = dict(os.environ)
-        for v in _common.THREAD_ENV_VARS:
-            env[v] = "1"
-        self.proc = subprocess.Popen([python, "-c", TORCH_SCRIPT, json.dumps(cfg)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        line = self.proc.stdout.readline()
-        if not line:
-            err = self.proc.stderr.read().strip()[-400:]
-            self.close()
-            raise RuntimeError(f"{python} failed: {err}")
-        self.info = json.loads(line)
+        super().__init__(python, TORCH_SCRIPT, cfg, arrays={"X": X, "y": y, "theta0": theta0},
+                         prefix="lo_bench_sgld_")
         self.inner_times: list[float] = []
         self.final_u = math.nan
 
     def __call__(self):
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        out = json.loads(self.proc.stdout.readline())
+        out = self.ask("run")
         self.inner_times.append(out["time"])
         self.final_u = out["final_u"]
         return out["final_u"]
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.SubprocessError):
-                self.proc.kill()
-        self.tmp.cleanup()
 
 
 # ----------------------------------------------------------------------- main
@@ -316,7 +284,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="threads of the multi-chain run")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--torch-python", default=None,
-                    help=f"interpreter with PyTorch (default {DEFAULT_TORCH} if present)")
+                    help="interpreter with PyTorch (default "
+                         f"{_common.DEFAULT_TORCH_PYTHON} if present)")
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
     steps_multi = args.steps_multi or max(1, args.steps // 2)
@@ -362,13 +331,9 @@ def main() -> None:
         contenders[f"kernel_{args.chains}chains"] = make_lo(
             landscape, theta0, eta, args.chains, steps_multi, args.threads, kernel=True)
     torch_c: TorchContender | None = None
-    torch_error: str | None = None
-    torch_python = args.torch_python or (DEFAULT_TORCH if os.path.exists(DEFAULT_TORCH) else None)
-    if args.no_torch:
-        torch_error = "--no-torch"
-    elif torch_python is None:
-        torch_error = "no PyTorch interpreter (pass --torch-python)"
-    else:
+    torch_python, torch_error = _common.find_torch_python(args.torch_python,
+                                                          disabled=args.no_torch)
+    if torch_python is not None:
         try:
             torch_c = TorchContender(torch_python, X, y, theta0, eta, args.batch, args.steps)
             contenders["torch"] = torch_c
