@@ -12,6 +12,10 @@
   alignment (``linear_sum_assignment``), canonical forms, distinct minima;
 * :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
   image insertion, dimer-refined saddles and Hessian spectra between minima;
+* :mod:`.predictive`: class probabilities from logits (:func:`predict_proba`) and
+  posterior-predictive summaries over kept samples (:func:`predictive_proba`,
+  :func:`predictive_mean_var`), scored by :func:`accuracy`, :func:`nll` and
+  :func:`gaussian_nll`;
 * :mod:`.escape`: first passage out of a minimum under full-batch overdamped
   Langevin dynamics (quench-based commitment modulo symmetry) and the
   Eyring–Kramers rate over a path's saddle.
@@ -26,6 +30,8 @@ Example::
     res = sgmcmc.run_chains(land, "sgld", net.init_params(0), 5000, seed=1, n_chains=8,
                             step_size=0.05 / land.n_data, thin=100)
     lam = nn.top_eigenvalues(land, res.theta[0], k=3, seed=2)  # sharpest directions
+    p = nn.predictive_proba(net, res, ds.X_test)      # averaged over the kept samples
+    print(nn.accuracy(p, ds.y_test), nn.nll(p, ds.y_test))
 """
 
 from .data import (
@@ -63,6 +69,15 @@ from .paths import (
     minimum_energy_path,
     network_minima,
 )
+from .predictive import (
+    accuracy,
+    gaussian_nll,
+    nll,
+    predict_proba,
+    predictive_mean_var,
+    predictive_outputs,
+    predictive_proba,
+)
 from .symmetry import (
     ODD_ACTIVATIONS,
     Alignment,
@@ -90,6 +105,7 @@ __all__ = [
     "NetworkFirstPassage",
     "NetworkMinima",
     "PathResult",
+    "accuracy",
     "align",
     "apply_symmetry",
     "basin_width",
@@ -100,6 +116,7 @@ __all__ = [
     "energy_function",
     "escape_rates",
     "eyring_kramers_rate",
+    "gaussian_nll",
     "hessian_spectrum",
     "hessian_trace",
     "hessian_vector_product",
@@ -109,6 +126,11 @@ __all__ = [
     "mlp_landscape",
     "network_first_passage",
     "network_minima",
+    "nll",
+    "predict_proba",
+    "predictive_mean_var",
+    "predictive_outputs",
+    "predictive_proba",
     "random_symmetry",
     "slice_landscape",
     "teacher_student_classification",
