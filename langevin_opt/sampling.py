@@ -288,6 +288,20 @@ class Trajectory(NamedTuple):
     positions: np.ndarray
     energies: np.ndarray
 
+    @property
+    def chains(self) -> np.ndarray:
+        """Positions walker first, shape ``(M, F, d)``: a view of ``positions``.
+
+        The axis order (chain, draw, ...) of :mod:`langevin_opt.analysis.diagnostics`
+        and ArviZ (each walker a chain); ``positions`` is time first, as in H5MD.
+        """
+        return self.positions.transpose(1, 0, 2)
+
+    @property
+    def energy_chains(self) -> np.ndarray:
+        """Frame energies walker first, shape ``(M, F)`` (a view of ``energies``)."""
+        return self.energies.T
+
 
 class RunResult(NamedTuple):
     """What :meth:`Sampler.run` returns: the final state and the frames."""

@@ -234,7 +234,8 @@ def test_autocorrelation_time_of_ar1_chains():
     # Madras-Sokal: Var(g) ~ 2 (2W + 1) g^2 / N with window W ~ 5 g
     se = exact * math.sqrt(2 * (2 * 5 * exact + 1) / (f * m))
     assert abs(g - exact) < z_crit() * se + 0.05 * exact / 5, (g, exact, se)
-    assert A.ess(x.T) == pytest.approx(f * m / g)
+    # ESS (Geyer's initial monotone sequence, Vehtari et al.) estimates the same tau
+    assert A.ess(x.T, "mean") == pytest.approx(f * m / exact, rel=0.1)
     assert A.autocorr_time(rng.normal(size=(10, 2000))) < 1.2
     # the axis convention matters: time first would read 4000 chains of 100 draws
     assert A.autocorr_time(x) < 0.5 * exact

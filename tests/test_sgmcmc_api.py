@@ -265,7 +265,8 @@ def test_autocorrelation_time_of_ar1(phi):
     # Sokal: var(tau_hat) ≈ 2 (2W + 1) / n tau^2 with window W ≈ 5 tau
     se = tau * math.sqrt(2 * (2 * 5 * tau + 1) / (C * S))
     assert abs(est - tau) <= z_crit(ALPHA, 3) * se, (est, tau, se)
-    assert ess(x) == pytest.approx(C * S / est)
+    # Geyer's ESS of the mean and Sokal's tau estimate the same time for mixed chains
+    assert ess(x, "mean") == pytest.approx(C * S / est, rel=0.1)
     three = autocorr_time(x[:, :, None].repeat(3, axis=2))
     assert three.shape == (3,) and np.allclose(three, est)
 

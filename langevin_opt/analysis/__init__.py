@@ -23,9 +23,14 @@ Modules, one concern each:
   (:func:`bin_probabilities`, :func:`overdamped_bin_probabilities`,
   :func:`euler_maruyama_density_1d`).
 * :mod:`.stats` — the chi-square goodness-of-fit test (:func:`chi_square_test`).
-* :mod:`.diagnostics` — autocorrelation time, effective sample size and split
-  R-hat, chains first ``(n_chains, n_samples[, n_params])`` (:func:`autocorr_time`,
-  :func:`ess`, :func:`split_rhat`).
+* :mod:`.diagnostics` — rank-normalised R-hat, bulk and tail effective sample
+  size and Monte Carlo standard error after Vehtari et al. (2021), equal to
+  ArviZ's; within-chain autocorrelation time.  Chains first ``(chain, draw, ...)``
+  (:func:`rhat`, :func:`ess`, :func:`mcse`, :func:`split_rhat`,
+  :func:`autocorr_time`).
+* :mod:`.inference_data` — :func:`to_inference_data`: SG-MCMC chains, walker
+  ensembles and replica-exchange runs as an ``arviz.InferenceData`` (ArviZ is an
+  optional extra, imported only there).
 * :mod:`.equipartition` — temperature estimators
   (:func:`kinetic_temperature_stats`, :func:`configurational_temperature`).
 * :mod:`.crossover` — harmonic basin probabilities and basin crossover
@@ -46,7 +51,7 @@ from .crossover import (
     harmonic_basin_probabilities,
     narrow_wide_harmonic_crossover,
 )
-from .diagnostics import autocorr_function, autocorr_time, ess, split_rhat
+from .diagnostics import autocorr_function, autocorr_time, ess, mcse, rhat, split_rhat
 from .equipartition import configurational_temperature, kinetic_temperature_stats
 from .hessian import fd_hessian, hessian, laplacian
 from .histograms import (
@@ -55,6 +60,7 @@ from .histograms import (
     euler_maruyama_density_1d,
     overdamped_bin_probabilities,
 )
+from .inference_data import to_inference_data
 from .quadrature import (
     BoltzmannResult,
     QuadratureGrid,
@@ -86,9 +92,12 @@ __all__ = [
     "hessian",
     "kinetic_temperature_stats",
     "laplacian",
+    "mcse",
     "narrow_wide_harmonic_crossover",
     "overdamped_bin_probabilities",
     "quadrature_grid",
     "quench",
+    "rhat",
     "split_rhat",
+    "to_inference_data",
 ]

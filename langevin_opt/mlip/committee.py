@@ -1172,7 +1172,8 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     * ``tau``: integrated autocorrelation time (steps; Sokal's window, pooled over chains),
       the largest over the monitored predictions; the samples kept after ``burn_in`` are
       thinned to every ``ceil(tau)``-th step;
-    * ``ess``: effective sample size of every monitored prediction; ``rhat``: their
+    * ``ess``: bulk effective sample size of every monitored prediction (Vehtari et al.
+      2021, as ArviZ: chains that disagree lower it, unlike ``tau``); ``rhat``: their
       rank-normalised split R-hat (Vehtari et al. 2021); ``converged`` is
       ``max(rhat) < 1.1``;
     * ``rhat_within``: the largest split R-hat of a single chain (its two halves: is each

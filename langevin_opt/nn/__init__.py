@@ -12,6 +12,10 @@
   alignment (``linear_sum_assignment``), canonical forms, distinct minima;
 * :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
   image insertion, dimer-refined saddles and Hessian spectra between minima;
+* :mod:`.predictive`: class probabilities from logits (:func:`predict_proba`) and
+  posterior-predictive summaries over kept samples (:func:`predictive_proba`,
+  :func:`predictive_mean_var`), scored by :func:`accuracy`, :func:`nll` and
+  :func:`gaussian_nll`;
 * :mod:`.escape`: first passage out of a minimum under full-batch overdamped
   Langevin dynamics or plain minibatch SGD (quench-based commitment modulo
   symmetry), SGD's gradient noise as a diffusion, and the Eyring–Kramers rate
@@ -27,6 +31,8 @@ Example::
     res = sgmcmc.run_chains(land, "sgld", net.init_params(0), 5000, seed=1, n_chains=8,
                             step_size=0.05 / land.n_data, thin=100)
     lam = nn.top_eigenvalues(land, res.theta[0], k=3, seed=2)  # sharpest directions
+    p = nn.predictive_proba(net, res, ds.X_test)      # averaged over the kept samples
+    print(nn.accuracy(p, ds.y_test), nn.nll(p, ds.y_test))
 """
 
 from .data import (
@@ -70,6 +76,15 @@ from .paths import (
     minimum_energy_path,
     network_minima,
 )
+from .predictive import (
+    accuracy,
+    gaussian_nll,
+    nll,
+    predict_proba,
+    predictive_mean_var,
+    predictive_outputs,
+    predictive_proba,
+)
 from .symmetry import (
     ODD_ACTIVATIONS,
     Alignment,
@@ -99,6 +114,7 @@ __all__ = [
     "PathResult",
     "SGDFirstPassage",
     "SGDNoise",
+    "accuracy",
     "align",
     "apply_symmetry",
     "basin_width",
@@ -110,6 +126,7 @@ __all__ = [
     "escape_rates",
     "eyring_kramers_rate",
     "gradient_covariance",
+    "gaussian_nll",
     "hessian_spectrum",
     "hessian_trace",
     "hessian_vector_product",
@@ -120,6 +137,11 @@ __all__ = [
     "network_first_passage",
     "network_minima",
     "per_example_gradients",
+    "nll",
+    "predict_proba",
+    "predictive_mean_var",
+    "predictive_outputs",
+    "predictive_proba",
     "random_symmetry",
     "sgd_first_passage",
     "sgd_noise",

@@ -6,8 +6,9 @@ replica-exchange SGLD (Deng et al. 2020) and Entropy-SGD (Chaudhari et al.
 2017).  :func:`run_chains` runs many chains on a
 :class:`~langevin_opt.datalandscape.DataLandscape` in one compiled loop;
 :class:`Optimizer` updates a user's NumPy array in place; :func:`minimize`
-is the SciPy-style entry point; :mod:`.diagnostics` gives autocorrelation
-times, effective sample sizes and split R-hat.
+is the SciPy-style entry point; :mod:`.diagnostics` gives R-hat, bulk and tail
+effective sample sizes and Monte Carlo standard errors (Vehtari et al. 2021, as
+ArviZ), chains first: pass ``ChainResult.chains`` ``(chains, kept, params)``.
 
 Energy convention: ``U = -log posterior`` (``sum_i loss_i + prior``), target
 ``exp(-U/T)``, SGLD step ``theta <- theta - eta grad U~ + sqrt(2 eta T) xi``
@@ -18,14 +19,16 @@ Example
 -------
 >>> import numpy as np
 >>> from langevin_opt.sgmcmc import (SGLD, run_chains, linear_regression,
-...                                  make_linear_data, split_rhat)
+...                                  make_linear_data, rhat)
 >>> X, y = make_linear_data(200, [1.0, -0.5], seed=0)
 >>> land = linear_regression(X, y, batch_size=50)           # a DataLandscape
 >>> res = run_chains(land, SGLD(step_size=5e-5), np.zeros(2), 4_000,
 ...                  n_chains=16, seed=1, burn_in=1_000, thin=10)
 >>> res.samples.shape                                       # (kept, chains, params)
 (300, 16, 2)
->>> bool(np.all(split_rhat(res.samples.transpose(1, 0, 2)) < 1.1))
+>>> res.chains.shape                                        # (chains, kept, params) view
+(16, 300, 2)
+>>> bool(np.all(rhat(res.chains) < 1.1))
 True
 """
 
@@ -70,6 +73,8 @@ __all__ = [
     "minimize",
     "autocorr_time",
     "ess",
+    "mcse",
+    "rhat",
     "split_rhat",
     "linear_regression",
     "linear_regression_posterior",
@@ -80,7 +85,7 @@ __all__ = [
 
 #: re-exported lazily from :mod:`.diagnostics`: it imports SciPy (half a second), which a
 #: run does not need
-_DIAGNOSTICS = ("autocorr_time", "ess", "split_rhat")
+_DIAGNOSTICS = ("autocorr_time", "ess", "mcse", "rhat", "split_rhat")
 
 
 def __getattr__(name: str) -> object:

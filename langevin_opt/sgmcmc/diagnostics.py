@@ -1,11 +1,18 @@
 """MCMC diagnostics for chains: re-exported from :mod:`langevin_opt.analysis.diagnostics`.
 
-Chains first: ``x`` has shape ``(n_chains, n_samples)`` or
-``(n_chains, n_samples, n_params)`` (see that module).
+Chains first: ``x`` has shape ``(n_chains, n_draws)`` or ``(n_chains, n_draws, ...)``;
+``ChainResult.chains`` is that view of a run's samples (see that module).
 """
 
 from __future__ import annotations
 
-from ..analysis.diagnostics import autocorr_function, autocorr_time, ess, split_rhat
+from ..analysis.diagnostics import (
+    autocorr_function,
+    autocorr_time,
+    ess,
+    mcse,
+    rhat,
+    split_rhat,
+)
 
-__all__ = ["autocorr_function", "autocorr_time", "ess", "split_rhat"]
+__all__ = ["autocorr_function", "autocorr_time", "ess", "mcse", "rhat", "split_rhat"]

@@ -4,6 +4,7 @@
 >>> res = run_chains(landscape, SGLD(step_size=1e-4), theta0, 10_000,
 ...                  n_chains=16, seed=1, burn_in=1_000, thin=10)  # doctest: +SKIP
 >>> res.samples.shape            # (kept, chains, params)          # doctest: +SKIP
+>>> res.chains.shape             # (chains, kept, params): a view  # doctest: +SKIP
 
 ``run_chains`` validates its inputs, builds the per-step step-size and
 temperature factors (method schedule x user schedules) and the record table in
@@ -84,7 +85,8 @@ class ChainResult(NamedTuple):
     ----------
     samples : numpy.ndarray, shape (S, C, P)
         Kept states: ``samples[k, c]`` is chain ``c``'s ``theta`` at step
-        ``steps[k]``, *before* that step's update.
+        ``steps[k]``, *before* that step's update.  Time first, as recorded;
+        :attr:`chains` is the (chain, draw, param) view the diagnostics take.
     steps : numpy.ndarray of int64, shape (S,)
         Steps of the kept samples (``>= burn_in``, every ``thin``-th; for
         cSGLD only sampling-stage steps).
@@ -127,6 +129,20 @@ class ChainResult(NamedTuple):
     status: np.ndarray
     nfev: int
     state: ChainState
+
+    @property
+    def chains(self) -> np.ndarray:
+        """Kept samples chains first, shape ``(C, S, P)``: a view of ``samples``.
+
+        The axis order (chain, draw, ...) of :mod:`langevin_opt.analysis.diagnostics`
+        and ArviZ; ``samples`` itself is time first, as recorded to H5MD.
+        """
+        return self.samples.transpose(1, 0, 2)
+
+    @property
+    def energy_chains(self) -> np.ndarray:
+        """Minibatch energies of the kept samples chains first, shape ``(C, S)`` (a view)."""
+        return self.energies.T
 
 
 def _schedule_factors(name: str, sched: Schedule | None, steps: np.ndarray,
