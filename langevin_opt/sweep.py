@@ -59,7 +59,8 @@ import numpy as np
 
 from .schema._base import ConfigError, read_toml, typename
 
-__all__ = ["KINDS", "SweepError", "SweepPlan", "SweepPoint", "SweepResult", "config_kind",
+__all__ = ["KINDS", "SweepError", "SweepPlan", "SweepPoint", "SweepResult",
+           "check_sweep_output", "config_kind",
            "flatten_numeric", "merge_shards", "plan_sweep", "run_point", "start_client",
            "sweep"]
 
@@ -839,7 +840,25 @@ def start_client(scheduler: str | None = None, *, workers: int = 2,
     return client, cluster
 
 
-def _check_out(out: Path, plan: SweepPlan, resume: bool) -> None:
+def check_sweep_output(out: str | Path, plan: SweepPlan, resume: bool) -> None:
+    """Refuse an output folder a new sweep (or a resume) must not write to.
+
+    Parameters
+    ----------
+    out : str or Path
+        The sweep's output folder.
+    plan : SweepPlan
+        The sweep.
+    resume : bool
+        Whether the sweep stored there is to be continued.
+
+    Raises
+    ------
+    SweepError
+        ``out`` holds a sweep and ``resume`` is false; or ``resume`` and it holds
+        none, or one of another config.
+    """
+    out = Path(out)
     manifest = out / MANIFEST
     if out.exists() and not out.is_dir():
         raise SweepError(f"{out}: exists and is not a directory")
@@ -899,7 +918,7 @@ def sweep(config: Mapping | str | Path | SweepPlan, out: str | Path, *, client: 
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise SweepError(f"retries: must be an integer >= 0, got {retries!r}")
     out = Path(out)
-    _check_out(out, plan, resume)
+    check_sweep_output(out, plan, resume)
     say = progress or (lambda line: None)
     own = None
     if client is None:
