@@ -415,3 +415,11 @@ def test_arrhenius_point_runs_the_arrhenius_command_code(tmp_path):
     again = run_point("arrhenius", plan.points[0].config, tmp_path / "p")
     assert json.dumps(again["rows"], sort_keys=True) == text
     assert (tmp_path / "p" / "first_passage.h5").stat().st_mtime_ns == stamp
+
+
+def test_missing_distributed_is_one_line_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    r = CliRunner().invoke(cli, ["sweep", str(_config(tmp_path)), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1
+    assert "sweeps need dask.distributed: pip install 'langevin-opt[sweep]'" in r.output
+    assert not (tmp_path / "o").exists()
