@@ -1340,3 +1340,74 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------
+# sweep (body in langevin_opt.sweep; dask.distributed is imported only here)
+# --------------------------------------------------------------------------
+
+
+@cli.command("sweep")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Output directory (manifest.json, table.csv, points/<id>/).")
+@click.option("--scheduler", default=None,
+              help="Address of a running Dask scheduler [default: start a local cluster].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes of the local cluster.")
+@click.option("--threads-per-worker", type=click.IntRange(min=1), default=1,
+              show_default=True, help="Threads (concurrent points) per local worker.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Numba threads of each point.")
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Times a failed point is run again before it is recorded as failed.")
+@click.option("--resume", is_flag=True,
+              help="Continue the sweep in --out: finished points are kept, others resume.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds to wait for --scheduler to answer.")
+def sweep_cmd(config: Path, out_dir: Path, scheduler: str | None, workers: int,
+              threads_per_worker: int, threads: int, retries: int, resume: bool,
+              timeout: float) -> None:
+    """Run the [sweep] of CONFIG.toml (any config kind) on Dask, one task per point.
+
+    Every point is validated first (a bad one: one 'Error:' line, exit 2, nothing
+    started), then runs as the command of its kind would, in DIR/points/<id>/.
+    DIR/manifest.json and DIR/table.csv are rewritten as points finish; one line is
+    printed per finished point.  Exit status 1 if a point failed (after --retries).
+    """
+    from .sweep import SweepError, check_sweep_output, plan_sweep, start_client, sweep
+
+    if not config.is_file():
+        raise CliError(f"{config}: no such file")
+    try:
+        plan = plan_sweep(config)
+        check_sweep_output(out_dir, plan, resume)
+        client, cluster = start_client(scheduler, workers=workers,
+                                       threads_per_worker=threads_per_worker, timeout=timeout)
+    except SweepError as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(config)) else f"{config}: {msg}") from None
+    if cluster is not None:
+        click.echo(f"local Dask cluster: {workers} workers x {threads_per_worker} threads, "
+                   f"dashboard {cluster.dashboard_link}")
+    else:
+        click.echo(f"Dask scheduler {scheduler}, dashboard {client.dashboard_link}")
+    click.echo(f"sweep of {len(plan.points)} {plan.kind} points ({plan.mode} of "
+               f"{', '.join(plan.keys) or 'no keys'}"
+               + (f", {plan.shards} shards each" if plan.shards > 1 else "") + f") -> {out_dir}")
+    try:
+        res = sweep(plan, out_dir, client=client, retries=retries, resume=resume,
+                    threads=threads, progress=lambda line: click.echo(line))
+    except SweepError as err:
+        raise CliError(_one_line(str(err))) from None
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    failed = sorted(k for k, v in res.statuses.items() if v == "failed")
+    click.echo(f"{len(res.table)} of {len(plan.points)} points finished -> "
+               f"{out_dir / 'table.csv'}, {out_dir / 'manifest.json'}")
+    if failed:
+        raise RunFailed(f"{len(failed)} of {len(plan.points)} points failed (first: "
+                        f"{failed[0]}: {_one_line(res.errors[failed[0]])}); see "
+                        f"{out_dir / 'manifest.json'}")

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .analysis.quadrature import QuadratureGrid
 
 __all__ = ["CompileWatch", "OutputError", "RunDiverged", "RunReport", "prepare_output",
-           "run_experiment", "walker_layout", "TRAJECTORY", "SUMMARY"]
+           "check_shard", "run_experiment", "walker_layout", "TRAJECTORY", "SUMMARY"]
 
 TRAJECTORY = "trajectory.h5"
 SUMMARY = "summary.json"
@@ -218,6 +218,42 @@ def walker_layout(exp: Experiment) -> tuple[np.ndarray, ReplicaExchange | None]:
     return np.repeat(temps, ens["walkers"]), None
 
 
+def check_shard(shard: tuple[int, int] | None, n_walkers: int,
+                replica_exchange: bool) -> tuple[int, int]:
+    """Check a ``shard`` of :func:`run_experiment` and return its ``(start, stop)``.
+
+    Parameters
+    ----------
+    shard : (int, int) or None
+        Global walker indices ``start <= i < stop`` (``None``: every walker).
+    n_walkers : int
+        Walkers of the whole run (walkers x temperatures).
+    replica_exchange : bool
+        Whether the run exchanges replicas (shards then are refused).
+
+    Returns
+    -------
+    (int, int)
+        ``(start, stop)``.
+
+    Raises
+    ------
+    ValueError
+        A shard that is not ``0 <= start < stop <= n_walkers``, or replica exchange.
+    """
+    if shard is None:
+        return 0, n_walkers
+    try:
+        lo, hi = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be (start, stop), got {shard!r}") from None
+    if not 0 <= lo < hi <= n_walkers:
+        raise ValueError(f"shard must satisfy 0 <= start < stop <= {n_walkers}, got {shard!r}")
+    if replica_exchange:
+        raise ValueError("shards need [ensemble] replica_exchange = false")
+    return lo, hi
+
+
 def initial_positions(exp: Experiment, landscape: Landscape, n_walkers: int) -> np.ndarray:
     """Starting positions from ``[ensemble] init``.
 
@@ -296,6 +332,7 @@ def run_experiment(
     backend: str = "cpu",
     notify: Callable[[str], None] | None = None,
     compiling: Callable[[float | None], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RunReport:
     """Run (or resume) an experiment and write its outputs.
 
@@ -330,6 +367,13 @@ def run_experiment(
         ``compiling(None)`` when the first compilation starts, and
         ``compiling(seconds)`` once the kernels of the run are ready, if any had to
         be compiled (not when all were loaded from the disk cache).
+    shard : (int, int), optional
+        Run only the walkers ``start <= i < stop`` of the ensemble (global indices of
+        the module docstring's layout), with their own random streams (walker ``i``
+        keeps stream ``i``): the shards of one ensemble, run anywhere and merged, are
+        bit-identical to the whole run (:mod:`langevin_opt.sweep`).  The file then
+        holds ``stop - start`` walkers and its parameters record ``shard = [start,
+        stop, walkers]``; a resume needs the same shard.  Not with replica exchange.
 
     Returns
     -------
@@ -351,15 +395,20 @@ def run_experiment(
     """
     with CompileWatch(None if compiling is None else lambda: compiling(None)) as watch:
         return _run_experiment(exp, Path(out_dir), resume, overwrite, threads, progress,
-                               make_figures, backend, notify, compiling, watch)
+                               make_figures, backend, notify, compiling, watch, shard)
 
 
 def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
                     threads: int | None, progress: Callable[[int, int, dict], None] | None,
                     make_figures: bool, backend: str, notify: Callable[[str], None] | None,
                     compiling: Callable[[float | None], None] | None,
-                    watch: CompileWatch) -> RunReport:
+                    watch: CompileWatch, shard: tuple[int, int] | None = None) -> RunReport:
     """The body of :func:`run_experiment`, with its compile-time watch installed."""
+    temps, rex = walker_layout(exp)
+    n_all = int(temps.size)
+    lo, hi = check_shard(shard, n_all, rex is not None)
+    temps = temps[lo:hi]
+    shard_record = None if shard is None else [lo, hi, n_all]
     prepare_output(out, resume=resume, overwrite=overwrite)
     traj_path = out / TRAJECTORY
     # One writer per output: lock before anything is deleted, read or recovered, then
@@ -371,19 +420,23 @@ def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
         ens, outp = cfg["ensemble"], cfg["output"]
         landscape = exp.landscape()
         integ = exp.integrator()
-        temps, rex = walker_layout(exp)
         total = ens["steps"]
         sampler = Sampler(landscape, integ, temperature=temps if rex is None else None,
                           schedule=exp.schedule(), replica_exchange=rex, seed=exp.seed,
-                          total_steps=total, backend=backend)
+                          total_steps=total, backend=backend, stream_offset=lo)
         m = temps.size
         t_start = time.perf_counter()
         reopened = _reopen(traj_path, cfg, m, landscape.dim, lock, notify) if resume else None
         if reopened is not None:
             writer, state, params = reopened
+            if params.get("shard") != shard_record:
+                writer.close()
+                raise OutputError(f"{traj_path}: holds walkers {params.get('shard')} "
+                                  f"([start, stop, of]), not {shard_record}; resume needs "
+                                  "the same shard")
         else:
             try:  # before anything is deleted
-                state = sampler.init(initial_positions(exp, landscape, m))
+                state = sampler.init(initial_positions(exp, landscape, n_all)[lo:hi])
             except ValueError as err:  # a start where the energy overflows float64
                 raise ConfigError(f"[ensemble] init: {' '.join(str(err).split())}") from None
             for name in (TRAJECTORY, SUMMARY, *FIGURES):
@@ -402,6 +455,8 @@ def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
                 "started": _now(),
                 "status": "running",
             }
+            if shard_record is not None:
+                params["shard"] = shard_record
             try:
                 writer.write_parameters(params)
                 writer.write_checkpoint(0, _state_arrays(state), {"total_steps": total})

@@ -27,6 +27,7 @@ from langevin_opt import nn, rates, sgmcmc
 from langevin_opt import particles as lp
 from langevin_opt.analysis import BinProbabilities, BoltzmannResult, ChiSquareResult, QuadratureGrid
 from langevin_opt.storage import Box, RecoveryReport
+from langevin_opt.sweep import SweepPlan, SweepPoint, SweepResult
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -386,6 +387,13 @@ RESULTS = {
                                             100),
     "Box": lambda: Box(3, ("periodic",) * 3, np.ones(3)),
     "RecoveryReport": lambda: RecoveryReport("run.h5", 400, 2, {"energy": 3}, ("torn",)),
+    "SweepPoint": lambda: SweepPoint(1, "001_seed=2", {"experiment.seed": 2},
+                                     {"experiment": {"name": "x", "seed": 2}}),
+    "SweepPlan": lambda: SweepPlan("run", "zip", 2, ("experiment.seed",), (
+        SweepPoint(0, "000_seed=1", {"experiment.seed": 1}, {"experiment": {"seed": 1}}),),
+        "/tmp", {"sweep": {"mode": "zip"}}),
+    "SweepResult": lambda: SweepResult([{"point": "000", "steps": 5}], {"000": "done"}, {},
+                                       "out", {}),
 }
 
 
@@ -416,7 +424,7 @@ OWN_TESTS = {"Landscape"}
 def test_every_public_settings_and_result_type_is_listed():
     pkgs = ["langevin_opt", "langevin_opt.analysis", "langevin_opt.nn", "langevin_opt.particles",
             "langevin_opt.rates", "langevin_opt.sgmcmc", "langevin_opt.storage",
-            "langevin_opt.schema", "langevin_opt.core"]
+            "langevin_opt.schema", "langevin_opt.core", "langevin_opt.sweep"]
     public = set()
     for p in pkgs:
         mod = importlib.import_module(p)
