@@ -26,7 +26,7 @@ import langevin_opt as lo
 from langevin_opt import nn, rates, sgmcmc
 from langevin_opt import particles as lp
 from langevin_opt.analysis import BinProbabilities, BoltzmannResult, ChiSquareResult, QuadratureGrid
-from langevin_opt.storage import Box, RecoveryReport
+from langevin_opt.storage import REDUCED_UNITS, Box, H5MDUnits, RecoveryReport
 from langevin_opt.sweep import SweepPlan, SweepPoint, SweepResult
 
 HERE = Path(__file__).resolve().parent
@@ -386,6 +386,7 @@ RESULTS = {
     "LocalEntropy": lambda: nn.LocalEntropy(0.1, 1e-3, np.zeros(3), np.ones(3), 0.2, 1.0, 0.1,
                                             100),
     "Box": lambda: Box(3, ("periodic",) * 3, np.ones(3)),
+    "H5MDUnits": lambda: H5MDUnits(*REDUCED_UNITS)._replace(length="Angstrom"),
     "RecoveryReport": lambda: RecoveryReport("run.h5", 400, 2, {"energy": 3}, ("torn",)),
     "SweepPoint": lambda: SweepPoint(1, "001_seed=2", {"experiment.seed": 2},
                                      {"experiment": {"name": "x", "seed": 2}}),
