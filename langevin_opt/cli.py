@@ -158,10 +158,29 @@ def _require_backend(backend: str) -> None:
 # --------------------------------------------------------------------------
 
 
+def _check_command(path: Path, command: str) -> None:
+    """One-line CliError when ``path`` is another kind's config (naming the right command).
+
+    A file that cannot be read is left to the command's own loader, whose error
+    names the problem.
+    """
+    from .schema import ConfigError, read_toml
+    from .schema.kinds import wrong_command_message
+
+    try:
+        raw = read_toml(path)
+    except ConfigError:
+        return
+    msg = wrong_command_message(path, raw, command)
+    if msg is not None:
+        raise CliError(msg)
+
+
 def _load_experiment(path: Path):  # noqa: ANN202
-    """Load and validate a config; ConfigError becomes a one-line CliError."""
+    """Load and validate a run config; ConfigError becomes a one-line CliError."""
     from .schema import ConfigError, load_config
 
+    _check_command(path, "run")
     try:
         # absurd values (1e308...) make numpy warn on the way to the ConfigError
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -637,6 +656,7 @@ def _load_rates_experiment(path: Path):  # noqa: ANN202
     from .schema import ConfigError
     from .schema.arrhenius import load_rates_config
 
+    _check_command(path, "arrhenius")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -723,9 +743,41 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 def validate(config: Path) -> None:
-    """Validate CONFIG.toml without running it."""
-    exp = _load_experiment(config)
-    click.echo(f"ok: {exp.name} ({_describe(exp)})")
+    """Validate CONFIG.toml of any kind without running it.
+
+    The kind follows from the sections: [ensemble] run, [rates] arrhenius
+    (landscape, [cluster] or [network]), [sgld] flatness, [descriptor] with
+    [training] fit-potential, [descriptor] with [active] active-learn.  Prints
+    one 'ok:' line naming the kind and the command that runs it.
+    """
+    from .schema import ConfigError, read_toml
+    from .schema.kinds import COMMANDS, config_kind, validate_any
+
+    try:
+        kind = config_kind(read_toml(config))
+    except ConfigError as err:
+        raise CliError(_one_line(str(err))) from None
+    if kind == "run":
+        exp = _load_experiment(config)
+        click.echo(f"ok: {exp.name} ({_describe(exp)})")
+        return
+    if kind == "arrhenius":
+        exp = _load_rates_experiment(config)
+        rc = exp.config["rates"]
+        grid = "settings" if exp.is_network and exp.method == "sgd" else "temperatures"
+        click.echo(f"ok: {exp.name} (arrhenius: {exp.system_name}, {exp.method}, "
+                   f"{rc['walkers']} walkers x {exp.n_rows()} {grid}; run with "
+                   f"{COMMANDS[kind].format(path=config)})")
+        return
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            kind, cfg = validate_any(config)
+    except ConfigError as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(config)) else f"{config}: {msg}") from None
+    name = cfg.get("experiment", {}).get("name", "?")
+    click.echo(f"ok: {name} ({kind} config; run with {COMMANDS[kind].format(path=config)})")
 
 
 # --------------------------------------------------------------------------
@@ -734,16 +786,15 @@ def validate(config: Path) -> None:
 
 
 def _config_kind(path: Path) -> str:
-    """``"run"``, ``"arrhenius"`` or ``""`` (another kind of config), from its sections."""
+    """The kind of a config (:func:`langevin_opt.schema.kinds.config_kind`; ``""``: none)."""
     from .schema import ConfigError, read_toml
+    from .schema.kinds import config_kind
 
     try:
         raw = read_toml(path)
     except ConfigError as err:
         raise CliError(_one_line(str(err))) from None
-    if "rates" in raw:
-        return "arrhenius"
-    return "run" if "ensemble" in raw else ""
+    return config_kind(raw) or ""
 
 
 def _tiny_run(exp: Any, work: Path) -> None:
@@ -834,7 +885,9 @@ def warmup(configs: tuple[Path, ...], all_builtin: bool, clear: bool) -> None:
             items.append((f"{path} (arrhenius: {exp.system_name}, {exp.method})",
                           lambda work, exp=exp: _tiny_arrhenius(exp, work)))
         else:
-            click.echo(f"  {path}: skipped (not a run or arrhenius config)")
+            what = (f"a {kind} config; warmup compiles run and arrhenius configs" if kind
+                    else "not a run or arrhenius config")
+            click.echo(f"  {path}: skipped ({what})")
     if all_builtin:
         items += [(f"{name} / {kind}", lambda work, n=name, k=kind: _tiny_sample(n, k))
                   for name in LANDSCAPES for kind in INTEGRATORS]
