@@ -1019,8 +1019,83 @@ def _raise_corruption(file: Path, problems: list[str]) -> None:
         raise CliError(f"{file}: corrupted: {_one_line(problems[0])}{more}")
 
 
+#: What ``inspect`` and ``plot`` call each kind of output file.
+FILE_KINDS = {
+    "run": "walker run (langevin-opt run)",
+    "arrhenius": "first-passage times (langevin-opt arrhenius)",
+    "particles": "particle trajectory (particles.open_trajectory)",
+    "walkers": "walker trajectory (H5MDWriter)",
+}
+
+#: ``plot --kind`` values per file kind; the first is the default.
+PLOT_KINDS = {
+    "run": ("energy", "histogram", "paths", "swaps"),
+    "walkers": ("energy", "paths"),
+    "arrhenius": ("survival", "rates"),
+    "particles": ("thermo",),
+}
+
+
+def _file_kind(reader: Any, params: dict) -> str:
+    """``run``, ``arrhenius``, ``particles`` or ``walkers`` (any other H5MD walker file).
+
+    Told by the stored ``kind`` parameter (arrhenius), the particle group
+    (``trajectory``: :func:`langevin_opt.particles.open_trajectory`) and the stored
+    config (``[ensemble]``: a walker run); the observables decide when the parameters
+    are missing.
+    """
+    names = reader.observable_names
+    if params.get("kind") == "arrhenius" or "first_passage_time" in names:
+        return "arrhenius"
+    if reader.particle_group == "trajectory":
+        return "particles"
+    cfg = params.get("config")
+    if isinstance(cfg, dict) and "ensemble" in cfg:
+        return "run"
+    return "walkers"
+
+
+def _arrhenius_system(cfg: dict) -> tuple[str, str]:
+    """(``landscape``/``cluster``/``network``, a description) of a stored arrhenius config."""
+    if isinstance(cfg.get("cluster"), dict):
+        c = cfg["cluster"]
+        return "cluster", f"cluster {c.get('structure', '?')}"
+    if isinstance(cfg.get("network"), dict):
+        n, d = cfg["network"], cfg.get("data", {}) or {}
+        method = (cfg.get("rates", {}) or {}).get("method") or "langevin"
+        return "network", (f"network hidden {n.get('hidden', '?')} {n.get('activation', '')} on "
+                           f"{d.get('kind', '?')}, {method}")
+    land = cfg.get("landscape", {}) or {}
+    integ = cfg.get("integrator", {}) or {}
+    return "landscape", f"landscape {land.get('name', '?')}, {integ.get('kind', '?')}"
+
+
+def _swap_acceptance(reader: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Replica-exchange swap acceptance of a run file: ``(steps, (n_records, n_pairs))``.
+
+    Read from the one ``swap_acceptance`` observable; files written before it
+    (one ``swap_acceptance_<k>`` group per pair) are merged in pair order.  None
+    when the run had no replica exchange.
+    """
+    names = reader.observable_names
+    if "swap_acceptance" in names:
+        steps, _, values = reader.observable("swap_acceptance")
+        values = np.asarray(values, dtype=np.float64)
+        return np.asarray(steps), values.reshape(values.shape[0], -1)
+    old = sorted((int(m.group(1)), n) for n in names
+                 if (m := re.fullmatch(r"swap_acceptance_(\d+)", n)))
+    if not old:
+        return None
+    cols = [reader.observable(n) for _, n in old]
+    steps = np.asarray(cols[0][0])
+    return steps, np.column_stack([np.asarray(c[2], dtype=np.float64).reshape(-1)
+                                   for c in cols])
+
+
 def _inspect_lines(file: Path, reader: Any) -> None:
     echo = click.echo
+    params = reader.parameters
+    kind = _file_kind(reader, params)
     size = file.stat().st_size
     echo(f"file: {file} ({size / 1024:.1f} KiB)")
     try:
@@ -1029,6 +1104,11 @@ def _inspect_lines(file: Path, reader: Any) -> None:
              f"{meta['creator']} {meta['creator_version']}")
     except (KeyError, ValueError, OSError):
         pass
+    what = FILE_KINDS[kind]
+    cfg = params.get("config")
+    if kind == "arrhenius" and isinstance(cfg, dict):
+        what += f": {_arrhenius_system(cfg)[1]}"
+    echo(f"kind: {what}; plot --kind {'|'.join(PLOT_KINDS[kind])}")
     echo("groups:")
     for line in _group_lines(file):
         echo(f"  {line}")
@@ -1043,17 +1123,27 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         try:
             box = reader.box
             edges = "none" if box.edges is None else np.array2string(box.edges, precision=6)
-            echo(f"particles: group '{reader.particle_group}', {reader.n_particles} walkers, "
+            noun = "atoms" if kind == "particles" else "walkers"
+            if kind == "arrhenius" and isinstance(cfg, dict) \
+                    and _arrhenius_system(cfg)[0] == "cluster":
+                noun = "replicas (one cluster each)"
+            echo(f"particles: group '{reader.particle_group}', {reader.n_particles} {noun}, "
                  f"dim {box.dimension}, box boundary {', '.join(box.boundary)}, edges {edges}")
         except (KeyError, ValueError) as err:
             echo(f"particles: group '{reader.particle_group}' ({_one_line(str(err))})")
     else:
         echo("particles: none")
 
-    params = reader.parameters
     echo("parameters:")
-    cfg = params.get("config")
-    if isinstance(cfg, dict):
+    if isinstance(cfg, dict) and kind == "arrhenius":
+        rc = cfg.get("rates", {}) or {}
+        sgd = rc.get("method") == "sgd"
+        n_rows = (len(rc.get("learning_rates") or []) * len(rc.get("batch_sizes") or [])
+                  if sgd else len(rc.get("temperatures") or []))
+        echo(f"  config: {cfg.get('experiment', {}).get('name', '?')} (arrhenius: "
+             f"{_arrhenius_system(cfg)[1]}, {rc.get('walkers', '?')} walkers x {n_rows} "
+             f"{'settings' if sgd else 'temperatures'}, max_steps {rc.get('max_steps', '?')})")
+    elif isinstance(cfg, dict):
         exp_t = cfg.get("experiment", {})
         echo(f"  config: {exp_t.get('name', '?')} ({cfg.get('landscape', {}).get('name', '?')}, "
              f"{cfg.get('integrator', {}).get('kind', '?')}, "
@@ -1074,18 +1164,45 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         echo(f"  temperatures: {', '.join(f'{t:g}' for t in temps)}")
     shown = {"config", "seed", "langevin_opt_version", "numba_version", "numpy_version",
              "started", "resumed_at_step", "finished", "status", "final_step",
-             "walker_temperatures"}
+             "walker_temperatures", "kind"}
+    if kind == "arrhenius":
+        shown.add("summary")
     others = sorted(set(params) - shown)
     if others:
         echo(f"  other keys: {', '.join(others)}")
 
-    names = reader.observable_names
-    echo("observables:" if names else "observables: none")
+    framed = set(reader.frame_observable_names)
+    names = [n for n in reader.observable_names if n not in framed or kind != "particles"]
+    last_what = "mean of the row" if kind == "arrhenius" else "mean of last frame"
+    if kind == "particles":
+        echo("observables at the frames (/observables, one row per frame):"
+             if framed else "observables at the frames: none")
+        for name in sorted(framed):
+            _, _, values = reader.observable(name, at_frames=True)
+            last = f"{float(np.mean(values[-1])):.6g}" if len(values) else "-"
+            echo(f"  {name}: shape {tuple(values.shape)}, last frame {last}")
+        series = [n for n in reader.observable_names if n != "dt"]
+        echo("observable series (/observable_series, every recorded step):" if series
+             else "observable series: none")
+        names = series
+    else:
+        echo("observables:" if names else "observables: none")
     for name in names:
         steps, _, values = reader.observable(name)
         last = f"{float(np.mean(values[-1])):.6g}" if len(values) else "-"
         echo(f"  {name}: shape {tuple(values.shape)}, steps {_steps_text(steps)}, "
-             f"mean of last frame {last}")
+             f"{'last value' if kind == 'particles' else last_what} {last}")
+    swaps = _swap_acceptance(reader) if kind in ("run", "walkers") else None
+    if swaps is not None and swaps[1].shape[0]:
+        echo("swap acceptance (last record; pair k swaps T_k and T_k+1): "
+             + " ".join(f"{v:.3f}" for v in swaps[1][-1]))
+    if kind == "arrhenius" and isinstance(params.get("summary"), dict) \
+            and params["summary"].get("rows"):
+        from .rates.cli import table_lines
+
+        echo("escape rates (/parameters/summary):")
+        for line in table_lines(params["summary"]):
+            echo(f"  {line}")
 
     ck = reader.checkpoint()
     if ck is None:
@@ -1185,10 +1302,13 @@ def _plot_energy(file: Path, reader: Any, params: dict, output: Path) -> None:
         exp = None
         if isinstance(params.get("config"), dict):
             exp = _stored_experiment(file, params)
-        for t in np.unique(wt):
+        from .plotting._base import distinct_labels
+
+        temps = np.unique(wt)
+        for t, label in zip(temps, distinct_labels("T = ", temps), strict=True):
             sel = wt == t
             exact = _exact_mean_energy(exp, t) if exp is not None else None
-            traces.append((f"T = {t:g}", steps, values[:, sel].mean(axis=1), exact))
+            traces.append((label, steps, values[:, sel].mean(axis=1), exact))
         exact_legend = exp is not None and exp.config["schedule"]["kind"] == "constant"
     elif "mean_energy" in names:
         steps, _, values = reader.observable("mean_energy")

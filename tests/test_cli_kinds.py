@@ -129,3 +129,126 @@ def test_wrong_command_names_the_right_one(command, mlip_configs, tmp_path):
             f"langevin-opt {kind} {path}"
         assert f"run it with: {hint}" in line, line
         assert not out.exists()
+
+
+# --------------------------------------------------------------------------------------
+# a replica-exchange walker run with 11 temperature pairs
+# --------------------------------------------------------------------------------------
+
+TEMPS = [0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.35, 1.5]
+REX = f"""
+[experiment]
+name = "tiny_rex"
+seed = 3
+[landscape]
+name = "double_well"
+barrier = 1.0
+[integrator]
+kind = "overdamped"
+dt = 0.01
+[ensemble]
+walkers = 2
+temperatures = {TEMPS}
+steps = 100
+replica_exchange = true
+swap_every = 5
+[output]
+record_every = 20
+checkpoint_every = 50
+"""
+
+
+@pytest.fixture(scope="module")
+def rex_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("rex")
+    cfg = d / "rex.toml"
+    cfg.write_text(REX)
+    result = invoke("run", cfg, "--out", d / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    return d / "out" / "trajectory.h5"
+
+
+def test_swap_acceptance_is_one_dataset(rex_run):
+    import h5py
+
+    from langevin_opt.storage import H5MDReader
+
+    with h5py.File(rex_run, "r") as f:
+        names = sorted(f["observables"])
+    assert "swap_acceptance" in names
+    assert not [n for n in names if re.fullmatch(r"swap_acceptance_\d+", n)]
+    with H5MDReader(rex_run) as r:
+        steps, _, acc = r.observable("swap_acceptance")
+        ck = r.checkpoint()[1]
+    assert acc.shape == (2, len(TEMPS) - 1) and steps.tolist() == [50, 100]
+    assert np.allclose(acc[-1], ck["swap_accepts"] / np.maximum(ck["swap_attempts"], 1))
+    text = invoke("inspect", rex_run).stdout
+    assert "swap acceptance (last record; pair k swaps T_k and T_k+1):" in text
+
+
+def test_swap_acceptance_resume_is_identical(rex_run, tmp_path):
+    """Interrupted after the first checkpoint and resumed: the same one dataset."""
+    from langevin_opt.runner import run_experiment
+    from langevin_opt.schema import read_toml, validate_config
+    from langevin_opt.storage import H5MDReader
+
+    cfg = tmp_path / "rex.toml"
+    cfg.write_text(REX)
+    exp = validate_config(read_toml(cfg))
+
+    def stop(step: int, total: int, obs: dict) -> None:
+        if step == 50:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, tmp_path / "o", progress=stop, make_figures=False)
+    run_experiment(exp, tmp_path / "o", resume=True, make_figures=False)
+    with H5MDReader(tmp_path / "o" / "trajectory.h5") as a, H5MDReader(rex_run) as b:
+        sa, sb = a.observable("swap_acceptance"), b.observable("swap_acceptance")
+        assert np.array_equal(sa[0], sb[0]) and sa[2].tobytes() == sb[2].tobytes()
+
+
+def test_old_per_pair_swap_groups_still_read():
+    """Files written before issue 18 (one ``swap_acceptance_<k>`` group per pair)."""
+    from langevin_opt.cli import _swap_acceptance
+
+    class Old:
+        observable_names = [f"swap_acceptance_{k}" for k in (0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9)]
+
+        def observable(self, name: str):  # noqa: ANN202
+            k = int(name.rsplit("_", 1)[1])
+            return np.array([5, 10]), np.array([0.5, 1.0]), np.array([[k], [k + 0.5]])
+
+    steps, acc = _swap_acceptance(Old())
+    assert steps.tolist() == [5, 10]
+    assert acc.shape == (2, 11) and acc[1].tolist() == [k + 0.5 for k in range(11)]
+
+
+def test_energy_plot_colours_and_labels_are_distinct(rex_run, tmp_path, monkeypatch):
+    from langevin_opt.plotting import _base
+
+    seen = {}
+    real = _base.save
+
+    def capture(fig, path, dpi=120):  # noqa: ANN001, ANN202
+        ax = fig.axes[0]
+        seen["colors"] = [tuple(np.round(_rgba(ln.get_color()), 6)) for ln in ax.lines
+                          if ln.get_linestyle() == "-"]
+        seen["labels"] = [t.get_text() for t in ax.get_legend().get_texts()]
+        return real(fig, path, dpi)
+
+    def _rgba(c):  # noqa: ANN001, ANN202
+        import matplotlib.colors
+
+        return matplotlib.colors.to_rgba(c)
+
+    monkeypatch.setattr(_base, "save", capture)
+    out = tmp_path / "e.png"
+    result = invoke("plot", rex_run, "--kind", "energy", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == PNG
+    assert len(seen["colors"]) == len(TEMPS) == len(set(seen["colors"]))
+    temp_labels = [t for t in seen["labels"] if t.startswith("T = ")]
+    assert len(temp_labels) == len(set(temp_labels)) == len(TEMPS)
+    assert "T = 0.15" in temp_labels and "T = 1.5" in temp_labels
+    assert _base.distinct_labels("T = ", [0.15, 0.1500001]) == ["T = 0.15", "T = 0.1500001"]

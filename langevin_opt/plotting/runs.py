@@ -127,14 +127,15 @@ def energy_figure(traces: Sequence[tuple[str, np.ndarray, np.ndarray, float | No
     """
     plt = _base.plt()
     fig, ax = plt.subplots(figsize=(7, 4.3))
-    for i, (label, steps, mean, exact) in enumerate(traces):
-        ax.plot(steps, mean, "-", color=f"C{i % 10}", label=label)
+    colors = _base.series_colors(len(traces))  # every line its own colour (> 10 lines too)
+    for color, (label, steps, mean, exact) in zip(colors, traces, strict=True):
+        ax.plot(steps, mean, "-", color=color, label=label)
         if exact is not None:
-            ax.axhline(exact, color=f"C{i % 10}", ls=":", lw=1)
+            ax.axhline(exact, color=color, ls=":", lw=1)
     if exact_legend:
         ax.plot([], [], "k:", lw=1, label="exact <U> (quadrature)")
     ax.set(xlabel="step", ylabel="mean energy <U> (k_B = 1)", title=f"{title}: mean energy")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=2 if len(traces) > 6 else 1)
     fig.tight_layout()
     return _base.save(fig, path)
 
