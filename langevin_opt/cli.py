@@ -1393,10 +1393,93 @@ def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
     _draw(paths_figure, landscape, reader.steps, paths, idx, wt, output=output, title=title)
 
 
+def _plot_swaps(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from .plotting import swap_acceptance_figure
+
+    swaps = _swap_acceptance(reader)
+    if swaps is None or not swaps[1].shape[0]:
+        raise CliError(f"{file}: no swap acceptance stored (not a replica-exchange run)")
+    temps = np.unique(_stored_walker_temperatures(file, params, reader.n_particles))
+    name = params.get("config", {}).get("experiment", {}).get("name", file.stem)
+    _draw(swap_acceptance_figure, temps, swaps[0], swaps[1], output=output,
+          title=f"{name}: replica-exchange swap acceptance")
+
+
+def _arrhenius_rows(file: Path, reader: Any) -> tuple[list[str], list[np.ndarray], bool]:
+    """Row labels and walker masks of an arrhenius file (temperatures or SGD settings)."""
+    names = reader.observable_names
+    temp = np.asarray(reader.observable("temperature")[2][-1], dtype=np.float64)
+    if "learning_rate" in names and "batch_size" in names:
+        lr = np.asarray(reader.observable("learning_rate")[2][-1], dtype=np.float64)
+        bs = np.asarray(reader.observable("batch_size")[2][-1]).astype(np.int64)
+        keys = list(dict.fromkeys(zip(lr.tolist(), bs.tolist(), strict=True)))
+        return ([f"lr {a:.4g}, batch {b}" for a, b in keys],
+                [(lr == a) & (bs == b) for a, b in keys], True)
+    from .plotting._base import distinct_labels
+
+    temps = list(dict.fromkeys(temp.tolist()))
+    return distinct_labels("T = ", temps), [temp == t for t in temps], False
+
+
+def _plot_survival(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from .plotting import survival_figure
+
+    labels, masks, sgd = _arrhenius_rows(file, reader)
+    times = np.asarray(reader.observable("first_passage_time")[2][-1], dtype=np.float64)
+    cens = np.asarray(reader.observable("censored")[2][-1]).astype(bool)
+    rows = [(lab, times[m], cens[m]) for lab, m in zip(labels, masks, strict=True)]
+    name = params.get("config", {}).get("experiment", {}).get("name", file.stem)
+    _draw(survival_figure, rows, output=output, title=name,
+          time_label="learning rate x steps" if sgd else "first-passage time t")
+
+
+def _plot_rates(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from types import SimpleNamespace
+
+    from .plotting._base import save
+    from .plotting.arrhenius import arrhenius_plot, sgd_rate_plot
+
+    summary = params.get("summary")
+    if not isinstance(summary, dict) or not summary.get("rows"):
+        raise CliError(f"{file}: no rate table stored (/parameters/summary)")
+    rows = summary["rows"]
+    ci = np.array([[r["rate_low"], r["rate_high"]] for r in rows], dtype=np.float64)
+    k = [r["rate"] for r in rows]
+    title = f"{summary.get('name', file.stem)}: escape rates"
+    if "learning_rate" in rows[0]:
+        fig = sgd_rate_plot(None, [r["learning_rate"] for r in rows],
+                            [r["batch_size"] for r in rows], k, ci, title=title)
+    else:
+        fit = SimpleNamespace(**summary["fit"]) if summary.get("fit") else None
+        fig = arrhenius_plot(None, [r["temperature"] for r in rows], k, ci, fit=fit,
+                             title=title)
+    _draw(lambda path: save(fig, path), output=output)
+
+
+def _plot_thermo(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from .plotting import thermo_figure
+
+    series = {}
+    for name in ("potential_energy", "kinetic_energy", "total_energy", "temperature",
+                 "pressure"):
+        if name in reader.observable_names:
+            _, times, values = reader.observable(name)
+            series[name] = (np.asarray(times), np.asarray(values, dtype=np.float64))
+    if not series:
+        raise CliError(f"{file}: no energy, temperature or pressure observables to plot")
+    _draw(thermo_figure, series, output=output, n_atoms=reader.n_particles, title=file.stem)
+
+
+_ALL_PLOT_KINDS = list(dict.fromkeys(k for ks in PLOT_KINDS.values() for k in ks))
+
+
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["energy", "histogram", "paths"]), default="energy",
-              show_default=True, help="What to plot.")
+@click.option("--kind", type=click.Choice(_ALL_PLOT_KINDS), default=None,
+              help="What to plot [default: by file: energy (walker run), survival (arrhenius "
+                   "first_passage.h5), thermo (particle trajectory)].  Walker runs: energy, "
+                   "histogram, paths, swaps (replica exchange); arrhenius files: survival, "
+                   "rates; particle trajectories: thermo.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Figure file (format from the extension) [default: <kind>.png next to FILE].")
 @click.option("--temperature", "-T", type=float, default=None,
@@ -1405,20 +1488,41 @@ def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
               help="Number of walker paths (paths).")
 @click.option("--bins", type=click.IntRange(min=2), default=40, show_default=True,
               help="Histogram bins per axis (histogram).")
-def plot(file: Path, kind: str, output: Path | None, temperature: float | None,
+def plot(file: Path, kind: str | None, output: Path | None, temperature: float | None,
          walkers: int, bins: int) -> None:
-    """Plot a stored run FILE.h5: energy traces, histogram or walker paths."""
-    output = output if output is not None else file.parent / f"{kind}.png"
+    """Plot a stored output FILE (any kind the package writes).
+
+    Walker runs (trajectory.h5): mean energy traces, histogram, walker paths,
+    swap acceptance per pair.  Arrhenius files (first_passage.h5, landscapes,
+    clusters and networks): survival of the first-passage times per row, or the
+    rates (ln k against 1/T; SGD: against the batch size).  Particle
+    trajectories: energies per atom, temperature and pressure against time.
+    """
     reader = _open_reader(file)
     try:
-        _check_output(output)
         params = reader.parameters
+        fkind = _file_kind(reader, params)
+        allowed = PLOT_KINDS[fkind]
+        kind = kind or allowed[0]
+        if kind not in allowed:
+            raise CliError(f"--kind {kind}: not for a {FILE_KINDS[fkind]} file ({file}); use "
+                           f"one of: {', '.join(allowed)}")
+        output = output if output is not None else file.parent / f"{kind}.png"
+        _check_output(output)
         if kind == "energy":
             _plot_energy(file, reader, params, output)
         elif kind == "histogram":
             _plot_histogram(file, reader, params, output, temperature, bins)
-        else:
+        elif kind == "paths":
             _plot_paths(file, reader, params, output, temperature, walkers)
+        elif kind == "swaps":
+            _plot_swaps(file, reader, params, output)
+        elif kind == "survival":
+            _plot_survival(file, reader, params, output)
+        elif kind == "rates":
+            _plot_rates(file, reader, params, output)
+        else:
+            _plot_thermo(file, reader, params, output)
     except (OSError, KeyError) as err:
         raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
     finally:

@@ -8,8 +8,10 @@ dataset; the arrhenius table and the energy plot label every series unambiguousl
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -252,3 +254,131 @@ def test_energy_plot_colours_and_labels_are_distinct(rex_run, tmp_path, monkeypa
     assert len(temp_labels) == len(set(temp_labels)) == len(TEMPS)
     assert "T = 0.15" in temp_labels and "T = 1.5" in temp_labels
     assert _base.distinct_labels("T = ", [0.15, 0.1500001]) == ["T = 0.15", "T = 0.1500001"]
+
+
+# --------------------------------------------------------------------------------------
+# inspect and plot: arrhenius first-passage files and particle trajectories
+# --------------------------------------------------------------------------------------
+
+ARR = """
+[experiment]
+name = "tiny_arr"
+seed = 7
+[landscape]
+name = "double_well"
+barrier = 1.0
+[integrator]
+kind = "overdamped"
+dt = 2e-3
+[rates]
+temperatures = [0.3, 0.5]
+walkers = 10
+max_steps = 3000
+bootstrap = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def arr_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("arr")
+    cfg = d / "arr.toml"
+    cfg.write_text(ARR)
+    result = invoke("arrhenius", cfg, "--out", d / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    return d / "out" / "first_passage.h5"
+
+
+@pytest.fixture(scope="module")
+def md_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from langevin_opt import particles as lp
+
+    path = tmp_path_factory.mktemp("md") / "liquid.h5md"
+    x, box = lp.fcc_lattice(2, 0.8442)
+    liquid = lp.ParticleSystem(x, box=box)
+    md = lp.Dynamics(liquid, lp.lennard_jones(cutoff=1.5, mode="truncated"),
+                     lp.LangevinBAOAB(dt=0.005, friction=1.0), temperature=1.0, seed=1)
+    with lp.open_trajectory(path, liquid, overwrite=True) as traj:
+        md.run(40, record_every=5, writer=traj, frame_every=20)
+    return path
+
+
+def test_inspect_arrhenius_file(arr_file):
+    result = invoke("inspect", arr_file)
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "? steps" not in text
+    assert "kind: first-passage times (langevin-opt arrhenius): landscape double_well" in text
+    assert "config: tiny_arr (arrhenius: landscape double_well, overdamped, 10 walkers x 2 " \
+           "temperatures, max_steps 3000)" in text
+    assert "escape rates (/parameters/summary):" in text
+    assert re.search(r"^\s+0\.3\s+\d+\s+\d+", text, re.M)
+
+
+def test_plot_arrhenius_file(arr_file, tmp_path):
+    result = invoke("plot", shutil_copy(arr_file, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "survival.png").read_bytes()[:8] == PNG
+    result = invoke("plot", arr_file, "--kind", "rates", "-o", tmp_path / "r.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.png").read_bytes()[:8] == PNG
+    line = error_line(invoke("plot", arr_file, "--kind", "histogram", "-o", tmp_path / "h.png"))
+    assert "not for a first-passage times" in line and "survival, rates" in line
+
+
+def test_inspect_particle_trajectory(md_file):
+    result = invoke("inspect", md_file)
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "kind: particle trajectory (particles.open_trajectory)" in text
+    assert "32 atoms" in text and "walkers" not in text
+    assert "observables at the frames (/observables, one row per frame):" in text
+    assert re.search(r"^  temperature: shape \(2,\), last frame", text, re.M)
+    assert "observable series (/observable_series, every recorded step):" in text
+    assert re.search(r"^  temperature: shape \(8,\), steps 5\.\.40 \(every 5\)", text, re.M)
+
+
+def test_plot_particle_trajectory(md_file, tmp_path):
+    result = invoke("plot", shutil_copy(md_file, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "thermo.png").read_bytes()[:8] == PNG
+    line = error_line(invoke("plot", md_file, "--kind", "energy", "-o", tmp_path / "e.png"))
+    assert "use one of: thermo" in line
+
+
+def test_plot_swaps(rex_run, tmp_path):
+    result = invoke("plot", rex_run, "--kind", "swaps", "-o", tmp_path / "s.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG
+
+
+def shutil_copy(src: Path, dst_dir: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copy(src, dst_dir / src.name))
+
+
+# --------------------------------------------------------------------------------------
+# the arrhenius table: every column and the saddle labelled
+# --------------------------------------------------------------------------------------
+
+
+def test_arrhenius_table_labels_are_unambiguous():
+    from langevin_opt.rates.cli import table_lines
+
+    row = {"temperature": 0.3, "events": 5, "censored": 1, "rate": 0.03, "rate_low": 0.01,
+           "rate_high": 0.07, "mfpt": 8.4, "mfpt_restricted": False,
+           "theory_Eyring-Kramers": 0.032, "ratio_Eyring-Kramers": 0.93,
+           "theory_exact 1-D MFPT": 0.029, "ratio_exact 1-D MFPT": 1.01}
+    summary = {"rows": [row], "theory": {
+        "formulas": {"Eyring-Kramers": [0.032], "exact 1-D MFPT": [0.029]},
+        "saddle": [2.206e-11], "saddle_energy": 1.0, "barrier": 1.0, "converged": True}}
+    lines = table_lines(summary)
+    head = re.split(r"\s{2,}|(?<=\S) (?=k/)", lines[0].strip())
+    assert "k/theory" not in lines[0]
+    assert "k/Eyring-Kramers" in lines[0] and "k/exact 1-D MFPT" in lines[0]
+    assert len(head) == len(set(head))
+    saddle = [ln for ln in lines if "saddle" in ln]
+    assert saddle == ["saddle point (CI-NEB + dimer search) at x = (2.206e-11): energy 1, "
+                      "barrier 1"]
+    summary["theory"]["saddle"] = list(range(10))
+    assert "... (10 coordinates)" in table_lines(summary)[-1]
