@@ -1566,27 +1566,107 @@ def _fields_text(cls: type) -> str:
     return ", ".join(parts) if parts else "(no parameters)"
 
 
+def _field_text(name: str, f: Any) -> str:
+    """``name (required)``, ``name = default`` or ``name in {a, b}`` of a schema Field."""
+    if f.required:
+        text = f"{name} (required)"
+    elif f.default is None:
+        text = f"{name} (optional)"
+    else:
+        text = f"{name} = {f.default!r}"
+    if f.choices:
+        text += f" in {{{', '.join(map(str, f.choices))}}}"
+    return text
+
+
+def _config_sections() -> list[tuple[str, str, dict]]:
+    """(kind, section, fields) of every config kind's schema, in the kinds' order."""
+    from .schema import active_learn, arrhenius, fit_potential, flatness
+    from .schema import run as run_schema
+
+    out: list[tuple[str, str, dict]] = []
+    for sec, fields_ in run_schema.SECTIONS.items():
+        out.append(("run", sec, fields_))
+    for sec in run_schema.DYNAMIC:
+        out.append(("run", sec, {}))
+    for sec, fields_ in arrhenius.SECTIONS.items():
+        out.append(("arrhenius", sec, fields_))
+    out += [("arrhenius", "cluster", arrhenius.CLUSTER_FIELDS),
+            ("arrhenius", "network", arrhenius.NETWORK_FIELDS),
+            ("arrhenius", "data", arrhenius.DATA_FIELDS)]
+    for kind, mod in (("flatness", flatness), ("fit-potential", fit_potential),
+                      ("active-learn", active_learn)):
+        out += [(kind, sec, fields_) for sec, fields_ in mod.SECTIONS.items()]
+    return out
+
+
+def _particle_potentials() -> list[tuple[str, Callable]]:
+    """The public potential builders of :mod:`langevin_opt.particles.potentials`."""
+    from .particles import potentials as pp
+
+    found = []
+    for name in sorted(dir(pp)):
+        obj = getattr(pp, name)
+        if name.startswith("_") or not _inspect.isfunction(obj) or obj.__module__ != pp.__name__:
+            continue
+        ret = _inspect.signature(obj).return_annotation
+        ret = getattr(pp, ret, None) if isinstance(ret, str) else ret
+        if name != "as_potential" and isinstance(ret, type) and issubclass(ret, pp.Potential):
+            found.append((name, obj))
+    return found
+
+
 @cli.command("list")
 def list_cmd() -> None:
-    """List the built-in landscapes, integrators and schedules."""
+    """List every built-in and every config section with its settings.
+
+    Landscapes, integrators, schedules, particle potentials, SG-MCMC methods,
+    cluster structures and the sections of every config kind.  Everything is read from the registries and schemas, with each item's settings.
+    """
     from .landscapes import LANDSCAPES
     from .sampling import INTEGRATORS
     from .schedules import SCHEDULES
+    from .schema.arrhenius import CLUSTER_STRUCTURES, cluster_structure
+    from .sgmcmc.methods import METHODS
 
-    click.echo("landscapes ([landscape] name = ...):")
+    echo = click.echo
+    echo("landscapes ([landscape] name = ...):")
     for name, factory in LANDSCAPES.items():
-        click.echo(f"  {name}: {_first_doc_line(factory)}")
-        click.echo(f"      {_signature_text(factory)}")
-    click.echo("integrators ([integrator] kind = ...):")
+        echo(f"  {name}: {_first_doc_line(factory)}")
+        echo(f"      {_signature_text(factory)}")
+    echo("integrators ([integrator] kind = ...):")
     for name, cls in INTEGRATORS.items():
-        click.echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
-        click.echo(f"      {_fields_text(cls)}")
-    click.echo("schedules ([schedule] kind = ...; a temperature factor over the run; configs "
-               "need final for linear, geometric and cosine):")
+        echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
+        echo(f"      {_fields_text(cls)}")
+    echo("schedules ([schedule] kind = ...; a temperature factor over the run; configs "
+         "need final for linear, geometric and cosine):")
     for name, cls in SCHEDULES.items():
         note = "  [Python API only]" if name == "array" else ""
-        click.echo(f"  {name}: {_first_doc_line(cls)}{note}")
-        click.echo(f"      {_fields_text(cls)}")
+        echo(f"  {name}: {_first_doc_line(cls)}{note}")
+        echo(f"      {_fields_text(cls)}")
+    echo("particle potentials (langevin_opt.particles.<name>(...)):")
+    for name, fn in _particle_potentials():
+        echo(f"  {name}: {_first_doc_line(fn)}")
+        echo(f"      {_signature_text(fn)}")
+    echo("SG-MCMC methods (langevin_opt.sgmcmc, method = ...; fit-potential [training] "
+         "method):")
+    for name, cls in METHODS.items():
+        echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
+        echo(f"      {_fields_text(cls)}")
+    echo("cluster structures ([cluster] structure = ... in arrhenius configs):")
+    for name in CLUSTER_STRUCTURES:
+        n, d = cluster_structure(name).shape
+        echo(f"  {name}: {n} atoms in {d}-D ({_first_doc_line(cluster_structure)})")
+    echo("config sections (langevin-opt validate CONFIG tells the kind from the sections):")
+    kind = None
+    for k, sec, fields_ in _config_sections():
+        if k != kind:
+            echo(f"  {k} configs:")
+            kind = k
+        if not fields_:
+            echo(f"    [{sec}] settings of the chosen {sec} (see above)")
+            continue
+        echo(f"    [{sec}] " + ", ".join(_field_text(n, f) for n, f in fields_.items()))
 
 
 cli.add_command(__import__("langevin_opt.mlip.cli", fromlist=["cli"]).fit_potential)

@@ -382,3 +382,33 @@ def test_arrhenius_table_labels_are_unambiguous():
                       "barrier 1"]
     summary["theory"]["saddle"] = list(range(10))
     assert "... (10 coordinates)" in table_lines(summary)[-1]
+
+
+# --------------------------------------------------------------------------------------
+# list: every registry and every config section
+# --------------------------------------------------------------------------------------
+
+
+def test_list_shows_every_registry_and_section():
+    from langevin_opt.schema import arrhenius, fit_potential, flatness
+    from langevin_opt.schema import run as run_schema
+    from langevin_opt.sgmcmc.methods import METHODS
+
+    result = invoke("list")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for name, cls in METHODS.items():
+        assert re.search(rf"^  {re.escape(name)} \({cls.__name__}\): \S", text, re.M), name
+    for name in ("lennard_jones", "morse", "harmonic_bonds", "gaussian_bonds"):
+        assert re.search(rf"^  {name}: \S", text, re.M), name
+    assert "depth = 1.0, width = 0.1, r0 = 1.0" in text
+    assert re.search(r"^  lj7_2d: 7 atoms in 2-D", text, re.M)
+    assert re.search(r"^  lj13: 13 atoms in 3-D", text, re.M)
+    for kind in ("run", "arrhenius", "flatness", "fit-potential", "active-learn"):
+        assert f"  {kind} configs:" in text
+    for key in arrhenius.SECTIONS["rates"]:
+        assert re.search(rf"^    \[rates\] .*\b{key}\b", text, re.M), key
+    for sections in (run_schema.SECTIONS, flatness.SECTIONS, fit_potential.SECTIONS):
+        for sec in sections:
+            assert f"    [{sec}] " in text, sec
+    assert "[cluster] structure (required) in {lj7_2d, lj13}" in text

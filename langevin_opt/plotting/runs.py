@@ -1,6 +1,8 @@
-"""Figures of stored runs: basin crossover (runner); for ``plot``: energy traces, histograms,
-paths and swap acceptance (walker runs), first-passage survival (arrhenius files) and
-energies/temperature/pressure against time (particle trajectories).
+"""Figures of stored runs: basin crossover (``run``) and every figure of ``plot``.
+
+For ``plot``: energy traces, histograms, paths and swap acceptance (walker runs),
+first-passage survival (arrhenius files) and energies, temperature and pressure
+against time (particle trajectories).
 
 Each function takes arrays (no files), draws with matplotlib (Agg, imported on
 first use) and writes the figure.
