@@ -1621,7 +1621,8 @@ def list_cmd() -> None:
     """List every built-in and every config section with its settings.
 
     Landscapes, integrators, schedules, particle potentials, SG-MCMC methods,
-    cluster structures and the sections of every config kind.  Everything is read from the registries and schemas, with each item's settings.
+    cluster structures and the sections of every config kind, read from the
+    registries and schemas.
     """
     from .landscapes import LANDSCAPES
     from .sampling import INTEGRATORS
