@@ -412,3 +412,13 @@ def test_list_shows_every_registry_and_section():
         for sec in sections:
             assert f"    [{sec}] " in text, sec
     assert "[cluster] structure (required) in {lj7_2d, lj13}" in text
+
+
+def test_a_config_missing_its_telling_section_gets_its_own_error(tmp_path):
+    """No [rates] and no [ensemble]: each command says what it misses, no wrong hint."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text((EXP / "arrhenius_double_well.toml").read_text().replace("[rates]\n", ""))
+    line = error_line(invoke("arrhenius", cfg, "--out", tmp_path / "o"))
+    assert "[rates] section is missing" in line and "run it with" not in line
+    line = error_line(invoke("run", cfg, "--out", tmp_path / "o"))
+    assert "[ensemble] section is missing" in line and "run it with" not in line

@@ -60,13 +60,17 @@ def _table(raw: Mapping, name: str) -> Mapping:
     return t if isinstance(t, Mapping) else {}
 
 
-def config_kind(raw: Mapping) -> str | None:
+def config_kind(raw: Mapping, *, strict: bool = False) -> str | None:
     """The kind of a parsed config document, from its sections.
 
     Parameters
     ----------
     raw : mapping
         A parsed TOML document (not validated).
+    strict : bool
+        Only a kind's own sections count: a document with ``[landscape]`` or
+        ``[integrator]`` but none of the telling sections is then of no kind
+        (instead of a run config missing ``[ensemble]``).
 
     Returns
     -------
@@ -86,7 +90,7 @@ def config_kind(raw: Mapping) -> str | None:
         return "active-learn"
     if "descriptor" in raw or "training" in raw or "train" in data:
         return "fit-potential"
-    if "landscape" in raw or "integrator" in raw:  # a run config missing [ensemble]
+    if not strict and ("landscape" in raw or "integrator" in raw):  # run without [ensemble]
         return "run"
     return None
 
@@ -125,7 +129,7 @@ def wrong_command_message(path: str | Path, raw: Mapping, command: str) -> str |
         None when the config is of ``command``'s kind (or of no known kind: the
         command's own validation then says what is missing).
     """
-    kind = config_kind(raw)
+    kind = config_kind(raw, strict=True)
     if kind is None or kind == command:
         return None
     article = "an" if command[0] in "aeiou" else "a"
