@@ -6,16 +6,26 @@ Commands
     Run (or ``--resume``) an experiment config; writes ``DIR/trajectory.h5``,
     ``DIR/summary.json`` and figures (``DIR`` defaults to ``runs/<name>``).
 ``validate CONFIG.toml``
-    Check a config without running it.
+    Check a config of any kind (run, arrhenius, flatness, fit-potential,
+    active-learn; told by its sections, :mod:`langevin_opt.schema.kinds`)
+    without running it.  A config given to a command of another kind is a
+    one-line error naming the command that runs it.
 ``inspect FILE.h5 [--verify]``
-    Describe a trajectory file: groups, frames, parameters, observables,
-    checkpoint; ``--verify`` also checks every checksum (exit 2 on corruption,
-    naming the file, dataset and rows).
-``plot FILE.h5 --kind energy|histogram|paths``
-    Figures of a stored run (mean energy traces, last-frame histogram against
-    the exact Boltzmann density, walker paths).
+    Describe any output file (walker run, arrhenius first-passage file,
+    particle trajectory): kind, groups, frames, parameters, observables (for
+    particles: those at the frames and the denser series), swap acceptance,
+    the rate table, checkpoint; ``--verify`` also checks every checksum (exit 2
+    on corruption, naming the file, dataset and rows).
+``plot FILE.h5 [--kind K]``
+    Figures of any output file, the default by its kind: walker runs ``energy``
+    (mean energy traces), ``histogram`` (against the exact Boltzmann density),
+    ``paths``, ``swaps`` (replica exchange); arrhenius files ``survival`` (of
+    the first-passage times, per row), ``rates``; particle trajectories
+    ``thermo`` (energies per atom, temperature, pressure against time).
 ``list``
-    Built-in landscapes, integrators and schedules.
+    Built-in landscapes, integrators, schedules, particle potentials, SG-MCMC
+    methods, cluster structures and the sections of every config kind, with
+    their settings.
 ``arrhenius CONFIG.toml``
     Escape rates over a temperature grid (walkers on a landscape, or a cluster
     of atoms), censored-MLE rates with intervals, Arrhenius fit, saddle search
