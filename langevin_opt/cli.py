@@ -6,16 +6,26 @@ Commands
     Run (or ``--resume``) an experiment config; writes ``DIR/trajectory.h5``,
     ``DIR/summary.json`` and figures (``DIR`` defaults to ``runs/<name>``).
 ``validate CONFIG.toml``
-    Check a config without running it.
+    Check a config of any kind (run, arrhenius, flatness, fit-potential,
+    active-learn; told by its sections, :mod:`langevin_opt.schema.kinds`)
+    without running it.  A config given to a command of another kind is a
+    one-line error naming the command that runs it.
 ``inspect FILE.h5 [--verify]``
-    Describe a trajectory file: groups, frames, parameters, observables,
-    checkpoint; ``--verify`` also checks every checksum (exit 2 on corruption,
-    naming the file, dataset and rows).
-``plot FILE.h5 --kind energy|histogram|paths``
-    Figures of a stored run (mean energy traces, last-frame histogram against
-    the exact Boltzmann density, walker paths).
+    Describe any output file (walker run, arrhenius first-passage file,
+    particle trajectory): kind, groups, frames, parameters, observables (for
+    particles: those at the frames and the denser series), swap acceptance,
+    the rate table, checkpoint; ``--verify`` also checks every checksum (exit 2
+    on corruption, naming the file, dataset and rows).
+``plot FILE.h5 [--kind K]``
+    Figures of any output file, the default by its kind: walker runs ``energy``
+    (mean energy traces), ``histogram`` (against the exact Boltzmann density),
+    ``paths``, ``swaps`` (replica exchange); arrhenius files ``survival`` (of
+    the first-passage times, per row), ``rates``; particle trajectories
+    ``thermo`` (energies per atom, temperature, pressure against time).
 ``list``
-    Built-in landscapes, integrators and schedules.
+    Built-in landscapes, integrators, schedules, particle potentials, SG-MCMC
+    methods, cluster structures and the sections of every config kind, with
+    their settings.
 ``arrhenius CONFIG.toml``
     Escape rates over a temperature grid (walkers on a landscape, or a cluster
     of atoms), censored-MLE rates with intervals, Arrhenius fit, saddle search
@@ -158,10 +168,29 @@ def _require_backend(backend: str) -> None:
 # --------------------------------------------------------------------------
 
 
+def _check_command(path: Path, command: str) -> None:
+    """One-line CliError when ``path`` is another kind's config (naming the right command).
+
+    A file that cannot be read is left to the command's own loader, whose error
+    names the problem.
+    """
+    from .schema import ConfigError, read_toml
+    from .schema.kinds import wrong_command_message
+
+    try:
+        raw = read_toml(path)
+    except ConfigError:
+        return
+    msg = wrong_command_message(path, raw, command)
+    if msg is not None:
+        raise CliError(msg)
+
+
 def _load_experiment(path: Path):  # noqa: ANN202
-    """Load and validate a config; ConfigError becomes a one-line CliError."""
+    """Load and validate a run config; ConfigError becomes a one-line CliError."""
     from .schema import ConfigError, load_config
 
+    _check_command(path, "run")
     try:
         # absurd values (1e308...) make numpy warn on the way to the ConfigError
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -637,6 +666,7 @@ def _load_rates_experiment(path: Path):  # noqa: ANN202
     from .schema import ConfigError
     from .schema.arrhenius import load_rates_config
 
+    _check_command(path, "arrhenius")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -723,9 +753,41 @@ def arrhenius(config: Path, out_dir: Path | None, overwrite: bool, threads: int 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 def validate(config: Path) -> None:
-    """Validate CONFIG.toml without running it."""
-    exp = _load_experiment(config)
-    click.echo(f"ok: {exp.name} ({_describe(exp)})")
+    """Validate CONFIG.toml of any kind without running it.
+
+    The kind follows from the sections: [ensemble] run, [rates] arrhenius
+    (landscape, [cluster] or [network]), [sgld] flatness, [descriptor] with
+    [training] fit-potential, [descriptor] with [active] active-learn.  Prints
+    one 'ok:' line naming the kind and the command that runs it.
+    """
+    from .schema import ConfigError, read_toml
+    from .schema.kinds import COMMANDS, config_kind, validate_any
+
+    try:
+        kind = config_kind(read_toml(config))
+    except ConfigError as err:
+        raise CliError(_one_line(str(err))) from None
+    if kind == "run":
+        exp = _load_experiment(config)
+        click.echo(f"ok: {exp.name} ({_describe(exp)})")
+        return
+    if kind == "arrhenius":
+        exp = _load_rates_experiment(config)
+        rc = exp.config["rates"]
+        grid = "settings" if exp.is_network and exp.method == "sgd" else "temperatures"
+        click.echo(f"ok: {exp.name} (arrhenius: {exp.system_name}, {exp.method}, "
+                   f"{rc['walkers']} walkers x {exp.n_rows()} {grid}; run with "
+                   f"{COMMANDS[kind].format(path=config)})")
+        return
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            kind, cfg = validate_any(config)
+    except ConfigError as err:
+        msg = _one_line(str(err))
+        raise CliError(msg if msg.startswith(str(config)) else f"{config}: {msg}") from None
+    name = cfg.get("experiment", {}).get("name", "?")
+    click.echo(f"ok: {name} ({kind} config; run with {COMMANDS[kind].format(path=config)})")
 
 
 # --------------------------------------------------------------------------
@@ -734,16 +796,15 @@ def validate(config: Path) -> None:
 
 
 def _config_kind(path: Path) -> str:
-    """``"run"``, ``"arrhenius"`` or ``""`` (another kind of config), from its sections."""
+    """The kind of a config (:func:`langevin_opt.schema.kinds.config_kind`; ``""``: none)."""
     from .schema import ConfigError, read_toml
+    from .schema.kinds import config_kind
 
     try:
         raw = read_toml(path)
     except ConfigError as err:
         raise CliError(_one_line(str(err))) from None
-    if "rates" in raw:
-        return "arrhenius"
-    return "run" if "ensemble" in raw else ""
+    return config_kind(raw) or ""
 
 
 def _tiny_run(exp: Any, work: Path) -> None:
@@ -834,7 +895,9 @@ def warmup(configs: tuple[Path, ...], all_builtin: bool, clear: bool) -> None:
             items.append((f"{path} (arrhenius: {exp.system_name}, {exp.method})",
                           lambda work, exp=exp: _tiny_arrhenius(exp, work)))
         else:
-            click.echo(f"  {path}: skipped (not a run or arrhenius config)")
+            what = (f"a {kind} config; warmup compiles run and arrhenius configs" if kind
+                    else "not a run or arrhenius config")
+            click.echo(f"  {path}: skipped ({what})")
     if all_builtin:
         items += [(f"{name} / {kind}", lambda work, n=name, k=kind: _tiny_sample(n, k))
                   for name in LANDSCAPES for kind in INTEGRATORS]
@@ -966,8 +1029,83 @@ def _raise_corruption(file: Path, problems: list[str]) -> None:
         raise CliError(f"{file}: corrupted: {_one_line(problems[0])}{more}")
 
 
+#: What ``inspect`` and ``plot`` call each kind of output file.
+FILE_KINDS = {
+    "run": "walker run (langevin-opt run)",
+    "arrhenius": "first-passage times (langevin-opt arrhenius)",
+    "particles": "particle trajectory (particles.open_trajectory)",
+    "walkers": "walker trajectory (H5MDWriter)",
+}
+
+#: ``plot --kind`` values per file kind; the first is the default.
+PLOT_KINDS = {
+    "run": ("energy", "histogram", "paths", "swaps"),
+    "walkers": ("energy", "paths"),
+    "arrhenius": ("survival", "rates"),
+    "particles": ("thermo",),
+}
+
+
+def _file_kind(reader: Any, params: dict) -> str:
+    """``run``, ``arrhenius``, ``particles`` or ``walkers`` (any other H5MD walker file).
+
+    Told by the stored ``kind`` parameter (arrhenius), the particle group
+    (``trajectory``: :func:`langevin_opt.particles.open_trajectory`) and the stored
+    config (``[ensemble]``: a walker run); the observables decide when the parameters
+    are missing.
+    """
+    names = reader.observable_names
+    if params.get("kind") == "arrhenius" or "first_passage_time" in names:
+        return "arrhenius"
+    if reader.particle_group == "trajectory":
+        return "particles"
+    cfg = params.get("config")
+    if isinstance(cfg, dict) and "ensemble" in cfg:
+        return "run"
+    return "walkers"
+
+
+def _arrhenius_system(cfg: dict) -> tuple[str, str]:
+    """(``landscape``/``cluster``/``network``, a description) of a stored arrhenius config."""
+    if isinstance(cfg.get("cluster"), dict):
+        c = cfg["cluster"]
+        return "cluster", f"cluster {c.get('structure', '?')}"
+    if isinstance(cfg.get("network"), dict):
+        n, d = cfg["network"], cfg.get("data", {}) or {}
+        method = (cfg.get("rates", {}) or {}).get("method") or "langevin"
+        return "network", (f"network hidden {n.get('hidden', '?')} {n.get('activation', '')} on "
+                           f"{d.get('kind', '?')}, {method}")
+    land = cfg.get("landscape", {}) or {}
+    integ = cfg.get("integrator", {}) or {}
+    return "landscape", f"landscape {land.get('name', '?')}, {integ.get('kind', '?')}"
+
+
+def _swap_acceptance(reader: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Replica-exchange swap acceptance of a run file: ``(steps, (n_records, n_pairs))``.
+
+    Read from the one ``swap_acceptance`` observable; files written before it
+    (one ``swap_acceptance_<k>`` group per pair) are merged in pair order.  None
+    when the run had no replica exchange.
+    """
+    names = reader.observable_names
+    if "swap_acceptance" in names:
+        steps, _, values = reader.observable("swap_acceptance")
+        values = np.asarray(values, dtype=np.float64)
+        return np.asarray(steps), values.reshape(values.shape[0], -1)
+    old = sorted((int(m.group(1)), n) for n in names
+                 if (m := re.fullmatch(r"swap_acceptance_(\d+)", n)))
+    if not old:
+        return None
+    cols = [reader.observable(n) for _, n in old]
+    steps = np.asarray(cols[0][0])
+    return steps, np.column_stack([np.asarray(c[2], dtype=np.float64).reshape(-1)
+                                   for c in cols])
+
+
 def _inspect_lines(file: Path, reader: Any) -> None:
     echo = click.echo
+    params = reader.parameters
+    kind = _file_kind(reader, params)
     size = file.stat().st_size
     echo(f"file: {file} ({size / 1024:.1f} KiB)")
     try:
@@ -976,6 +1114,11 @@ def _inspect_lines(file: Path, reader: Any) -> None:
              f"{meta['creator']} {meta['creator_version']}")
     except (KeyError, ValueError, OSError):
         pass
+    what = FILE_KINDS[kind]
+    cfg = params.get("config")
+    if kind == "arrhenius" and isinstance(cfg, dict):
+        what += f": {_arrhenius_system(cfg)[1]}"
+    echo(f"kind: {what}; plot --kind {'|'.join(PLOT_KINDS[kind])}")
     echo("groups:")
     for line in _group_lines(file):
         echo(f"  {line}")
@@ -990,17 +1133,27 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         try:
             box = reader.box
             edges = "none" if box.edges is None else np.array2string(box.edges, precision=6)
-            echo(f"particles: group '{reader.particle_group}', {reader.n_particles} walkers, "
+            noun = "atoms" if kind == "particles" else "walkers"
+            if kind == "arrhenius" and isinstance(cfg, dict) \
+                    and _arrhenius_system(cfg)[0] == "cluster":
+                noun = "replicas (one cluster each)"
+            echo(f"particles: group '{reader.particle_group}', {reader.n_particles} {noun}, "
                  f"dim {box.dimension}, box boundary {', '.join(box.boundary)}, edges {edges}")
         except (KeyError, ValueError) as err:
             echo(f"particles: group '{reader.particle_group}' ({_one_line(str(err))})")
     else:
         echo("particles: none")
 
-    params = reader.parameters
     echo("parameters:")
-    cfg = params.get("config")
-    if isinstance(cfg, dict):
+    if isinstance(cfg, dict) and kind == "arrhenius":
+        rc = cfg.get("rates", {}) or {}
+        sgd = rc.get("method") == "sgd"
+        n_rows = (len(rc.get("learning_rates") or []) * len(rc.get("batch_sizes") or [])
+                  if sgd else len(rc.get("temperatures") or []))
+        echo(f"  config: {cfg.get('experiment', {}).get('name', '?')} (arrhenius: "
+             f"{_arrhenius_system(cfg)[1]}, {rc.get('walkers', '?')} walkers x {n_rows} "
+             f"{'settings' if sgd else 'temperatures'}, max_steps {rc.get('max_steps', '?')})")
+    elif isinstance(cfg, dict):
         exp_t = cfg.get("experiment", {})
         echo(f"  config: {exp_t.get('name', '?')} ({cfg.get('landscape', {}).get('name', '?')}, "
              f"{cfg.get('integrator', {}).get('kind', '?')}, "
@@ -1021,18 +1174,45 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         echo(f"  temperatures: {', '.join(f'{t:g}' for t in temps)}")
     shown = {"config", "seed", "langevin_opt_version", "numba_version", "numpy_version",
              "started", "resumed_at_step", "finished", "status", "final_step",
-             "walker_temperatures"}
+             "walker_temperatures", "kind"}
+    if kind == "arrhenius":
+        shown.add("summary")
     others = sorted(set(params) - shown)
     if others:
         echo(f"  other keys: {', '.join(others)}")
 
-    names = reader.observable_names
-    echo("observables:" if names else "observables: none")
+    framed = set(reader.frame_observable_names)
+    names = [n for n in reader.observable_names if n not in framed or kind != "particles"]
+    last_what = "mean of the row" if kind == "arrhenius" else "mean of last frame"
+    if kind == "particles":
+        echo("observables at the frames (/observables, one row per frame):"
+             if framed else "observables at the frames: none")
+        for name in sorted(framed):
+            _, _, values = reader.observable(name, at_frames=True)
+            last = f"{float(np.mean(values[-1])):.6g}" if len(values) else "-"
+            echo(f"  {name}: shape {tuple(values.shape)}, last frame {last}")
+        series = [n for n in reader.observable_names if n != "dt"]
+        echo("observable series (/observable_series, every recorded step):" if series
+             else "observable series: none")
+        names = series
+    else:
+        echo("observables:" if names else "observables: none")
     for name in names:
         steps, _, values = reader.observable(name)
         last = f"{float(np.mean(values[-1])):.6g}" if len(values) else "-"
         echo(f"  {name}: shape {tuple(values.shape)}, steps {_steps_text(steps)}, "
-             f"mean of last frame {last}")
+             f"{'last value' if kind == 'particles' else last_what} {last}")
+    swaps = _swap_acceptance(reader) if kind in ("run", "walkers") else None
+    if swaps is not None and swaps[1].shape[0]:
+        echo("swap acceptance (last record; pair k swaps T_k and T_k+1): "
+             + " ".join(f"{v:.3f}" for v in swaps[1][-1]))
+    if kind == "arrhenius" and isinstance(params.get("summary"), dict) \
+            and params["summary"].get("rows"):
+        from .rates.cli import table_lines
+
+        echo("escape rates (/parameters/summary):")
+        for line in table_lines(params["summary"]):
+            echo(f"  {line}")
 
     ck = reader.checkpoint()
     if ck is None:
@@ -1132,10 +1312,13 @@ def _plot_energy(file: Path, reader: Any, params: dict, output: Path) -> None:
         exp = None
         if isinstance(params.get("config"), dict):
             exp = _stored_experiment(file, params)
-        for t in np.unique(wt):
+        from .plotting._base import distinct_labels
+
+        temps = np.unique(wt)
+        for t, label in zip(temps, distinct_labels("T = ", temps), strict=True):
             sel = wt == t
             exact = _exact_mean_energy(exp, t) if exp is not None else None
-            traces.append((f"T = {t:g}", steps, values[:, sel].mean(axis=1), exact))
+            traces.append((label, steps, values[:, sel].mean(axis=1), exact))
         exact_legend = exp is not None and exp.config["schedule"]["kind"] == "constant"
     elif "mean_energy" in names:
         steps, _, values = reader.observable("mean_energy")
@@ -1220,10 +1403,93 @@ def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
     _draw(paths_figure, landscape, reader.steps, paths, idx, wt, output=output, title=title)
 
 
+def _plot_swaps(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from .plotting import swap_acceptance_figure
+
+    swaps = _swap_acceptance(reader)
+    if swaps is None or not swaps[1].shape[0]:
+        raise CliError(f"{file}: no swap acceptance stored (not a replica-exchange run)")
+    temps = np.unique(_stored_walker_temperatures(file, params, reader.n_particles))
+    name = params.get("config", {}).get("experiment", {}).get("name", file.stem)
+    _draw(swap_acceptance_figure, temps, swaps[0], swaps[1], output=output,
+          title=f"{name}: replica-exchange swap acceptance")
+
+
+def _arrhenius_rows(file: Path, reader: Any) -> tuple[list[str], list[np.ndarray], bool]:
+    """Row labels and walker masks of an arrhenius file (temperatures or SGD settings)."""
+    names = reader.observable_names
+    temp = np.asarray(reader.observable("temperature")[2][-1], dtype=np.float64)
+    if "learning_rate" in names and "batch_size" in names:
+        lr = np.asarray(reader.observable("learning_rate")[2][-1], dtype=np.float64)
+        bs = np.asarray(reader.observable("batch_size")[2][-1]).astype(np.int64)
+        keys = list(dict.fromkeys(zip(lr.tolist(), bs.tolist(), strict=True)))
+        return ([f"lr {a:.4g}, batch {b}" for a, b in keys],
+                [(lr == a) & (bs == b) for a, b in keys], True)
+    from .plotting._base import distinct_labels
+
+    temps = list(dict.fromkeys(temp.tolist()))
+    return distinct_labels("T = ", temps), [temp == t for t in temps], False
+
+
+def _plot_survival(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from .plotting import survival_figure
+
+    labels, masks, sgd = _arrhenius_rows(file, reader)
+    times = np.asarray(reader.observable("first_passage_time")[2][-1], dtype=np.float64)
+    cens = np.asarray(reader.observable("censored")[2][-1]).astype(bool)
+    rows = [(lab, times[m], cens[m]) for lab, m in zip(labels, masks, strict=True)]
+    name = params.get("config", {}).get("experiment", {}).get("name", file.stem)
+    _draw(survival_figure, rows, output=output, title=name,
+          time_label="learning rate x steps" if sgd else "first-passage time t")
+
+
+def _plot_rates(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from types import SimpleNamespace
+
+    from .plotting._base import save
+    from .plotting.arrhenius import arrhenius_plot, sgd_rate_plot
+
+    summary = params.get("summary")
+    if not isinstance(summary, dict) or not summary.get("rows"):
+        raise CliError(f"{file}: no rate table stored (/parameters/summary)")
+    rows = summary["rows"]
+    ci = np.array([[r["rate_low"], r["rate_high"]] for r in rows], dtype=np.float64)
+    k = [r["rate"] for r in rows]
+    title = f"{summary.get('name', file.stem)}: escape rates"
+    if "learning_rate" in rows[0]:
+        fig = sgd_rate_plot(None, [r["learning_rate"] for r in rows],
+                            [r["batch_size"] for r in rows], k, ci, title=title)
+    else:
+        fit = SimpleNamespace(**summary["fit"]) if summary.get("fit") else None
+        fig = arrhenius_plot(None, [r["temperature"] for r in rows], k, ci, fit=fit,
+                             title=title)
+    _draw(lambda path: save(fig, path), output=output)
+
+
+def _plot_thermo(file: Path, reader: Any, params: dict, output: Path) -> None:
+    from .plotting import thermo_figure
+
+    series = {}
+    for name in ("potential_energy", "kinetic_energy", "total_energy", "temperature",
+                 "pressure"):
+        if name in reader.observable_names:
+            _, times, values = reader.observable(name)
+            series[name] = (np.asarray(times), np.asarray(values, dtype=np.float64))
+    if not series:
+        raise CliError(f"{file}: no energy, temperature or pressure observables to plot")
+    _draw(thermo_figure, series, output=output, n_atoms=reader.n_particles, title=file.stem)
+
+
+_ALL_PLOT_KINDS = list(dict.fromkeys(k for ks in PLOT_KINDS.values() for k in ks))
+
+
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["energy", "histogram", "paths"]), default="energy",
-              show_default=True, help="What to plot.")
+@click.option("--kind", type=click.Choice(_ALL_PLOT_KINDS), default=None,
+              help="What to plot [default: by file: energy (walker run), survival (arrhenius "
+                   "first_passage.h5), thermo (particle trajectory)].  Walker runs: energy, "
+                   "histogram, paths, swaps (replica exchange); arrhenius files: survival, "
+                   "rates; particle trajectories: thermo.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Figure file (format from the extension) [default: <kind>.png next to FILE].")
 @click.option("--temperature", "-T", type=float, default=None,
@@ -1232,20 +1498,41 @@ def _plot_paths(file: Path, reader: Any, params: dict, output: Path,
               help="Number of walker paths (paths).")
 @click.option("--bins", type=click.IntRange(min=2), default=40, show_default=True,
               help="Histogram bins per axis (histogram).")
-def plot(file: Path, kind: str, output: Path | None, temperature: float | None,
+def plot(file: Path, kind: str | None, output: Path | None, temperature: float | None,
          walkers: int, bins: int) -> None:
-    """Plot a stored run FILE.h5: energy traces, histogram or walker paths."""
-    output = output if output is not None else file.parent / f"{kind}.png"
+    """Plot a stored output FILE (any kind the package writes).
+
+    Walker runs (trajectory.h5): mean energy traces, histogram, walker paths,
+    swap acceptance per pair.  Arrhenius files (first_passage.h5, landscapes,
+    clusters and networks): survival of the first-passage times per row, or the
+    rates (ln k against 1/T; SGD: against the batch size).  Particle
+    trajectories: energies per atom, temperature and pressure against time.
+    """
     reader = _open_reader(file)
     try:
-        _check_output(output)
         params = reader.parameters
+        fkind = _file_kind(reader, params)
+        allowed = PLOT_KINDS[fkind]
+        kind = kind or allowed[0]
+        if kind not in allowed:
+            raise CliError(f"--kind {kind}: not for a {FILE_KINDS[fkind]} file ({file}); use "
+                           f"one of: {', '.join(allowed)}")
+        output = output if output is not None else file.parent / f"{kind}.png"
+        _check_output(output)
         if kind == "energy":
             _plot_energy(file, reader, params, output)
         elif kind == "histogram":
             _plot_histogram(file, reader, params, output, temperature, bins)
-        else:
+        elif kind == "paths":
             _plot_paths(file, reader, params, output, temperature, walkers)
+        elif kind == "swaps":
+            _plot_swaps(file, reader, params, output)
+        elif kind == "survival":
+            _plot_survival(file, reader, params, output)
+        elif kind == "rates":
+            _plot_rates(file, reader, params, output)
+        else:
+            _plot_thermo(file, reader, params, output)
     except (OSError, KeyError) as err:
         raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
     finally:
@@ -1289,27 +1576,108 @@ def _fields_text(cls: type) -> str:
     return ", ".join(parts) if parts else "(no parameters)"
 
 
+def _field_text(name: str, f: Any) -> str:
+    """``name (required)``, ``name = default`` or ``name in {a, b}`` of a schema Field."""
+    if f.required:
+        text = f"{name} (required)"
+    elif f.default is None:
+        text = f"{name} (optional)"
+    else:
+        text = f"{name} = {f.default!r}"
+    if f.choices:
+        text += f" in {{{', '.join(map(str, f.choices))}}}"
+    return text
+
+
+def _config_sections() -> list[tuple[str, str, dict]]:
+    """(kind, section, fields) of every config kind's schema, in the kinds' order."""
+    from .schema import active_learn, arrhenius, fit_potential, flatness
+    from .schema import run as run_schema
+
+    out: list[tuple[str, str, dict]] = []
+    for sec, fields_ in run_schema.SECTIONS.items():
+        out.append(("run", sec, fields_))
+    for sec in run_schema.DYNAMIC:
+        out.append(("run", sec, {}))
+    for sec, fields_ in arrhenius.SECTIONS.items():
+        out.append(("arrhenius", sec, fields_))
+    out += [("arrhenius", "cluster", arrhenius.CLUSTER_FIELDS),
+            ("arrhenius", "network", arrhenius.NETWORK_FIELDS),
+            ("arrhenius", "data", arrhenius.DATA_FIELDS)]
+    for kind, mod in (("flatness", flatness), ("fit-potential", fit_potential),
+                      ("active-learn", active_learn)):
+        out += [(kind, sec, fields_) for sec, fields_ in mod.SECTIONS.items()]
+    return out
+
+
+def _particle_potentials() -> list[tuple[str, Callable]]:
+    """The public potential builders of :mod:`langevin_opt.particles.potentials`."""
+    from .particles import potentials as pp
+
+    found = []
+    for name in sorted(dir(pp)):
+        obj = getattr(pp, name)
+        if name.startswith("_") or not _inspect.isfunction(obj) or obj.__module__ != pp.__name__:
+            continue
+        ret = _inspect.signature(obj).return_annotation
+        ret = getattr(pp, ret, None) if isinstance(ret, str) else ret
+        if name != "as_potential" and isinstance(ret, type) and issubclass(ret, pp.Potential):
+            found.append((name, obj))
+    return found
+
+
 @cli.command("list")
 def list_cmd() -> None:
-    """List the built-in landscapes, integrators and schedules."""
+    """List every built-in and every config section with its settings.
+
+    Landscapes, integrators, schedules, particle potentials, SG-MCMC methods,
+    cluster structures and the sections of every config kind, read from the
+    registries and schemas.
+    """
     from .landscapes import LANDSCAPES
     from .sampling import INTEGRATORS
     from .schedules import SCHEDULES
+    from .schema.arrhenius import CLUSTER_STRUCTURES, cluster_structure
+    from .sgmcmc.methods import METHODS
 
-    click.echo("landscapes ([landscape] name = ...):")
+    echo = click.echo
+    echo("landscapes ([landscape] name = ...):")
     for name, factory in LANDSCAPES.items():
-        click.echo(f"  {name}: {_first_doc_line(factory)}")
-        click.echo(f"      {_signature_text(factory)}")
-    click.echo("integrators ([integrator] kind = ...):")
+        echo(f"  {name}: {_first_doc_line(factory)}")
+        echo(f"      {_signature_text(factory)}")
+    echo("integrators ([integrator] kind = ...):")
     for name, cls in INTEGRATORS.items():
-        click.echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
-        click.echo(f"      {_fields_text(cls)}")
-    click.echo("schedules ([schedule] kind = ...; a temperature factor over the run; configs "
-               "need final for linear, geometric and cosine):")
+        echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
+        echo(f"      {_fields_text(cls)}")
+    echo("schedules ([schedule] kind = ...; a temperature factor over the run; configs "
+         "need final for linear, geometric and cosine):")
     for name, cls in SCHEDULES.items():
         note = "  [Python API only]" if name == "array" else ""
-        click.echo(f"  {name}: {_first_doc_line(cls)}{note}")
-        click.echo(f"      {_fields_text(cls)}")
+        echo(f"  {name}: {_first_doc_line(cls)}{note}")
+        echo(f"      {_fields_text(cls)}")
+    echo("particle potentials (langevin_opt.particles.<name>(...)):")
+    for name, fn in _particle_potentials():
+        echo(f"  {name}: {_first_doc_line(fn)}")
+        echo(f"      {_signature_text(fn)}")
+    echo("SG-MCMC methods (langevin_opt.sgmcmc, method = ...; fit-potential [training] "
+         "method):")
+    for name, cls in METHODS.items():
+        echo(f"  {name} ({cls.__name__}): {_first_doc_line(cls)}")
+        echo(f"      {_fields_text(cls)}")
+    echo("cluster structures ([cluster] structure = ... in arrhenius configs):")
+    for name in CLUSTER_STRUCTURES:
+        n, d = cluster_structure(name).shape
+        echo(f"  {name}: {n} atoms in {d}-D ({_first_doc_line(cluster_structure)})")
+    echo("config sections (langevin-opt validate CONFIG tells the kind from the sections):")
+    kind = None
+    for k, sec, fields_ in _config_sections():
+        if k != kind:
+            echo(f"  {k} configs:")
+            kind = k
+        if not fields_:
+            echo(f"    [{sec}] settings of the chosen {sec} (see above)")
+            continue
+        echo(f"    [{sec}] " + ", ".join(_field_text(n, f) for n, f in fields_.items()))
 
 
 cli.add_command(__import__("langevin_opt.mlip.cli", fromlist=["cli"]).fit_potential)

@@ -315,7 +315,7 @@ def _append(recorder: Recorder, result: RunResult, mala: bool) -> None:
     obs = {"acceptance": (st.accepted / max(st.step, 1))[None]} if mala else {}
     if st.swap_attempts is not None:
         rate = st.swap_accepts / np.maximum(st.swap_attempts, 1)
-        obs.update({f"swap_acceptance_{k}": rate[k:k + 1] for k in range(rate.size)})
+        obs["swap_acceptance"] = rate[None]  # one (1, n_pairs) row: pair k swaps T_k, T_k+1
     if obs:
         recorder.observables([st.step], **obs)
 

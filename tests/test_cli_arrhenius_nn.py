@@ -316,3 +316,24 @@ def test_warmup_runs_a_cut_network_config(tmp_path, text):
     assert s["walkers"] == 1 and len(s["rows"]) == 2
     assert all(r["max_steps"] == 200 for r in s["rows"])
     assert "theory" not in s and not (tmp_path / "run" / "arrhenius.png").exists()
+
+
+@pytest.mark.parametrize("which", ["langevin", "sgd"])
+def test_inspect_and_plot_network_files(which, request, tmp_path):
+    """Issue 18: ``inspect`` and ``plot`` understand network first-passage files."""
+    out, _ = request.getfixturevalue(which)
+    h5 = out / "first_passage.h5"
+    result = invoke("inspect", h5)
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "? steps" not in text
+    assert f"kind: first-passage times (langevin-opt arrhenius): network hidden [4] tanh on " \
+           f"two_moons, {which}" in text
+    grid = "2 settings" if which == "sgd" else "2 temperatures"
+    assert f"4 walkers x {grid}, max_steps 1600)" in text
+    assert "escape rates (/parameters/summary):" in text
+    for kind in ("survival", "rates"):
+        fig = tmp_path / f"{kind}.png"
+        result = invoke("plot", h5, "--kind", kind, "-o", fig)
+        assert result.exit_code == 0, result.output
+        assert fig.read_bytes()[:8] == PNG

@@ -543,7 +543,10 @@ def _frames(n=2):
             lambda w, s, t, x: w.append_observables(s, t, e=np.ones(3)),
             "observable e must have shape",
         ),
-        (lambda w, s, t, x: w.append_observables(s, t, e=np.ones((2, 4))), "observable e must"),
+        # (F, k) rows of any width k are fine (per-pair arrays); 3-D values or no columns are not
+        (lambda w, s, t, x: w.append_observables(s, t, e=np.ones((2, 4, 1))),
+         "observable e must"),
+        (lambda w, s, t, x: w.append_observables(s, t, e=np.ones((2, 0))), "observable e must"),
         (lambda w, s, t, x: w.append_observables(s, t, e=["a", "b"]), "must be a real numeric"),
     ],
 )

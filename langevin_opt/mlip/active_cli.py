@@ -186,9 +186,16 @@ def active_learn(config: Path, out_dir: Path, overwrite: bool, quiet: bool) -> N
     DIR/learning_curve.png.
     """
     from ..core.errors import DivergenceError
-    from ..schema._base import ConfigError
+    from ..schema._base import ConfigError, read_toml
     from ..schema.active_learn import load_active_config
+    from ..schema.kinds import wrong_command_message
 
+    try:
+        wrong = wrong_command_message(config, read_toml(config), "active-learn")
+    except ConfigError:
+        wrong = None  # the loader below says what is wrong with the file
+    if wrong is not None:
+        raise ActiveLearnError(wrong)
     try:
         cfg = load_active_config(config)
     except ConfigError as err:

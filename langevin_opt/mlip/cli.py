@@ -286,9 +286,16 @@ def fit_potential(config: Path, out_dir: Path, overwrite: bool, quiet: bool) -> 
     writes DIR/committee.npz and the committee's diagnostics and calibration.
     """
     from ..core.errors import DivergenceError
-    from ..schema._base import ConfigError
+    from ..schema._base import ConfigError, read_toml
     from ..schema.fit_potential import load_fit_config
+    from ..schema.kinds import wrong_command_message
 
+    try:
+        wrong = wrong_command_message(config, read_toml(config), "fit-potential")
+    except ConfigError:
+        wrong = None  # the loader below says what is wrong with the file
+    if wrong is not None:
+        raise FitPotentialError(wrong)
     try:
         cfg = load_fit_config(config)
     except ConfigError as err:

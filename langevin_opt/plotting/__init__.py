@@ -5,7 +5,8 @@ scripts) gather arrays and call these functions; importing this package does
 not import matplotlib, so commands that draw nothing never load it.
 
 * :mod:`.runs` — walker runs: :func:`basin_crossover_figure` (``run``),
-  :func:`energy_figure`, :func:`histogram_figure`, :func:`paths_figure` (``plot``).
+  :func:`energy_figure`, :func:`histogram_figure`, :func:`paths_figure`,
+  :func:`swap_acceptance_figure`, :func:`survival_figure`, :func:`thermo_figure` (``plot``).
 * :mod:`.arrhenius` — :func:`arrhenius_plot` (``arrhenius``).
 * :mod:`.flatness` — :func:`flatness_figure` (``paper/figures/fig_flatness.py``).
 * :mod:`.mlip` — :func:`learning_curve_figure` (``fit-potential``),
@@ -27,9 +28,18 @@ from .mlip import (
     transfer_learning_figure,
     uncertainty_figure,
 )
-from .runs import basin_crossover_figure, energy_figure, histogram_figure, paths_figure
+from .runs import (
+    basin_crossover_figure,
+    energy_figure,
+    histogram_figure,
+    paths_figure,
+    survival_figure,
+    swap_acceptance_figure,
+    thermo_figure,
+)
 
 __all__ = ["active_learning_figure", "arrhenius_plot", "basin_crossover_figure",
            "energy_figure", "flatness_figure", "histogram_figure", "learning_curve_figure",
            "network_barriers_figure", "paths_figure", "potential_validation_figure",
+           "survival_figure", "swap_acceptance_figure", "thermo_figure",
            "transfer_learning_figure", "uncertainty_figure"]

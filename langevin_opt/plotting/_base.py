@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["energy_levels", "plt", "save", "supported_formats", "zoom_box"]
+__all__ = ["distinct_labels", "energy_levels", "plt", "save", "series_colors",
+           "supported_formats", "zoom_box"]
 
 
 def plt():  # noqa: ANN201
@@ -26,6 +27,55 @@ def plt():  # noqa: ANN201
     import matplotlib.pyplot as pyplot
 
     return pyplot
+
+
+def series_colors(n: int) -> list[Any]:
+    """``n`` distinct line colours: the tab10 cycle up to 10, else a sampled colormap.
+
+    The default ``C{i % 10}`` cycle repeats after ten series (the 1st and the 11th
+    line share a colour); beyond ten, ``turbo`` is sampled at ``n`` evenly spaced
+    points, which keeps every colour distinct and ordered (cold to hot).
+
+    Parameters
+    ----------
+    n : int
+        Number of series.
+
+    Returns
+    -------
+    list
+        Matplotlib colour specifications, one per series, all different.
+    """
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    import matplotlib
+
+    cmap = matplotlib.colormaps["turbo"]
+    return [tuple(float(c) for c in cmap(x)) for x in np.linspace(0.0, 1.0, n)]
+
+
+def distinct_labels(prefix: str, values: Sequence[float], digits: int = 4) -> list[str]:
+    """``prefix + value`` labels with as many significant digits as keep them all distinct.
+
+    Parameters
+    ----------
+    prefix : str
+        Text before each number (``"T = "``).
+    values : sequence of float
+        The numbers (distinct values give distinct labels).
+    digits : int
+        Fewest significant digits to show.
+
+    Returns
+    -------
+    list of str
+    """
+    vals = [float(v) for v in values]
+    for d in range(digits, 18):
+        labels = [f"{prefix}{v:.{d}g}" for v in vals]
+        if len(set(labels)) == len(set(vals)):
+            return labels
+    return [f"{prefix}{v!r}" for v in vals]
 
 
 def supported_formats() -> list[str]:

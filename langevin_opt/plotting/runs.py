@@ -1,4 +1,8 @@
-"""Figures of walker runs: basin crossover (runner), energy traces, histograms, paths (``plot``).
+"""Figures of stored runs: basin crossover (``run``) and every figure of ``plot``.
+
+For ``plot``: energy traces, histograms, paths and swap acceptance (walker runs),
+first-passage survival (arrhenius files) and energies, temperature and pressure
+against time (particle trajectories).
 
 Each function takes arrays (no files), draws with matplotlib (Agg, imported on
 first use) and writes the figure.
@@ -19,7 +23,8 @@ from ._base import contour_grid, energy_levels, zoom_box
 if TYPE_CHECKING:
     from ..analysis.quadrature import QuadratureGrid
 
-__all__ = ["basin_crossover_figure", "energy_figure", "histogram_figure", "paths_figure"]
+__all__ = ["basin_crossover_figure", "energy_figure", "histogram_figure", "paths_figure",
+           "survival_figure", "swap_acceptance_figure", "thermo_figure"]
 
 
 def basin_crossover_figure(
@@ -127,14 +132,15 @@ def energy_figure(traces: Sequence[tuple[str, np.ndarray, np.ndarray, float | No
     """
     plt = _base.plt()
     fig, ax = plt.subplots(figsize=(7, 4.3))
-    for i, (label, steps, mean, exact) in enumerate(traces):
-        ax.plot(steps, mean, "-", color=f"C{i % 10}", label=label)
+    colors = _base.series_colors(len(traces))  # every line its own colour (> 10 lines too)
+    for color, (label, steps, mean, exact) in zip(colors, traces, strict=True):
+        ax.plot(steps, mean, "-", color=color, label=label)
         if exact is not None:
-            ax.axhline(exact, color=f"C{i % 10}", ls=":", lw=1)
+            ax.axhline(exact, color=color, ls=":", lw=1)
     if exact_legend:
         ax.plot([], [], "k:", lw=1, label="exact <U> (quadrature)")
     ax.set(xlabel="step", ylabel="mean energy <U> (k_B = 1)", title=f"{title}: mean energy")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=2 if len(traces) > 6 else 1)
     fig.tight_layout()
     return _base.save(fig, path)
 
@@ -267,5 +273,143 @@ def paths_figure(landscape: Landscape, steps: np.ndarray, paths: np.ndarray,
     ax.set_title(title)
     if len(walkers) <= 12:
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _base.save(fig, path)
+
+
+def survival_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *,
+                    title: str = "", time_label: str = "time t") -> Path:
+    """Empirical survival ``S(t)`` of first-passage times, one step line per row.
+
+    ``S(t)`` is the fraction of a row's walkers that have not escaped by ``t``;
+    censored walkers (no escape by the step limit) keep it above zero, and an
+    exponential escape (a rate) is a straight line on the logarithmic axis.
+
+    Parameters
+    ----------
+    rows : sequence of (str, numpy.ndarray, numpy.ndarray)
+        ``(label, first-passage times (M,), censored (M,) bool)`` per row (a
+        temperature, or a learning rate and batch size).
+    path : str or Path
+        Figure file (format from the extension).
+    title : str
+        Figure title.
+    time_label : str
+        x-axis label (what the times are).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    plt = _base.plt()
+    fig, ax = plt.subplots(figsize=(7, 4.3))
+    colors = _base.series_colors(len(rows))
+    for color, (label, times, censored) in zip(colors, rows, strict=True):
+        t = np.sort(np.asarray(times, dtype=np.float64)[~np.asarray(censored, dtype=bool)])
+        n = len(times)
+        if n == 0:
+            continue
+        surv = 1.0 - np.arange(1, t.size + 1) / n
+        xs = np.concatenate([[0.0], t])
+        ys = np.concatenate([[1.0], surv])
+        ax.step(xs, np.maximum(ys, 0.5 / n), where="post", color=color,
+                label=f"{label} ({t.size} of {n} escaped)")
+    ax.set(yscale="log", xlabel=time_label, ylabel="survival S(t) (not yet escaped)",
+           title=f"{title}: first-passage survival" if title else "first-passage survival")
+    ax.legend(fontsize=8, ncol=2 if len(rows) > 6 else 1)
+    fig.tight_layout()
+    return _base.save(fig, path)
+
+
+def thermo_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, *,
+                  n_atoms: int, title: str = "") -> Path:
+    """Energies per atom, temperature and pressure of a particle trajectory against time.
+
+    Parameters
+    ----------
+    series : dict of str to (numpy.ndarray, numpy.ndarray)
+        Observable name -> ``(times, values)``; any of ``potential_energy``,
+        ``kinetic_energy``, ``total_energy`` (energy units), ``temperature``
+        (``k_B = 1``) and ``pressure``.
+    path : str or Path
+        Figure file (format from the extension).
+    n_atoms : int
+        Atoms of the system (energies are drawn per atom).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    plt = _base.plt()
+    energies = [k for k in ("potential_energy", "kinetic_energy", "total_energy") if k in series]
+    others = [k for k in ("temperature", "pressure") if k in series]
+    panels = ([energies] if energies else []) + [[k] for k in others]
+    if not panels:
+        raise ValueError("no energy, temperature or pressure series to plot")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels) + 0.6),
+                             sharex=True, squeeze=False)
+    for ax, names in zip(axes[:, 0], panels, strict=True):
+        colors = _base.series_colors(len(names))
+        for color, name in zip(colors, names, strict=True):
+            t, v = series[name]
+            v = np.asarray(v, dtype=np.float64)
+            per = name.endswith("_energy")
+            ax.plot(t, v / n_atoms if per else v, "-", color=color,
+                    label=name.replace("_", " ") + (" / atom" if per else ""))
+        ax.set_ylabel("energy / atom" if names is energies else names[0].replace("_", " "))
+        ax.legend(fontsize=8)
+    axes[-1, 0].set_xlabel("time")
+    axes[0, 0].set_title(f"{title}: {n_atoms} atoms" if title else f"{n_atoms} atoms")
+    fig.tight_layout()
+    return _base.save(fig, path)
+
+
+def swap_acceptance_figure(temperatures: Sequence[float], steps: np.ndarray,
+                           acceptance: np.ndarray, path: str | Path, *,
+                           title: str = "") -> Path:
+    """Replica-exchange swap acceptance per neighbouring pair (last record, and over time).
+
+    Parameters
+    ----------
+    temperatures : sequence of float
+        The ladder, ascending (pair ``k`` swaps ``T_k`` and ``T_k+1``).
+    steps : numpy.ndarray, shape (n_records,)
+        Steps of the records.
+    acceptance : numpy.ndarray, shape (n_records, n_pairs)
+        Cumulative acceptance rate of each pair at each record.
+    path : str or Path
+        Figure file (format from the extension).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    plt = _base.plt()
+    acc = np.asarray(acceptance, dtype=np.float64)
+    t = [float(x) for x in temperatures]
+    n = acc.shape[1]
+    pairs = [f"{a:.3g}-{b:.3g}" for a, b in zip(t[:-1], t[1:], strict=False)][:n]
+    if len(pairs) < n:
+        pairs += [f"pair {k}" for k in range(len(pairs), n)]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.3))
+    colors = _base.series_colors(n)
+    ax0.bar(np.arange(n), acc[-1], color=colors)
+    ax0.set_xticks(np.arange(n), pairs, rotation=45, ha="right", fontsize=7)
+    ax0.set(ylim=(0, 1), xlabel="temperature pair T_k - T_k+1",
+            ylabel="swap acceptance", title=f"at step {int(steps[-1])}")
+    for k in range(n):
+        ax1.plot(steps, acc[:, k], "-", color=colors[k], label=pairs[k])
+    ax1.set(ylim=(0, 1), xlabel="step", ylabel="swap acceptance (cumulative)",
+            title="over the run")
+    ax1.legend(fontsize=7, ncol=2 if n > 6 else 1)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _base.save(fig, path)

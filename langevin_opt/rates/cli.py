@@ -485,8 +485,10 @@ def table_lines(summary: dict) -> list[str]:
     sgd = bool(summary["rows"]) and "learning_rate" in summary["rows"][0]
     first = f"{'lr':>9} {'batch':>6}" if sgd else f"{'T':>9}"
     head = f"{first} {'events':>7} {'censored':>8} {'k':>11} {'CI':>25} {'MFPT':>11}"
+    # each theory: a rate column headed by its name and a ratio column headed k/<name>
+    widths = {n: (max(16, len(n)), max(9, len(n) + 2)) for n in names}
     for n in names:
-        head += f" {n:>16} {'k/theory':>9}"
+        head += f" {n:>{widths[n][0]}} {'k/' + n:>{widths[n][1]}}"
     lines = [head]
     for r in summary["rows"]:
         ci = f"[{_g(r['rate_low'])}, {_g(r['rate_high'])}]"
@@ -496,14 +498,15 @@ def table_lines(summary: dict) -> list[str]:
         line = (f"{first} {r['events']:>7d} {r['censored']:>8d} "
                 f"{_g(r['rate']):>11} {ci:>25} {mf:>11}")
         for n in names:
-            line += f" {_g(r[f'theory_{n}']):>16} {_g(r[f'ratio_{n}'], '.3f'):>9}"
+            line += (f" {_g(r[f'theory_{n}']):>{widths[n][0]}} "
+                     f"{_g(r[f'ratio_{n}'], '.3f'):>{widths[n][1]}}")
         if r.get("non_exponential"):
             line += f"  non-exponential (p={r['gof_p']:.2g})"
         lines.append(line)
     if names:
-        lines.append("theory columns are rates (" + ", ".join(names) + "; the exact 1-D "
-                     "MFPT column is 1/tau)" if "exact 1-D MFPT" in names else
-                     "theory columns are rates (" + ", ".join(names) + ")")
+        lines.append("theory columns: the rate predicted by " + ", ".join(names)
+                     + ("; the exact 1-D MFPT column is 1/tau" if "exact 1-D MFPT" in names
+                        else "") + "; k/<name>: the measured k over that prediction")
     if any(r["mfpt_restricted"] for r in summary["rows"]):
         lines.append("* restricted mean (censored walkers): a lower bound")
     fit = summary.get("fit")
@@ -522,11 +525,19 @@ def table_lines(summary: dict) -> list[str]:
                      f"{ch['saddle_energy']:.6g}, barrier {ch['barrier']:.6g}, "
                      f"{ch['equivalent_saddles']} equivalent saddles{ok}")
     if theory.get("saddle") is not None:
-        sx = ", ".join(f"{v:.6g}" for v in theory["saddle"])
-        ok = "" if theory.get("converged") else " (NOT converged)"
-        lines.append(f"saddle ({sx}) energy {theory['saddle_energy']:.6g}, barrier "
-                     f"{theory['barrier']:.6g}{ok}")
+        lines.append(_saddle_line(theory))
     return lines
+
+
+def _saddle_line(theory: dict) -> str:
+    """``saddle point at x = (...): energy E, barrier B`` (long coordinates shortened)."""
+    x = [float(v) for v in np.ravel(theory["saddle"])]
+    sx = ", ".join(f"{v:.6g}" for v in x[:4])
+    if len(x) > 4:
+        sx += f", ... ({len(x)} coordinates)"
+    ok = "" if theory.get("converged") else " (NOT converged)"
+    return (f"saddle point (CI-NEB + dimer search) at x = ({sx}): energy "
+            f"{theory['saddle_energy']:.6g}, barrier {theory['barrier']:.6g}{ok}")
 
 
 def load_first_passage(path: str | Path) -> dict[str, Any]:

@@ -1694,11 +1694,12 @@ class H5MDWriter:
             step stored for each observable.
         times : array_like of float, shape (F,)
             Simulation times, reduced time units.
-        **observables : array_like of float, shape (F,) or (F, n_particles)
-            Per-frame scalars (e.g. ``potential_energy``) or per-walker values
-            (e.g. ``energy`` of every walker), reduced units with
-            :math:`k_B = 1`.  The shape of an observable is fixed by its first
-            append.
+        **observables : array_like of float, shape (F,) or (F, k)
+            Per-frame scalars (e.g. ``potential_energy``), per-walker values
+            (``k = n_particles``, e.g. ``energy`` of every walker) or other
+            per-row arrays (e.g. ``swap_acceptance`` of every replica pair),
+            reduced units with :math:`k_B = 1`.  The shape of an observable is
+            fixed by its first append.
 
         Returns
         -------
@@ -1724,11 +1725,11 @@ class H5MDWriter:
                 raise ValueError(
                     f"observable {name} must be a real numeric array, got dtype {arr.dtype}"
                 )
-            allowed = ((frames,), (frames, self.n_particles))
-            if arr.shape not in allowed:
+            if arr.ndim not in (1, 2) or arr.shape[0] != frames or arr.size == 0 and frames:
                 raise ValueError(
-                    f"observable {name} must have shape (F,) or (F, n_particles) = {allowed}, "
-                    f"got {arr.shape}"
+                    f"observable {name} must have shape (F,) or (F, k) with F = {frames} "
+                    f"(k = n_particles = {self.n_particles} for per-walker values), got "
+                    f"{arr.shape}"
                 )
             row_shape = self._obs_shapes.get(name, arr.shape[1:])
             if arr.shape[1:] != row_shape:
