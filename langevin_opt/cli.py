@@ -757,16 +757,29 @@ def validate(config: Path) -> None:
 
     The kind follows from the sections: [ensemble] run, [rates] arrhenius
     (landscape, [cluster] or [network]), [sgld] flatness, [descriptor] with
-    [training] fit-potential, [descriptor] with [active] active-learn.  Prints
-    one 'ok:' line naming the kind and the command that runs it.
+    [training] fit-potential, [descriptor] with [active] active-learn; a
+    [sweep] section validates every point of the sweep.  Prints one 'ok:' line
+    naming the kind and the command that runs it.
     """
     from .schema import ConfigError, read_toml
     from .schema.kinds import COMMANDS, config_kind, validate_any
 
     try:
-        kind = config_kind(read_toml(config))
+        raw = read_toml(config)
+        kind = config_kind(raw)
     except ConfigError as err:
         raise CliError(_one_line(str(err))) from None
+    if "sweep" in raw:
+        from .sweep import SweepError, plan_sweep
+
+        try:
+            plan = plan_sweep(config)
+        except SweepError as err:
+            raise CliError(_one_line(str(err))) from None
+        click.echo(f"ok: sweep of {len(plan.points)} {plan.kind} points over "
+                   f"{', '.join(plan.keys)} ({plan.mode}; every point validated); run with "
+                   f"langevin-opt sweep {config} --out DIR")
+        return
     if kind == "run":
         exp = _load_experiment(config)
         click.echo(f"ok: {exp.name} ({_describe(exp)})")

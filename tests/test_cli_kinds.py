@@ -422,3 +422,19 @@ def test_a_config_missing_its_telling_section_gets_its_own_error(tmp_path):
     assert "[rates] section is missing" in line and "run it with" not in line
     line = error_line(invoke("run", cfg, "--out", tmp_path / "o"))
     assert "[ensemble] section is missing" in line and "run it with" not in line
+
+
+def test_validate_checks_every_point_of_a_sweep_and_run_names_the_sweep_command(tmp_path):
+    cfg = EXP / "sweeps" / "double_well_sweep.toml"
+    res = invoke("validate", str(cfg))
+    assert res.exit_code == 0, res.output
+    assert "sweep of 6 run points" in res.output and "langevin-opt sweep" in res.output
+    res = invoke("run", str(cfg), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2
+    assert "[sweep]" in res.output and "langevin-opt sweep" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "o").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(cfg.read_text().replace('"experiment.seed"', '"experiment.sead"'))
+    res = invoke("validate", str(bad))
+    assert res.exit_code == 2 and "sead" in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -127,9 +127,14 @@ def wrong_command_message(path: str | Path, raw: Mapping, command: str) -> str |
     -------
     str or None
         None when the config is of ``command``'s kind (or of no known kind: the
-        command's own validation then says what is missing).
+        command's own validation then says what is missing).  A config with a
+        ``[sweep]`` section always gets the ``langevin-opt sweep`` hint.
     """
     kind = config_kind(raw, strict=True)
+    if isinstance(raw, Mapping) and "sweep" in raw:
+        what = describe_kind(kind) if kind is not None else "a config"
+        return (f"{path}: this is a sweep ([sweep] section) over {what}; run it with: "
+                f"langevin-opt sweep {path} --out DIR")
     if kind is None or kind == command:
         return None
     article = "an" if command[0] in "aeiou" else "a"
