@@ -18,12 +18,23 @@ Three methods share one engine, vectorised over walkers (``W`` points at once):
   (:class:`~langevin_opt.schedules.Geometric`) and are quenched; restarts begin from fresh
   uniform points, half of them from perturbed copies of the best minimum found.
 
+The Langevin steps use a diagonal preconditioner: walker ``i`` moves by
+``-dt_i grad f + sqrt(2 T_i dt_i) xi`` with ``dt_i = ell_i^2 / (2 T_i)``, so its noise step is
+``ell_i`` per coordinate at any temperature, and the drift is capped at ``ell_i`` per coordinate
+(coarse steps stay stable on stiff objectives).  Basin-hopping kicks run ``kick_steps`` such
+steps at the kick temperature (default three times the top of the ladder) on a block of
+coordinates whose size is log-uniform in ``[1, n]``, with ``ell`` log-uniform in
+``step_fraction * (ub - lb)``: small blocks and short steps serve separable objectives, large
+ones coupled objectives and far jumps.
+
 Dynamics never leave the box: every Langevin step is reflected at the bounds, quenches project
 onto the box, and finite-difference gradients step inwards at a bound, so ``fun`` is never
 evaluated outside ``bounds``.  Temperatures come from the objective's own scale: ``f`` is
-quenched from a few uniform points in the box, and the ladder spans ``[0.05, 1] * s`` with
-``s`` the spread (standard deviation) of those local minima's values, a measure of the energy
-differences between basins (reduced units, ``k_B = 1``: temperatures are in units of ``f``).
+quenched from ``n_replicas`` uniform points in the box, and the ladder spans
+``[1e-3, 1] * s`` (geometric) with ``s`` the spread (standard deviation) of those local minima's
+values, the scale of the differences between basins; the cold end keeps the best minima while
+the hot end explores (reduced units, ``k_B = 1``: temperatures are in units of ``f``).
+Defaults were chosen on ``benchmarks/bench_globalopt.py`` (the same for every objective).
 
 Random numbers come from the package's counter-based generator (:mod:`langevin_opt.rng`),
 keyed by ``seed`` with one counter per draw, all drawn on the calling thread; compiled
@@ -44,6 +55,7 @@ from numba.core.registry import CPUDispatcher
 from ..core.validation import check_int, check_positive, check_seed, check_settings, threads
 from ..landscapes import Landscape
 from ..rng import PURPOSE_ACCEPT, PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, normals, uniforms
+from . import _walk
 from ._local import _MSG_CALLBACK, _Stop
 
 if TYPE_CHECKING:
@@ -54,10 +66,12 @@ __all__ = ["GLOBAL_METHODS", "global_minimize"]
 #: Method names of :func:`global_minimize`; the first is the default.
 GLOBAL_METHODS = ("basin-hopping", "replica-exchange", "annealing")
 
-_OPTIONS = ("n_replicas", "t_min", "t_max", "kick_steps", "step_fraction", "swap_every",
-            "quench_every", "anneal_steps", "polish_maxiter", "gtol", "n_minima", "patience",
-            "vectorized", "f_target", "disp")
+_OPTIONS = ("n_replicas", "t_min", "t_max", "kick_temperature", "kick_steps", "step_fraction",
+            "swap_every", "quench_every", "anneal_steps", "polish_maxiter", "gtol", "n_minima",
+            "patience", "vectorized", "f_target", "disp")
 _EPS = np.finfo(np.float64).eps
+#: drift cap of a Langevin step, in units of its noise step (keeps coarse steps stable)
+_CAP = 1.0
 _MSG_MAXITER = "Maximum number of iterations reached."
 _MSG_MAXFEV = "Maximum number of function evaluations reached."
 _MSG_MAXTIME = "Maximum wall time reached."
@@ -131,6 +145,7 @@ class _Batch:
         self.threads = workers if isinstance(workers, int) and workers > 1 else None
         parallel = self.threads is not None
         self.kernel = None
+        self.ev = None
         if not isinstance(args, tuple):
             args = (args,)
         if isinstance(fun, Landscape):
@@ -145,6 +160,8 @@ class _Batch:
                                  f"dim={fun.dim}")
             self.kernel, self.params = "landscape", fun.params
             self.run = _landscape_kernel(fun.energy_grad, parallel)
+            self.ev = _walk.landscape_ev(fun.energy_grad)
+            self.walk = _walk.kernels(parallel)
             return
         if not callable(fun):
             raise TypeError(f"fun must be callable or a Landscape, got {type(fun).__name__}")
@@ -155,6 +172,8 @@ class _Batch:
         if (self.mode == "fg" and not args and not vectorized
                 and isinstance(fun, CPUDispatcher)):
             self.kernel, self.run = "fg", _fg_kernel(fun, parallel)
+            self.ev, self.params = _walk.fg_ev(fun), np.zeros(1)
+            self.walk = _walk.kernels(parallel)
 
     # -- budget
     def _charge(self, points: int) -> None:
@@ -249,6 +268,56 @@ class _Batch:
             raise ValueError(f"fun must return a scalar f, got {type(f).__name__} "
                              f"{np.shape(f)}") from None
 
+    def compiled_polish(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, maxiter: int,
+                        gtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`_polish` in one compiled loop; evaluations per walker capped for ``maxfev``."""
+        w = X.shape[0]
+        cap = 2**62 if self.maxfev is None else (self.maxfev - self.nfev) // w
+        if cap < 1:
+            raise _Budget(_MSG_MAXFEV)
+        self._charge(0)
+        nev = np.zeros(w, dtype=np.int64)
+        with threads(self.threads):
+            self.walk[0](X, F, G, self.lb, self.ub, maxiter, gtol, cap, self.ev, self.params,
+                         nev)
+        self.nfev += int(nev.sum())
+        self.njev += int(nev.sum())
+        self._finite(X, F, G)
+        return X, F, G
+
+    def compiled_kick(self, X: np.ndarray, G: np.ndarray, T: np.ndarray, ell: np.ndarray,
+                      steps: int, mask: np.ndarray | None, rng: _Rng
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`_langevin` in one compiled loop, with the same random numbers."""
+        w, n = X.shape
+        self._charge(w * steps)
+        X, G = X.copy(), G.copy()
+        F = np.zeros(w)
+        m = np.ones((w, n)) if mask is None else np.ascontiguousarray(mask, dtype=np.float64)
+        ell = np.ascontiguousarray(np.broadcast_to(ell, (w, ell.shape[-1])), dtype=np.float64)
+        step0 = rng.step + 1
+        rng.step += steps
+        with threads(self.threads):
+            self.walk[1](X, F, G, self.lb, self.ub, np.asarray(T, dtype=np.float64), ell, m,
+                         _CAP, steps, np.uint64(rng.seed), step0, self.ev, self.params)
+        self.nfev += w * steps
+        self.njev += w * steps
+        self._finite(X, F, G)
+        return X, F, G
+
+    @staticmethod
+    def _finite(X: np.ndarray, F: np.ndarray, G: np.ndarray) -> None:
+        bad = ~np.isfinite(F)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"fun returned a non-finite value ({F[i]}) at x = "
+                             f"{np.array2string(X[i], precision=6, threshold=8)}")
+        badg = ~np.all(np.isfinite(G), axis=1)
+        if badg.any():
+            i = int(np.flatnonzero(badg)[0])
+            raise ValueError("the gradient of fun is not finite at x = "
+                             f"{np.array2string(X[i], precision=6, threshold=8)}")
+
     @staticmethod
     def _check_grad(g: np.ndarray, shape: tuple, name: str) -> None:
         if g.shape != shape:
@@ -279,16 +348,7 @@ class _Batch:
             F, G = self._fg_python(X)
         self.nfev += w
         self.njev += w
-        bad = ~np.isfinite(F)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"fun returned a non-finite value ({F[i]}) at x = "
-                             f"{np.array2string(X[i], precision=6, threshold=8)}")
-        badg = ~np.all(np.isfinite(G), axis=1)
-        if badg.any():
-            i = int(np.flatnonzero(badg)[0])
-            raise ValueError("the gradient of fun is not finite at x = "
-                             f"{np.array2string(X[i], precision=6, threshold=8)}")
+        self._finite(X, F, G)
         return F, G
 
 
@@ -320,6 +380,8 @@ def _polish(obj: _Batch, X: np.ndarray, F: np.ndarray, G: np.ndarray, maxiter: i
     lb, ub = obj.lb, obj.ub
     X, F, G = X.copy(), F.copy(), G.copy()
     w, n = X.shape
+    if obj.ev is not None:
+        return obj.compiled_polish(X, F, G, maxiter, gtol)
     S = np.zeros((m, w, n))
     Y = np.zeros((m, w, n))
     rho = np.zeros((m, w))
@@ -447,7 +509,7 @@ def _ladder(obj: _Batch, rng: _Rng, r: int, o: dict, polish_maxiter: int, gtol: 
     s = float(np.std(F))
     if not s > 0:
         s = max(abs(float(np.mean(F))), 1.0) * 1e-2
-    t_min = o["t_min"] if o["t_min"] is not None else 0.05 * s
+    t_min = o["t_min"] if o["t_min"] is not None else 1e-3 * s
     t_max = o["t_max"] if o["t_max"] is not None else max(1.0 * s, t_min)
     T = t_min * (t_max / t_min) ** (np.arange(r) / max(r - 1, 1))
     return X, F, G, T
@@ -466,14 +528,16 @@ def _langevin(obj: _Batch, rng: _Rng, X: np.ndarray, G: np.ndarray, T: np.ndarra
 
     Walker ``i`` moves by ``-dt_i g + sqrt(2 T_i dt_i) xi`` per coordinate with
     ``dt_i = ell_i^2 / (2 T_i)`` (a diagonal preconditioner: the noise displacement is
-    ``ell_i`` per coordinate at every temperature); the drift is capped at ``3 ell_i`` per
+    ``ell_i`` per coordinate at every temperature); the drift is capped at ``ell_i`` per
     coordinate.  ``mask`` (``(W, n)`` of 0/1) restricts the moves to a block of coordinates.
     """
     lb, ub = obj.lb, obj.ub
+    if obj.ev is not None and steps > 0:
+        return obj.compiled_kick(X, G, T, ell, steps, mask, rng)
     dt = (ell * ell / (2.0 * T[:, None]))
     F = None
     for _ in range(steps):
-        drift = np.clip(-dt * G, -3.0 * ell, 3.0 * ell)
+        drift = np.clip(-dt * G, -_CAP * ell, _CAP * ell)
         step = drift + ell * rng.normal(X.shape)
         if mask is not None:
             step *= mask
@@ -582,10 +646,12 @@ def global_minimize(
         ``fun``, a ``map``-like callable used to evaluate the walkers (e.g. ``Pool.map``).
     options : dict, optional
         ``n_replicas`` (walkers, default 8), ``t_min``, ``t_max`` (ladder ends, energy units;
-        default ``0.05 s`` and ``s``, ``s`` the spread of the values of ``n_replicas`` local
-        minima quenched from uniform points), ``kick_steps`` (Langevin steps per hop, 10),
-        ``step_fraction`` (noise step per coordinate of the coldest and hottest walkers, as a
-        fraction of the box width: ``(0.01, 0.1)``), ``swap_every`` (steps between exchanges in
+        default ``1e-3 s`` and ``s``, ``s`` the spread of the values of ``n_replicas`` local
+        minima quenched from uniform points), ``kick_temperature`` (of the basin-hopping
+        kicks, default ``3 t_max``), ``kick_steps`` (Langevin steps per hop, 10),
+        ``step_fraction`` (range of the noise step per coordinate, as a fraction of the box
+        width: ``(0.003, 0.3)``; log-uniform per hop in ``"basin-hopping"``, geometric from the
+        coldest to the hottest walker otherwise), ``swap_every`` (steps between exchanges in
         ``"replica-exchange"``, 10; hops in ``"basin-hopping"``, 1), ``quench_every``
         (Langevin steps per quench cycle, 50), ``anneal_steps`` (steps per annealing run,
         200), ``polish_maxiter`` (L-BFGS iterations per quench, ``max(200, 20 n)``), ``gtol``
@@ -651,7 +717,7 @@ def global_minimize(
     for name in ("t_min", "t_max"):
         o[name] = None if o.get(name) is None else check_positive(name, o[name])
     kick_steps = check_int("kick_steps", o.get("kick_steps", 10), lo=1, hi=None)
-    frac = o.get("step_fraction", (0.01, 0.1))
+    frac = o.get("step_fraction", (0.003, 0.3))
     frac = np.broadcast_to(np.asarray(frac, dtype=np.float64), (2,))
     if not (np.all(np.isfinite(frac)) and np.all(frac > 0) and frac[0] <= frac[1]):
         raise ValueError(f"options step_fraction must be one or two increasing positive "
@@ -705,6 +771,8 @@ def global_minimize(
             _note(best, xs, fs)
             j = int(np.argmax(F))
             X[j], F[j], G[j] = xs[0], fs[0], gs[0]
+        t_kick = o.get("kick_temperature")
+        t_kick = 3.0 * T[-1] if t_kick is None else check_positive("kick_temperature", t_kick)
         order = np.argsort(F, kind="stable")  # coldest slot gets the lowest minimum
         X, F, G = X[order], F[order], G[order]
         since = 0
@@ -713,12 +781,15 @@ def global_minimize(
             before = best[1]
             if key == "basin-hopping":
                 # a block of coordinates per replica: size log-uniform in [1, n]
-                u = rng.uniform((r, n + 1), PURPOSE_INIT)
-                size = np.floor(np.exp(u[:, 0] * math.log(n + 1.0 - 1e-9))).astype(int)
+                u = rng.uniform((r, n + 2), PURPOSE_INIT)
+                size = np.floor(np.exp(u[:, 1] * math.log(n + 1.0 - 1e-9))).astype(int)
                 size = np.clip(size, 1, n)
-                ranks = np.argsort(u[:, 1:], axis=1)
+                ranks = np.argsort(u[:, 2:], axis=1)
                 mask = (np.argsort(ranks, axis=1) < size[:, None]).astype(np.float64)
-                Y, FY, GY = _langevin(obj, rng, X.copy(), G.copy(), T, ell, kick_steps, mask)
+                # step length per replica and hop: log-uniform over the step_fraction range
+                ell_h = np.exp(np.log(frac[0]) + u[:, :1] * math.log(frac[1] / frac[0])) * width
+                Tk = np.full(r, t_kick)
+                Y, FY, GY = _langevin(obj, rng, X.copy(), G.copy(), Tk, ell_h, kick_steps, mask)
                 _note(best, Y, FY)
                 Z, FZ, GZ = _polish(obj, Y, FY, GY, polish_maxiter, gtol)
                 minima.add(Z, FZ)
