@@ -282,7 +282,8 @@ def run_scipy(method: str, p: dict, fg, seed: int, budget: float) -> dict:
         elif method == "differential_evolution":
             optimize.differential_evolution(w.f, bl, maxiter=10**6, tol=0.0, rng=rng)
         else:
-            optimize.shgo(w.f, bl, jac=w.g, options={"maxtime": budget})
+            optimize.shgo(w.f, bl, minimizer_kwargs={"method": "L-BFGS-B", "jac": w.g},
+                          options={"maxtime": budget})
     except (_Hit, _Timeout):
         pass
     ok = w.hit is not None
