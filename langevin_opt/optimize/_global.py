@@ -664,8 +664,9 @@ def global_minimize(
     -------
     scipy.optimize.OptimizeResult
         ``x``, ``fun`` (the lowest point found, polished), ``jac`` (projected gradient there),
-        ``nfev``, ``njev``, ``nit``, ``success`` (``True`` unless the objective stopped it:
-        a budget reached is a normal end, as SciPy's global optimisers report),
+        ``nfev``, ``njev``, ``nit``, ``success`` (``False`` only when the callback stopped the
+        run: reaching ``maxiter``, ``maxfev`` or ``maxtime`` is the normal end of a global
+        search),
         ``status`` (0 ``maxiter``/``patience``/``f_target``, 1 ``maxfev``, 2 ``maxtime``,
         99 callback), ``message``, ``minima`` (``(k, n)``, distinct local minima, lowest
         first), ``minima_fun`` (``(k,)``), ``temperatures`` (the ladder).
@@ -867,7 +868,7 @@ def global_minimize(
     from scipy.optimize import OptimizeResult
 
     res = OptimizeResult(x=x.copy(), fun=float(f), jac=jac_x, nfev=obj.nfev, njev=obj.njev,
-                         nit=nit, success=True, status=status, message=message,
+                         nit=nit, success=status != 99, status=status, message=message,
                          minima=minima.x.copy(), minima_fun=minima.f.copy(), temperatures=T)
     if o.get("disp", False):
         print(res.message)
