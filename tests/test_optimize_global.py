@@ -221,6 +221,20 @@ def test_vectorized_callable():
     assert fd.nfev == 3 * fd.njev  # gradients by differences: n = 2 extra points each
 
 
+def test_map_like_workers_evaluate_plain_callables():
+    used = []
+
+    def pool_map(fn, xs):
+        used.append(len(xs))
+        return list(map(fn, xs))
+
+    res = global_minimize(rastrigin, RAST_BOUNDS, jac=rastrigin_grad, seed=3, maxiter=5,
+                          workers=pool_map)
+    ref = global_minimize(rastrigin, RAST_BOUNDS, jac=rastrigin_grad, seed=3, maxiter=5)
+    assert used and max(used) == 8
+    assert res.fun == ref.fun and res.nfev == ref.nfev
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

@@ -663,7 +663,8 @@ def global_minimize(
     Returns
     -------
     scipy.optimize.OptimizeResult
-        ``x``, ``fun`` (the lowest point found, polished), ``jac`` (projected gradient there),
+        ``x``, ``fun`` (the lowest point found, polished), ``jac`` (projected gradient there;
+        NaN when the budget left nothing for the final polish),
         ``nfev``, ``njev``, ``nit``, ``success`` (``False`` only when the callback stopped the
         run: reaching ``maxiter``, ``maxfev`` or ``maxtime`` is the normal end of a global
         search),
