@@ -23,9 +23,10 @@ The Langevin steps use a diagonal preconditioner: walker ``i`` moves by
 ``ell_i`` per coordinate at any temperature, and the drift is capped at ``ell_i`` per coordinate
 (coarse steps stay stable on stiff objectives).  Basin-hopping kicks run ``kick_steps`` such
 steps at the kick temperature (default three times the top of the ladder) on a block of
-coordinates whose size is log-uniform in ``[1, n]``, with ``ell`` log-uniform in
-``step_fraction * (ub - lb)``: small blocks and short steps serve separable objectives, large
-ones coupled objectives and far jumps.
+coordinates of size ``floor((n + 1)^(u^3))`` (``u`` uniform: one coordinate in about half the
+hops at ``n = 30``, all of them now and then), with ``ell`` log-uniform in
+``step_fraction * (ub - lb)`` (up to the box width, folded back by reflection): small blocks
+serve separable objectives, large ones coupled objectives, long steps far jumps.
 
 Dynamics never leave the box: every Langevin step is reflected at the bounds, quenches project
 onto the box, and finite-difference gradients step inwards at a bound, so ``fun`` is never
@@ -249,7 +250,6 @@ class _Batch:
         P[:, idx, idx] += h
         P = np.clip(P, self.lb, self.ub)
         step = P[:, idx, idx] - X
-        self._charge(w * n)
         Fh = self._values(P.reshape(w * n, n)).reshape(w, n)
         self.nfev += w * n
         return F, (Fh - F[:, None]) / step
@@ -326,7 +326,8 @@ class _Batch:
     def __call__(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(F, G)`` at the rows of ``X``: shapes ``(W,)`` and ``(W, n)``."""
         w, n = X.shape
-        self._charge(w)
+        # a gradient by differences costs n more points each: charged before any is made
+        self._charge(w * (n + 1) if self.kernel is None and self.mode == "fd" else w)
         if self.kernel == "landscape":
             XT = np.ascontiguousarray(X.T)
             F, GT = np.empty(w), np.zeros((n, w))
@@ -650,9 +651,10 @@ def global_minimize(
         minima quenched from uniform points), ``kick_temperature`` (of the basin-hopping
         kicks, default ``3 t_max``), ``kick_steps`` (Langevin steps per hop, 10),
         ``step_fraction`` (range of the noise step per coordinate, as a fraction of the box
-        width: ``(0.003, 0.3)``; log-uniform per hop in ``"basin-hopping"``, geometric from the
-        coldest to the hottest walker otherwise), ``swap_every`` (steps between exchanges in
-        ``"replica-exchange"``, 10; hops in ``"basin-hopping"``, 1), ``quench_every``
+        width: ``(0.003, 1.0)``, log-uniform per hop, in ``"basin-hopping"``; ``(0.003, 0.3)``,
+        geometric from the coldest to the hottest walker, otherwise), ``swap_every`` (steps
+        between exchanges in ``"replica-exchange"``, 10; hops in ``"basin-hopping"``, 1),
+        ``quench_every``
         (Langevin steps per quench cycle, 50), ``anneal_steps`` (steps per annealing run,
         200), ``polish_maxiter`` (L-BFGS iterations per quench, ``max(200, 20 n)``), ``gtol``
         (quench tolerance on the projected gradient, ``1e-6``), ``n_minima`` (distinct minima
@@ -719,7 +721,7 @@ def global_minimize(
     for name in ("t_min", "t_max"):
         o[name] = None if o.get(name) is None else check_positive(name, o[name])
     kick_steps = check_int("kick_steps", o.get("kick_steps", 10), lo=1, hi=None)
-    frac = o.get("step_fraction", (0.003, 0.3))
+    frac = o.get("step_fraction", (0.003, 1.0) if key == "basin-hopping" else (0.003, 0.3))
     frac = np.broadcast_to(np.asarray(frac, dtype=np.float64), (2,))
     if not (np.all(np.isfinite(frac)) and np.all(frac > 0) and frac[0] <= frac[1]):
         raise ValueError(f"options step_fraction must be one or two increasing positive "
@@ -782,9 +784,9 @@ def global_minimize(
         while nit < maxiter:
             before = best[1]
             if key == "basin-hopping":
-                # a block of coordinates per replica: size log-uniform in [1, n]
+                # a block of coordinates per replica: size (n + 1)^(u^3), small blocks favoured
                 u = rng.uniform((r, n + 2), PURPOSE_INIT)
-                size = np.floor(np.exp(u[:, 1] * math.log(n + 1.0 - 1e-9))).astype(int)
+                size = np.floor(np.exp(u[:, 1] ** 3 * math.log(n + 1.0 - 1e-9))).astype(int)
                 size = np.clip(size, 1, n)
                 ranks = np.argsort(u[:, 2:], axis=1)
                 mask = (np.argsort(ranks, axis=1) < size[:, None]).astype(np.float64)
