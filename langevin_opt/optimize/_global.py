@@ -494,7 +494,8 @@ class _Rng:
 
 
 def _ladder(obj: _Batch, rng: _Rng, r: int, o: dict, polish_maxiter: int, gtol: float,
-            minima: _Minima, best: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            minima: _Minima, best: list
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Quench ``r`` uniform points and set the temperature ladder from their spread.
 
     Returns ``(X, F, G)`` of the quenched points and the ladder ``T`` (shape ``(r,)``,
@@ -765,11 +766,10 @@ def global_minimize(
     ell = np.geomspace(frac[0], frac[1], r)[:, None] * width
     try:
         if start is not None:
-            F0, _ = obj(start[None])
-            _note(best, start[None], F0)
+            Fs, Gs = obj(start[None])
+            _note(best, start[None], Fs)
         X, F, G, T = _ladder(obj, rng, r, o, polish_maxiter, gtol, minima, best)
         if start is not None:
-            Fs, Gs = obj(start[None])
             xs, fs, gs = _polish(obj, start[None], Fs, Gs, polish_maxiter, gtol)
             minima.add(xs, fs)
             _note(best, xs, fs)
