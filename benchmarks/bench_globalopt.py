@@ -37,8 +37,8 @@ succeeds at least as often as the best SciPy method), ``faster_than_dual_anneali
 where its median time to solution is lower; counted when dual annealing never succeeds and it
 does), ``misses`` (the functions behind a missed target).
 
-The full run (10 seeds, 18 problems, 7 contenders) took 16 min on a shared 2-core machine
-(load average ~6); ``--quick`` (3 seeds, 6 problems) about 2 min.
+The full run (10 seeds, 18 problems, 7 contenders) took 15 min (913 s, 94 s of it compiling)
+on a shared 2-core machine at load average ~5; ``--quick`` (3 seeds, 6 problems) a few.
 
 Run:  python benchmarks/bench_globalopt.py [--quick] [--seeds 10] [--budget 1.5]
       [--lj38] [--figure PATH]
