@@ -15,12 +15,14 @@ not import matplotlib, so commands that draw nothing never load it.
   :func:`uncertainty_figure` (``paper/figures/fig_mlip_uncertainty.py``),
   :func:`active_learning_figure` (``active-learn``).
 * :mod:`.barriers` — :func:`network_barriers_figure` (``paper/figures/fig_nn_barriers.py``).
+* :mod:`.globalopt` — :func:`globalopt_figure` (``benchmarks/bench_globalopt.py --figure``).
 * :mod:`._base` — the lazy import, saving, zoom boxes and contour levels.
 """
 
 from .arrhenius import arrhenius_plot
 from .barriers import network_barriers_figure
 from .flatness import flatness_figure
+from .globalopt import globalopt_figure
 from .mlip import (
     active_learning_figure,
     learning_curve_figure,
@@ -39,7 +41,7 @@ from .runs import (
 )
 
 __all__ = ["active_learning_figure", "arrhenius_plot", "basin_crossover_figure",
-           "energy_figure", "flatness_figure", "histogram_figure", "learning_curve_figure",
-           "network_barriers_figure", "paths_figure", "potential_validation_figure",
-           "survival_figure", "swap_acceptance_figure", "thermo_figure",
-           "transfer_learning_figure", "uncertainty_figure"]
+           "energy_figure", "flatness_figure", "globalopt_figure", "histogram_figure",
+           "learning_curve_figure", "network_barriers_figure", "paths_figure",
+           "potential_validation_figure", "survival_figure", "swap_acceptance_figure",
+           "thermo_figure", "transfer_learning_figure", "uncertainty_figure"]
