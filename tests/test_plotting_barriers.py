@@ -46,3 +46,14 @@ def test_length_mismatch_and_empty_sgd_are_refused(tmp_path):
     with pytest.raises(ValueError, match="sgd"):
         network_barriers_figure(path, width, lang, [], tmp_path / "h.png")
     assert not (tmp_path / "h.png").exists()
+
+
+def test_several_width_series(tmp_path):
+    path, width, lang, sgd = _inputs()
+    two = [dict(width, label="N = 40"), dict(width, label="N = 100")]
+    out = network_barriers_figure(path, two, lang, sgd, tmp_path / "w.png")
+    assert out.read_bytes()[:8] == PNG
+    with pytest.raises(KeyError, match=r"width_scan\[1\].*line_barrier"):
+        network_barriers_figure(path, [width, {"width": [2], "neb_barrier": [1.0]}], lang, sgd,
+                                tmp_path / "v.png")
+    assert not (tmp_path / "v.png").exists()

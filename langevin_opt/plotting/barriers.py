@@ -48,9 +48,10 @@ def network_barriers_figure(path_profile: Mapping[str, Any], width_scan: Mapping
         ``neb_s``, ``neb_energy``: normalised arc length (0 to 1) and loss of the NEB
         images; ``line_s``, ``line_energy``: the same along the straight line between
         the aligned end points.  Optional ``label`` (str) for the panel title.
-    width_scan : mapping
+    width_scan : mapping or sequence of mappings
         ``width`` (hidden units, one entry per pair of minima), ``neb_barrier`` and
-        ``line_barrier`` (loss units, same length).
+        ``line_barrier`` (loss units, same length); optional ``label``.  A sequence
+        draws one series per mapping (e.g. one per data-set size).
     langevin : mapping
         Per temperature: ``temperature``, ``rate``, ``rate_low``, ``rate_high``
         (inverse time) and ``eyring_kramers`` (the single-saddle prediction); optional
@@ -78,17 +79,19 @@ def network_barriers_figure(path_profile: Mapping[str, Any], width_scan: Mapping
         Arrays of one panel differ in length, or ``sgd`` is empty.
     """
     p = _need(path_profile, _PATH_KEYS, "path_profile")
-    w = _need(width_scan, _WIDTH_KEYS, "width_scan")
+    scans = [width_scan] if isinstance(width_scan, Mapping) else list(width_scan)
+    if not scans:
+        raise ValueError("width_scan needs at least one series")
+    ws = [_need(x, _WIDTH_KEYS, f"width_scan[{i}]") for i, x in enumerate(scans)]
     r = _need(langevin, _RATE_KEYS, "langevin")
     series = [_need(s, _SGD_KEYS, f"sgd[{i}]") for i, s in enumerate(sgd)]
     if not series:
         raise ValueError("sgd needs at least one series")
-    for name, block, pairs in (("path_profile", p, (("neb_s", "neb_energy"),
-                                                    ("line_s", "line_energy"))),
-                               ("width_scan", w, (("width", "neb_barrier"),
-                                                  ("width", "line_barrier"))),
-                               ("langevin", r, (("temperature", "rate"),
-                                                ("temperature", "eyring_kramers")))):
+    blocks = [("path_profile", p, (("neb_s", "neb_energy"), ("line_s", "line_energy"))),
+              ("langevin", r, (("temperature", "rate"), ("temperature", "eyring_kramers")))]
+    blocks += [(f"width_scan[{i}]", w, (("width", "neb_barrier"), ("width", "line_barrier")))
+               for i, w in enumerate(ws)]
+    for name, block, pairs in blocks:
         for a, b in pairs:
             if block[a].shape != block[b].shape:
                 raise ValueError(f"{name}: {a} and {b} differ in length "
@@ -107,12 +110,16 @@ def network_barriers_figure(path_profile: Mapping[str, Any], width_scan: Mapping
         ax.legend(frameon=False)
 
         ax = axes[0, 1]
-        widths = np.unique(w["width"])
-        ax.scatter(w["width"] * 0.94, w["line_barrier"], s=12, color="0.55",
-                   label="straight line (pairs)")
-        ax.scatter(w["width"] * 1.06, w["neb_barrier"], s=12, color="C1", label="NEB (pairs)")
-        med = [np.median(w["neb_barrier"][w["width"] == x]) for x in widths]
-        ax.plot(widths, med, color="C1", lw=1.5, label="NEB median")
+        for i, (w, scan) in enumerate(zip(ws, scans, strict=True)):
+            tag = f" {scan['label']}" if "label" in scan else ""
+            col = f"C{1 + 2 * i}"
+            ax.scatter(w["width"] * 0.94, w["line_barrier"], s=12, marker="x", color=col,
+                       alpha=0.6, label=f"straight line{tag}")
+            ax.scatter(w["width"] * 1.06, w["neb_barrier"], s=14, color=col,
+                       label=f"NEB{tag}")
+            widths = np.unique(w["width"])
+            med = [np.median(w["neb_barrier"][w["width"] == x]) for x in widths]
+            ax.plot(widths, med, color=col, lw=1.2)
         ax.set_xscale("log", base=2)
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_xlabel("hidden units")
