@@ -56,6 +56,15 @@ count), so it is not used.
 
 Scratch (``fwork``) for a batch of capacity ``n``: :func:`fwork_size`
 float64 values; nothing is allocated per call.
+
+Precision
+---------
+The kernels are written once and compiled per array dtype: with float32
+``theta``, ``X``, targets and ``fwork`` (``MLP(..., dtype="float32")``) the
+products, activations and backpropagation run in float32, twice the SIMD
+width (the transcendental functions are evaluated in float64 and rounded; the
+batch sums of the loss and of the bias gradients are accumulated in
+float64).  Float64 arrays give the float64 kernels, bit for bit as before.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ from numba.extending import overload
 
 from .. import _fastmath as fm
 from ..core.validation import check_choice, check_positive, check_seed
+from ._precision import check_dtype
 
 __all__ = [
     "ACTIVATIONS",
@@ -634,6 +644,12 @@ class MLP:
         Per-example loss (module docstring).
     noise_var : float
         ``sigma^2`` of the MSE loss (> 0).
+    dtype : {"float64", "float32"}
+        Precision of the evaluation (keyword only): parameters, inputs,
+        activations and gradients are cast to it and the kernels compiled for
+        it; outputs and gradients come back in it.  Parameter vectors made by
+        :meth:`init_params` and :meth:`flatten` stay float64 (the samplers'
+        master copy; see :mod:`langevin_opt.nn.landscape`, Precision).
 
     Attributes
     ----------
@@ -644,10 +660,13 @@ class MLP:
     noise_var : float
     n_params : int
         ``P``.
+    dtype : str
+        ``"float64"`` or ``"float32"``.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str | Sequence[str] = "tanh",
-                 loss: str = "mse", noise_var: float = 1.0) -> None:
+                 loss: str = "mse", noise_var: float = 1.0, *,
+                 dtype: object = "float64") -> None:
         try:
             sz = tuple(int(s) for s in sizes)
         except (TypeError, ValueError):
@@ -665,6 +684,7 @@ class MLP:
         codes = [ACTIVATIONS[a] for a in acts]
         loss = check_choice("loss", loss, LOSSES)
         check_positive("noise_var", noise_var)
+        self.dtype = check_dtype("dtype", dtype)
         if loss == "softmax_ce" and sz[-1] < 2:
             raise ValueError("softmax_ce needs at least 2 outputs (classes), "
                              f"got sizes[-1] = {sz[-1]}")
@@ -677,8 +697,23 @@ class MLP:
         self._acts = np.array(codes + [0], dtype=np.int64)
 
     def __repr__(self) -> str:
+        dt = "" if self.dtype == "float64" else f", dtype={self.dtype!r}"
         return (f"MLP(sizes={self.sizes}, activation={self.activations}, loss={self.loss!r}, "
-                f"noise_var={self.noise_var})")
+                f"noise_var={self.noise_var}{dt})")
+
+    def with_dtype(self, dtype: object) -> MLP:
+        """The same network evaluated in another precision.
+
+        Parameters
+        ----------
+        dtype : {"float64", "float32"}
+
+        Returns
+        -------
+        MLP
+        """
+        acts = list(self.activations) if self.activations else "tanh"
+        return MLP(self.sizes, acts, self.loss, self.noise_var, dtype=dtype)
 
     # ---------------------------------------------------------- layout
     @property
@@ -775,13 +810,13 @@ class MLP:
 
     # ---------------------------------------------------------- checks
     def _theta(self, theta) -> np.ndarray:
-        th = np.ascontiguousarray(theta, dtype=np.float64)
+        th = np.ascontiguousarray(theta, dtype=self.dtype)
         if th.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},), got {th.shape}")
         return th
 
     def check_inputs(self, X) -> np.ndarray:
-        """Validate inputs: float64, C-contiguous, shape ``(M, s_0)``.
+        """Validate inputs: :attr:`dtype`, C-contiguous, shape ``(M, s_0)``.
 
         Parameters
         ----------
@@ -789,9 +824,10 @@ class MLP:
 
         Returns
         -------
-        numpy.ndarray of float64, shape (M, s_0)
+        numpy.ndarray of dtype :attr:`dtype`, shape (M, s_0)
         """
-        x = np.ascontiguousarray(X, dtype=np.float64)
+        with np.errstate(over="ignore"):  # overflow to inf is reported by the callers
+            x = np.ascontiguousarray(X, dtype=self.dtype)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"X must have shape (M, {self.sizes[0]}), got {np.shape(X)}")
         return x
@@ -810,12 +846,13 @@ class MLP:
         Returns
         -------
         (numpy.ndarray, numpy.ndarray)
-            Float targets ``(m, s_L)`` (or ``(1, 1)`` dummy) and int64 labels
+            Float targets ``(m, s_L)`` in :attr:`dtype` (or ``(1, 1)`` dummy) and int64 labels
             ``(m,)`` (or ``(1,)`` dummy).
         """
         out = self.sizes[-1]
         if self.loss == "mse":
-            yf = np.asarray(y, dtype=np.float64)
+            with np.errstate(over="ignore"):
+                yf = np.asarray(y, dtype=self.dtype)
             if yf.ndim == 1 and out == 1:
                 yf = yf[:, None]
             if yf.shape != (m, out):
@@ -829,7 +866,7 @@ class MLP:
         if m and (ya.min() < 0 or ya.max() >= out):
             raise ValueError(f"labels must be in [0, {out}), got range "
                              f"[{ya.min()}, {ya.max()}]")
-        return np.zeros((1, 1)), ya.astype(np.int64)
+        return np.zeros((1, 1), dtype=self.dtype), ya.astype(np.int64)
 
     # ---------------------------------------------------------- evaluation
     def _run(self, theta, X, y, *, want_grad=False, want_dx=False, cotangent=None,
@@ -839,7 +876,7 @@ class MLP:
         m = x.shape[0]
         out = self.sizes[-1]
         if cotangent is not None:
-            c = np.asarray(cotangent, dtype=np.float64)
+            c = np.asarray(cotangent, dtype=self.dtype)
             if c.ndim == 1 and out == 1:
                 c = c[:, None]
             if c.shape != (m, out):
@@ -847,16 +884,17 @@ class MLP:
                                  f"got {np.shape(cotangent)}")
             yf, yi, kind = np.ascontiguousarray(c), np.zeros(1, dtype=np.int64), LOSS_COTANGENT
         elif y is None:
-            yf, yi, kind = np.zeros((1, 1)), np.zeros(1, dtype=np.int64), -2
+            yf, yi, kind = np.zeros((1, 1), self.dtype), np.zeros(1, dtype=np.int64), -2
         else:
             yf, yi = self.check_targets(y, m)
             kind = LOSSES[self.loss]
         chunk = max(1, min(chunk, m))
-        fw = np.empty(fwork_size(self.sizes, chunk))
-        grad = np.zeros(self.n_params)
-        pred = np.empty((m, out))
-        lossv = np.zeros(m)
-        dx = np.zeros((m, self.sizes[0]) if want_dx else (1, 1))
+        dt = self.dtype
+        fw = np.empty(fwork_size(self.sizes, chunk), dt)
+        grad = np.zeros(self.n_params, dt)
+        pred = np.empty((m, out), dt)
+        lossv = np.zeros(m, dt)
+        dx = np.zeros((m, self.sizes[0]) if want_dx else (1, 1), dt)
         idx = np.arange(m, dtype=np.int64)
         total = _apply(th, self._sizes, self._acts, kind, 1.0 / self.noise_var, x, yf, yi, idx,
                        chunk, fw, grad, want_grad, want_dx, pred, lossv, dx)
