@@ -202,7 +202,8 @@ class DataLandscape:
         -------
         (numpy.ndarray, numpy.ndarray)
             ``fwork`` of shape ``(n_chains, fwork_size)`` (dtype :attr:`dtype`) and
-            ``iwork`` of shape ``(n_chains, iwork_size)`` with ``iwork[:, 0] = -1`` (no cached epoch).
+            ``iwork`` of shape ``(n_chains, iwork_size)`` with ``iwork[:, 0] = -1`` (no
+            cached epoch).
         """
         fw = np.zeros((n_chains, max(1, self.fwork_size)), dtype=self.dtype)
         iw = np.zeros((n_chains, max(1, self.iwork_size)), dtype=np.int64)
