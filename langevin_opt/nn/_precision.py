@@ -21,9 +21,16 @@ Why float64 parameters: a float32 ``theta`` of size ``|theta| ~ 1`` resolves
 mean-loss learning rate of 1e-3 on a gradient of 1e-4) and would be rounded
 away or biased, and the accumulation of many ``sqrt(2 eta T) xi`` increments
 loses the low bits that make the stationary variance right.  The two
-conversions per step (``P`` floats each way) cost about 1 % of a step of the
-benchmark network (see ``benchmarks/bench_sgld.py``), less than what a
-compensated (Kahan) float32 update would add.
+conversions per step (``P`` floats each way) cost 2.9 us at ``P = 9,610``,
+about 1.5 % of a float32 step of the benchmark network (~200 us; see
+``benchmarks/bench_sgld.py``): all that a float32 ``theta`` could save, while
+the update itself is dominated by the Philox normals either way, and a
+compensated (Kahan) float32 update would need a second float32 array per
+method state and changes in every method's update.
+
+Reproducibility: a float32 chain is bit-identical for any number of threads
+and chains run together (the float32 products are compiled with FMA
+contraction, so its last bits may differ between CPUs with and without FMA).
 """
 
 from __future__ import annotations

