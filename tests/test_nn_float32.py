@@ -69,6 +69,10 @@ def test_mlp_methods_in_float32(moons):
     _, dx64 = n64.input_grad(th, X, y)
     assert _grad_err(dx32, dx64) <= G_TOL
     assert pickle.loads(pickle.dumps(n32)).dtype == "float32"
+    # parameter vectors stay float64 (the samplers' master copy): views, not float32 copies
+    parts = n32.unflatten(th)
+    assert parts[0][0].dtype == np.float64 and np.shares_memory(parts[0][0], th)
+    np.testing.assert_array_equal(n32.flatten(parts), th)
 
 
 def test_float32_tanh_accuracy():

@@ -844,7 +844,9 @@ class MLP:
         list of (numpy.ndarray, numpy.ndarray)
             ``W_l`` of shape ``(s_{l+1}, s_l)`` and ``b_l`` of shape ``(s_{l+1},)``.
         """
-        th = self._theta(theta)
+        th = np.ascontiguousarray(theta, dtype=np.float64)  # the float64 master copy
+        if th.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {th.shape}")
         return [(th[ws].reshape(shape), th[bs]) for ws, shape, bs in self.layout()]
 
     def flatten(self, params: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
