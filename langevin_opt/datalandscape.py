@@ -149,6 +149,11 @@ class DataLandscape:
         ``(theta, data, fwork, iwork, seed, chain, step, grad) -> U~``.
     full_energy_grad : numba dispatcher
         ``(theta, data, fwork, iwork, grad) -> U``.
+    dtype : {"float64", "float32"}
+        Dtype of the ``fwork`` rows that :meth:`make_work` allocates: the
+        precision the kernels compute in (``"float32"`` for float32 networks,
+        :func:`langevin_opt.nn.mlp_landscape`).  ``theta`` and ``grad`` are
+        float64 either way.
     """
 
     name: str
@@ -160,8 +165,11 @@ class DataLandscape:
     iwork_size: int
     energy_grad: Callable
     full_energy_grad: Callable
+    dtype: str = "float64"
 
     def __post_init__(self) -> None:
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
         check_int("n_params", self.n_params, lo=1, hi=None)
         check_int("n_data", self.n_data, lo=1, hi=None)
         check_int("batch_size", self.batch_size, lo=1, hi=self.n_data)
@@ -193,10 +201,11 @@ class DataLandscape:
         Returns
         -------
         (numpy.ndarray, numpy.ndarray)
-            ``fwork`` of shape ``(n_chains, fwork_size)`` and ``iwork`` of shape
-            ``(n_chains, iwork_size)`` with ``iwork[:, 0] = -1`` (no cached epoch).
+            ``fwork`` of shape ``(n_chains, fwork_size)`` (dtype :attr:`dtype`) and
+            ``iwork`` of shape ``(n_chains, iwork_size)`` with ``iwork[:, 0] = -1`` (no
+            cached epoch).
         """
-        fw = np.zeros((n_chains, max(1, self.fwork_size)))
+        fw = np.zeros((n_chains, max(1, self.fwork_size)), dtype=self.dtype)
         iw = np.zeros((n_chains, max(1, self.iwork_size)), dtype=np.int64)
         iw[:, 0] = -1
         return fw, iw

@@ -163,7 +163,11 @@ def test_builtin_landscapes_round_trip_by_import_path(name):
     lambda: nn.mlp_landscape(nn.MLP([2, 3, 2], "tanh", "softmax_ce"),
                              nn.two_moons(40, 10, seed=0).X_train,
                              nn.two_moons(40, 10, seed=0).y_train, batch_size=10),
-], ids=["linear_regression", "logistic_regression", "mlp_landscape"])
+    lambda: nn.mlp_landscape(nn.MLP([2, 3, 2], "tanh", "softmax_ce"),
+                             nn.two_moons(40, 10, seed=0).X_train,
+                             nn.two_moons(40, 10, seed=0).y_train, batch_size=10,
+                             dtype="float32"),
+], ids=["linear_regression", "logistic_regression", "mlp_landscape", "mlp_landscape_f32"])
 def test_data_landscapes_round_trip(make):
     land = make()
     data = pickle.dumps(land)

@@ -50,6 +50,19 @@ codes, ``ipar = [batch_size, loss_code]`` and ``fpar = [1 / noise_var,
 then ``n`` indices for the chunks of the full-data pass.  ``theta``, ``grad``
 and the scratch rows may be any strided float64 vectors; C-contiguous ones
 (rows of C-ordered 2-D arrays) get the vectorized fast path.
+
+Precision
+---------
+``mlp_landscape(..., dtype="float32")`` (or a network built with
+``MLP(..., dtype="float32")``) stores ``X`` and the float targets in float32
+and gives the landscape float32 scratch rows (``DataLandscape.dtype``): the
+same kernels, compiled for float32 arrays, then run the forward and backward
+passes in float32 (:mod:`._precision`), while ``theta``, ``grad`` and the
+sampler's update stay float64.  Accumulated in float64: the loss sum over the
+batch, the bias-gradient sums, the prior term and its gradient, and (full-data
+energy) the per-chunk gradients.  Agreement with float64
+(``tests/test_nn_float32.py``): energies to ~1e-6 relative, gradients to
+~1e-5 of their largest component.
 """
 
 from __future__ import annotations
@@ -59,6 +72,16 @@ import numpy as np
 
 from ..core.validation import check_int
 from ..datalandscape import MINIBATCH_IWORK, DataLandscape, minibatch
+from ._precision import (
+    check_dtype,
+    grad_add_chunk,
+    grad_store,
+    grad_zero_chunk,
+    param_pad,
+    work_grad,
+    work_params,
+    work_scratch,
+)
 from .mlp import LOSSES, MLP, fwork_size, mlp_backward, mlp_forward, mlp_output_loss
 
 __all__ = ["energy_grad", "full_energy_grad", "mlp_landscape"]
@@ -88,8 +111,8 @@ def energy_grad(theta, data, fwork, iwork, seed, chain, step, grad):
         Parameters.
     data : tuple
         ``(X, Yf, Yi, sizes, acts, ipar, fpar)`` (module docstring).
-    fwork : numpy.ndarray of float64, shape (fwork_size,)
-        The chain's float scratch.
+    fwork : numpy.ndarray of float64 or float32, shape (fwork_size,)
+        The chain's float scratch (its dtype is the compute precision).
     iwork : numpy.ndarray of int64, shape (iwork_size,)
         The chain's int scratch (``iwork[0] = -1`` before first use).
     seed, chain, step : int
@@ -106,13 +129,17 @@ def energy_grad(theta, data, fwork, iwork, seed, chain, step, grad):
     N = X.shape[0]
     n = ipar[0]
     off = minibatch(seed, chain, step, N, n, iwork)
-    for p in range(grad.shape[0]):
-        grad[p] = 0.0
+    tw = work_params(theta, fwork)  # theta itself, or its float32 copy in fwork
+    gw = work_grad(grad, fwork)
+    fw = work_scratch(fwork, theta)
+    for p in range(gw.shape[0]):
+        gw[p] = 0.0
     scale = N / n
-    mlp_forward(theta, sizes, acts, X, iwork, 1 + off, n, fwork)
+    mlp_forward(tw, sizes, acts, X, iwork, 1 + off, n, fw)
     u = scale * mlp_output_loss(sizes, ipar[1], fpar[0], Yf, Yi, iwork, 1 + off, n, scale,
-                                fwork)
-    mlp_backward(theta, sizes, n, fwork, grad, False)
+                                fw)
+    mlp_backward(tw, sizes, n, fw, gw, False)
+    grad_store(grad, gw)
     return u + _prior(theta, fpar[1], grad)
 
 
@@ -141,6 +168,9 @@ def full_energy_grad(theta, data, fwork, iwork, grad):
     X, Yf, Yi, sizes, acts, ipar, fpar = data
     N = X.shape[0]
     n = ipar[0]
+    tw = work_params(theta, fwork)
+    gw = work_grad(grad, fwork)
+    fw = work_scratch(fwork, theta)
     for p in range(grad.shape[0]):
         grad[p] = 0.0
     u = 0.0
@@ -149,14 +179,17 @@ def full_energy_grad(theta, data, fwork, iwork, grad):
         m = min(n, N - c0)
         for b in range(m):
             iwork[i0 + b] = c0 + b
-        mlp_forward(theta, sizes, acts, X, iwork, i0, m, fwork)
-        u += mlp_output_loss(sizes, ipar[1], fpar[0], Yf, Yi, iwork, i0, m, 1.0, fwork)
-        mlp_backward(theta, sizes, m, fwork, grad, False)
+        grad_zero_chunk(gw, grad)  # float32: one chunk in float32, summed in float64
+        mlp_forward(tw, sizes, acts, X, iwork, i0, m, fw)
+        u += mlp_output_loss(sizes, ipar[1], fpar[0], Yf, Yi, iwork, i0, m, 1.0, fw)
+        mlp_backward(tw, sizes, m, fw, gw, False)
+        grad_add_chunk(grad, gw)
     return u + _prior(theta, fpar[1], grad)
 
 
 def mlp_landscape(net: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int,
-                  prior_sigma: float | None = None, name: str | None = None) -> DataLandscape:
+                  prior_sigma: float | None = None, name: str | None = None,
+                  dtype: object = None) -> DataLandscape:
     """The training loss of ``net`` on ``(X, y)`` as a :class:`DataLandscape`.
 
     Parameters
@@ -174,6 +207,10 @@ def mlp_landscape(net: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int,
         Prior standard deviation ``sigma_prior > 0``; ``None`` or ``0`` for no prior.
     name : str, optional
         Name of the landscape (default from the architecture).
+    dtype : {"float64", "float32"}, optional
+        Precision of the network evaluation (default ``net.dtype``): the data
+        are stored and the forward/backward passes computed in it; ``theta``,
+        gradients and the samplers' updates stay float64 (module docstring).
 
     Returns
     -------
@@ -184,10 +221,14 @@ def mlp_landscape(net: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int,
     ------
     ValueError
         Shapes that do not match the network, bad labels, ``batch_size`` out
-        of range, non-finite data or a negative ``prior_sigma``.
+        of range, non-finite data (also after rounding to float32), a negative
+        ``prior_sigma`` or an unknown ``dtype``.
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be an MLP, got {type(net).__name__}")
+    dt = net.dtype if dtype is None else check_dtype("dtype", dtype)
+    if dt != net.dtype:
+        net = net.with_dtype(dt)
     x = net.check_inputs(X)
     N = x.shape[0]
     if N < 1:
@@ -213,7 +254,10 @@ def mlp_landscape(net: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int,
         a.setflags(write=False)
     if name is None:
         name = f"mlp{'-'.join(map(str, net.sizes))}_{net.loss}"
+        if dt != "float64":
+            name += f"_{dt}"
+    extra = 0 if dt == "float64" else 2 * param_pad(net.n_params)
     return DataLandscape(name=name, n_params=net.n_params, n_data=N, batch_size=n, data=data,
-                         fwork_size=fwork_size(net.sizes, n),
+                         fwork_size=fwork_size(net.sizes, n) + extra,
                          iwork_size=MINIBATCH_IWORK(N) + n,
-                         energy_grad=energy_grad, full_energy_grad=full_energy_grad)
+                         energy_grad=energy_grad, full_energy_grad=full_energy_grad, dtype=dt)

@@ -341,7 +341,8 @@ def run_chains(
     # the compiled loop runs in chunks of about a quarter of a second (Ctrl-C, progress):
     # every array is indexed by global step, so the split changes no number
     loop = ChunkLoop(n_steps, progress=progress, label="chains",
-                     key=("chains", kernel_name(landscape.energy_grad), m.code, C, P))
+                     key=("chains", kernel_name(landscape.energy_grad), m.code, C, P,
+                          getattr(landscape, "dtype", "float64")))
     with _v.threads(threads):
         if rex:
             run = KR.make_exchange_runner(landscape.energy_grad)
