@@ -55,10 +55,12 @@ from .landscape import mlp_landscape
 from .mlp import ACTIVATIONS, LOSSES, MLP
 from .paths import (
     Connection,
+    EscapeSaddles,
     NetworkMinima,
     PathResult,
     connect,
     energy_function,
+    escape_saddles,
     hessian_spectrum,
     minimum_energy_path,
     network_minima,
@@ -84,6 +86,7 @@ __all__ = [
     "Alignment",
     "Connection",
     "Dataset",
+    "EscapeSaddles",
     "HiddenSymmetry",
     "LocalEntropy",
     "MinimaClasses",
@@ -99,6 +102,7 @@ __all__ = [
     "distinct_minima",
     "energy_function",
     "escape_rates",
+    "escape_saddles",
     "eyring_kramers_rate",
     "hessian_spectrum",
     "hessian_trace",
