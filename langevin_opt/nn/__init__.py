@@ -11,10 +11,11 @@
 * :mod:`.symmetry`: hidden-unit permutations and sign flips acting on ``theta``,
   alignment (``linear_sum_assignment``), canonical forms, distinct minima;
 * :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
-  image insertion, dimer-refined saddles and Hessian spectra between minima;
+  image insertion, dimer-refined saddles and Hessian spectra between minima, and all
+  the distinct saddles escaping walkers crossed (:func:`escape_saddles`);
 * :mod:`.escape`: first passage out of a minimum under full-batch overdamped
   Langevin dynamics (quench-based commitment modulo symmetry) and the
-  Eyring–Kramers rate over a path's saddle.
+  Eyring–Kramers rate over a path's saddle, or summed over several saddles.
 
 Example::
 
