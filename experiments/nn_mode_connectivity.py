@@ -25,6 +25,12 @@ them.  Per pair:
   index-1 saddle with ``|grad U| ~ 1e-14`` (``refined``, ``saddle_gradient_norm``): the
   barrier is that saddle's.
 
+A pair is ``valid`` when its saddle is dimer-refined and of index 1.  On the 100-point set
+the band sometimes blows up during AutoNEB image insertion (FIRE; path length 40 times the
+end-point distance, "barrier" 1211 at a point of index 0); such a pair is run once more as a
+plain CI-NEB (``max_rounds = 0``, ``retried``), and pairs still invalid are left out of the
+statistics (``n_invalid``).
+
 Pairs that are one minimum modulo symmetry (aligned distance below ``SAME_TOL``) have no
 barrier; they are listed with ``same_minimum = true`` and left out of the statistics.  Per
 width: median, min and max of both barriers over the other pairs.  Energies ``U`` in loss
@@ -64,6 +70,11 @@ def _stats(v: list[float]) -> dict:
     a = np.asarray(v, dtype=np.float64)
     return {"median": float(np.median(a)), "min": float(a.min()), "max": float(a.max()),
             "n": int(a.size)}
+
+
+def _valid(p: nn.PathResult) -> bool:
+    """A dimer-refined saddle of index 1 (the barrier is a saddle's, whatever the band did)."""
+    return bool(p.refined and p.index_saddle == 1)
 
 
 def run_width(width: int, n_minima: int = N_MINIMA, seed: int = 1, n_data: int = 40) -> dict:
@@ -106,6 +117,10 @@ def run_width(width: int, n_minima: int = N_MINIMA, seed: int = 1, n_data: int =
             continue
         tp = time.time()
         con = nn.connect(ls, net, m.theta[lo_], m.theta[hi_], **PATH_OPTIONS)
+        row["retried"] = not _valid(con.path)
+        if row["retried"]:  # the band blew up during image insertion: plain CI-NEB once more
+            con = nn.connect(ls, net, m.theta[lo_], m.theta[hi_],
+                             **{**PATH_OPTIONS, "max_rounds": 0})
         p = con.path
         e_hi = max(float(p.energies[0]), float(p.energies[-1]))
         row.update({
@@ -116,13 +131,13 @@ def run_width(width: int, n_minima: int = N_MINIMA, seed: int = 1, n_data: int =
             "saddle_index": p.index_saddle, "full_hessian": p.full_hessian,
             "lowest_saddle_eigenvalue": float(p.spectrum_saddle[0]),
             "index_ends": [p.index_a, p.index_b], "n_maxima": count_maxima(p.energies),
-            "ok": p.ok, "refined": p.refined,
+            "ok": p.ok, "valid": _valid(p), "refined": p.refined,
             "saddle_gradient_norm": p.saddle_gradient_norm, "n_images": int(p.images.shape[0]),
             "neb_converged": bool(p.neb.converged), "path_length": float(p.arc_length[-1]),
             "seconds": time.time() - tp,
         })
         pairs.append(row)
-    other = [r for r in pairs if not r["same_minimum"]]
+    other = [r for r in pairs if not r["same_minimum"] and r["valid"]]
     return {
         "n_data": n_data, "width": width, "n_params": net.n_params,
         "energies": m.energy.tolist(), "is_minimum": m.is_minimum.tolist(),
@@ -133,7 +148,9 @@ def run_width(width: int, n_minima: int = N_MINIMA, seed: int = 1, n_data: int =
         "pairs": pairs,
         "stats": {"neb_barrier": _stats([r["neb_barrier"] for r in other]),
                   "straight_barrier": _stats([r["straight_barrier"] for r in other]),
-                  "n_same_minimum": len(pairs) - len(other),
+                  "n_same_minimum": sum(r["same_minimum"] for r in pairs),
+                  "n_invalid": sum(not r["same_minimum"] and not r["valid"] for r in pairs),
+                  "n_retried": sum(bool(r.get("retried")) for r in pairs),
                   "n_ok": sum(bool(r["ok"]) for r in other),
                   "n_index_1": sum(r["saddle_index"] == 1 for r in other),
                   "n_multiple_maxima": sum(r["n_maxima"] > 1 for r in other)},
@@ -173,7 +190,8 @@ def main(out_dir: str = "paper/figures/nn_mode_connectivity",
                 f"straight median {sb['median']:.4g} [{sb['min']:.4g}, {sb['max']:.4g}] "
                 if nb["n"] else "no distinct pair ")
         print(f"N={nd:3d} w={w:3d} P={r['n_params']:4d} classes={r['n_classes']} {line}"
-              f"same={st['n_same_minimum']} ok={st['n_ok']} {r['seconds']:.0f} s", flush=True)
+              f"same={st['n_same_minimum']} ok={st['n_ok']} retried={st['n_retried']} "
+              f"invalid={st['n_invalid']} {r['seconds']:.0f} s", flush=True)
     res = {
         "description": "Barriers between independent minima of 2-w-2 tanh softmax-CE "
                        "classifiers (N two-moons points, noise 0.3, seed 2, prior sigma 2) "
@@ -191,7 +209,11 @@ def main(out_dir: str = "paper/figures/nn_mode_connectivity",
             "n_maxima": "interior maxima of the band energies (>1: intermediate minima)",
             "same_minimum": f"aligned distance < {SAME_TOL}: one minimum modulo symmetry, "
                             "no path (excluded from stats)",
-            "stats": "median, min, max over the pairs that are not the same minimum "
+            "valid": "the saddle is dimer-refined and of index 1 (else the pair is left out "
+                     "of stats and counted in n_invalid)",
+            "retried": "the first band (with AutoNEB insertion) gave no valid saddle; the "
+                       "numbers are from a second plain CI-NEB run (max_rounds = 0)",
+            "stats": "median, min, max over the valid pairs that are not the same minimum "
                      "(null when there is none)",
         },
         "widths": list(widths), "n_data": list(n_data), "n_minima": n_minima,

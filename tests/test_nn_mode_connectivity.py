@@ -49,11 +49,12 @@ def test_width_four_pairs_equal_direct_calls(mc):
     assert p["straight_barrier"] == pytest.approx(max(max(line) - top, 0.0), rel=1e-9)
     assert p["straight_barrier"] <= p["straight_barrier_from_lower"]
     assert p["saddle_index"] == 1 and p["ok"] and p["n_maxima"] == 1 and p["full_hessian"]
+    assert p["valid"] and not p["retried"]
     st = r["stats"]
     assert st["neb_barrier"]["n"] == len(distinct)
     assert st["neb_barrier"]["median"] == pytest.approx(
         float(np.median([q["neb_barrier"] for q in distinct])))
-    assert st["n_same_minimum"] == len(r["pairs"]) - len(distinct)
+    assert st["n_same_minimum"] == len(r["pairs"]) - len(distinct) and st["n_invalid"] == 0
 
 
 def test_main_writes_self_describing_json(mc, tmp_path):
