@@ -158,3 +158,38 @@ def test_escape_saddles_input_errors():
     r = escape_saddles(_triple, z, [[2.0, 0.0]])
     with pytest.raises(ValueError, match="^start must be 'a'"):
         eyring_kramers_rate(r, 0.1, start="b")
+
+
+def test_far_partner_image_retried_and_excluded_as_a_chain():
+    """2-4-2 net of experiments/nn_escape.py: the nearest partner image lies behind one saddle;
+    the next one farther away (distance 4.79) only through intermediate minima.  Its first band (9
+    images, AutoNEB) blows up; the retry (17 images) converges and shows several maxima whose
+    top is the same saddle energy: excluded, and the one saddle counted once."""
+    import itertools
+
+    from langevin_opt.nn.symmetry import HiddenSymmetry, apply_symmetry
+
+    ds = nn.two_moons(40, 0, noise=0.3, seed=2)
+    net = nn.MLP([2, 4, 2], "tanh", "softmax_ce")
+    ls = nn.mlp_landscape(net, ds.X_train, ds.y_train, batch_size=40, prior_sigma=2.0)
+    m = nn.network_minima(ls, net, 4, seed=1, init_gain=2.0, descent_steps=100)
+    ok = np.flatnonzero(m.is_minimum)
+    cls = nn.distinct_minima(m.theta[ok], net, energies=m.energy[ok], tol=1e-3)
+    reps = ok[cls.representatives]
+    assert reps.size == 2
+    a, b = m.theta[reps[np.argmin(m.energy[reps])]], m.theta[reps[np.argmax(m.energy[reps])]]
+    images = [apply_symmetry(b, net, HiddenSymmetry([np.array(p)], [np.array(s)]))
+              for p in itertools.permutations(range(4))
+              for s in itertools.product([1.0, -1.0], repeat=4)]
+    images.sort(key=lambda x: float(np.linalg.norm(x - a)))
+    d0 = float(np.linalg.norm(images[0] - a))
+    far = next(x for x in images if float(np.linalg.norm(x - a)) > d0 + 0.5)
+    r = escape_saddles(ls, a, np.array([images[0], far, images[0]]))
+    np.testing.assert_array_equal(r.counts, [2, 1])
+    assert not r.retried[0] and r.paths[0].ok and r.n_maxima[0] == 1
+    assert r.retried[1] and r.paths[1].neb.converged and r.n_maxima[1] >= 2
+    assert r.paths[1].images.shape[0] == 17
+    np.testing.assert_array_equal(r.path_saddle, [0, -1])
+    assert r.n_excluded == 1 and r.saddles.shape == (1, net.n_params)
+    assert r.paths[1].saddle_energy == pytest.approx(r.saddle_energy[0], abs=1e-6)
+    assert 0.9 < r.barrier[0] < 1.1

@@ -690,6 +690,9 @@ class EscapeSaddles:
     n_maxima : numpy.ndarray of int, shape (n,)
         Interior maxima of each band's energy profile (more than one: the
         product was reached through an intermediate minimum).
+    retried : numpy.ndarray of bool, shape (n,)
+        The first band did not converge and a plain CI-NEB with ``2 n_images - 1``
+        images was run; ``paths`` holds the one of the two with the lower top.
     path_saddle : numpy.ndarray of int, shape (n,)
         Index into ``saddles`` of each path's saddle, ``-1`` where the path is
         excluded (not ``ok``, or more than one maximum).
@@ -713,6 +716,7 @@ class EscapeSaddles:
     counts: np.ndarray
     paths: tuple[PathResult, ...]
     n_maxima: np.ndarray
+    retried: np.ndarray
     path_saddle: np.ndarray
     saddles: np.ndarray
     saddle_energy: np.ndarray
@@ -766,7 +770,11 @@ def escape_saddles(landscape: DataLandscape | EnergyGradient, theta_start: np.nd
     Paths that are not ``ok`` (unconverged, an end not a minimum, a saddle not of
     index 1) or whose band has more than one maximum (the product was reached
     through an intermediate minimum; the climbing image is then the highest of
-    several saddles) are reported but excluded.  The saddles of the remaining
+    several saddles) are reported but excluded.  A band that does not converge
+    (between far-apart images the first band, spring and image insertion can
+    blow it up far from the minimum-energy path) is run again as a plain CI-NEB
+    with ``2 n_images - 1`` images (``max_rounds = 0``), and the path with the
+    lower top is kept.  The saddles of the remaining
     paths are deduplicated (Euclidean distance ``< saddle_tol``): each one left
     is a separate channel out of the start, and
     :func:`~langevin_opt.nn.escape.eyring_kramers_rate` sums their rates.
@@ -838,8 +846,21 @@ def escape_saddles(landscape: DataLandscape | EnergyGradient, theta_start: np.nd
         if float(np.linalg.norm(r - x0)) < tol:
             raise ValueError("products contains the start minimum itself (a distance below "
                              "tol); pass the minima the walkers escaped to")
-    paths = tuple(minimum_energy_path(f, x0, r, **path_options)  # type: ignore[arg-type]
-                  for r in reps)
+    paths_l: list[PathResult] = []
+    retried = np.zeros(len(reps), dtype=bool)
+    n_img = int(path_options.get("n_images", 9))  # type: ignore[call-overload]
+    for j, r in enumerate(reps):
+        p = minimum_energy_path(f, x0, r, **path_options)  # type: ignore[arg-type]
+        if not p.neb.converged:
+            retried[j] = True
+            opts = {**path_options, "n_images": 2 * n_img - 1, "max_rounds": 0,
+                    "max_images": max(2 * n_img - 1,
+                                      int(path_options.get("max_images", 33)))}  # type: ignore[call-overload]
+            q = minimum_energy_path(f, x0, r, **opts)  # type: ignore[arg-type]
+            if q.saddle_energy < p.saddle_energy:
+                p = q
+        paths_l.append(p)
+    paths = tuple(paths_l)
     n_max = np.array([count_maxima(p.energies) for p in paths], dtype=np.int64)
     path_saddle = np.full(len(paths), -1, dtype=np.int64)
     sad: list[np.ndarray] = []
@@ -860,7 +881,7 @@ def escape_saddles(landscape: DataLandscape | EnergyGradient, theta_start: np.nd
         path_saddle[j] = k
     e0 = f(x0)[0]
     s_e = np.array([paths[j].saddle_energy for j in sad_path], dtype=np.float64)
-    return EscapeSaddles(x0, np.array(reps), labels, counts, paths, n_max, path_saddle,
+    return EscapeSaddles(x0, np.array(reps), labels, counts, paths, n_max, retried, path_saddle,
                          np.array(sad).reshape(len(sad), P), s_e, s_e - e0,
                          np.array(sad_path, dtype=np.int64), np.array(walkers, dtype=np.int64),
                          int(np.sum(path_saddle < 0)))
