@@ -19,8 +19,9 @@ into a total Eyring–Kramers rate (``eyring_kramers_total``, ``ratio_total`` pe
 ``figure_path`` holds the loss along the start-partner CI-NEB path (arc length, image
 energies) and along the straight line between the aligned end points.
 
-Run: ``python experiments/nn_escape.py [out.json]`` (about 7 minutes on 2 busy cores; the committed
-result is ``paper/figures/nn_escape/results.json``).
+Run: ``python experiments/nn_escape.py [out.json]`` (6.5 minutes on 2 busy cores without
+the saddle search; 39 minutes with it on 2 cores shared with four other jobs, load 6-17; the
+committed result is ``paper/figures/nn_escape/results.json``).
 """
 
 from __future__ import annotations
