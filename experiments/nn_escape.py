@@ -20,7 +20,7 @@ into a total Eyring–Kramers rate (``eyring_kramers_total``, ``ratio_total`` pe
 energies) and along the straight line between the aligned end points.
 
 Run: ``python experiments/nn_escape.py [out.json]`` (6.5 minutes on 2 busy cores without
-the saddle search; 39 minutes with it on 2 cores shared with four other jobs, load 6-17; the
+the saddle search; 26-39 minutes with it on 2 cores shared with four other jobs, load 5-17; the
 committed result is ``paper/figures/nn_escape/results.json``).
 """
 
