@@ -328,6 +328,11 @@ RESULTS = {
     "PathResult": _path_result,
     "Connection": lambda: nn.Connection(_arr(0, (4,)), _arr(1, (4,)), _alignment(),
                                         _path_result()),
+    "EscapeSaddles": lambda: nn.EscapeSaddles(
+        _arr(0, (4,)), _arr(1, (2, 4)), np.array([0, -1, 1]), np.array([1, 1]),
+        (_path_result(), _path_result()), np.array([1, 2]), np.array([False, True]),
+        np.array([0, -1]), _arr(2, (1, 4)),
+        _arr(3, (1,)), _arr(4, (1,)), np.array([0]), np.array([1]), 1),
     "NetworkFirstPassage": lambda: nn.NetworkFirstPassage(
         _arr(0, (3,)), _arr(1, (3,)), np.array([False, True, False]), _arr(2, (3, 4)),
         _arr(3, (3,)), _arr(4, (4,)), -1.0, 0.01, 2.0, 0.02, 3000, 2, 1),

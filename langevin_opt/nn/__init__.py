@@ -11,7 +11,8 @@
 * :mod:`.symmetry`: hidden-unit permutations and sign flips acting on ``theta``,
   alignment (``linear_sum_assignment``), canonical forms, distinct minima;
 * :mod:`.paths`: minima of the full-batch loss from many seeds, CI-NEB paths with
-  image insertion, dimer-refined saddles and Hessian spectra between minima;
+  image insertion, dimer-refined saddles and Hessian spectra between minima, and all
+  the distinct saddles escaping walkers crossed (:func:`escape_saddles`);
 * :mod:`.predictive`: class probabilities from logits (:func:`predict_proba`) and
   posterior-predictive summaries over kept samples (:func:`predictive_proba`,
   :func:`predictive_mean_var`), scored by :func:`accuracy`, :func:`nll` and
@@ -19,7 +20,7 @@
 * :mod:`.escape`: first passage out of a minimum under full-batch overdamped
   Langevin dynamics or plain minibatch SGD (quench-based commitment modulo
   symmetry), SGD's gradient noise as a diffusion, and the Eyring–Kramers rate
-  over a path's saddle.
+  over a path's saddle, or summed over several saddles.
 
 Example::
 
@@ -68,10 +69,12 @@ from .landscape import mlp_landscape
 from .mlp import ACTIVATIONS, LOSSES, MLP
 from .paths import (
     Connection,
+    EscapeSaddles,
     NetworkMinima,
     PathResult,
     connect,
     energy_function,
+    escape_saddles,
     hessian_spectrum,
     minimum_energy_path,
     network_minima,
@@ -106,6 +109,7 @@ __all__ = [
     "Alignment",
     "Connection",
     "Dataset",
+    "EscapeSaddles",
     "HiddenSymmetry",
     "LocalEntropy",
     "MinimaClasses",
@@ -124,6 +128,7 @@ __all__ = [
     "distinct_minima",
     "energy_function",
     "escape_rates",
+    "escape_saddles",
     "eyring_kramers_rate",
     "gradient_covariance",
     "gaussian_nll",

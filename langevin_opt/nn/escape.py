@@ -86,7 +86,14 @@ from .landscape import energy_grad as _mlp_energy_grad
 from .landscape import full_energy_grad as _mlp_full_energy_grad
 from .mlp import MLP
 from .mlp import fwork_size as _mlp_fwork_size
-from .paths import PathResult, _check_landscape, _serial_blas, energy_function, hessian_spectrum
+from .paths import (
+    EscapeSaddles,
+    PathResult,
+    _check_landscape,
+    _serial_blas,
+    energy_function,
+    hessian_spectrum,
+)
 from .symmetry import distance_modulo_symmetry
 
 __all__ = [
@@ -874,25 +881,33 @@ def escape_rates(result: NetworkFirstPassage | SGDFirstPassage, *, level: float 
     return out
 
 
-def eyring_kramers_rate(path: PathResult, temperature: float | np.ndarray, *,
+def eyring_kramers_rate(path: PathResult | Sequence[PathResult] | EscapeSaddles,
+                        temperature: float | np.ndarray, *,
                         start: str = "a", n_saddles: int = 1) -> float | np.ndarray:
-    """Overdamped Eyring–Kramers escape rate over the saddle of a minimum-energy path.
+    """Overdamped Eyring–Kramers escape rate over the saddle(s) of minimum-energy paths.
 
     ``k = n_saddles |λ_1|/(2π) sqrt(det H_min / |det H_sad|) exp(-ΔU/T)`` with unit
     friction (the time of :func:`network_first_passage`), from the path's barrier
     and full Hessian spectra (:func:`~langevin_opt.rates.theory.kramers_overdamped_rate`).
+    Given several paths out of one minimum (distinct saddles, e.g. from
+    :func:`~langevin_opt.nn.paths.escape_saddles`), the total rate is the sum of
+    their rates: independent escape channels.
 
     Parameters
     ----------
-    path : PathResult
+    path : PathResult, sequence of PathResult, or EscapeSaddles
         From :func:`~langevin_opt.nn.paths.minimum_energy_path` or
-        :func:`~langevin_opt.nn.paths.connect` (``.path``); needs ``ok`` and full spectra.
+        :func:`~langevin_opt.nn.paths.connect` (``.path``); each needs ``ok`` and full
+        spectra.  A sequence is summed (its paths must be distinct saddles out of the
+        same minimum); an :class:`~langevin_opt.nn.paths.EscapeSaddles` sums over its
+        distinct saddles (``saddle_path``; excluded paths do not count, ``start``
+        is then ``"a"``).
     temperature : float or array_like
         ``T > 0`` (loss units).
     start : {"a", "b"}
         The minimum the walkers start in (``x_a`` or ``x_b`` of the path).
     n_saddles : int
-        Symmetry-equivalent copies of the saddle adjacent to the start minimum
+        Symmetry-equivalent copies of each saddle adjacent to the start minimum
         (1 for a minimum with trivial stabiliser; module docstring).
 
     Returns
@@ -902,6 +917,20 @@ def eyring_kramers_rate(path: PathResult, temperature: float | np.ndarray, *,
     """
     from ..rates.theory import HarmonicPoint, kramers_overdamped_rate
 
+    if isinstance(path, EscapeSaddles):
+        if path.saddle_path.size == 0:
+            raise ValueError("path (EscapeSaddles) has no saddle of index 1 to sum over")
+        if start != "a":
+            raise ValueError(f"start must be 'a' for EscapeSaddles (its paths start at the "
+                             f"start minimum), got {start!r}")
+        path = [path.paths[int(j)] for j in path.saddle_path]
+    if isinstance(path, Sequence) and not isinstance(path, str):
+        if len(path) == 0:
+            raise ValueError("path must be a PathResult or a non-empty sequence of them")
+        ks = [eyring_kramers_rate(p, temperature, start=start, n_saddles=n_saddles)
+              for p in path]
+        k = np.sum(np.asarray(ks, dtype=np.float64), axis=0)
+        return float(k) if k.ndim == 0 else k
     if not isinstance(path, PathResult):
         raise TypeError(f"path must be a PathResult, got {type(path).__name__}")
     if start not in ("a", "b"):

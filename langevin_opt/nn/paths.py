@@ -23,6 +23,10 @@ prior makes the minima isolated (no flat directions from rescalings).
 * :func:`connect`: align two network minima modulo hidden-unit symmetry
   (:func:`~langevin_opt.nn.symmetry.align`), polish them and run
   :func:`minimum_energy_path` between them.
+* :func:`escape_saddles`: the distinct saddles out of one minimum, from the
+  product minima escaping walkers reached (grouped in parameter space, not
+  modulo symmetry; one unaligned path to each, paths through intermediate
+  minima reported and excluded, saddles deduplicated).
 
 Hessian spectra
 ---------------
@@ -54,10 +58,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Connection",
+    "EscapeSaddles",
     "NetworkMinima",
     "PathResult",
     "connect",
+    "count_maxima",
     "energy_function",
+    "escape_saddles",
     "hessian_spectrum",
     "minimum_energy_path",
     "network_minima",
@@ -660,3 +667,221 @@ def connect(landscape: DataLandscape, net: MLP, theta_a: np.ndarray, theta_b: np
                          "there is no path to find")
     path = minimum_energy_path(f, a, b, **path_options)  # type: ignore[arg-type]
     return Connection(a, b, al, path)
+
+
+# ----------------------------------------------------------------- escape saddles
+@dataclass(frozen=True)
+class EscapeSaddles:
+    """Result of :func:`escape_saddles`: the distinct saddles walkers left a minimum over.
+
+    Attributes
+    ----------
+    start : numpy.ndarray, shape (P,)
+        The start minimum (polished).
+    products : numpy.ndarray, shape (n, P)
+        The distinct product minima in parameter space (one row per group; the
+        first member of the group, polished).
+    labels : numpy.ndarray of int, shape (M,)
+        Group of every input product row (``-1`` for a row of NaN: a censored walker).
+    counts : numpy.ndarray of int, shape (n,)
+        Input rows (walkers) per product.
+    paths : tuple of PathResult, length n
+        The path from ``start`` to each product, the product *not* re-aligned.
+    n_maxima : numpy.ndarray of int, shape (n,)
+        Interior maxima of each band's energy profile (more than one: the
+        product was reached through an intermediate minimum).
+    retried : numpy.ndarray of bool, shape (n,)
+        The first band did not converge and a plain CI-NEB with ``2 n_images - 1``
+        images was run; ``paths`` holds the one of the two with the lower top.
+    path_saddle : numpy.ndarray of int, shape (n,)
+        Index into ``saddles`` of each path's saddle, ``-1`` where the path is
+        excluded (not ``ok``, or more than one maximum).
+    saddles : numpy.ndarray, shape (s, P)
+        The distinct saddles (Euclidean distance above ``saddle_tol``).
+    saddle_energy : numpy.ndarray, shape (s,)
+        ``U`` at each saddle (loss units).
+    barrier : numpy.ndarray, shape (s,)
+        ``U(saddle) - U(start)`` (loss units).
+    saddle_path : numpy.ndarray of int, shape (s,)
+        The path (index into ``paths``) that represents each saddle.
+    saddle_walkers : numpy.ndarray of int, shape (s,)
+        Walkers whose product's path crossed each saddle.
+    n_excluded : int
+        Paths excluded from ``saddles``.
+    """
+
+    start: np.ndarray
+    products: np.ndarray
+    labels: np.ndarray
+    counts: np.ndarray
+    paths: tuple[PathResult, ...]
+    n_maxima: np.ndarray
+    retried: np.ndarray
+    path_saddle: np.ndarray
+    saddles: np.ndarray
+    saddle_energy: np.ndarray
+    barrier: np.ndarray
+    saddle_path: np.ndarray
+    saddle_walkers: np.ndarray
+    n_excluded: int
+
+
+def count_maxima(energies: np.ndarray, *, rel_tol: float = 1e-9) -> int:
+    """Interior local maxima of an energy profile along a band.
+
+    Differences within ``rel_tol`` times the profile's range count as flat
+    (a plateau is one maximum at most).
+
+    Parameters
+    ----------
+    energies : array_like, shape (m,)
+        Energies of the images, end points included (``m >= 2``).
+    rel_tol : float
+        Relative flatness threshold (>= 0).
+
+    Returns
+    -------
+    int
+        Number of rises followed by falls: 1 for a single barrier, 2 or more
+        when the band passes through intermediate minima.
+    """
+    e = np.asarray(energies, dtype=np.float64).ravel()
+    if e.size < 2 or not np.all(np.isfinite(e)):
+        raise ValueError("energies must be a finite profile of at least two values")
+    rel_tol = check_nonnegative("rel_tol", rel_tol)
+    d = np.diff(e)
+    d = d[np.abs(d) > rel_tol * max(float(np.ptp(e)), 1e-300)]
+    s = np.sign(d)
+    return int(np.sum((s[:-1] > 0) & (s[1:] < 0)))
+
+
+def escape_saddles(landscape: DataLandscape | EnergyGradient, theta_start: np.ndarray,
+                   products: np.ndarray, *, tol: float = 1e-3, saddle_tol: float = 1e-2,
+                   polish: bool = True, gtol: float = 1e-8,
+                   **path_options: object) -> EscapeSaddles:
+    """The distinct saddles out of a minimum, from the product minima walkers reached.
+
+    The products (e.g. :attr:`~langevin_opt.nn.escape.NetworkFirstPassage.product`,
+    raw parameter vectors, *not* aligned) are grouped into distinct minima by plain
+    Euclidean distance (``< tol``; symmetry images of one minimum are distinct
+    points of parameter space and stay apart).  From the start to each group's
+    minimum, :func:`minimum_energy_path` runs without any alignment, so each path
+    ends at that exact image and its saddle is adjacent to the start itself.
+    Paths that are not ``ok`` (unconverged, an end not a minimum, a saddle not of
+    index 1) or whose band has more than one maximum (the product was reached
+    through an intermediate minimum; the climbing image is then the highest of
+    several saddles) are reported but excluded.  A band that does not converge
+    (between far-apart images the first band, spring and image insertion can
+    blow it up far from the minimum-energy path) is run again as a plain CI-NEB
+    with ``2 n_images - 1`` images (``max_rounds = 0``), and the path with the
+    lower top is kept.  The saddles of the remaining
+    paths are deduplicated (Euclidean distance ``< saddle_tol``): each one left
+    is a separate channel out of the start, and
+    :func:`~langevin_opt.nn.escape.eyring_kramers_rate` sums their rates.
+    Symmetry images of one saddle that are all adjacent to the start (a start
+    with a non-trivial stabiliser) are different points and all count.
+
+    Parameters
+    ----------
+    landscape : DataLandscape or callable
+        The loss (:func:`energy_function` is applied), or any ``f(x) -> (E, g)``.
+    theta_start : array_like, shape (P,)
+        The start minimum.
+    products : array_like, shape (M, P)
+        Product minima, one row per walker; rows of NaN (censored walkers) are
+        skipped.  At least one finite row.
+    tol : float
+        Grouping distance of products (parameter units, > 0).
+    saddle_tol : float
+        Distance within which two saddles are one (parameter units, > 0).
+    polish : bool
+        Polish the start and each product by L-BFGS to ``gtol`` first.
+    gtol : float
+        Polishing tolerance (max-norm of the gradient, > 0).
+    **path_options
+        Keywords of :func:`minimum_energy_path`.
+
+    Returns
+    -------
+    EscapeSaddles
+    """
+    from ..rates.saddles import minimize
+
+    if callable(landscape) and not hasattr(landscape, "full_energy_grad"):
+        f = landscape
+    else:
+        f = energy_function(landscape)  # type: ignore[arg-type]
+    x0 = np.array(theta_start, dtype=np.float64)
+    if x0.ndim != 1 or x0.size < 1 or not np.all(np.isfinite(x0)):
+        raise ValueError(f"theta_start must be a finite vector, got shape {np.shape(theta_start)}")
+    P = x0.size
+    prod = np.array(products, dtype=np.float64)
+    if prod.ndim == 1:
+        prod = prod[None]
+    if prod.ndim != 2 or prod.shape[1] != P:
+        raise ValueError(f"products must have shape (M, {P}), got {np.shape(products)}")
+    tol = check_positive("tol", tol)
+    saddle_tol = check_positive("saddle_tol", saddle_tol)
+    gtol = check_positive("gtol", gtol)
+    nan_row = np.all(np.isnan(prod), axis=1)
+    if np.any(~np.isfinite(prod[~nan_row])):
+        raise ValueError("products must be finite rows or rows of NaN (censored walkers)")
+    if np.all(nan_row):
+        raise ValueError("products has no finite row: no walker escaped")
+    labels = np.full(prod.shape[0], -1, dtype=np.int64)
+    reps: list[np.ndarray] = []
+    for i in np.flatnonzero(~nan_row):
+        d = [float(np.linalg.norm(prod[i] - r)) for r in reps]
+        if d and min(d) < tol:
+            labels[i] = int(np.argmin(d))
+        else:
+            labels[i] = len(reps)
+            reps.append(prod[i])
+    counts = np.bincount(labels[labels >= 0], minlength=len(reps)).astype(np.int64)
+    if polish:
+        with _serial_blas():
+            x0 = minimize(f, x0, gtol=gtol).x
+            reps = [minimize(f, r, gtol=gtol).x for r in reps]
+    for r in reps:
+        if float(np.linalg.norm(r - x0)) < tol:
+            raise ValueError("products contains the start minimum itself (a distance below "
+                             "tol); pass the minima the walkers escaped to")
+    paths_l: list[PathResult] = []
+    retried = np.zeros(len(reps), dtype=bool)
+    n_img = int(path_options.get("n_images", 9))  # type: ignore[call-overload]
+    for j, r in enumerate(reps):
+        p = minimum_energy_path(f, x0, r, **path_options)  # type: ignore[arg-type]
+        if not p.neb.converged:
+            retried[j] = True
+            opts = {**path_options, "n_images": 2 * n_img - 1, "max_rounds": 0,
+                    "max_images": max(2 * n_img - 1,
+                                      int(path_options.get("max_images", 33)))}  # type: ignore[call-overload]
+            q = minimum_energy_path(f, x0, r, **opts)  # type: ignore[arg-type]
+            if q.saddle_energy < p.saddle_energy:
+                p = q
+        paths_l.append(p)
+    paths = tuple(paths_l)
+    n_max = np.array([count_maxima(p.energies) for p in paths], dtype=np.int64)
+    path_saddle = np.full(len(paths), -1, dtype=np.int64)
+    sad: list[np.ndarray] = []
+    sad_path: list[int] = []
+    walkers: list[int] = []
+    for j, p in enumerate(paths):
+        if not (p.ok and n_max[j] == 1):
+            continue
+        d = [float(np.linalg.norm(p.saddle - s)) for s in sad]
+        if d and min(d) < saddle_tol:
+            k = int(np.argmin(d))
+            walkers[k] += int(counts[j])
+        else:
+            k = len(sad)
+            sad.append(p.saddle)
+            sad_path.append(j)
+            walkers.append(int(counts[j]))
+        path_saddle[j] = k
+    e0 = f(x0)[0]
+    s_e = np.array([paths[j].saddle_energy for j in sad_path], dtype=np.float64)
+    return EscapeSaddles(x0, np.array(reps), labels, counts, paths, n_max, retried, path_saddle,
+                         np.array(sad).reshape(len(sad), P), s_e, s_e - e0,
+                         np.array(sad_path, dtype=np.int64), np.array(walkers, dtype=np.int64),
+                         int(np.sum(path_saddle < 0)))
