@@ -122,6 +122,7 @@ def network_barriers_figure(path_profile: Mapping[str, Any], width_scan: Mapping
             ax.plot(widths, med, color=col, lw=1.2)
         ax.set_xscale("log", base=2)
         ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(bottom=0.0)
         ax.set_xlabel("hidden units")
         ax.set_ylabel("barrier ΔU between aligned minima")
         ax.set_title("(b) mode connectivity against width")
@@ -133,11 +134,11 @@ def network_barriers_figure(path_profile: Mapping[str, Any], width_scan: Mapping
                          np.log(r["rate_high"]) - np.log(r["rate"])])
         ax.errorbar(inv, np.log(r["rate"]), yerr=err, fmt="o", color="C0", capsize=3,
                     label="Langevin (95 % interval)")
+        if total is not None:
+            ax.plot(inv, np.log(np.asarray(total, dtype=np.float64)), color="C2", lw=3,
+                    alpha=0.5, label="Eyring–Kramers, all saddles used")
         ax.plot(inv, np.log(r["eyring_kramers"]), color="C3", ls=":",
                 label="Eyring–Kramers, NEB saddle")
-        if total is not None:
-            ax.plot(inv, np.log(np.asarray(total, dtype=np.float64)), color="C2",
-                    label="Eyring–Kramers, all saddles used")
         ax.set_xlabel("1 / T")
         ax.set_ylabel("ln k")
         ax.set_title("(c) Arrhenius law of overdamped Langevin")
