@@ -92,6 +92,7 @@ from ._update import kinetic as _kinetic
 from ._update import mb_fill as _mb_fill
 from .fire import FIRE, MinimizeResult, fire_loop, fire_settings
 from .forces import (
+    ForceScratch,
     _as_terms,
     _check_bond,
     _check_pair,
@@ -100,7 +101,7 @@ from .forces import (
     make_scratch,
     pair_kernels,
 )
-from .neighbors import PARALLEL_MIN_ATOMS, NeighborList
+from .neighbors import PARALLEL_MIN_ATOMS, NeighborArrays, NeighborList
 from .potentials import BondPotential, LennardJones, PairPotential, harmonic_pair
 from .system import ParticleSystem, check_box
 
@@ -476,6 +477,23 @@ class _ForceField:
         return float(e_tot), float(w_tot)
 
 
+_NO_LIST: dict[int, tuple] = {}
+
+
+def _no_list(dim: int) -> tuple:
+    """Empty neighbour arrays and scratch: the typed placeholders of an all-pairs run."""
+    if dim not in _NO_LIST:
+        i1 = np.zeros(1, dtype=np.int64)
+        i2 = np.zeros((1, 2), dtype=np.int64)
+        f2 = np.zeros((1, dim))
+        arrays = NeighborArrays(i1, i1, f2, i1, i1, i1, np.zeros(1, dtype=np.int32), i1, i1,
+                                i1, i2, i1, np.zeros(dim), False)
+        scratch = ForceScratch(f2, f2, np.zeros(1), np.zeros(1), np.zeros(1),
+                               np.zeros((1, 1), dtype=np.int64), np.ones(1, dtype=np.int64))
+        _NO_LIST[dim] = (arrays, scratch)
+    return _NO_LIST[dim]
+
+
 def _run_seed(seed, integrator, draws_velocities: bool) -> int:
     """``check_seed`` where the run draws random numbers; deterministic runs may omit it."""
     if seed is None and isinstance(integrator, VelocityVerlet) and not draws_velocities:
@@ -600,6 +618,7 @@ class Dynamics:
         self.forces = np.zeros((n, d))
         self.energy, self.virial = self._ff(self.x, self.forces)
         self.step = 0
+        self._compiled_loop = True
         self._device = None
         if check_backend(backend) == "cuda":
             self._device = self._gpu_driver()
@@ -767,7 +786,16 @@ class Dynamics:
         left there): a non-finite value, or a total-energy jump above ``ENERGY_JUMP``
         times the energy scale before the step.  The checks are O(N) each, next to the
         O(N * neighbours) force evaluation, and change no arithmetic of the step.
+
+        Systems whose energy is one pair term (over the neighbour list or all pairs)
+        run the whole stretch in one compiled call (:meth:`_advance_compiled`), which
+        returns to Python only to rebuild the neighbour list; any other set of terms
+        (bonds, several terms, many-body potentials) steps here, one Python iteration
+        per step.  Both give bit-identical trajectories.
         """
+        plan = self._compiled_plan()
+        if plan is not None:
+            return self._advance_compiled(plan, code, dt, c1, temps)
         seed = np.uint64(self.seed)
         par = self.n_atoms >= PARALLEL_MIN_ATOMS
         first = _first_half if par else _first_half_serial
@@ -793,6 +821,68 @@ class Dynamics:
             u_old = self.energy
             k_old = k_new
         return None
+
+    def _compiled_plan(self) -> tuple | None:
+        """``(potential, kernels)`` when the run can take the compiled stretch loop, else None.
+
+        Covered: exactly one pair potential, over a neighbour list or all pairs, with any
+        integrator.  ``_compiled_loop = False`` (a private switch, for tests) forces the
+        per-step path.
+        """
+        if not self._compiled_loop or len(self._ff.calls) != 1:
+            return None
+        kind, p, kern = self._ff.calls[0]
+        return (p, kern) if kind == "pair" else None
+
+    def _advance_compiled(self, plan: tuple, code: int, dt: float, c1: float,
+                          temps: np.ndarray) -> str | None:
+        """:meth:`_advance_cpu` in one compiled call per stretch (``PairKernels.md_steps``).
+
+        The kernel runs the per-step path's calls in the same order (first half, forces,
+        closing kick, the divergence checks), so every number is the same; it returns
+        early when the neighbour list is stale, and the step goes on after the rebuild.
+        """
+        p, kern = plan
+        ff = self._ff
+        nl = self.neighbors
+        n = self.n_atoms
+        temps = np.ascontiguousarray(temps, dtype=np.float64)
+        seed = np.uint64(self.seed)
+        par = n >= PARALLEL_MIN_ATOMS
+        use_list = nl is not None
+        step0 = self.step
+        k_old = _kinetic(self.v, self.masses)
+        u_old = self.energy
+        e, w = self.energy, self.virial
+        start, skip, stale = 0, False, 0
+        while True:
+            if use_list:
+                if nl.arrays is None or nl.n_atoms != n:
+                    nl.build(self.x, self.box, self.species)
+                arrays, scratch, half2 = nl.arrays, make_scratch(nl), 0.25 * nl.skin**2
+            else:
+                arrays, scratch, half2 = *_no_list(self.dim), 0.0
+            status, j, e, w, u_old, k_old, jump = kern.md_steps(
+                code, self.x, self.v, self.forces, self.minv, self.masses, dt, c1, temps,
+                seed, step0, start, skip, use_list, arrays, half2, self.species, p.table,
+                p.n_species, ff.bx, ff.periodic, scratch, par, e, w, u_old, k_old,
+                0.5 * self.dof, ENERGY_JUMP)
+            self.step = step0 + int(j)
+            self.energy, self.virial = float(e), float(w)
+            if status == 0:
+                return None
+            if status == 2:
+                return (f"non-finite energy, force, position or velocity at step "
+                        f"{self.step}; reduce dt={dt}")
+            if status == 3:
+                return (f"the total energy jumped by {jump:.3g} at step {self.step} (from "
+                        f"{u_old + k_old:.6g}): the integration exploded; reduce dt={dt}")
+            # status 1: stale list at step j (its first half done): rebuild, go on
+            stale = stale + 1 if (skip and j == start) else 1
+            if stale >= 3:  # pragma: no cover - rounding at the skin boundary
+                raise RuntimeError("neighbor list could not be made valid")
+            nl.build(self.x, self.box, self.species)
+            start, skip = int(j), True
 
     def _gpu_driver(self):
         """The CUDA array driver for this system (one pair potential, no bonds)."""

@@ -27,6 +27,7 @@ class PairKernels(NamedTuple):
     neighbor_serial: Callable
     all_pairs: Callable
     batch_all_pairs: Callable
+    md_steps: Callable
 
 
 class BondKernels(NamedTuple):
@@ -45,7 +46,8 @@ def _kernel_module(pair: Callable, dim: int):
 def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
     m = _kernel_module(pair, D)
     return PairKernels(neighbor=m.neighbor, neighbor_serial=m.neighbor_serial,
-                       all_pairs=m.all_pairs, batch_all_pairs=m.batch_all_pairs)
+                       all_pairs=m.all_pairs, batch_all_pairs=m.batch_all_pairs,
+                       md_steps=m.md_steps)
 
 
 def _make_bond_kernels(pair: Callable, D: int) -> BondKernels:
