@@ -137,12 +137,51 @@ def test_non_finite_values_are_reported_at_the_same_step():
     assert out[0] == out[1]
 
 
+@pytest.mark.parametrize("order", ["pair_bond", "bond_pair"])
+@pytest.mark.parametrize("neighbors", [True, False], ids=["list", "all_pairs"])
+def test_pair_and_bond_terms_in_either_order(order, neighbors):
+    s, lj = liquid()
+    bond = lp.harmonic_bonds([[0, 1], [2, 3], [5, 40]], k=10.0, r0=1.1)
+    terms = [lj, bond] if order == "pair_bond" else [bond, lj]
+    for integ in INTEGRATORS:
+        a = make(s, terms, integ, True, neighbors)
+        b = make(s, terms, integ, False, neighbors)
+        assert a._compiled_plan() is not None
+        assert_same_record(a.run(60, record_every=9), b.run(60, record_every=9))
+        assert_same(a, b)
+
+
+@pytest.mark.parametrize("integ", INTEGRATORS, ids=lambda i: i.name)
+def test_bonds_alone(integ):
+    s = lp.ParticleSystem([[0.0, 0.0, 0.0], [1.05, 0.0, 0.0], [1.9, 0.8, 0.0]])
+    bonds = lp.gaussian_bonds([[0, 1], [1, 2]], depth=2.0, r0=1.0, width=0.2)
+    a = make(s, bonds, integ, True, neighbors=False)
+    b = make(s, bonds, integ, False, neighbors=False)
+    assert a._compiled_plan() is not None
+    assert_same_record(a.run(300, record_every=11), b.run(300, record_every=11))
+    assert_same(a, b)
+
+
+def test_stiff_bond_divergence_matches():
+    s = lp.ParticleSystem([[0.0, 0.0, 0.0], [1.01, 0.0, 0.0]])
+    bond = lp.harmonic_bonds([[0, 1]], k=1e4, r0=1.0)
+    out = []
+    for compiled in (True, False):
+        md = lp.Dynamics(s, bond, lp.VelocityVerlet(0.5), temperature=0.0)
+        md._compiled_loop = compiled
+        with pytest.raises(DivergenceError) as e:
+            md.run(2000, record_every=1)
+        out.append((str(e.value), e.value.step, md.x.tolist(),
+                    e.value.partial_result.record.total_energy.tolist()))
+    assert out[0] == out[1]
+
+
 def test_other_terms_take_the_per_step_path():
     s, lj = liquid()
-    bond = lp.harmonic_bonds([[0, 1]], k=10.0, r0=1.1)
-    a = make(s, [lj, bond], INTEGRATORS[0], True)
-    assert a._compiled_plan() is None
-    b = make(s, [lj, bond], INTEGRATORS[0], False)
+    lj2 = lp.lennard_jones(epsilon=0.5, cutoff=2.5, mode="truncated")
+    a = make(s, [lj, lj2], INTEGRATORS[0], True)
+    assert a._compiled_plan() is None  # two pair terms
+    b = make(s, [lj, lj2], INTEGRATORS[0], False)
     a.run(20)
     b.run(20)
     assert_same(a, b)

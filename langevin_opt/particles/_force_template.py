@@ -26,6 +26,7 @@ from langevin_opt.particles._update import all_finite, first_half_atom, kick_ato
 
 # jitcache: bindings
 pair = import_template_default("pair")
+bond = import_template_default("bond")
 D = 3
 CACHE = False
 # jitcache: end
@@ -126,8 +127,42 @@ def bonds_py(x, bl, table, box, periodic, F):
     return e, w
 
 
+def bond_terms_py(x, bl, table, box, periodic, F):
+    # ``bonds_py`` with the ``bond`` binding as pair function, for ``md_steps``: the
+    # same source line by line (pinned bit for bit against the bond kernels)
+    e = 0.0
+    w = 0.0
+    for b in range(bl.shape[0]):
+        i = bl[b, 0]
+        j = bl[b, 1]
+        dx = x[i, 0] - x[j, 0]
+        dy = x[i, 1] - x[j, 1]
+        if periodic:
+            dx -= box[0] * np.rint(dx / box[0])
+            dy -= box[1] * np.rint(dy / box[1])
+        r2 = dx * dx + dy * dy
+        dz = 0.0
+        if D == 3:
+            dz = x[i, 2] - x[j, 2]
+            if periodic:
+                dz -= box[2] * np.rint(dz / box[2])
+            r2 += dz * dz
+        u, f = bond(r2, table[b])
+        e += u
+        w += f * r2
+        F[i, 0] += f * dx
+        F[i, 1] += f * dy
+        F[j, 0] -= f * dx
+        F[j, 1] -= f * dy
+        if D == 3:
+            F[i, 2] += f * dz
+            F[j, 2] -= f * dz
+    return e, w
+
+
 all_pairs = numba.njit(cache=CACHE, **_JIT)(all_pairs_py)
 bonds = numba.njit(cache=CACHE, **_JIT)(bonds_py)
+bond_terms = numba.njit(cache=CACHE, **_JIT)(bond_terms_py)
 
 
 @numba.njit(inline="always", **_JIT)
@@ -353,12 +388,15 @@ kick_serial = numba.njit(cache=CACHE, **_JIT)(twin(kick_py, "kick_serial_py"))
 
 
 def md_steps_py(code, x, v, F, minv, m, dt, c1, temps, seed, step0, start, skip_first,
-                use_list, nl, half_skin2, species, table, S, box, periodic, scratch, par,
-                e, w, u_old, k_old, half_dof, jump_factor):
+                has_pair, use_list, nl, half_skin2, species, table, S, box, periodic,
+                scratch, par, has_bonds, bonds_first, bl, btable, e, w, u_old, k_old,
+                half_dof, jump_factor):
     # Steps start..len(temps)-1 of a stretch (step ``step0 + j`` at temperature
-    # ``temps[j]``) for one pair term, over the neighbor list ``nl`` (``use_list``) or
-    # all pairs: the per-step path of ``Dynamics`` (first half, forces, closing kick,
-    # divergence checks) with the same calls in the same order.  ``skip_first``: the
+    # ``temps[j]``): the per-step path of ``Dynamics`` (first half, forces, closing
+    # kick, divergence checks) with the same calls in the same order.  Forces: the
+    # ``pair`` term (``has_pair``; over the neighbor list ``nl`` if ``use_list``, else
+    # all pairs) and the ``bond`` term (``has_bonds``; bonds ``bl``, rows ``btable``),
+    # summed in the order of the potentials (``bonds_first``).  ``skip_first``: the
     # first half of step ``start`` is done already (re-entry after a list rebuild).
     # Returns (status, next j, energy, virial, u_old, k_old, jump); status 0: done,
     # 1: the list is stale at step j (first half done, nothing else), 2: non-finite
@@ -377,17 +415,31 @@ def md_steps_py(code, x, v, F, minv, m, dt, c1, temps, seed, step0, start, skip_
         for i in range(n):
             for k in range(D):
                 F[i, k] = 0.0
-        if use_list:
-            if par:
-                ok, e0, w0, _ = neighbor(x, nl, half_skin2, table, S, scratch, F, True)
+        e_tot = 0.0
+        w_tot = 0.0
+        if has_bonds and bonds_first:
+            e0, w0 = bond_terms(x, bl, btable, box, periodic, F)
+            e_tot += e0
+            w_tot += w0
+        if has_pair:
+            if use_list:
+                if par:
+                    ok, e0, w0, _ = neighbor(x, nl, half_skin2, table, S, scratch, F, True)
+                else:
+                    ok, e0, w0, _ = neighbor_serial(x, nl, half_skin2, table, S, scratch, F,
+                                                    True)
+                if not ok:
+                    return 1, j, e, w, u_old, k_old, jump
             else:
-                ok, e0, w0, _ = neighbor_serial(x, nl, half_skin2, table, S, scratch, F, True)
-            if not ok:
-                return 1, j, e, w, u_old, k_old, jump
-        else:
-            e0, w0 = all_pairs(x, species, table, S, box, periodic, F)
-        e = 0.0 + e0
-        w = 0.0 + w0
+                e0, w0 = all_pairs(x, species, table, S, box, periodic, F)
+            e_tot += e0
+            w_tot += w0
+        if has_bonds and not bonds_first:
+            e0, w0 = bond_terms(x, bl, btable, box, periodic, F)
+            e_tot += e0
+            w_tot += w0
+        e = e_tot
+        w = w_tot
         if code != OVERDAMPED:
             if par:
                 kick(v, F, minv, h)

@@ -38,6 +38,17 @@ Two drivers share the same update math (module-level ``njit`` functions):
   :class:`~langevin_opt.particles.neighbors.NeighborList`, or a cluster with
   all pairs).  Updates are parallel over atoms; forces come from the
   deterministic threaded kernels of :mod:`~langevin_opt.particles.forces`.
+  When the energy is at most one pair potential (neighbour list or all pairs)
+  and one bond potential, :meth:`Dynamics.run` runs each stretch between
+  records, frames and progress checks in one compiled call (``md_steps`` of
+  :mod:`~langevin_opt.particles.forces`: list checks, forces, integrator,
+  thermostat and divergence checks) for every integrator, returning to Python
+  only to rebuild the neighbour list; other sets of terms (many-body potentials,
+  two pair or two bond terms) take one Python iteration per step.  Both paths give
+  bit-identical trajectories.  Systems below
+  :data:`~langevin_opt.particles.neighbors.PARALLEL_MIN_ATOMS` (2,048) atoms run
+  every kernel on one thread whatever ``numba.set_num_threads`` says (forking
+  threads costs more than it saves there); results never depend on the thread count.
 * :func:`run_replicas` moves ``R`` independent replicas of a small system
   (clusters, dimers) in one compiled loop (replicas over threads, each replica
   runs all steps of the call), with per-replica temperatures, an optional
@@ -101,6 +112,7 @@ from .forces import (
     make_scratch,
     pair_kernels,
 )
+from .kernels import md_kernel
 from .neighbors import PARALLEL_MIN_ATOMS, NeighborArrays, NeighborList
 from .potentials import BondPotential, LennardJones, PairPotential, harmonic_pair
 from .system import ParticleSystem, check_box
@@ -478,6 +490,7 @@ class _ForceField:
 
 
 _NO_LIST: dict[int, tuple] = {}
+_NO_BONDS = np.zeros((0, 2), dtype=np.int64)
 
 
 def _no_list(dim: int) -> tuple:
@@ -619,6 +632,7 @@ class Dynamics:
         self.energy, self.virial = self._ff(self.x, self.forces)
         self.step = 0
         self._compiled_loop = True
+        self._plan = None
         self._device = None
         if check_backend(backend) == "cuda":
             self._device = self._gpu_driver()
@@ -787,11 +801,12 @@ class Dynamics:
         times the energy scale before the step.  The checks are O(N) each, next to the
         O(N * neighbours) force evaluation, and change no arithmetic of the step.
 
-        Systems whose energy is one pair term (over the neighbour list or all pairs)
-        run the whole stretch in one compiled call (:meth:`_advance_compiled`), which
-        returns to Python only to rebuild the neighbour list; any other set of terms
-        (bonds, several terms, many-body potentials) steps here, one Python iteration
-        per step.  Both give bit-identical trajectories.
+        Systems whose energy is at most one pair term (over the neighbour list or all
+        pairs) and one bond term run the whole stretch in one compiled call
+        (:meth:`_advance_compiled`), which returns to Python only to rebuild the
+        neighbour list; any other set of terms (many-body potentials, two pair or bond
+        terms) steps here, one Python iteration per step.  Both give bit-identical
+        trajectories.
         """
         plan = self._compiled_plan()
         if plan is not None:
@@ -823,33 +838,44 @@ class Dynamics:
         return None
 
     def _compiled_plan(self) -> tuple | None:
-        """``(potential, kernels)`` when the run can take the compiled stretch loop, else None.
+        """How the compiled stretch loop runs these terms, or None (the per-step path).
 
-        Covered: exactly one pair potential, over a neighbour list or all pairs, with any
-        integrator.  ``_compiled_loop = False`` (a private switch, for tests) forces the
-        per-step path.
+        Covered: at most one pair potential (over the neighbour list or all pairs) and
+        at most one bond potential, in either order, with any integrator.  Not covered
+        (per-step path): many-body potentials, two or more pair or bond terms.
+        ``_compiled_loop = False`` (a private switch, for tests) forces the per-step
+        path.  Returns ``(kernel, pair term, bond term, bonds first)``.
         """
-        if not self._compiled_loop or len(self._ff.calls) != 1:
+        if not self._compiled_loop:
             return None
-        kind, p, kern = self._ff.calls[0]
-        return (p, kern) if kind == "pair" else None
+        kinds = [kind for kind, _, _ in self._ff.calls]
+        if not kinds or "body" in kinds or kinds.count("pair") > 1 or kinds.count("bond") > 1:
+            return None
+        pair = next((p for kind, p, _ in self._ff.calls if kind == "pair"), None)
+        bond = next((p for kind, p, _ in self._ff.calls if kind == "bond"), None)
+        if self._plan is None or self._plan[1:3] != (pair, bond):
+            self._plan = (md_kernel(pair, bond, self.dim), pair, bond, kinds[0] == "bond")
+        return self._plan
 
     def _advance_compiled(self, plan: tuple, code: int, dt: float, c1: float,
                           temps: np.ndarray) -> str | None:
-        """:meth:`_advance_cpu` in one compiled call per stretch (``PairKernels.md_steps``).
+        """:meth:`_advance_cpu` in one compiled call per stretch (``md_steps``).
 
         The kernel runs the per-step path's calls in the same order (first half, forces,
         closing kick, the divergence checks), so every number is the same; it returns
         early when the neighbour list is stale, and the step goes on after the rebuild.
         """
-        p, kern = plan
+        kern, pair, bond, bonds_first = plan
         ff = self._ff
-        nl = self.neighbors
         n = self.n_atoms
+        nl = self.neighbors if pair is not None else None
+        use_list = nl is not None
+        # typed stand-ins for an absent term (never read)
+        ptab, n_sp = (pair.table, pair.n_species) if pair is not None else (bond.table, 1)
+        bl, btab = (bond.bonds, bond.table) if bond is not None else (_NO_BONDS, ptab[:0])
         temps = np.ascontiguousarray(temps, dtype=np.float64)
         seed = np.uint64(self.seed)
         par = n >= PARALLEL_MIN_ATOMS
-        use_list = nl is not None
         step0 = self.step
         k_old = _kinetic(self.v, self.masses)
         u_old = self.energy
@@ -862,10 +888,11 @@ class Dynamics:
                 arrays, scratch, half2 = nl.arrays, make_scratch(nl), 0.25 * nl.skin**2
             else:
                 arrays, scratch, half2 = *_no_list(self.dim), 0.0
-            status, j, e, w, u_old, k_old, jump = kern.md_steps(
+            status, j, e, w, u_old, k_old, jump = kern(
                 code, self.x, self.v, self.forces, self.minv, self.masses, dt, c1, temps,
-                seed, step0, start, skip, use_list, arrays, half2, self.species, p.table,
-                p.n_species, ff.bx, ff.periodic, scratch, par, e, w, u_old, k_old,
+                seed, step0, start, skip, pair is not None, use_list, arrays, half2,
+                self.species, ptab, n_sp, ff.bx, ff.periodic, scratch, par,
+                bond is not None, bonds_first, bl, btab, e, w, u_old, k_old,
                 0.5 * self.dof, ENERGY_JUMP)
             self.step = step0 + int(j)
             self.energy, self.virial = float(e), float(w)

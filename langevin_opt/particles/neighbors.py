@@ -77,8 +77,10 @@ __all__ = ["NeighborList", "NeighborArrays", "brute_force_pairs", "METHODS"]
 #: Neighbor search methods of :class:`NeighborList`.
 METHODS = ("auto", "cells", "all_pairs")
 
-#: Systems with fewer slots than this run the serial kernels (no thread start-up);
-#: serial and parallel kernels give bit-identical results.
+#: Systems with fewer atoms than this run the serial kernels (no thread start-up):
+#: the one-thread threshold of the neighbour-list builds, the force kernels and
+#: ``Dynamics``' updates (below it, a fork/join per kernel costs more than the work).
+#: Serial and parallel kernels give bit-identical results.
 PARALLEL_MIN_ATOMS = 2048
 
 
