@@ -868,7 +868,7 @@ class Dynamics:
         kern, pair, bond, bonds_first = plan
         ff = self._ff
         n = self.n_atoms
-        nl = self.neighbors if pair is not None else None
+        nl = ff.neighbors if pair is not None else None  # the list the per-step path uses
         use_list = nl is not None
         # typed stand-ins for an absent term (never read)
         ptab, n_sp = (pair.table, pair.n_species) if pair is not None else (bond.table, 1)
