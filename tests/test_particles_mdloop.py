@@ -137,6 +137,17 @@ def test_non_finite_values_are_reported_at_the_same_step():
     assert out[0] == out[1]
 
 
+@pytest.mark.parametrize("neighbors", [True, False], ids=["list", "all_pairs"])
+def test_two_dimensions(neighbors):
+    x = lp.cubic_lattice(12, 1.1, dim=2)
+    s = lp.ParticleSystem(x, box=[13.2, 13.2])
+    lj = lp.lennard_jones(cutoff=2.5, mode="shifted")
+    a = make(s, lj, INTEGRATORS[0], True, neighbors)
+    b = make(s, lj, INTEGRATORS[0], False, neighbors)
+    assert_same_record(a.run(80, record_every=10), b.run(80, record_every=10))
+    assert_same(a, b)
+
+
 @pytest.mark.parametrize("order", ["pair_bond", "bond_pair"])
 @pytest.mark.parametrize("neighbors", [True, False], ids=["list", "all_pairs"])
 def test_pair_and_bond_terms_in_either_order(order, neighbors):
