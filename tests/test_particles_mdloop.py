@@ -198,6 +198,31 @@ def test_other_terms_take_the_per_step_path():
     assert_same(a, b)
 
 
+@pytest.mark.parametrize("cells,rc,skin", [(3, 2.5, 0.3), (4, 2.5, 0.3), (5, 2.5, 0.3),
+                                           (6, 1.5, 0.4), (5, 3.5, 0.69)])
+def test_fast_minimum_image_search_gives_the_same_list(cells, rc, skin):
+    # the build's minimum image multiplies by 1 / box (radius below half the box) or
+    # divides (at and above): the same arrays either way, bit for bit
+    x, box = lp.fcc_lattice(cells, 0.8442)
+    rng = np.random.default_rng(cells)
+    for trial in range(3):
+        y = x + rng.normal(0.0, 0.2, x.shape) + trial * box / 3
+        lists = []
+        for fast in (True, False):
+            nl = lp.NeighborList(rc, skin)
+            nl._fast_search = fast
+            nl.build(y, box)
+            lists.append(nl)
+        a, b = (n.arrays for n in lists)
+        for f in a._fields:
+            if f != "nbr":
+                np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+        rows = [np.concatenate([arr.nbr[s0:s1] for s0, s1 in zip(
+            arr.row_start, arr.row_end, strict=True)]) for arr in (a, b)]
+        np.testing.assert_array_equal(rows[0], rows[1])
+        assert lists[0].n_pairs == lists[1].n_pairs > 0
+
+
 _THREADS = textwrap.dedent("""
     import sys, numba, numpy as np
     from langevin_opt import particles as lp
