@@ -20,10 +20,13 @@ import numba
 import numpy as np
 from numba import prange
 
+from langevin_opt.core.codes import OVERDAMPED
 from langevin_opt.core.jitcache import import_template_default, twin
+from langevin_opt.particles._update import all_finite, first_half_atom, kick_atom, kinetic
 
 # jitcache: bindings
 pair = import_template_default("pair")
+bond = import_template_default("bond")
 D = 3
 CACHE = False
 # jitcache: end
@@ -124,8 +127,42 @@ def bonds_py(x, bl, table, box, periodic, F):
     return e, w
 
 
+def bond_terms_py(x, bl, table, box, periodic, F):
+    # ``bonds_py`` with the ``bond`` binding as pair function, for ``md_steps``: the
+    # same source line by line (pinned bit for bit against the bond kernels)
+    e = 0.0
+    w = 0.0
+    for b in range(bl.shape[0]):
+        i = bl[b, 0]
+        j = bl[b, 1]
+        dx = x[i, 0] - x[j, 0]
+        dy = x[i, 1] - x[j, 1]
+        if periodic:
+            dx -= box[0] * np.rint(dx / box[0])
+            dy -= box[1] * np.rint(dy / box[1])
+        r2 = dx * dx + dy * dy
+        dz = 0.0
+        if D == 3:
+            dz = x[i, 2] - x[j, 2]
+            if periodic:
+                dz -= box[2] * np.rint(dz / box[2])
+            r2 += dz * dz
+        u, f = bond(r2, table[b])
+        e += u
+        w += f * r2
+        F[i, 0] += f * dx
+        F[i, 1] += f * dy
+        F[j, 0] -= f * dx
+        F[j, 1] -= f * dy
+        if D == 3:
+            F[i, 2] += f * dz
+            F[j, 2] -= f * dz
+    return e, w
+
+
 all_pairs = numba.njit(cache=CACHE, **_JIT)(all_pairs_py)
 bonds = numba.njit(cache=CACHE, **_JIT)(bonds_py)
+bond_terms = numba.njit(cache=CACHE, **_JIT)(bond_terms_py)
 
 
 @numba.njit(inline="always", **_JIT)
@@ -328,3 +365,97 @@ def batch_bonds(X, bl, table, box, periodic, E, F, W):
         e, w = bonds(X[r], bl, table, box, periodic, F[r])
         E[r] += e
         W[r] += w
+
+
+# ---------------------------------------------------------------------------
+# Dynamics over many steps in one compiled call (``Dynamics.run``)
+# ---------------------------------------------------------------------------
+def first_half_py(code, x, v, f, minv, dt, c1, T, seed, step):
+    # everything of one step before the new force (atom i draws from stream i)
+    for i in prange(x.shape[0]):
+        first_half_atom(code, i, x, v, f, minv, dt, c1, T, seed, i, step)
+
+
+def kick_py(v, f, minv, h):
+    for i in prange(v.shape[0]):
+        kick_atom(i, v, f, minv, h)
+
+
+first_half = numba.njit(parallel=True, cache=CACHE, **_JIT)(first_half_py)
+first_half_serial = numba.njit(cache=CACHE, **_JIT)(twin(first_half_py, "first_half_serial_py"))
+kick = numba.njit(parallel=True, cache=CACHE, **_JIT)(kick_py)
+kick_serial = numba.njit(cache=CACHE, **_JIT)(twin(kick_py, "kick_serial_py"))
+
+
+def md_steps_py(code, x, v, F, minv, m, dt, c1, temps, seed, step0, start, skip_first,
+                has_pair, use_list, nl, half_skin2, species, table, S, box, periodic,
+                scratch, par, has_bonds, bonds_first, bl, btable, e, w, u_old, k_old,
+                half_dof, jump_factor):
+    # Steps start..len(temps)-1 of a stretch (step ``step0 + j`` at temperature
+    # ``temps[j]``): the per-step path of ``Dynamics`` (first half, forces, closing
+    # kick, divergence checks) with the same calls in the same order.  Forces: the
+    # ``pair`` term (``has_pair``; over the neighbor list ``nl`` if ``use_list``, else
+    # all pairs) and the ``bond`` term (``has_bonds``; bonds ``bl``, rows ``btable``),
+    # summed in the order of the potentials (``bonds_first``).  ``skip_first``: the
+    # first half of step ``start`` is done already (re-entry after a list rebuild).
+    # Returns (status, next j, energy, virial, u_old, k_old, jump); status 0: done,
+    # 1: the list is stale at step j (first half done, nothing else), 2: non-finite
+    # values, 3: energy jump (both after step j - 1, which is counted as done).
+    jump = 0.0
+    h = 0.5 * dt
+    n = x.shape[0]
+    for j in range(start, temps.shape[0]):
+        T = temps[j]
+        step = step0 + j
+        if not (skip_first and j == start):
+            if par:
+                first_half(code, x, v, F, minv, dt, c1, T, seed, step)
+            else:
+                first_half_serial(code, x, v, F, minv, dt, c1, T, seed, step)
+        for i in range(n):
+            for k in range(D):
+                F[i, k] = 0.0
+        e_tot = 0.0
+        w_tot = 0.0
+        if has_bonds and bonds_first:
+            e0, w0 = bond_terms(x, bl, btable, box, periodic, F)
+            e_tot += e0
+            w_tot += w0
+        if has_pair:
+            if use_list:
+                if par:
+                    ok, e0, w0, _ = neighbor(x, nl, half_skin2, table, S, scratch, F, True)
+                else:
+                    ok, e0, w0, _ = neighbor_serial(x, nl, half_skin2, table, S, scratch, F,
+                                                    True)
+                if not ok:
+                    return 1, j, e, w, u_old, k_old, jump
+            else:
+                e0, w0 = all_pairs(x, species, table, S, box, periodic, F)
+            e_tot += e0
+            w_tot += w0
+        if has_bonds and not bonds_first:
+            e0, w0 = bond_terms(x, bl, btable, box, periodic, F)
+            e_tot += e0
+            w_tot += w0
+        e = e_tot
+        w = w_tot
+        if code != OVERDAMPED:
+            if par:
+                kick(v, F, minv, h)
+            else:
+                kick_serial(v, F, minv, h)
+        k_new = kinetic(v, m)
+        if not (np.isfinite(e + k_new) and all_finite(F) and all_finite(x)
+                and (code == OVERDAMPED or all_finite(v))):
+            return 2, j + 1, e, w, u_old, k_old, jump
+        jump = abs(e + k_new - u_old - k_old)
+        if jump > jump_factor * (abs(u_old) + k_old + half_dof * T):
+            return 3, j + 1, e, w, u_old, k_old, jump
+        u_old = e
+        k_old = k_new
+    return 0, temps.shape[0], e, w, u_old, k_old, jump
+
+
+# no _nrt=False: the kernel calls the threaded kernels above
+md_steps = numba.njit(cache=CACHE, nogil=True, error_model="numpy")(md_steps_py)

@@ -73,8 +73,8 @@ def sort_cells(cell, species, xw, cell_start, fill, sa, ssp, slot_cell, ref):
 
 
 @numba.njit(**_JIT)
-def search_row(s, ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell,
-               cell_start, nbr, ptr, lim, fill):
+def search_row(s, ref, box, periodic, mi_all, rcs2, ibox, fast, nc, stride, offs,
+               slot_cell, cell_start, nbr, ptr, lim, fill):
     # Visit the half stencil of slot s.  Pass 0: own cell (t > s) and forward cells
     # reached without crossing a periodic face; pass 1: forward cells across a face
     # (minimum image).  With a collapsed periodic axis (mi_all) every pair is in
@@ -82,6 +82,10 @@ def search_row(s, ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell,
     # only for pairs inside the radius (branch-free); a cell that would pass lim
     # switches to counting.  Unsigned slot indices avoid negative-index wraparound
     # code.  Returns (ptr, start of the minimum-image segment, candidates, filled).
+    # ``fast``: the minimum image multiplies by ``ibox = 1 / box`` instead of dividing
+    # (the caller allows it only for a search radius below half the box, where the
+    # two can pick different images only for pairs farther apart than the radius in
+    # both images, so the list is the same, bit for bit).
     cidx = slot_cell[s]
     c0 = (cidx // stride[0]) % nc[0]
     c1 = (cidx // stride[1]) % nc[1]
@@ -92,6 +96,9 @@ def search_row(s, ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell,
     bx = box[0]
     by = box[1]
     bz = box[D - 1]
+    ibx = ibox[0]
+    iby = ibox[1]
+    ibz = ibox[D - 1]
     cand = 0
     wrap_at = ptr
     for p in range(2):
@@ -139,13 +146,20 @@ def search_row(s, ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell,
                 dx = xi0 - ref[t, 0]
                 dy = xi1 - ref[t, 1]
                 if wrapped:
-                    dx -= bx * np.rint(dx / bx)
-                    dy -= by * np.rint(dy / by)
+                    if fast:
+                        dx -= bx * np.rint(dx * ibx)
+                        dy -= by * np.rint(dy * iby)
+                    else:
+                        dx -= bx * np.rint(dx / bx)
+                        dy -= by * np.rint(dy / by)
                 r2 = dx * dx + dy * dy
                 if D == 3:
                     dz = xi2 - ref[t, 2]
                     if wrapped:
-                        dz -= bz * np.rint(dz / bz)
+                        if fast:
+                            dz -= bz * np.rint(dz * ibz)
+                        else:
+                            dz -= bz * np.rint(dz / bz)
                     r2 += dz * dz
                 if fill:
                     nbr[ptr] = t
@@ -153,8 +167,9 @@ def search_row(s, ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell,
     return ptr, wrap_at, cand, fill
 
 
-def fill_py(ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell, cell_start,
-          chunk_start, region_start, nbr, row_start, row_wrap, row_end, used, cand):
+def fill_py(ref, box, periodic, mi_all, rcs2, ibox, fast, nc, stride, offs, slot_cell,
+            cell_start, chunk_start, region_start, nbr, row_start, row_wrap, row_end, used,
+            cand):
     # One pass: chunk q writes its rows into its own region of nbr.  used[q] is the
     # exact number of pairs of the chunk; used[q] < 0 flags an overflow (then
     # nothing of the chunk is valid and the caller retries with larger regions).
@@ -165,9 +180,9 @@ def fill_py(ref, box, periodic, mi_all, rcs2, nc, stride, offs, slot_cell, cell_
         c = 0
         for s in range(chunk_start[q], chunk_start[q + 1]):
             row_start[s] = ptr
-            ptr, wrap_at, m, ok = search_row(s, ref, box, periodic, mi_all, rcs2, nc,
-                                             stride, offs, slot_cell, cell_start, nbr,
-                                             ptr, lim, ok)
+            ptr, wrap_at, m, ok = search_row(s, ref, box, periodic, mi_all, rcs2, ibox,
+                                             fast, nc, stride, offs, slot_cell, cell_start,
+                                             nbr, ptr, lim, ok)
             row_wrap[s] = wrap_at
             row_end[s] = ptr
             c += m

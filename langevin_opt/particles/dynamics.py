@@ -38,6 +38,17 @@ Two drivers share the same update math (module-level ``njit`` functions):
   :class:`~langevin_opt.particles.neighbors.NeighborList`, or a cluster with
   all pairs).  Updates are parallel over atoms; forces come from the
   deterministic threaded kernels of :mod:`~langevin_opt.particles.forces`.
+  When the energy is at most one pair potential (neighbour list or all pairs)
+  and one bond potential, :meth:`Dynamics.run` runs each stretch between
+  records, frames and progress checks in one compiled call (``md_steps`` of
+  :mod:`~langevin_opt.particles.forces`: list checks, forces, integrator,
+  thermostat and divergence checks) for every integrator, returning to Python
+  only to rebuild the neighbour list; other sets of terms (many-body potentials,
+  two pair or two bond terms) take one Python iteration per step.  Both paths give
+  bit-identical trajectories.  Systems below
+  :data:`~langevin_opt.particles.neighbors.PARALLEL_MIN_ATOMS` (2,048) atoms run
+  every kernel on one thread whatever ``numba.set_num_threads`` says (forking
+  threads costs more than it saves there); results never depend on the thread count.
 * :func:`run_replicas` moves ``R`` independent replicas of a small system
   (clusters, dimers) in one compiled loop (replicas over threads, each replica
   runs all steps of the call), with per-replica temperatures, an optional
@@ -92,6 +103,7 @@ from ._update import kinetic as _kinetic
 from ._update import mb_fill as _mb_fill
 from .fire import FIRE, MinimizeResult, fire_loop, fire_settings
 from .forces import (
+    ForceScratch,
     _as_terms,
     _check_bond,
     _check_pair,
@@ -100,7 +112,8 @@ from .forces import (
     make_scratch,
     pair_kernels,
 )
-from .neighbors import PARALLEL_MIN_ATOMS, NeighborList
+from .kernels import md_kernel
+from .neighbors import PARALLEL_MIN_ATOMS, NeighborArrays, NeighborList
 from .potentials import BondPotential, LennardJones, PairPotential, harmonic_pair
 from .system import ParticleSystem, check_box
 
@@ -476,6 +489,24 @@ class _ForceField:
         return float(e_tot), float(w_tot)
 
 
+_NO_LIST: dict[int, tuple] = {}
+_NO_BONDS = np.zeros((0, 2), dtype=np.int64)
+
+
+def _no_list(dim: int) -> tuple:
+    """Empty neighbour arrays and scratch: the typed placeholders of an all-pairs run."""
+    if dim not in _NO_LIST:
+        i1 = np.zeros(1, dtype=np.int64)
+        i2 = np.zeros((1, 2), dtype=np.int64)
+        f2 = np.zeros((1, dim))
+        arrays = NeighborArrays(i1, i1, f2, i1, i1, i1, np.zeros(1, dtype=np.int32), i1, i1,
+                                i1, i2, i1, np.zeros(dim), False)
+        scratch = ForceScratch(f2, f2, np.zeros(1), np.zeros(1), np.zeros(1),
+                               np.zeros((1, 1), dtype=np.int64), np.ones(1, dtype=np.int64))
+        _NO_LIST[dim] = (arrays, scratch)
+    return _NO_LIST[dim]
+
+
 def _run_seed(seed, integrator, draws_velocities: bool) -> int:
     """``check_seed`` where the run draws random numbers; deterministic runs may omit it."""
     if seed is None and isinstance(integrator, VelocityVerlet) and not draws_velocities:
@@ -600,6 +631,8 @@ class Dynamics:
         self.forces = np.zeros((n, d))
         self.energy, self.virial = self._ff(self.x, self.forces)
         self.step = 0
+        self._compiled_loop = True
+        self._plan = None
         self._device = None
         if check_backend(backend) == "cuda":
             self._device = self._gpu_driver()
@@ -767,7 +800,17 @@ class Dynamics:
         left there): a non-finite value, or a total-energy jump above ``ENERGY_JUMP``
         times the energy scale before the step.  The checks are O(N) each, next to the
         O(N * neighbours) force evaluation, and change no arithmetic of the step.
+
+        Systems whose energy is at most one pair term (over the neighbour list or all
+        pairs) and one bond term run the whole stretch in one compiled call
+        (:meth:`_advance_compiled`), which returns to Python only to rebuild the
+        neighbour list; any other set of terms (many-body potentials, two pair or bond
+        terms) steps here, one Python iteration per step.  Both give bit-identical
+        trajectories.
         """
+        plan = self._compiled_plan()
+        if plan is not None:
+            return self._advance_compiled(plan, code, dt, c1, temps)
         seed = np.uint64(self.seed)
         par = self.n_atoms >= PARALLEL_MIN_ATOMS
         first = _first_half if par else _first_half_serial
@@ -793,6 +836,80 @@ class Dynamics:
             u_old = self.energy
             k_old = k_new
         return None
+
+    def _compiled_plan(self) -> tuple | None:
+        """How the compiled stretch loop runs these terms, or None (the per-step path).
+
+        Covered: at most one pair potential (over the neighbour list or all pairs) and
+        at most one bond potential, in either order, with any integrator.  Not covered
+        (per-step path): many-body potentials, two or more pair or bond terms.
+        ``_compiled_loop = False`` (a private switch, for tests) forces the per-step
+        path.  Returns ``(kernel, pair term, bond term, bonds first)``.
+        """
+        if not self._compiled_loop:
+            return None
+        kinds = [kind for kind, _, _ in self._ff.calls]
+        if not kinds or "body" in kinds or kinds.count("pair") > 1 or kinds.count("bond") > 1:
+            return None
+        pair = next((p for kind, p, _ in self._ff.calls if kind == "pair"), None)
+        bond = next((p for kind, p, _ in self._ff.calls if kind == "bond"), None)
+        if self._plan is None or self._plan[1:3] != (pair, bond):
+            self._plan = (md_kernel(pair, bond, self.dim), pair, bond, kinds[0] == "bond")
+        return self._plan
+
+    def _advance_compiled(self, plan: tuple, code: int, dt: float, c1: float,
+                          temps: np.ndarray) -> str | None:
+        """:meth:`_advance_cpu` in one compiled call per stretch (``md_steps``).
+
+        The kernel runs the per-step path's calls in the same order (first half, forces,
+        closing kick, the divergence checks), so every number is the same; it returns
+        early when the neighbour list is stale, and the step goes on after the rebuild.
+        """
+        kern, pair, bond, bonds_first = plan
+        ff = self._ff
+        n = self.n_atoms
+        nl = ff.neighbors if pair is not None else None  # the list the per-step path uses
+        use_list = nl is not None
+        # typed stand-ins for an absent term (never read)
+        ptab, n_sp = (pair.table, pair.n_species) if pair is not None else (bond.table, 1)
+        bl, btab = (bond.bonds, bond.table) if bond is not None else (_NO_BONDS, ptab[:0])
+        temps = np.ascontiguousarray(temps, dtype=np.float64)
+        seed = np.uint64(self.seed)
+        par = n >= PARALLEL_MIN_ATOMS
+        step0 = self.step
+        k_old = _kinetic(self.v, self.masses)
+        u_old = self.energy
+        e, w = self.energy, self.virial
+        start, skip, stale = 0, False, 0
+        while True:
+            if use_list:
+                if nl.arrays is None or nl.n_atoms != n:
+                    nl.build(self.x, self.box, self.species)
+                arrays, scratch, half2 = nl.arrays, make_scratch(nl), 0.25 * nl.skin**2
+            else:
+                arrays, scratch, half2 = *_no_list(self.dim), 0.0
+            status, j, e, w, u_old, k_old, jump = kern(
+                code, self.x, self.v, self.forces, self.minv, self.masses, dt, c1, temps,
+                seed, step0, start, skip, pair is not None, use_list, arrays, half2,
+                self.species, ptab, n_sp, ff.bx, ff.periodic, scratch, par,
+                bond is not None, bonds_first, bl, btab, e, w, u_old, k_old,
+                0.5 * self.dof, ENERGY_JUMP)
+            self.step = step0 + int(j)
+            self.energy, self.virial = float(e), float(w)
+            if status == 0:
+                return None
+            if status == 2:
+                return (f"non-finite energy, force, position or velocity at step "
+                        f"{self.step}; reduce dt={dt}")
+            if status == 3:
+                return (f"the total energy jumped by {jump:.3g} at step {self.step} (from "
+                        f"{u_old + k_old:.6g}): the integration exploded; reduce dt={dt}")
+            # status 1: stale list at step j (its first half done): rebuild, go on
+            stale = stale + 1 if (skip and j == start) else 1
+            if stale >= 3:  # pragma: no cover - rounding at the skin boundary
+                raise RuntimeError("neighbor list could not be made valid")
+            nl.build(self.x, self.box, self.species)
+            start, skip = int(j), True
 
     def _gpu_driver(self):
         """The CUDA array driver for this system (one pair potential, no bonds)."""

@@ -36,6 +36,19 @@ as the built-in ones, its machine code is cached on disk by
 ``batch_all_pairs(X, species, table, n_species, box, periodic, E, F, W)``
     ``R`` independent replicas ``X[r]`` (shape ``(R, N, d)``) in one compiled
     loop, replicas spread over threads (each computed serially).
+``md_steps(code, x, v, F, minv, m, dt, c1, temps, seed, step0, start, skip_first,
+has_pair, use_list, arrays, half_skin2, species, table, n_species, box, periodic,
+scratch, par, has_bonds, bonds_first, bonds, bond_table, e, w, u_old, k_old, half_dof,
+jump_factor) -> (status, j, e, w, u_old, k_old, jump)``
+    Steps ``start .. len(temps) - 1`` of a :class:`~langevin_opt.particles.Dynamics`
+    stretch with this pair term (neighbour list if ``use_list``, else all pairs)
+    and a bond term (:func:`~langevin_opt.particles.kernels.md_kernel` specialises
+    it for both pair functions): the integrator's first half, the forces, the
+    closing kick and the divergence checks, in the order of the per-step path
+    (bit-identical).
+    ``status`` 0: done; 1: the list is stale at step ``j`` (rebuild it and call
+    again with ``start = j, skip_first = True``); 2, 3: non-finite values or an
+    energy jump at step ``j - 1``.
 ``bonds(x, bonds, table, box, periodic, F) -> (energy, virial)``,
 ``batch_bonds(X, bonds, table, box, periodic, E, F, W)``
     Bonded terms (adds into ``F``, ``E`` and ``W``).

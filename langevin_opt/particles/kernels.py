@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ..core.validation import check_int
 
-__all__ = ["PairKernels", "BondKernels", "pair_kernels", "bond_kernels"]
+__all__ = ["PairKernels", "BondKernels", "pair_kernels", "bond_kernels", "md_kernel"]
 
 _TEMPLATE = "langevin_opt.particles._force_template"
 
@@ -27,6 +27,7 @@ class PairKernels(NamedTuple):
     neighbor_serial: Callable
     all_pairs: Callable
     batch_all_pairs: Callable
+    md_steps: Callable
 
 
 class BondKernels(NamedTuple):
@@ -36,16 +37,19 @@ class BondKernels(NamedTuple):
     batch_bonds: Callable
 
 
-def _kernel_module(pair: Callable, dim: int):
+def _kernel_module(pair: Callable, dim: int, bond: Callable | None = None):
+    # ``bond`` is the bond term of ``md_steps`` (any pair function where there is none)
     from ..core.jitcache import specialize
 
-    return specialize(_TEMPLATE, {"pair": pair, "D": int(dim)})
+    return specialize(_TEMPLATE, {"pair": pair, "bond": pair if bond is None else bond,
+                                  "D": int(dim)})
 
 
 def _make_pair_kernels(pair: Callable, D: int) -> PairKernels:
     m = _kernel_module(pair, D)
     return PairKernels(neighbor=m.neighbor, neighbor_serial=m.neighbor_serial,
-                       all_pairs=m.all_pairs, batch_all_pairs=m.batch_all_pairs)
+                       all_pairs=m.all_pairs, batch_all_pairs=m.batch_all_pairs,
+                       md_steps=m.md_steps)
 
 
 def _make_bond_kernels(pair: Callable, D: int) -> BondKernels:
@@ -101,6 +105,43 @@ def bond_kernels(potential, dim: int) -> BondKernels:
     BondKernels
     """
     return _cached(_BOND_KERNELS, _make_bond_kernels, potential, dim)
+
+
+_MD_KERNELS: dict[tuple[int, int, int], tuple[Callable, Callable, Callable]] = {}
+
+
+def md_kernel(pair_potential, bond_potential, dim: int) -> Callable:
+    """The compiled stretch loop ``md_steps`` for one pair term and one bond term.
+
+    ``md_steps`` (described in :mod:`langevin_opt.particles.forces`) runs many steps of
+    :class:`~langevin_opt.particles.Dynamics` in one call.  For a pair term alone it is
+    :attr:`PairKernels.md_steps`; with bonds it comes from the template specialised for
+    both pair functions (built once per process, cached on disk as :func:`pair_kernels`).
+
+    Parameters
+    ----------
+    pair_potential : PairPotential or None
+        The pair term (None: bonds only).
+    bond_potential : BondPotential or None
+        The bond term (None: the pair term only).
+    dim : int
+        Spatial dimension, 2 or 3.
+
+    Returns
+    -------
+    numba dispatcher
+    """
+    check_int("dim", dim, lo=2, hi=3)
+    if bond_potential is None:
+        return pair_kernels(pair_potential, dim).md_steps
+    bond = _pair_fn(bond_potential)
+    pair = bond if pair_potential is None else _pair_fn(pair_potential)
+    key = (id(pair), id(bond), dim)
+    hit = _MD_KERNELS.get(key)
+    if hit is None or hit[0] is not pair or hit[1] is not bond:
+        hit = (pair, bond, _kernel_module(pair, dim, bond).md_steps)
+        _MD_KERNELS[key] = hit
+    return hit[2]
 
 
 def _cached(cache: dict, make, potential, dim: int):

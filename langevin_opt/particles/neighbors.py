@@ -77,8 +77,10 @@ __all__ = ["NeighborList", "NeighborArrays", "brute_force_pairs", "METHODS"]
 #: Neighbor search methods of :class:`NeighborList`.
 METHODS = ("auto", "cells", "all_pairs")
 
-#: Systems with fewer slots than this run the serial kernels (no thread start-up);
-#: serial and parallel kernels give bit-identical results.
+#: Systems with fewer atoms than this run the serial kernels (no thread start-up):
+#: the one-thread threshold of the neighbour-list builds, the force kernels and
+#: ``Dynamics``' updates (below it, a fork/join per kernel costs more than the work).
+#: Serial and parallel kernels give bit-identical results.
 PARALLEL_MIN_ATOMS = 2048
 
 
@@ -322,6 +324,10 @@ class NeighborList:
     True
     """
 
+    #: Private switch (tests): ``False`` divides by the box in the search's minimum
+    #: image instead of multiplying by its reciprocal (the same list either way).
+    _fast_search = True
+
     def __init__(self, cutoff: float, skin: float = 0.3, *, method: str = "auto",
                  capacity_factor: float = 1.2) -> None:
         self.cutoff = check_positive("cutoff", cutoff)
@@ -458,8 +464,13 @@ class NeighborList:
         self._next_sizes = None
         fill_fn = k["fill_par" if par else "fill"]
         rcs2 = self.radius**2
+        # the minimum image of the search by a multiplication (same list, see search_row)
+        fast = self._fast_search and periodic and (
+            self.radius < 0.5 * float(bx.min()) * (1.0 - 1e-9))
+        ibox = 1.0 / bx if periodic else np.zeros(d)
         for attempt in range(2):
-            fill_fn(self._ref, bx, periodic, mi_all, rcs2, nc, stride, offs, self._slot_cell,
+            fill_fn(self._ref, bx, periodic, mi_all, rcs2, ibox, fast, nc, stride, offs,
+                    self._slot_cell,
                     self._cell_start, chunks, self._region, self._nbr, self._row_start,
                     self._row_wrap, self._row_end, self._used, self._cand)
             used = np.where(self._used < 0, -self._used - 1, self._used)
