@@ -18,17 +18,16 @@ import threading
 import time
 from pathlib import Path
 
+import distributed  # the test extra installs it: never skipped
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-distributed = pytest.importorskip("distributed")
-
-from langevin_opt.cli import cli  # noqa: E402
-from langevin_opt.runner import run_experiment  # noqa: E402
-from langevin_opt.schema import read_toml, validate_config  # noqa: E402
-from langevin_opt.storage import H5MDReader  # noqa: E402
-from langevin_opt.sweep import (  # noqa: E402
+from langevin_opt.cli import cli
+from langevin_opt.runner import run_experiment
+from langevin_opt.schema import read_toml, validate_config
+from langevin_opt.storage import H5MDReader
+from langevin_opt.sweep import (
     DONE,
     MANIFEST,
     TABLE,
