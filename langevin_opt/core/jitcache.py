@@ -337,7 +337,7 @@ def compile_stats() -> dict[str, int]:
     return {"hits": hits, "misses": misses, "modules": len(_MODULES)}
 
 
-def twin(fn: Callable, name: str) -> Callable:
+def twin(fn: Callable, name: str, **bindings: object) -> Callable:
     """A copy of the plain function ``fn`` named ``name``, to compile the same source twice.
 
     Numba's disk cache files a function under its source file, qualified name and
@@ -353,13 +353,18 @@ def twin(fn: Callable, name: str) -> Callable:
         A plain Python function (not a dispatcher).
     name : str
         The twin's ``__name__`` and ``__qualname__``.
+    **bindings
+        Globals to rebind in the twin only (e.g. ``pair=bond``: the same loop over
+        another scalar function); ``fn`` keeps its own.
 
     Returns
     -------
     function
-        Same code, globals, defaults and closure as ``fn``.
+        Same code, defaults and closure as ``fn``; its globals, with ``bindings``
+        replaced in a copy when given.
     """
-    g = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    glob = {**fn.__globals__, **bindings} if bindings else fn.__globals__
+    g = types.FunctionType(fn.__code__, glob, name, fn.__defaults__, fn.__closure__)
     g.__qualname__ = name
     g.__kwdefaults__ = fn.__kwdefaults__
     g.__doc__ = fn.__doc__

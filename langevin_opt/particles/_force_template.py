@@ -127,42 +127,11 @@ def bonds_py(x, bl, table, box, periodic, F):
     return e, w
 
 
-def bond_terms_py(x, bl, table, box, periodic, F):
-    # ``bonds_py`` with the ``bond`` binding as pair function, for ``md_steps``: the
-    # same source line by line (pinned bit for bit against the bond kernels)
-    e = 0.0
-    w = 0.0
-    for b in range(bl.shape[0]):
-        i = bl[b, 0]
-        j = bl[b, 1]
-        dx = x[i, 0] - x[j, 0]
-        dy = x[i, 1] - x[j, 1]
-        if periodic:
-            dx -= box[0] * np.rint(dx / box[0])
-            dy -= box[1] * np.rint(dy / box[1])
-        r2 = dx * dx + dy * dy
-        dz = 0.0
-        if D == 3:
-            dz = x[i, 2] - x[j, 2]
-            if periodic:
-                dz -= box[2] * np.rint(dz / box[2])
-            r2 += dz * dz
-        u, f = bond(r2, table[b])
-        e += u
-        w += f * r2
-        F[i, 0] += f * dx
-        F[i, 1] += f * dy
-        F[j, 0] -= f * dx
-        F[j, 1] -= f * dy
-        if D == 3:
-            F[i, 2] += f * dz
-            F[j, 2] -= f * dz
-    return e, w
-
-
 all_pairs = numba.njit(cache=CACHE, **_JIT)(all_pairs_py)
 bonds = numba.njit(cache=CACHE, **_JIT)(bonds_py)
-bond_terms = numba.njit(cache=CACHE, **_JIT)(bond_terms_py)
+# ``bonds_py`` with the ``bond`` binding as its pair function, for ``md_steps``: the same
+# source (pinned bit for bit against the bond kernels)
+bond_terms = numba.njit(cache=CACHE, **_JIT)(twin(bonds_py, "bond_terms_py", pair=bond))
 
 
 @numba.njit(inline="always", **_JIT)
