@@ -57,7 +57,7 @@ from ..core.validation import check_int, check_positive, check_seed, check_setti
 from ..landscapes import Landscape
 from ..rng import PURPOSE_ACCEPT, PURPOSE_INIT, PURPOSE_NOISE, PURPOSE_SWAP, normals, uniforms
 from . import _walk
-from ._local import _MSG_CALLBACK, _Stop
+from ._local import _MSG_CALLBACK, _Stop, _wrap_callback
 
 if TYPE_CHECKING:
     from scipy.optimize import OptimizeResult
@@ -755,7 +755,7 @@ def global_minimize(
         if out.size:
             raise ValueError(f"x0 must lie inside bounds, violated at index {int(out[0])}")
     obj = _Batch(fun, jac, args, lb, ub, bool(vectorized), workers, maxfev, maxtime)
-    cb = _callback(callback)
+    cb = _wrap_callback(callback)
 
     rng = _Rng(seed)
     width = ub - lb
@@ -842,7 +842,7 @@ def global_minimize(
             since = 0 if best[1] < before else since + 1
             if cb is not None:
                 try:
-                    cb(best[0], best[1], nit, obj.nfev)
+                    cb(best[0], best[1], nit=nit, nfev=obj.nfev)
                 except _Stop:
                     status, message = 99, _MSG_CALLBACK
                     break
@@ -879,31 +879,3 @@ def global_minimize(
         print(f"         Iterations: {res.nit}")
         print(f"         Function evaluations: {res.nfev}")
     return res
-
-
-def _callback(callback: Callable | None) -> Callable | None:
-    """SciPy's dispatch: ``callback(intermediate_result=res)`` or ``callback(xk)``."""
-    if callback is None:
-        return None
-    if not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    import inspect
-
-    from scipy.optimize import OptimizeResult
-
-    try:
-        new_style = set(inspect.signature(callback).parameters) == {"intermediate_result"}
-    except (TypeError, ValueError):  # builtins without a signature
-        new_style = False
-
-    def call(x: np.ndarray, f: float, nit: int, nfev: int) -> None:
-        try:
-            if new_style:
-                callback(intermediate_result=OptimizeResult(x=x.copy(), fun=f, nit=nit,
-                                                            nfev=nfev))
-            else:
-                callback(x.copy())
-        except StopIteration:
-            raise _Stop from None
-
-    return call

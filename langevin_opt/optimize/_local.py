@@ -179,10 +179,11 @@ def _wrap_callback(callback: Callable | None) -> Callable | None:
         new_style = False
     from scipy.optimize import OptimizeResult
 
-    def call(x: np.ndarray, f: float) -> None:
+    def call(x: np.ndarray, f: float, **fields: object) -> None:
+        # fields: more entries of the intermediate result (global_minimize: nit, nfev)
         try:
             if new_style:
-                callback(intermediate_result=OptimizeResult(x=x.copy(), fun=f))
+                callback(intermediate_result=OptimizeResult(x=x.copy(), fun=f, **fields))
             else:
                 callback(x.copy())
         except StopIteration:
