@@ -186,22 +186,14 @@ def active_learn(config: Path, out_dir: Path, overwrite: bool, quiet: bool) -> N
     DIR/learning_curve.png.
     """
     from ..core.errors import DivergenceError
-    from ..schema._base import ConfigError, read_toml
+    from ..schema._base import ConfigError
     from ..schema.active_learn import load_active_config
-    from ..schema.kinds import wrong_command_message
+    from ..schema.kinds import load_for_command
 
     try:
-        wrong = wrong_command_message(config, read_toml(config), "active-learn")
-    except ConfigError:
-        wrong = None  # the loader below says what is wrong with the file
-    if wrong is not None:
-        raise ActiveLearnError(wrong)
-    try:
-        cfg = load_active_config(config)
+        cfg = load_for_command(config, "active-learn", load_active_config)
     except ConfigError as err:
-        msg = _one_line(str(err))
-        raise ActiveLearnError(msg if msg.startswith(str(config)) else f"{config}: {msg}"
-                               ) from None
+        raise ActiveLearnError(str(err)) from None
     echo = None if quiet else click.echo
     try:
         s = run_active_learn(cfg, out_dir, overwrite=overwrite, echo=echo)

@@ -286,22 +286,14 @@ def fit_potential(config: Path, out_dir: Path, overwrite: bool, quiet: bool) -> 
     writes DIR/committee.npz and the committee's diagnostics and calibration.
     """
     from ..core.errors import DivergenceError
-    from ..schema._base import ConfigError, read_toml
+    from ..schema._base import ConfigError
     from ..schema.fit_potential import load_fit_config
-    from ..schema.kinds import wrong_command_message
+    from ..schema.kinds import load_for_command
 
     try:
-        wrong = wrong_command_message(config, read_toml(config), "fit-potential")
-    except ConfigError:
-        wrong = None  # the loader below says what is wrong with the file
-    if wrong is not None:
-        raise FitPotentialError(wrong)
-    try:
-        cfg = load_fit_config(config)
+        cfg = load_for_command(config, "fit-potential", load_fit_config)
     except ConfigError as err:
-        msg = _one_line(str(err))
-        raise FitPotentialError(msg if msg.startswith(str(config)) else f"{config}: {msg}"
-                                ) from None
+        raise FitPotentialError(str(err)) from None
     echo = None if quiet else click.echo
     try:
         s = run_fit_potential(cfg, out_dir, overwrite=overwrite, echo=echo)

@@ -18,19 +18,19 @@ match from the top:
 
 :func:`config_kind` applies the table (first match from the top);
 :func:`wrong_command_message` is the one-line error of a command given another
-kind's config; :func:`validate_any` validates a file of any kind.
+kind's config (:func:`load_for_command`: that check, then the kind's loader); :func:`validate_any` validates a file of any kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ._base import ConfigError, read_toml
 
 __all__ = ["KINDS", "COMMANDS", "config_kind", "describe_kind", "validate_any",
-           "wrong_command_message"]
+           "wrong_command_message", "load_for_command"]
 
 #: Every config kind, in detection order.
 KINDS = ("arrhenius", "run", "flatness", "active-learn", "fit-potential")
@@ -194,3 +194,40 @@ def validate_any(path: str | Path) -> tuple[str, Any]:
     from .active_learn import validate_active_config
 
     return kind, validate_active_config(raw, base=base)
+
+
+def load_for_command(path: str | Path, command: str, loader: Callable[[Path], Any]) -> Any:
+    """Load a config for ``command``, refusing another kind's config first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.toml`` file.
+    command : str
+        The command it was given to (a kind of :data:`KINDS`).
+    loader : callable
+        The kind's loader, ``loader(path)`` (it raises :class:`ConfigError`).
+
+    Returns
+    -------
+    object
+        What ``loader`` returns.
+
+    Raises
+    ------
+    ConfigError
+        One line: the :func:`wrong_command_message`, or the loader's message
+        prefixed with ``path`` (once).  A file that cannot be read is left to
+        the loader, whose message names the problem.
+    """
+    try:
+        wrong = wrong_command_message(path, read_toml(path), command)
+    except ConfigError:
+        wrong = None
+    if wrong is not None:
+        raise ConfigError(wrong)
+    try:
+        return loader(path)
+    except ConfigError as err:
+        msg = " ".join(str(err).split())
+        raise ConfigError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
