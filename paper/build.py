@@ -1,7 +1,7 @@
 """Build the paper: rerun experiments (optionally), redraw every figure, render paper.md.
 
     python paper/build.py                 # figures from committed outputs, then HTML (make paper)
-    python paper/build.py --rerun         # every experiment from its config first (make paper-rerun)
+    python paper/build.py --rerun         # every experiment from its config (make paper-rerun)
     python paper/build.py --rerun NAME..  # only these experiments, then every figure
     python paper/build.py --list          # experiments, figures, freshness and rerun minutes
 
@@ -63,7 +63,12 @@ def _write_provenance(name: str, entry: dict, seconds: float | None, *,
     }
     if stamped:
         record["stamped"] = stamped
-    (data / "PROVENANCE.json").write_text(json.dumps(record, indent=1) + "\n")
+    prov = data / "PROVENANCE.json"
+    records = json.loads(prov.read_text()) if prov.is_file() else {}
+    if "experiment" in records:  # a single record (the first format of this file)
+        records = {records["experiment"]: records}
+    records[name] = record
+    prov.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
 
 
 def rerun(names: list[str], manifest: dict) -> dict[str, float]:

@@ -5,9 +5,10 @@ command that runs it and the directory its outputs go to) and a *figure* (a scri
 ``paper/figures/`` that reads those outputs, never re-simulating, and writes a PNG and a JSON
 of the numbers the text quotes).  Both are listed in ``paper/manifest.toml``.
 
-When ``paper/build.py --rerun`` runs an experiment it writes ``PROVENANCE.json`` into the
-output directory: the SHA-256 of every config file the experiment reads, the command, the wall
-time, the date, the machine and the git commit.  A figure script calls :func:`require_fresh`
+When ``paper/build.py --rerun`` runs an experiment it records, under the experiment's name
+in ``PROVENANCE.json`` of the output directory (experiments may share a directory), the
+SHA-256 of every config file the experiment reads, the command, the wall time, the date, the
+machine and the git commit.  A figure script calls :func:`require_fresh`
 before reading: outputs made from a config that has changed since are refused with a one-line
 message that names the command to rerun, so a changed config always forces a rerun.
 """
@@ -18,9 +19,13 @@ import hashlib
 import json
 import math
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "paper" / "manifest.toml"
@@ -65,7 +70,13 @@ def stale_reason(name: str) -> str | None:
     prov = data / "PROVENANCE.json"
     if not prov.is_file():
         return f"{entry['data']} has no PROVENANCE.json (never run through paper/build.py)"
-    recorded = json.loads(prov.read_text()).get("configs", {})
+    records = json.loads(prov.read_text())
+    if "experiment" in records:  # a single record (the first format of this file)
+        records = {records["experiment"]: records}
+    record = records.get(name)
+    if record is None:
+        return f"{entry['data']}/PROVENANCE.json has no record of experiment {name!r}"
+    recorded = record.get("configs", {})
     for cfg, digest in config_hashes(entry).items():
         if recorded.get(cfg) != digest:
             return f"{entry['data']} was made from another version of {cfg}"

@@ -18,12 +18,21 @@ from pathlib import Path
 
 from langevin_opt.plotting.globalopt import globalopt_figure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paper import require_fresh, write_numbers  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 
 
-def main(record: str | Path = HERE / "globalopt" / "bench_globalopt.json",
+def main(record: str | Path | None = None,
          out: str | Path = HERE / "globalopt.png") -> Path:
-    """Draw the figure from a benchmark record; return the written path."""
+    """Draw the figure from a benchmark record; return the written path.
+
+    Without ``record``, the committed one (refused when made by another version of the
+    benchmark).  Also writes ``OUT.json`` (the record: the numbers the paper quotes).
+    """
+    if record is None:
+        record = require_fresh("globalopt") / "bench_globalopt.json"
     record = Path(record)
     if not record.is_file():
         sys.exit(f"error: {record} not found: run benchmarks/bench_globalopt.py first")
@@ -33,6 +42,7 @@ def main(record: str | Path = HERE / "globalopt" / "bench_globalopt.json",
              f"{res['success_ge_best_scipy']}; faster than dual_annealing on "
              f"{res['faster_than_dual_annealing']} of {res['n_functions']}")
     path = globalopt_figure(res["table"], out, title=title)
+    write_numbers(Path(out).with_suffix(".json"), res)
     print(path)
     return path
 

@@ -25,12 +25,23 @@ import numpy as np
 
 from langevin_opt.plotting import potential_validation_figure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paper import require_fresh, write_numbers  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 
 
-def main(run_dir: str | Path = HERE / "mlip_cu_emt",
+def main(run_dir: str | Path | None = None,
          out: str | Path = HERE / "mlip_cu_emt.png") -> Path:
-    """Draw the figure from a finished run directory; return the written path."""
+    """Draw the figure from a finished run directory; return the written path.
+
+    Without ``run_dir``, the committed outputs (refused when made from another version of
+    the experiment scripts).  Also writes ``OUT.json``: the run's results and adatom rates,
+    the numbers the paper quotes.
+    """
+    if run_dir is None:
+        require_fresh("mlip_cu_adatom_rates")
+        run_dir = require_fresh("mlip_cu_emt")
     run = Path(run_dir)
     for name in ("results.json", "figure_data.npz"):
         if not (run / name).is_file():
@@ -40,6 +51,10 @@ def main(run_dir: str | Path = HERE / "mlip_cu_emt",
     with np.load(run / "figure_data.npz") as z:
         data = {k: z[k] for k in z.files}
     path = potential_validation_figure(data, out, summary=summary)
+    numbers = {"results": summary}
+    if (run / "adatom_rates.json").is_file():
+        numbers["adatom_rates"] = json.loads((run / "adatom_rates.json").read_text())
+    write_numbers(Path(out).with_suffix(".json"), numbers)
     print(path)
     return path
 

@@ -24,13 +24,20 @@ from pathlib import Path
 
 from langevin_opt.plotting.mlip import transfer_learning_figure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paper import require_fresh, write_numbers  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 
 
-def main(run_dir: str | Path = HERE / "mlip_transfer",
+def main(run_dir: str | Path | None = None,
          out: str | Path = HERE / "mlip_transfer.png") -> Path:
-    """Draw the figure from a finished run directory; return the written path."""
-    run = Path(run_dir)
+    """Draw the figure from a finished run directory; return the written path.
+
+    Without ``run_dir``, the committed outputs (refused when stale).  Also writes
+    ``OUT.json`` (the run's results: the numbers the paper quotes).
+    """
+    run = Path(run_dir) if run_dir is not None else require_fresh("mlip_transfer")
     if not (run / "results.json").is_file():
         sys.exit(f"error: {run / 'results.json'} not found: run experiments/mlip_transfer.py "
                  f"--out-dir {run} first")
@@ -41,6 +48,7 @@ def main(run_dir: str | Path = HERE / "mlip_transfer",
              f"L-BFGS {st['max_iter']} iterations")
     path = transfer_learning_figure(res["table"], out, labels=st["labels"],
                                     reference=res["pretrain"]["cu_test"], title=title)
+    write_numbers(Path(out).with_suffix(".json"), {"results": res})
     print(path)
     return path
 

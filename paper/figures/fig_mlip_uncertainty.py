@@ -29,15 +29,23 @@ import numpy as np
 
 from langevin_opt.plotting import active_learning_figure, uncertainty_figure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paper import require_fresh, write_numbers  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 GROUPS = ("test (in distribution)", "hot 1400 K", "strained ±2.5 %", "(100) surface")
 
 
-def main(unc_dir: str | Path = HERE / "mlip_uncertainty",
-         al_dir: str | Path = HERE / "mlip_active_learning",
+def main(unc_dir: str | Path | None = None, al_dir: str | Path | None = None,
          out_dir: str | Path = HERE) -> list[Path]:
-    """Draw both figures from finished run directories; return the written paths."""
-    unc, al, out = Path(unc_dir), Path(al_dir), Path(out_dir)
+    """Draw both figures from finished run directories; return the written paths.
+
+    Without directories, the committed outputs (refused when stale).  Also writes
+    ``mlip_uncertainty.json`` in ``out_dir``: both runs' results, the numbers the paper quotes.
+    """
+    unc = Path(unc_dir) if unc_dir is not None else require_fresh("mlip_uncertainty")
+    al = Path(al_dir) if al_dir is not None else require_fresh("mlip_active_learning")
+    out = Path(out_dir)
     for f, how in ((unc / "figure_data.npz", "experiments/mlip_uncertainty.py"),
                    (unc / "results.json", "experiments/mlip_uncertainty.py"),
                    (al / "results.json", "experiments/mlip_active_learning.py")):
@@ -54,6 +62,9 @@ def main(unc_dir: str | Path = HERE / "mlip_uncertainty",
             else f"saving {sv['saving']:.0f} of {sv['random']} labels")
     paths.append(active_learning_figure(res["curves"], out / "mlip_active_learning.png",
                                         title=f"EMT Cu, {res['repeats']} repeat(s): {note}"))
+    write_numbers(out / "mlip_uncertainty.json",
+                  {"uncertainty": json.loads((unc / "results.json").read_text()),
+                   "active_learning": res})
     for p in paths:
         print(p)
     return paths

@@ -32,6 +32,9 @@ import numpy as np
 
 from langevin_opt.plotting.barriers import network_barriers_figure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paper import require_fresh, write_numbers  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RUNS = {"escape": HERE / "nn_escape" / "results.json",
         "width": HERE / "nn_mode_connectivity" / "results.json",
@@ -39,6 +42,8 @@ RUNS = {"escape": HERE / "nn_escape" / "results.json",
 
 
 def _load() -> dict:
+    for name in ("nn_escape", "nn_mode_connectivity", "nn_sgd_escape"):
+        require_fresh(name)
     out = {}
     for key, path in RUNS.items():
         if not path.is_file():
@@ -117,7 +122,7 @@ def main(out: str | Path = HERE / "nn_barriers.png") -> Path:
         "sgd_xie_slope": {m: round(sl[m]["predicted_slope_B_over_lr"]["xie_s1"], 4)
                           for m in sorted(sl)},
     }
-    (Path(out).with_suffix(".json")).write_text(json.dumps(numbers, indent=1) + "\n")
+    write_numbers(Path(out).with_suffix(".json"), numbers)
     print(fig)
     return fig
 
