@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo warmup test lint bench bench-peers clean
+.PHONY: demo warmup test lint bench bench-peers paper paper-rerun clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ test: $(STAMP) warmup
 ## lint: ruff over package, tests and benchmarks
 lint: $(STAMP)
 	$(BIN)/ruff check langevin_opt tests benchmarks
+
+## paper: every figure of paper/paper.md from the committed experiment outputs, then
+## paper/paper.html (figures embedded; paper.pdf too when pandoc and LaTeX are installed)
+paper: $(STAMP)
+	$(BIN)/python paper/build.py
+
+## paper-rerun: rerun every experiment of paper/manifest.toml from its config first
+## (`python paper/build.py --list` gives the minutes of each; see paper/README.md)
+paper-rerun: $(STAMP)
+	$(BIN)/python paper/build.py --rerun
 
 ## bench: speed benchmarks (run on demand, not part of the tests)
 bench: $(STAMP)

@@ -32,6 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "figures"))
 from _paper import ROOT, config_hashes, load_manifest, stale_reason  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import trace_numbers  # noqa: E402
+
 PAPER = ROOT / "paper"
 
 
@@ -111,14 +114,37 @@ def figures(manifest: dict) -> None:
 
 # --- rendering ------------------------------------------------------------------------------
 
+_ACCENTS = {'\\"': "\u0308", "\\'": "\u0301", "\\`": "\u0300", "\\^": "\u0302",
+            "\\~": "\u0303"}
+_LETTERS = {"\\o": "ø", "\\O": "Ø", "\\l": "ł", "\\L": "Ł", "\\aa": "å", "\\ss": "ß"}
+
+
+def _latex_to_text(value: str) -> str:
+    """BibTeX accents and letters as Unicode; ``--`` as an en dash; braces dropped."""
+    import unicodedata
+    for cmd, mark in _ACCENTS.items():
+        value = re.sub(re.escape(cmd) + r"\{?(\w)\}?", lambda m, k=mark: m.group(1) + k, value)
+    for cmd, letter in _LETTERS.items():
+        value = re.sub(re.escape(cmd) + r"(?![A-Za-z])\s?", letter, value)
+    value = value.replace("--", "\u2013").replace("{", "").replace("}", "")
+    value = re.sub(r"\$\\widehat\{?R\}?\$", "R\u0302", value)
+    return unicodedata.normalize("NFC", value)
+
+
 def parse_bib(text: str) -> dict[str, dict[str, str]]:
     """Entries of a BibTeX file as ``{key: {field: value, "type": type}}`` (brace values)."""
     entries: dict[str, dict[str, str]] = {}
     for m in re.finditer(r"@(\w+)\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", text, re.S):
         fields = {"type": m.group(1).lower()}
-        for f in re.finditer(r"(\w+)\s*=\s*\{((?:[^{}]|\{[^{}]*\})*)\}", m.group(3), re.S):
-            fields[f.group(1).lower()] = re.sub(r"\s+", " ", f.group(2).replace("{", "")
-                                                .replace("}", "")).strip()
+        body, pos = m.group(3), 0
+        while (f := re.compile(r"(\w+)\s*=\s*\{").search(body, pos)) is not None:
+            depth, i = 1, f.end()
+            while depth and i < len(body):  # the value runs to the matching brace
+                depth += {"{": 1, "}": -1}.get(body[i], 0)
+                i += 1
+            value = body[f.end():i - 1]
+            fields[f.group(1).lower()] = re.sub(r"\s+", " ", _latex_to_text(value)).strip()
+            pos = i
         entries[m.group(2)] = fields
     return entries
 
@@ -202,6 +228,22 @@ def render_html(md_path: Path, bib_path: Path, out: Path) -> Path:
         data = base64.b64encode(src.read_bytes()).decode()
         return f"![{m.group(1)}](data:image/png;base64,{data})"
 
+    # JOSS cross-references: \label{fig:x} in a caption, \autoref{fig:x} in the text
+    labels = re.findall(r"\\label\{(fig:[\w-]+)\}", body)
+    number = {lab: i + 1 for i, lab in enumerate(labels)}
+
+    def autoref(m: re.Match) -> str:
+        if m.group(1) not in number:
+            sys.exit(f"error: {md_path.name} refers to {m.group(1)}, which no caption labels")
+        return f'<a href="#{m.group(1)}">Figure {number[m.group(1)]}</a>'
+
+    body = re.sub(r"\\autoref\{(fig:[\w-]+)\}", autoref, body)
+
+    def caption(m: re.Match) -> str:
+        lab = m.group(2)
+        return f'<span id="{lab}"></span>![Figure {number[lab]}: {m.group(1)}]'
+
+    body = re.sub(r"!\[([^\]]*?)\\label\{(fig:[\w-]+)\}\]", caption, body)
     body = re.sub(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)", embed, body)
     content = markdown.markdown(body, extensions=["tables", "fenced_code", "sane_lists"])
     refs = "\n".join(_reference(k, bib[k]) for k in sorted(cited, key=lambda k: _cite_label(
@@ -283,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         log.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         print(f"[rerun] total {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     figures(manifest)
+    trace_numbers.main()  # every number of paper.md traces to a figure JSON (exits otherwise)
     if not a.no_render:
         md, bib = PAPER / "paper.md", PAPER / "paper.bib"
         print(f"[render] {render_html(md, bib, PAPER / 'paper.html').relative_to(ROOT)}")

@@ -122,6 +122,9 @@ def main(out: str | Path = HERE / "nn_barriers.png") -> Path:
         "sgd_xie_slope": {m: round(sl[m]["predicted_slope_B_over_lr"]["xie_s1"], 4)
                           for m in sorted(sl)},
     }
+    # the runs' own records too, so the text can quote any of their numbers
+    numbers["escape_run"] = {k: v for k, v in esc.items() if k != "figure_path"}
+    numbers["sgd_run"] = sgd
     write_numbers(Path(out).with_suffix(".json"), numbers)
     print(fig)
     return fig
