@@ -425,7 +425,27 @@ def _finite_or_none(obj: object) -> object:
     return obj
 
 
+RECORD_ENV = "LANGEVIN_OPT_BENCH_RECORD"
+
+
 def emit_json(record: dict) -> None:
-    """Print ``record`` as one line of strict JSON (nan/inf become null); print it last."""
+    """Print ``record`` as one line of strict JSON (nan/inf become null); print it last.
+
+    When the environment variable ``LANGEVIN_OPT_BENCH_RECORD`` names a directory, the record
+    is also written there as ``<benchmark>.json`` (with the UTC date and the command line),
+    which is how ``paper/build.py`` collects the performance table.
+    """
     text = json.dumps(record, default=_json_default)
-    print(json.dumps(_finite_or_none(json.loads(text)), allow_nan=False), flush=True)
+    line = json.dumps(_finite_or_none(json.loads(text)), allow_nan=False)
+    where = os.environ.get(RECORD_ENV)
+    if where:
+        import datetime
+
+        rec = json.loads(line)
+        rec.setdefault("date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ"))
+        rec.setdefault("argv", sys.argv[1:])
+        os.makedirs(where, exist_ok=True)
+        name = os.path.splitext(os.path.basename(sys.argv[0]))[0] or "benchmark"
+        with open(os.path.join(where, f"{name}.json"), "w") as fh:
+            fh.write(json.dumps(rec, indent=1) + "\n")
+    print(line, flush=True)
