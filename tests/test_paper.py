@@ -158,3 +158,31 @@ def test_figure_scripts_reproduce_the_committed_numbers(script, kwargs, written,
     for name in written:
         assert json.loads((tmp_path / name).read_text()) == json.loads((FIGS / name).read_text())
     assert list(tmp_path.glob("*.png"))
+
+
+def test_performance_rows_from_benchmark_records(tmp_path):
+    perf = _load("paper_fig_performance", FIGS / "fig_performance.py")
+    quiet = {"busy_cores_start": 0.05, "busy_cores_end": 0.1}
+    recs = {
+        "bench_walkers": {"walker_steps_per_s": {"langevin_opt_1t": 6e7, "numpy": 2e7,
+                                                 "c_scalar": 1.5e7}, **quiet,
+                          "machine": {"cpu_model": "X", "cpu_count": 2}},
+        "bench_lj": {"atom_steps_per_s": {"4000": {"langevin_opt_1t": 2.0e6, "lammps_1t": 1e6},
+                                          "500": {"langevin_opt_1t": 1.0e6,
+                                                  "lammps_opt_1t": 2e6}},
+                     "machine_busy": True},
+    }
+    for name, rec in recs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(rec))
+    table = perf.rows(recs)
+    got = [(r["task"], r["peer"], r["ratio"], r["busy"]) for r in table]
+    assert got == [
+        ("overdamped walkers, Müller–Brown", "NumPy", 3.0, False),
+        ("overdamped walkers, Müller–Brown", "scalar C", 4.0, False),
+        ("LJ liquid BAOAB, N = 500", "LAMMPS opt", 0.5, True),   # sizes in numeric order
+        ("LJ liquid BAOAB, N = 4000", "LAMMPS", 2.0, True),
+    ]
+    perf.main(tmp_path, tmp_path / "perf.png")
+    numbers = json.loads((tmp_path / "perf.json").read_text())
+    assert [r["ratio"] for r in numbers["rows"]] == [3.0, 4.0, 0.5, 2.0]
+    assert (tmp_path / "perf.png").stat().st_size > 0
