@@ -36,10 +36,10 @@ lint: $(STAMP)
 paper: $(STAMP)
 	$(BIN)/python paper/build.py
 
-## paper-rerun: rerun every experiment of paper/manifest.toml from its config first
-## (`python paper/build.py --list` gives the minutes of each; see paper/README.md)
+## paper-rerun: rerun every experiment of paper/manifest.toml from its config first, two at
+## a time (`python paper/build.py --list` gives the minutes of each; see paper/README.md)
 paper-rerun: $(STAMP)
-	$(BIN)/python paper/build.py --rerun
+	$(BIN)/python paper/build.py --rerun --jobs 2
 
 ## bench: speed benchmarks (run on demand, not part of the tests)
 bench: $(STAMP)

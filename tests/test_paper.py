@@ -186,3 +186,42 @@ def test_performance_rows_from_benchmark_records(tmp_path):
     numbers = json.loads((tmp_path / "perf.json").read_text())
     assert [r["ratio"] for r in numbers["rows"]] == [3.0, 4.0, 0.5, 2.0]
     assert (tmp_path / "perf.png").stat().st_size > 0
+
+
+def _fake_manifest(tmp_path, commands: dict[str, str], after: dict[str, list[str]]):
+    exps = {}
+    for name, cmd in commands.items():
+        (tmp_path / f"{name}.toml").write_text(f"x = {len(name)}\n")
+        exps[name] = {"name": name, "configs": [f"{name}.toml"], "command": cmd,
+                      "data": f"out/{name}", "minutes": 1, "after": after.get(name, [])}
+    return {"experiment": exps, "figure": {}}
+
+
+def test_rerun_runs_in_dependency_order_and_in_parallel(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    monkeypatch.setattr(_paper, "ROOT", tmp_path)
+    stamp = ("{python} -c \"import time,pathlib; p=pathlib.Path('log'); p.mkdir(exist_ok=True);"
+             " t=time.time(); time.sleep(%s); (p/'%s').write_text(f'{t} {time.time()}')\"")
+    cmds = {"a": stamp % (0.8, "a"), "b": stamp % (0.1, "b"), "c": stamp % (0.8, "c")}
+    manifest = _fake_manifest(tmp_path, cmds, {"b": ["a"]})
+    assert build.rerun_order(["b", "c", "a"], manifest) == ["a", "b", "c"]
+    times = build.rerun(["b", "a", "c"], manifest, jobs=2)
+    assert set(times) == {"a", "b", "c"}
+    span = {n: [float(x) for x in (tmp_path / "log" / n).read_text().split()] for n in cmds}
+    assert span["b"][0] >= span["a"][1]          # b waited for a
+    assert span["c"][0] < span["a"][1]           # c ran alongside a
+    for n in cmds:
+        prov = json.loads((tmp_path / "out" / n / "PROVENANCE.json").read_text())[n]
+        assert prov["configs"] == _paper.config_hashes(manifest["experiment"][n])
+        assert prov["seconds"] > 0
+
+
+def test_rerun_failure_names_the_experiment_and_skips_its_dependants(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    monkeypatch.setattr(_paper, "ROOT", tmp_path)
+    manifest = _fake_manifest(tmp_path, {"a": "{python} -c 'raise SystemExit(3)'",
+                                         "b": "{python} -c 'pass'"}, {"b": ["a"]})
+    with pytest.raises(SystemExit) as exc:
+        build.rerun(["a", "b"], manifest, jobs=2)
+    assert "a (exit 3)" in str(exc.value) and "not run: b" in str(exc.value)
+    assert not (tmp_path / "out" / "b").exists()
