@@ -132,7 +132,6 @@ def test_header_citations_and_references():
 
 
 def test_render_html_embeds_every_figure(tmp_path):
-    pytest.importorskip("markdown")  # the test extra installs it; make paper needs it
     out = build.render_html(PAPER / "paper.md", PAPER / "paper.bib", tmp_path / "p.html")
     text = out.read_text()
     n_fig = len(re.findall(r"!\[[^\]]*\]\(([^)\s]+\.png)\)", MD))
