@@ -399,6 +399,8 @@ def main() -> None:
            "default_method": DEFAULT, "compile_s": compile_s, "total_s": total,
            "success_ge_best_scipy": ge_best, "faster_than_dual_annealing": faster,
            "n_functions": len(table), "faster_target": math.ceil(len(table) / 2),
+           "targets_met": {"success_ge_best_scipy": ge_best,
+                           "faster_than_dual_annealing>=half": faster >= math.ceil(len(table) / 2)},
            "misses": misses, "table": table, "load_average_end": _common.load_average(),
            "machine": _common.machine_info()}
     _common.emit_json(rec)

@@ -127,6 +127,8 @@ def main() -> None:
         out["scaling_2w"] = times["1w"] / times["2w"]
         out["overhead_pct"] = 100.0 * (times["1w"] / times["direct"] - 1.0)
         out["load_after"] = C.load_average()
+        out["targets_met"] = {"scaling_2w>=1.8": out["scaling_2w"] >= 1.8,
+                              "overhead_pct<=5": out["overhead_pct"] <= 5.0}
         print(C.format_table(
             ["contender", "seconds", "points/hour"],
             [[k, f"{v:.1f}", f"{out['points_per_hour'][k]:.0f}"] for k, v in times.items()]))
