@@ -4,7 +4,7 @@
 >>> res = run_chains(landscape, SGLD(step_size=1e-4), theta0, 10_000,
 ...                  n_chains=16, seed=1, burn_in=1_000, thin=10)  # doctest: +SKIP
 >>> res.samples.shape            # (chains, kept, params)          # doctest: +SKIP
->>> res.chains is res.samples    # the same array, by its diagnostics name  # doctest: +SKIP
+>>> res.chains is res.samples    # an alias: the same array        # doctest: +SKIP
 
 ``run_chains`` validates its inputs, builds the per-step step-size and
 temperature factors (method schedule x user schedules) and the record table in
