@@ -142,8 +142,8 @@ def make_ours(ls, starts: np.ndarray, eta: float, n_steps: int, temperature: flo
     C, P = starts.shape
     ones = np.ones(n_steps)
     rec = np.full(n_steps, -1, dtype=np.int64)
-    samples = np.zeros((0, 1, P))
-    energies = np.zeros((0, 1))
+    samples = np.zeros((1, 0, P))  # (chain, draw, param): no draws kept
+    energies = np.zeros((1, 0))
     etas = np.full(C, eta)
     temps = np.full(C, temperature)
     hp = np.zeros(8)

@@ -78,7 +78,9 @@ def sgmcmc_chains() -> dict[str, np.ndarray]:
     land = nn.mlp_landscape(net, ds.X_train, ds.y_train, batch_size=20, prior_sigma=1.0)
     res = sgmcmc.run_chains(land, "sgld", net.init_params(0), 100, seed=1, n_chains=2,
                             step_size=0.05 / land.n_data, thin=25, temperature=1.0)
-    return {"samples": res.samples, "theta": res.theta, "energies": res.energies}
+    # the pins are time first (the layout before issue 18): transpose the chain-first result
+    return {"samples": res.samples.transpose(1, 0, 2), "theta": res.theta,
+            "energies": res.energies.T}
 
 
 def first_passage() -> dict[str, np.ndarray]:

@@ -394,7 +394,8 @@ def test_run_chains_chunked_interrupted_and_diverged(monkeypatch, linreg):
         run(progress=_interrupt_at(50))
     part = info.value.partial_result
     assert info.value.step == 56 and part.steps.tolist() == list(range(0, 56, 10))
-    np.testing.assert_array_equal(part.samples, a.samples[:6])
+    np.testing.assert_array_equal(part.samples, a.samples[:, :6])
+    assert part.samples.flags.c_contiguous and part.energies.flags.c_contiguous
     b = run()
     for f in ("samples", "energies", "theta", "energy", "best_theta", "best_energy", "status"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)

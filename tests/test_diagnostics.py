@@ -170,24 +170,65 @@ def land():
     return linear_regression(X, y, batch_size=20)
 
 
-def test_chain_result_views_and_export(land):
+def test_chain_result_is_chain_first_and_exports(land):
     from langevin_opt.sgmcmc import SGLD, run_chains
 
     r = run_chains(land, SGLD(step_size=1e-3), np.zeros(2), 60, n_chains=3, seed=1,
                    burn_in=20, thin=4, temperature=0.5)
-    assert r.chains.shape == (3, 10, 2) and np.shares_memory(r.chains, r.samples)
-    assert np.array_equal(r.chains[2, 5], r.samples[5, 2])
-    assert np.array_equal(r.energy_chains, r.energies.T)
+    # (chain, draw, ...): contiguous arrays, and the old names are the same objects
+    assert r.samples.shape == (3, 10, 2) and r.energies.shape == (3, 10)
+    assert r.samples.flags.c_contiguous and r.energies.flags.c_contiguous
+    assert r.chains is r.samples and r.energy_chains is r.energies
     idata = to_inference_data(r)
     th = idata.posterior["theta"]
     assert th.dims == ("chain", "draw", "theta_dim")
-    np.testing.assert_array_equal(th.values, r.chains)
+    np.testing.assert_array_equal(th.values, r.samples)
     np.testing.assert_array_equal(idata.posterior["draw"].values, r.steps)
-    np.testing.assert_array_equal(idata.sample_stats["energy"].values, r.energy_chains)
+    np.testing.assert_array_equal(idata.sample_stats["energy"].values, r.energies)
     assert np.all(idata.sample_stats["temperature"].values == 0.5)
     assert idata.posterior.attrs["created_by"] == "langevin_opt"
-    # ArviZ's own diagnostics on the export equal ours on the view
-    np.testing.assert_allclose(az.ess(idata)["theta"].values, ess_(r.chains), rtol=1e-8)
+    # ArviZ's own diagnostics on the export equal ours on the result's arrays
+    np.testing.assert_allclose(az.ess(idata)["theta"].values, ess_(r.samples), rtol=1e-8)
+
+
+def test_chain_result_draws_are_the_chain_states_at_their_steps(land):
+    """samples[c, k] is chain c's theta at steps[k]: the state a run of steps[k] steps ends in."""
+    from langevin_opt.sgmcmc import SGLD, run_chains
+
+    x0 = np.array([[0.3, -0.2], [0.0, 0.5], [-0.4, 0.1]])
+    r = run_chains(land, SGLD(step_size=1e-3), x0, 30, seed=6, burn_in=5, thin=6,
+                   temperature=0.7)
+    assert r.steps.tolist() == [5, 11, 17, 23, 29]
+    for c in range(3):
+        for k, step in enumerate(r.steps.tolist()):
+            # chain c alone (its stream is stream_offset + 0), stopped after `step` steps:
+            # its final theta is the state before step `step`'s update
+            alone = run_chains(land, SGLD(step_size=1e-3), x0[c], int(step), seed=6,
+                               stream_offset=c, temperature=0.7, burn_in=int(step) - 1)
+            assert r.samples[c, k].tobytes() == alone.theta[0].tobytes(), (c, k)
+            # and energies[c, k] is the U~ step `step` evaluated there: the one draw of a
+            # run of step + 1 steps that keeps only that step
+            one = run_chains(land, SGLD(step_size=1e-3), x0[c], int(step) + 1, seed=6,
+                             stream_offset=c, temperature=0.7, burn_in=int(step))
+            assert one.energies.shape == (1, 1) and r.energies[c, k] == one.energies[0, 0]
+
+
+def test_diagnostics_on_chain_result_arrays_equal_arviz(land):
+    """rhat / ess / mcse of ``result.samples`` and ``result.energies`` as given = ArviZ's."""
+    from langevin_opt.sgmcmc import SGLD, run_chains
+
+    r = run_chains(land, SGLD(step_size=2e-3), np.zeros(2), 400, n_chains=4, seed=2,
+                   burn_in=100, thin=3, temperature=1.0)
+    ds = az.convert_to_dataset({"theta": r.samples, "energy": r.energies})  # (chain, draw)
+    assert ds["theta"].dims[:2] == ("chain", "draw") and ds["theta"].shape == (4, 100, 2)
+    for name, x in (("theta", r.samples), ("energy", r.energies)):
+        np.testing.assert_allclose(az.rhat(ds)[name].values, rhat(x), rtol=1e-8)
+        for method in ("bulk", "tail"):
+            np.testing.assert_allclose(az.ess(ds, method=method)[name].values,
+                                       ess_(x, method), rtol=1e-8)
+        np.testing.assert_allclose(az.mcse(ds)[name].values, mcse(x), rtol=1e-8)
+    # the time-first layout would be read as 100 chains of 4 draws: not the same numbers
+    assert not np.allclose(rhat(r.samples), rhat(r.samples.transpose(1, 0, 2)))
 
 
 def test_replica_sgld_export_has_a_temperature_dimension(land):
@@ -201,8 +242,8 @@ def test_replica_sgld_export_has_a_temperature_dimension(land):
     np.testing.assert_array_equal(idata.posterior["temperature"].values, [0.5, 1.0, 2.0])
     assert set(idata.sample_stats.data_vars) == {"energy", "swap_acceptance"}
     # chain g*K + k sits at ladder slot k
-    np.testing.assert_array_equal(th.sel(temperature=2.0).values[1], r.chains[5])
-    np.testing.assert_array_equal(idata.sample_stats["energy"].values[0, :, 1], r.energies[:, 1])
+    np.testing.assert_array_equal(th.sel(temperature=2.0).values[1], r.samples[5])
+    np.testing.assert_array_equal(idata.sample_stats["energy"].values[0, :, 1], r.energies[1])
     np.testing.assert_allclose(idata.sample_stats["swap_acceptance"].values,
                                r.swap_accepts / r.swap_attempts)
 

@@ -354,9 +354,14 @@ def test_posterior_committee_is_reproducible_for_any_thread_count(data, ensemble
     assert d["thin_steps"] >= d["tau_steps"] > 0
     assert len(d["ess"]) == len(d["rhat"]) == 4 * len(d["monitored_configurations"])
     assert a.info["temperature"] == 1.0 and a.info["sigma_energy"] == SE
-    # fewer members on request, evenly spaced among the independent samples
+    # members in (chain, draw) order: chain 0's thinned samples in step order, then chain 1's
+    per = a.n_members // 2
+    assert list(d["chain_of_member"]) == [0] * per + [1] * per
+    # fewer members on request, evenly spaced among the independent samples: here one
+    # per chain, each its chain's first kept sample
     c = mlip.posterior_committee(start, train, n_members=2, **kw)
-    assert c.n_members == 2 and np.array_equal(c.thetas[0], a.thetas[0])
+    assert c.n_members == 2 and list(c.info["diagnostics"]["chain_of_member"]) == [0, 1]
+    assert np.array_equal(c.thetas[0], a.thetas[0]) and np.array_equal(c.thetas[1], a.thetas[per])
     with pytest.warns(RuntimeWarning, match="independent samples"):
         mlip.posterior_committee(start, train, n_members=10_000, **kw)
 

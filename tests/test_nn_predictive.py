@@ -51,7 +51,7 @@ def test_predictive_proba_averages_over_samples(data):
     X, y = data
     net = nn.MLP([3, 5, 4], "tanh", "softmax_ce")
     rng = np.random.default_rng(1)
-    samples = rng.standard_normal((6, 2, net.n_params))  # (kept, chains, P)
+    samples = rng.standard_normal((2, 6, net.n_params))  # (chains, kept, P)
     ref = np.mean([_softmax(_forward(net, t, X)) for t in samples.reshape(-1, net.n_params)],
                   axis=0)
     p = nn.predictive_proba(net, samples, X)

@@ -64,14 +64,14 @@ def _check(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray, expected_cov:
            allowance: np.ndarray | None = None) -> None:
     """Whitened mean and second moments within ESS-derived tolerances.
 
-    ``samples`` (S, C, P); whitening by ``cov`` (the true target); the second
-    moments are compared with ``expected_cov`` (whitened), allowing
-    ``allowance`` (whitened, per entry) on top of the statistical error.
+    ``samples`` (C, S, P), chain first as ``ChainResult.samples``; whitening by ``cov``
+    (the true target); the second moments are compared with ``expected_cov``
+    (whitened), allowing ``allowance`` (whitened, per entry) on top of the statistical
+    error.
     """
-    S, C, P = samples.shape
+    C, S, P = samples.shape
     L = np.linalg.cholesky(cov)
-    z = np.linalg.solve(L, (samples - mean).reshape(-1, P).T).T.reshape(S, C, P)
-    z = np.transpose(z, (1, 0, 2))  # (C, S, P)
+    z = np.linalg.solve(L, (samples - mean).reshape(-1, P).T).T.reshape(C, S, P)
     Li = np.linalg.inv(L)
     ew = Li @ expected_cov @ Li.T
     allow = np.zeros((P, P)) if allowance is None else allowance
@@ -182,7 +182,7 @@ def test_minibatch_samplers_match_posterior(problem, name):
             pred = _sghmc_cov(A, eta, alpha, beta, temp, noise)
         allow = _whitened_abs(target, pred, target)
         assert allow.max() < 0.1, f"step too large for this test: bias {allow.max():.3f}"
-        _check(r.samples[:, sl], mean, target, target, allow)
+        _check(r.samples[sl], mean, target, target, allow)
 
 
 # --------------------------------------------------------------------------
@@ -199,11 +199,11 @@ def _logistic_u_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray,
 
 
 def _mala(X, y, prior_var, theta0, n_steps, h, seed):
-    """Plain NumPy MALA over many chains (exact target at any h)."""
+    """Plain NumPy MALA over many chains (exact target at any h): draws (C, S, P)."""
     rng = np.random.default_rng(seed)
     th = theta0.copy()
     u, g = _logistic_u_grad(th, X, y, prior_var)
-    out = np.empty((n_steps,) + th.shape)
+    out = np.empty((th.shape[0], n_steps, th.shape[1]))
     acc = 0
     for t in range(n_steps):
         prop = th - h * g + np.sqrt(2 * h) * rng.standard_normal(th.shape)
@@ -214,13 +214,13 @@ def _mala(X, y, prior_var, theta0, n_steps, h, seed):
         ok = np.log(rng.random(th.shape[0])) < log_a
         th[ok], u[ok], g[ok] = prop[ok], up[ok], gp[ok]
         acc += ok.sum()
-        out[t] = th
+        out[:, t] = th
     return out, acc / (n_steps * th.shape[0])
 
 
 def _predictive(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """sigmoid(x* . theta) per test point: shape (C, S, K)."""
-    a = np.einsum("scp,kp->csk", samples, xs)
+    """sigmoid(x* . theta) per test point of draws (C, S, P): shape (C, S, K)."""
+    a = np.einsum("csp,kp->csk", samples, xs)
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
@@ -244,7 +244,7 @@ def test_logistic_sgld_predictive_matches_mala():
     r = run_chains(land, SGLD(step_size=eta), x0, 16_000, seed=9, burn_in=2_000, thin=8)
     ref, acc = _mala(X, y, pv, x0.copy(), 8_000, 0.015, seed=1)
     assert 0.4 < acc < 0.99, acc
-    ref = ref[1_000::4]
+    ref = ref[:, 1_000::4]
     xs = np.array([[0.5, -0.5, 1.0], [-1.0, 0.3, 1.0], [2.0, 1.0, 1.0]])
     p_sgld = _predictive(r.samples, xs)
     p_mala = _predictive(ref, xs)
@@ -255,8 +255,8 @@ def test_logistic_sgld_predictive_matches_mala():
     cov_lap = np.linalg.inv(H)
     cov_sgld = _em_cov(H, eta, 1.0, np.eye(3), noise)
     zz = np.random.default_rng(0).standard_normal((20_000, 3))
-    pa = _predictive((th + zz @ np.linalg.cholesky(cov_lap).T)[:, None], xs).mean(axis=(0, 1))
-    pb = _predictive((th + zz @ np.linalg.cholesky(cov_sgld).T)[:, None], xs).mean(axis=(0, 1))
+    pa = _predictive((th + zz @ np.linalg.cholesky(cov_lap).T)[None], xs).mean(axis=(0, 1))
+    pb = _predictive((th + zz @ np.linalg.cholesky(cov_sgld).T)[None], xs).mean(axis=(0, 1))
     allow = np.abs(pa - pb)
     zc = z_crit(ALPHA, xs.shape[0])
     for k in range(xs.shape[0]):

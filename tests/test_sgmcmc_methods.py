@@ -131,7 +131,7 @@ def test_chains_do_not_depend_on_their_companions(land):
     x0 = np.random.default_rng(1).standard_normal((5, 3))
     full = run_chains(land, SGLD(step_size=1e-3), x0, 200, seed=8, thin=10)
     part = run_chains(land, SGLD(step_size=1e-3), x0[2:4], 200, seed=8, thin=10, stream_offset=2)
-    assert part.samples.tobytes() == full.samples[:, 2:4].tobytes()
+    assert part.samples.tobytes() == full.samples[2:4].tobytes()
     assert part.theta.tobytes() == full.theta[2:4].tobytes()
 
 
@@ -234,7 +234,7 @@ def test_three_replica_ladder_groups_are_independent(land):
     assert r.swap_attempts.tolist() == [2 * 25, 2 * 25]
     assert np.all(r.swap_accepts > 0)
     part = run_chains(land, m, x0[3:], 101, seed=3, thin=10, stream_offset=3)
-    assert part.samples.tobytes() == r.samples[:, 3:].tobytes()
+    assert part.samples.tobytes() == r.samples[3:].tobytes()
     assert part.theta.tobytes() == r.theta[3:].tobytes()
 
 
@@ -258,7 +258,7 @@ def test_two_temperature_swap_rate_matches_the_product_distribution():
     n = 4_000
     r = run_chains(land, m, x0, n, seed=12, thin=10)
     # states at one swap attempt decorrelate before the next: tau (steps) well below `every`
-    tau = 10 * autocorr_time(r.samples[:, 0::2, 0].T)
+    tau = 10 * autocorr_time(r.samples[0::2, :, 0])
     assert tau < every / 4
     z = np.random.default_rng(1).standard_normal((2, 400_000, 2))
     th1 = mean + np.sqrt(t1) * z[0] @ L.T
@@ -332,8 +332,8 @@ def test_divergent_chain_stops_and_raises(land):
     assert err.step == r.status.min() and r.status[err.index] == err.step
     assert err.index == int(np.flatnonzero(r.status == err.step)[0])
     # the other chains finished their own runs: each stopped at its own step
-    assert r.samples.shape == (2_000, 3, 3)
-    assert np.all(np.isfinite(r.samples[: err.step]))
+    assert r.samples.shape == (3, 2_000, 3)
+    assert np.all(np.isfinite(r.samples[:, : err.step]))
 
 
 def test_divergence_of_one_chain_lets_the_others_finish(land):
@@ -348,7 +348,7 @@ def test_divergence_of_one_chain_lets_the_others_finish(land):
     ok = run_chains(land, SGLD(step_size=1e-3), x0[2:], 50, seed=1, thin=10, stream_offset=2)
     # chain 2 ran to the end, bit for bit as on its own (its stream is stream_offset + 0)
     assert np.array_equal(r.theta[2], ok.theta[0])
-    assert r.samples.shape == (5, 3, 3) and np.array_equal(r.samples[:, 2], ok.samples[:, 0])
+    assert r.samples.shape == (3, 5, 3) and np.array_equal(r.samples[2], ok.samples[0])
 
 
 def test_run_chains_types_and_seed(land):

@@ -8,9 +8,16 @@ rounding (tested to ``1e-8``), without importing ArviZ.
 Axis convention, for every function here: **(chain, draw, ...)**.  ``x`` has shape
 ``(n_chains, n_draws)`` for one scalar quantity or ``(n_chains, n_draws, *shape)``
 for several at once (results then have shape ``shape``); a 1-D ``x`` is one chain.
-Results of the package that are recorded time first (the H5MD layout) give this
-view directly: ``ChainResult.chains`` (``samples.transpose(1, 0, 2)``),
-``ChainResult.energy_chains``, ``Trajectory.chains`` and ``Trajectory.energy_chains``.
+
+This is the package's one convention for arrays of draws held in memory: **arrays
+of draws are (chain, draw, ...)**.  ``ChainResult.samples`` ``(C, S, P)`` and
+``ChainResult.energies`` ``(C, S)`` of :func:`langevin_opt.sgmcmc.run_chains` go
+straight into these functions (``ChainResult.chains`` / ``energy_chains`` are aliases
+of the same arrays), and so do the posterior committees' monitored predictions.  H5MD
+files are **(frame, item, ...)** by the format (``/particles/<group>/position/value``);
+a result that mirrors a recorded trajectory keeps that layout and offers the
+chain-first view: ``Trajectory.positions`` ``(F, M, d)`` of a walker ensemble, with
+``Trajectory.chains`` ``(M, F, d)`` and ``Trajectory.energy_chains`` ``(M, F)``.
 
 * :func:`rhat` — rank-normalised split R-hat (``method="rank"``, the default): the
   chains are split in halves, draws replaced by the normal scores of their pooled

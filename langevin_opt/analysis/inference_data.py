@@ -98,8 +98,8 @@ def to_inference_data(result: object, *, sampler: object = None) -> Any:
         if sampler is not None:
             raise TypeError("sampler is only used for a walker RunResult, not a ChainResult")
         name = "theta"
-        draws = np.asarray(result.chains)
-        energy = np.asarray(result.energy_chains)
+        draws = np.asarray(result.samples)  # (chain, draw, param) already
+        energy = np.asarray(result.energies)
         steps = result.steps
         temps = np.broadcast_to(np.asarray(result.temperatures, dtype=np.float64)[:, None],
                                 energy.shape)

@@ -1105,22 +1105,25 @@ def laplace_metric(land: PotentialLandscape, theta: object, *, floor: float | No
 # ------------------------------------------------------------------ posterior committees
 def _monitor_predictions(land: PotentialLandscape, samples: np.ndarray,
                          configs: np.ndarray) -> np.ndarray:
-    """``(C_chains, S, Q)`` monitored predictions: energy per atom and first-atom forces."""
-    S, Cc, _ = samples.shape
+    """``(C_chains, S, Q)`` monitored predictions: energy per atom and first-atom forces.
+
+    ``samples`` is ``(C_chains, S, P)``, chain first like the result.
+    """
+    Cc, S, _ = samples.shape
     cs = land.data[0]
     n = land.n_atoms[configs].astype(np.float64)
     out = np.empty((Cc, S, 4 * configs.size))
     first = cs[configs]
     for s in range(S):
         for c in range(Cc):
-            E, F = predict(land, samples[s, c])
+            E, F = predict(land, samples[c, s])
             out[c, s, :configs.size] = E[configs] / n
             out[c, s, configs.size:] = F[first].ravel()
     return out
 
 
 def _pick_balanced(n_kept: int, n_chains: int, n_members: int) -> np.ndarray:
-    """Indices of ``n_members`` samples of the sample-major pool of ``n_kept * n_chains``.
+    """Indices of ``n_members`` samples of the chain-major pool of ``n_chains * n_kept``.
 
     Shared as evenly as possible among the chains (chain ``c`` gets ``n_members // C``, plus
     one for the first ``n_members % C`` chains), evenly spaced in time within each chain.
@@ -1130,8 +1133,8 @@ def _pick_balanced(n_kept: int, n_chains: int, n_members: int) -> np.ndarray:
         q = n_members // n_chains + (c < n_members % n_chains)
         if q:
             t = np.unique(np.linspace(0, n_kept - 1, q).round().astype(np.int64))
-            idx += [int(k) * n_chains + c for k in t]
-    return np.array(sorted(idx), dtype=np.int64)
+            idx += [c * n_kept + int(k) for k in t]
+    return np.array(idx, dtype=np.int64)
 
 
 def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
@@ -1234,7 +1237,9 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     Returns
     -------
     Committee
-        ``kind="posterior"``; ``info["diagnostics"]`` holds ``tau_steps``, ``thin_steps``,
+        ``kind="posterior"``, members in (chain, draw) order (chain 0's thinned samples
+        in step order, then chain 1's, ...; ``chain_of_member`` names each one's chain);
+        ``info["diagnostics"]`` holds ``tau_steps``, ``thin_steps``,
         ``ess``, ``rhat``, ``max_rhat``, ``min_ess``, ``converged``, ``n_independent``,
         ``rhat_within``, ``between_fraction``, ``chain_of_member``; with a metric,
         ``info["metric"]`` holds every chain's Hessian facts (:func:`laplace_metric`).
@@ -1313,12 +1318,12 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
             phi0 = np.linalg.solve(L, jitter[c])
             r = run_chains(sub, m, phi0[None], n_steps, seed=seed, burn_in=burn_in,
                            thin=every, stream_offset=c, threads=threads)
-            parts.append(centers[c] + r.samples[:, 0] @ L.T)
+            parts.append(centers[c] + r.samples[0] @ L.T)
             final_U.append(float(r.energy[0]))
             steps = r.steps
-        samples = np.stack(parts, axis=1)
+        samples = np.stack(parts)  # (chain, draw, param)
         final_U = np.array(final_U)
-    S = samples.shape[0]
+    S = samples.shape[1]
     if S < 8:
         raise ValueError(f"only {S} samples recorded per chain (n_steps={n_steps}, "
                          f"burn_in={burn_in}, record_every={every}): too few to measure the "
@@ -1330,8 +1335,8 @@ def posterior_committee(model: NeuralPotential, dataset: Dataset, *, seed: int,
     tau_rec = np.atleast_1d(autocorr_time(q))
     thin = max(1, math.ceil(float(tau_rec.max())))
     kept = np.arange(0, S, thin)
-    pool = samples[kept].reshape(-1, tmpl.n_params)  # sample-major, chain-minor
-    chain_of = np.tile(np.arange(n_chains), kept.size)
+    pool = samples[:, kept].reshape(-1, tmpl.n_params)  # chain-major, draw-minor
+    chain_of = np.repeat(np.arange(n_chains), kept.size)
     n_ind = pool.shape[0]
     if n_ind < 2:
         raise ValueError(f"the run leaves {n_ind} independent sample (tau = "

@@ -1148,7 +1148,7 @@ def fit(model: NeuralPotential, dataset: object, *, method: str = "lbfgs",
                            thin=log_every)
             full = sub.full
         for k, step in enumerate(r.steps.tolist()):
-            th = full(r.samples[k, 0])
+            th = full(r.samples[0, k])
             record(int(step), th, _full_loss(land, th)[0])
         theta = full(r.theta[0])
         record(max_iter, theta, _full_loss(land, theta)[0])

@@ -269,8 +269,8 @@ def _advance(run: Callable, ls: DataLandscape, theta: np.ndarray, active: np.nda
     """``n`` steps of the compiled loop on the active walkers, block by block."""
     ones = np.ones(n)
     rec = np.full(n, -1, dtype=np.int64)
-    samples = np.zeros((0, 1, theta.shape[1]))
-    energies = np.zeros((0, 1))
+    samples = np.zeros((1, 0, theta.shape[1]))  # (chain, draw, param): no draws kept
+    energies = np.zeros((1, 0))
     for a, b in _blocks(active):
         C = b - a
         aux = np.zeros((C, 1))

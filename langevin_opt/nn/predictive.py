@@ -13,9 +13,10 @@ For parameter samples ``theta_1 … theta_K`` (e.g. the kept SGLD samples of
   ``(1/K) sum_k (f_k - mean)^2 + sigma^2`` (the spread of the samples plus the
   noise, :func:`predictive_mean_var`), scored by :func:`gaussian_nll`.
 
-Samples may be given as ``(K, P)``, as any array whose last axis is ``P``
-(``(S, C, P)`` or ``(C, S, P)``: all leading axes are pooled, the order does not
-matter for an average), or as a :class:`~langevin_opt.sgmcmc.ChainResult`.
+Samples may be given as ``(K, P)``, as any array whose last axis is ``P`` (e.g.
+``(C, S, P)``, the (chain, draw, param) layout of ``ChainResult.samples``: all leading
+axes are pooled, ``k`` running over chain 0's draws, then chain 1's, ...), or as a
+:class:`~langevin_opt.sgmcmc.ChainResult`.
 """
 
 from __future__ import annotations

@@ -497,8 +497,8 @@ def _compiled_chain(obj: _Objective, x: np.ndarray, m: Method, opts: dict,
     obj.njev += int(r.nfev)
     x_final = r.theta[0].copy()
     best_f, best_x = float(r.best_energy[0]), r.best_theta[0].copy()
-    samples = list(r.samples[:, 0, :])
-    sfun, sstep = list(r.energies[:, 0]), list(r.steps)
+    samples = list(r.samples[0])  # chain 0's draws
+    sfun, sstep = list(r.energies[0]), list(r.steps)
     if bad >= 0:
         f_b, g_b = obj(best_x, "at the best point")
         return dict(x=best_x, fun=f_b, jac=g_b, nit=nit, status=3,

@@ -8,7 +8,8 @@ replica-exchange SGLD (Deng et al. 2020) and Entropy-SGD (Chaudhari et al.
 :class:`Optimizer` updates a user's NumPy array in place; :func:`minimize`
 is the SciPy-style entry point; :mod:`.diagnostics` gives R-hat, bulk and tail
 effective sample sizes and Monte Carlo standard errors (Vehtari et al. 2021, as
-ArviZ), chains first: pass ``ChainResult.chains`` ``(chains, kept, params)``.
+ArviZ), chains first: ``ChainResult.samples`` is ``(chains, kept, params)`` and
+``ChainResult.energies`` ``(chains, kept)``, ready to pass.
 
 Energy convention: ``U = -log posterior`` (``sum_i loss_i + prior``), target
 ``exp(-U/T)``, SGLD step ``theta <- theta - eta grad U~ + sqrt(2 eta T) xi``
@@ -24,11 +25,9 @@ Example
 >>> land = linear_regression(X, y, batch_size=50)           # a DataLandscape
 >>> res = run_chains(land, SGLD(step_size=5e-5), np.zeros(2), 4_000,
 ...                  n_chains=16, seed=1, burn_in=1_000, thin=10)
->>> res.samples.shape                                       # (kept, chains, params)
-(300, 16, 2)
->>> res.chains.shape                                        # (chains, kept, params) view
+>>> res.samples.shape                                       # (chains, kept, params)
 (16, 300, 2)
->>> bool(np.all(rhat(res.chains) < 1.1))
+>>> bool(np.all(rhat(res.samples) < 1.1))
 True
 """
 

@@ -1,7 +1,7 @@
 """MCMC diagnostics for chains: re-exported from :mod:`langevin_opt.analysis.diagnostics`.
 
 Chains first: ``x`` has shape ``(n_chains, n_draws)`` or ``(n_chains, n_draws, ...)``;
-``ChainResult.chains`` is that view of a run's samples (see that module).
+``ChainResult.samples`` and ``ChainResult.energies`` have that layout (see that module).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ Layout and parallelism
 its own rows of ``fwork``/``iwork`` (the data landscape's scratch), of
 ``grad`` and of the method state ``aux`` (``(C, A * P)``: pSGLD's ``V``,
 SGHMC's velocity, Entropy-SGD's ``x'``, ``mu`` and momentum) and ``auxs``
-(``(C, 4)`` scalars).  The independent methods run ``prange`` over chains, each
+(``(C, 4)`` scalars).  Kept draws go to ``samples`` ``(C, S, P)`` and ``energies``
+``(C, S)``, chain first like every other per-chain array (each thread writes its own
+rows).  The independent methods run ``prange`` over chains, each
 chain running *all* steps of the call (one parallel region per call, no
 per-step Python or threading overhead).  Replica exchange runs step by step:
 a parallel gradient phase, a serial swap phase, a parallel update phase.
@@ -197,12 +199,13 @@ def step_one(kind, theta, g, aux, auxs, eta, temp, hp, seed, stream, step):
 
 @numba.njit(inline="always")
 def _keep(r, c, th, u, samples, energies, best_e, best_theta):
-    # what every runner does with the state before a step's update: record it as frame
-    # r (if r >= 0) and keep it if its energy is the lowest of chain c so far
+    # what every runner does with the state before a step's update: record it as draw
+    # r of chain c (if r >= 0; samples (C, S, P), energies (C, S), chain first) and keep
+    # it if its energy is the lowest of chain c so far
     if r >= 0:
         for p in range(th.shape[0]):
-            samples[r, c, p] = th[p]
-        energies[r, c] = u
+            samples[c, r, p] = th[p]
+        energies[c, r] = u
     if u < best_e[c]:
         best_e[c] = u
         for p in range(th.shape[0]):
@@ -240,9 +243,10 @@ def make_runner(energy_grad: Callable, kind: int) -> Callable:
     numba dispatcher
         ``run(theta, data, fwork, iwork, aux, auxs, grad, seed, chain0, step0,
         eta, temps, eta_fac, temp_fac, hp, rec_idx, samples, energies, best_e,
-        best_theta, status)``; ``rec_idx[t]`` is the frame that step ``t`` of
-        the call records (state *before* the step's update and the energy
-        ``U~`` the step evaluated there), or ``-1``.
+        best_theta, status)``; ``rec_idx[t]`` is the draw ``k`` that step ``t`` of
+        the call records into ``samples[c, k]`` and ``energies[c, k]`` (the state
+        *before* the step's update and the energy ``U~`` the step evaluated there), or
+        ``-1``.
     """
     key = (energy_grad, int(kind))
     if key not in _RUNNERS:

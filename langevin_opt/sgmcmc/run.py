@@ -3,8 +3,8 @@
 >>> from langevin_opt.sgmcmc import SGLD, run_chains               # doctest: +SKIP
 >>> res = run_chains(landscape, SGLD(step_size=1e-4), theta0, 10_000,
 ...                  n_chains=16, seed=1, burn_in=1_000, thin=10)  # doctest: +SKIP
->>> res.samples.shape            # (kept, chains, params)          # doctest: +SKIP
->>> res.chains.shape             # (chains, kept, params): a view  # doctest: +SKIP
+>>> res.samples.shape            # (chains, kept, params)          # doctest: +SKIP
+>>> res.chains is res.samples    # an alias: the same array        # doctest: +SKIP
 
 ``run_chains`` validates its inputs, builds the per-step step-size and
 temperature factors (method schedule x user schedules) and the record table in
@@ -83,16 +83,20 @@ class ChainResult(NamedTuple):
 
     Attributes
     ----------
-    samples : numpy.ndarray, shape (S, C, P)
-        Kept states: ``samples[k, c]`` is chain ``c``'s ``theta`` at step
-        ``steps[k]``, *before* that step's update.  Time first, as recorded;
-        :attr:`chains` is the (chain, draw, param) view the diagnostics take.
+    samples : numpy.ndarray, shape (C, S, P)
+        Kept states, chain first (the (chain, draw, param) order of
+        :mod:`langevin_opt.analysis.diagnostics` and ArviZ; C-contiguous):
+        ``samples[c, k]`` is chain ``c``'s ``theta`` at step ``steps[k]``, *before*
+        that step's update.  :attr:`chains` is the same array.  The H5MD file of
+        ``run_chains(out=)`` stores them time first, ``(S, C, P)``, as the format
+        lays out frames.
     steps : numpy.ndarray of int64, shape (S,)
         Steps of the kept samples (``>= burn_in``, every ``thin``-th; for
         cSGLD only sampling-stage steps).
-    energies : numpy.ndarray, shape (S, C)
+    energies : numpy.ndarray, shape (C, S)
         Minibatch energies ``U~`` evaluated at the kept samples (full-data
-        scale, the energy the step used).
+        scale, the energy the step used), chain first: ``energies[c, k]`` belongs
+        to ``samples[c, k]``.  :attr:`energy_chains` is the same array.
     theta : numpy.ndarray, shape (C, P)
         Final parameters.
     energy : numpy.ndarray, shape (C,)
@@ -132,17 +136,17 @@ class ChainResult(NamedTuple):
 
     @property
     def chains(self) -> np.ndarray:
-        """Kept samples chains first, shape ``(C, S, P)``: a view of ``samples``.
+        """Alias of :attr:`samples`, shape ``(C, S, P)`` (the same array, not a copy).
 
-        The axis order (chain, draw, ...) of :mod:`langevin_opt.analysis.diagnostics`
-        and ArviZ; ``samples`` itself is time first, as recorded to H5MD.
+        Kept for code written when ``samples`` was time first; ``samples`` is now in
+        the (chain, draw, ...) order of :mod:`langevin_opt.analysis.diagnostics` too.
         """
-        return self.samples.transpose(1, 0, 2)
+        return self.samples
 
     @property
     def energy_chains(self) -> np.ndarray:
-        """Minibatch energies of the kept samples chains first, shape ``(C, S)`` (a view)."""
-        return self.energies.T
+        """Alias of :attr:`energies`, shape ``(C, S)`` (the same array, not a copy)."""
+        return self.energies
 
 
 def _schedule_factors(name: str, sched: Schedule | None, steps: np.ndarray,
@@ -216,8 +220,9 @@ def run_chains(
         Numba threads for this call (results do not depend on it).
     out : path, optional
         Write the kept samples to this H5MD file: particle group ``chains``
-        (``position`` = samples, one "particle" per chain, ``dim = P``),
-        observable ``energy`` (``(S, C)``), the configuration under
+        (``position`` = samples time first, ``(S, C, P)``: one frame per kept step,
+        one "particle" per chain, ``dim = P``, as H5MD lays out frames), observable
+        ``energy`` (``(S, C)``), the configuration under
         ``/parameters``.  The file is written complete under a temporary
         name and renamed over ``out`` (under the one-writer lock of ``out``):
         a kill leaves the previous file or the complete new one.
@@ -323,8 +328,8 @@ def run_chains(
     rec_idx = np.full(n_steps, -1, dtype=np.int64)
     rec_idx[keep] = np.arange(rec_steps.size)
     S = rec_steps.size
-    samples = np.zeros((S, C, P))
-    energies = np.zeros((S, C))
+    samples = np.zeros((C, S, P))  # chain first, as returned
+    energies = np.zeros((C, S))
     best_e = np.full(C, np.inf)
     best_theta = theta.copy()
     status = np.full(C, -1, dtype=np.int64)
@@ -365,14 +370,16 @@ def run_chains(
                         np.int64(stream_offset), np.int64(s), eta, temps, eta_fac[s:s + c],
                         temp_fac[s:s + c], hp, rec_idx[s:s + c], samples, energies, best_e,
                         best_theta, status)
-                    held.update(status, (theta, aux, auxs, status, best_e, best_theta),
-                                (samples, energies))
+                    held.update(status, (theta, aux, auxs, status, best_e, best_theta,
+                                         samples, energies))
         energy = np.zeros(C)
         KR.make_full_energy(landscape.full_energy_grad)(theta, data, fwork, iwork, grad, energy)
     done = loop.done if loop.interrupted else n_steps
     if done < n_steps:
-        kept = rec_steps < done
-        samples, rec_steps, energies = samples[kept], rec_steps[kept], energies[kept]
+        n_kept = int(np.count_nonzero(rec_steps < done))  # a prefix: steps increase
+        rec_steps = rec_steps[:n_kept]
+        samples = np.ascontiguousarray(samples[:, :n_kept])
+        energies = np.ascontiguousarray(energies[:, :n_kept])
     nfev = done * (int(hp[1]) if m.kind == "entropy-sgd" else 1)
     res = ChainResult(samples, rec_steps, energies, theta, energy, best_theta, best_e, temps,
                       attempts, accepts, status, nfev, ChainState(aux, auxs))
@@ -400,7 +407,7 @@ def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLa
     from ..storage.recording import Recorder
     from ..storage.staged import staged_writer
 
-    S, C, P = res.samples.shape
+    C, S, P = res.samples.shape
     sched = {k: (None if cfg[k] is None else cfg[k].to_config())  # type: ignore[union-attr]
              for k in ("schedule", "lr_schedule")}
     params = {
@@ -430,8 +437,10 @@ def _write_h5md(path: str | os.PathLike[str], overwrite: bool, landscape: DataLa
         w.write_parameters(params)
         if S:
             rec = Recorder(w, dt=1.0)  # chain "time" is the step number
-            rec.frames(res.steps, res.samples)
-            rec.observables(res.steps, energy=res.energies)
+            # H5MD stores frames time first, (frame, item, ...): transpose the chain-first
+            # arrays explicitly
+            rec.frames(res.steps, res.samples.transpose(1, 0, 2))
+            rec.observables(res.steps, energy=res.energies.T)
 
 
 
@@ -447,30 +456,25 @@ class _Stopped:
     def __init__(self, n_chains: int) -> None:
         self.mask = np.zeros(n_chains, dtype=bool)
         self.rows = np.zeros(0, dtype=np.int64)
-        self.first: list[np.ndarray] = []   # saved rows of the chain-first arrays
-        self.second: list[np.ndarray] = []  # saved columns of the chain-second arrays
+        self.saved: list[np.ndarray] = []  # saved rows of the stopped chains
 
-    def update(self, status: np.ndarray, chain_first: tuple, chain_second: tuple) -> None:
+    def update(self, status: np.ndarray, arrays: tuple) -> None:
         """Put back the stopped chains, then remember the ones that stopped in this chunk.
 
         Parameters
         ----------
         status : numpy.ndarray of int64, shape (C,)
-            ``-1`` or the step at which a chain stopped (one of ``chain_first``).
-        chain_first : tuple of numpy.ndarray
-            Arrays with the chain as first axis (``theta``, ``aux``, ``status``, ...).
-        chain_second : tuple of numpy.ndarray
-            Arrays with the chain as second axis (``samples``, ``energies``).
+            ``-1`` or the step at which a chain stopped (one of ``arrays``).
+        arrays : tuple of numpy.ndarray
+            Arrays with the chain as first axis (``theta``, ``aux``, ``status``, ...,
+            ``samples``, ``energies``).
         """
         idx = self.rows
         if idx.size:
-            for a, v in zip(chain_first, self.first, strict=True):
+            for a, v in zip(arrays, self.saved, strict=True):
                 a[idx] = v
-            for a, v in zip(chain_second, self.second, strict=True):
-                a[:, idx] = v
         new = (status >= 0) & ~self.mask
         if new.any():
             self.mask |= new
             self.rows = idx = np.flatnonzero(self.mask)
-            self.first = [a[idx].copy() for a in chain_first]
-            self.second = [a[:, idx].copy() for a in chain_second]
+            self.saved = [a[idx].copy() for a in arrays]
