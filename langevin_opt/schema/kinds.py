@@ -18,7 +18,8 @@ match from the top:
 
 :func:`config_kind` applies the table (first match from the top);
 :func:`wrong_command_message` is the one-line error of a command given another
-kind's config (:func:`load_for_command`: that check, then the kind's loader); :func:`validate_any` validates a file of any kind.
+kind's config (:func:`load_for_command`: that check, then the kind's loader);
+:func:`validate_any` validates a file of any kind.
 """
 
 from __future__ import annotations
