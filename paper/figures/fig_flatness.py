@@ -1,58 +1,31 @@
 """Figure: does SGLD at higher temperature find flatter minima, and do they generalise better?
 
-Runs the temperature-ladder experiment of ``experiments/flatness.toml``
-(:func:`langevin_opt.nn.experiment.temperature_ladder_experiment`: SGLD chains at every
+Reads only the per-chain arrays of experiment ``flatness`` (``experiments/flatness.toml``, run
+by ``python paper/build.py --rerun flatness``, i.e. ``experiments/flatness_run.py``, which
+calls :func:`langevin_opt.nn.experiment.temperature_ladder_experiment`: SGLD chains at every
 temperature, a ``T = 0`` quench of each final state, flatness and test measures at the
 minima) and draws, against ``T``, the training loss, test loss, test accuracy, Hessian trace
 and top Hessian eigenvalue of the minima (one point per chain, medians as lines; the losses
 and accuracy of the SGLD states before the quench in orange), the basin width when measured,
-and test loss against Hessian trace.  The verdict (Spearman rank
-correlations over all chains, with p-values) is the figure's title.
+and test loss against Hessian trace.  The verdict (Spearman rank correlations over all
+chains, with p-values) is the figure's title.  It never re-runs the experiment.
 
-    python paper/figures/fig_flatness.py [CONFIG] [OUT.png] [--rerun] [--threads N]
+    python paper/figures/fig_flatness.py [--out-dir DIR]
 
-Defaults: ``experiments/flatness.toml`` and ``paper/figures/flatness.png``.  The per-chain
-arrays are cached in ``OUT.npz`` (with the config they came from) and the statistics are
-written to ``OUT.json``; a cache made from the same config is redrawn without re-running
-unless ``--rerun`` is given.
+writes ``DIR/flatness.png`` and ``DIR/flatness.json`` (default ``DIR = paper/figures``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
+from _paper import FIGURES, require_fresh
 
-from langevin_opt.nn.experiment import (
-    analyse,
-    load_config,
-    temperature_ladder_experiment,
-)
+from langevin_opt.nn.experiment import analyse
 from langevin_opt.plotting import flatness_figure
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run_or_load(cfg: dict, cache: Path, rerun: bool, threads: int | None) -> dict:
-    key = json.dumps(cfg, sort_keys=True)
-    if cache.exists() and not rerun:
-        with np.load(cache) as z:
-            if str(z["config_json"]) == key:
-                print(f"using cached results {cache} (pass --rerun to recompute)")
-                return {k: z[k] for k in z.files}
-        print(f"cache {cache} was made from another config: re-running")
-    t0 = time.perf_counter()
-    res = temperature_ladder_experiment(cfg, threads=threads, progress=print)
-    wall = time.perf_counter() - t0
-    print(f"experiment: {wall:.1f} s")
-    arrays = {k: np.asarray(v) for k, v in res.items() if k not in ("stats", "verdict")}
-    arrays["config_json"] = np.asarray(key)
-    arrays["seconds_total"] = np.asarray(wall)
-    np.savez_compressed(cache, **arrays)
-    return arrays
 
 
 def _json_safe(v):
@@ -68,15 +41,15 @@ def _json_safe(v):
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("config", nargs="?", default=str(ROOT / "experiments" / "flatness.toml"))
-    p.add_argument("out", nargs="?", default=str(ROOT / "paper" / "figures" / "flatness.png"))
-    p.add_argument("--rerun", action="store_true", help="ignore the cached .npz")
-    p.add_argument("--threads", type=int, default=None, help="Numba threads")
+    p.add_argument("--out-dir", default=str(FIGURES), help="where the PNG and JSON go")
     a = p.parse_args(argv)
-    cfg = load_config(a.config)
-    out = Path(a.out)
-    res = _run_or_load(cfg, out.with_suffix(".npz"), a.rerun, a.threads)
+    data = require_fresh("flatness")
+    with np.load(data / "results.npz") as z:
+        res = {k: z[k] for k in z.files}
+    cfg = json.loads(str(res["config_json"]))
     stats, verdict = analyse(res, alpha=cfg["analysis"]["alpha"])
+    out = Path(a.out_dir) / "flatness.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
     flatness_figure(res, stats, verdict, out, cfg["experiment"]["name"])
     summary = {
         "experiment": cfg["experiment"],
