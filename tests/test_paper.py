@@ -58,8 +58,8 @@ def test_a_typed_or_altered_number_is_caught():
     sec = MD.index("## Barriers and escape on a network's loss")
     body = MD[sec:]
     num = re.search(r"\b\d\.\d{2}\b", body).group(0)
-    altered = MD[:sec] + body.replace(num, f"{num}7", 1)  # one more digit: a new number
-    assert any(tok == f"{num}7" for _, tok, _ in trace.untraced(altered))
+    altered = MD[:sec] + body.replace(num, f"{num}0123", 1)  # more digits: a new number
+    assert any(tok == f"{num}0123" for _, tok, _ in trace.untraced(altered))
     typed = MD.replace("# Availability", "# Availability\n\nWe measured 123.456 units.\n")
     assert [tok for _, tok, _ in trace.untraced(typed)] == ["123.456"]
 
