@@ -8,7 +8,7 @@ match from the top:
   run with ``langevin-opt arrhenius``.
 * ``run``: ``[ensemble]``; run with ``langevin-opt run``.
 * ``flatness``: ``[sgld]``, ``[quench]`` or ``[flatness]``; run from Python
-  (``langevin_opt.nn.experiment``, ``paper/figures/fig_flatness.py``).
+  (``langevin_opt.nn.experiment``; ``python experiments/flatness_run.py CONFIG OUTDIR``).
 * ``active-learn``: ``[reference]``, ``[explore]``, ``[active]`` or ``[data] initial``;
   run with ``langevin-opt active-learn``.
 * ``fit-potential``: ``[descriptor]``, ``[training]`` or ``[data] train``; run with
@@ -40,8 +40,8 @@ KINDS = ("arrhenius", "run", "flatness", "active-learn", "fit-potential")
 COMMANDS: dict[str, str] = {
     "run": "langevin-opt run {path}",
     "arrhenius": "langevin-opt arrhenius {path}",
-    "flatness": "langevin_opt.nn.experiment.temperature_ladder_experiment (no langevin-opt "
-                "command; see paper/figures/fig_flatness.py)",
+    "flatness": "python experiments/flatness_run.py {path} OUTDIR (no langevin-opt command; "
+                "langevin_opt.nn.experiment.temperature_ladder_experiment)",
     "fit-potential": "langevin-opt fit-potential {path} --out DIR",
     "active-learn": "langevin-opt active-learn {path} --out DIR",
 }
