@@ -5,17 +5,31 @@ The digests were computed with the kernels as they stood before the finiteness c
 kernel optimisation must leave every bit of every integrator's results, and the step,
 walker and partial result of a divergence, unchanged, for 1 and 2 threads and any
 block size.  A failing digest means a change altered the numbers.
+
+The digests were made on a ``rocketlake`` host (LLVM's name, as in ``test_pinned.py``).
+On another CPU the exact digests are not asserted (vectorized code may round
+differently there); the results must still agree across thread counts and block sizes.
 """
 
 import hashlib
 import math
 
+import llvmlite.binding as llvm
 import numpy as np
 import pytest
 
 import langevin_opt as lo
 
 MB = lo.muller_brown()
+SAME_CPU = llvm.get_host_cpu_name() == "rocketlake"
+_FIRST: dict = {}  # on another CPU: the first configuration's result of each case
+
+
+def check(case: str, got: object, pinned: object) -> None:
+    if SAME_CPU:
+        assert got == pinned
+    else:
+        assert got == _FIRST.setdefault(case, got)
 
 # sha256 of (positions, energies, accepted, trajectory positions, trajectory energies)
 PINNED = {
@@ -45,8 +59,9 @@ def test_walker_results_are_pinned_bit_for_bit(method, threads, block):
                       threads=threads, record_every=40)
     finally:
         lo.config.block_size = old
-    assert digest(r.state.positions, r.state.energies, r.state.accepted,
-                  r.trajectory.positions, r.trajectory.energies) == PINNED[method]
+    got = digest(r.state.positions, r.state.energies, r.state.accepted,
+                 r.trajectory.positions, r.trajectory.energies)
+    check(method, got, PINNED[method])
 
 
 @lo.landscape(dim=2, name="harmonic_nan_energy_beyond_3")
@@ -78,7 +93,7 @@ def test_divergence_of_positions_is_pinned(threads):
     x0 = lo.uniform_positions([[-0.6, -0.5], [1.4, 1.5]], 300, seed=4)
     x0[17] = (1.3, 1.3)
     got = divergence(MB, x0, dt=2e-3, temperature=1.0, threads=threads)
-    assert got == PINNED_DIVERGENCE["positions"]
+    check("div_positions", got, PINNED_DIVERGENCE["positions"])
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -86,7 +101,7 @@ def test_divergence_of_the_energy_alone_is_pinned(threads):
     # finite positions and gradients throughout; only the energy turns nan
     x0 = np.zeros((300, 2))
     got = divergence(harmonic_nan_beyond, x0, dt=1e-2, temperature=1.0, threads=threads)
-    assert got == PINNED_DIVERGENCE["energy"]
+    check("div_energy", got, PINNED_DIVERGENCE["energy"])
 
 
 # (step, walker, sha256 of the frames' steps, positions and energies)
