@@ -1811,8 +1811,8 @@ def list_cmd() -> None:
     """List every built-in and every config section with its settings.
 
     Landscapes, integrators, schedules, particle potentials, SG-MCMC methods,
-    cluster structures and the sections of every config kind, read from the
-    registries and schemas.
+    cluster structures, the sections of every config kind and the [sweep]
+    section, read from the registries and schemas.
     """
     from .landscapes import LANDSCAPES
     from .sampling import INTEGRATORS
@@ -1858,6 +1858,15 @@ def list_cmd() -> None:
             echo(f"    [{sec}] settings of the chosen {sec} (see above)")
             continue
         echo(f"    [{sec}] " + ", ".join(_field_text(n, f) for n, f in fields_.items()))
+    from .sweep import KINDS as SWEEP_KINDS
+
+    echo("  sweeps (a [sweep] section added to a config of any kind; langevin-opt sweep "
+         "CONFIG --out DIR):")
+    echo(f"    [sweep] kind (optional; told by the sections) in {{{', '.join(SWEEP_KINDS)}}}, "
+         "mode = 'product' in {product, zip}, shards = 1 (run configs: walker blocks per "
+         "point)")
+    echo("    [sweep.parameters] \"<section>.<key>\" = [values...] or {start, stop, step} or "
+         "{start, stop, num} (at least one key, unless shards > 1)")
 
 
 cli.add_command(__import__("langevin_opt.mlip.cli", fromlist=["cli"]).fit_potential)
