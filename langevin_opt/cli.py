@@ -929,28 +929,36 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise CliError(f"{path}: no such file")
     if path.is_dir():
-        raise CliError(f"{path}: is a directory, expected an HDF5 file")
+        raise CliError(f"{path}: is a directory, expected an output file")
 
 
 def _open_reader(path: Path):  # noqa: ANN202
     """Open an H5MD file; every failure becomes a one-line CliError."""
     from .storage import CorruptionError, DamagedFileError, H5MDReader
 
+    from .outputs import understood
+
     _check_file(path)
+    known = f"; inspect and plot understand the outputs of langevin-opt: {understood()}"
     try:
         return H5MDReader(path)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except (DamagedFileError, CorruptionError) as err:
         msg = _one_line(str(err))
+        if "not an HDF5 file" in msg:  # not damaged: never one of ours
+            msg += known
         raise CliError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except OSError as err:
         text = _one_line(str(err))
         if "signature" in text.lower():
-            raise CliError(f"{path}: not an HDF5 file") from None
+            raise CliError(f"{path}: not an HDF5 file{known}") from None
         raise CliError(f"{path}: cannot read ({text})") from None
     except (ValueError, KeyError) as err:
-        raise CliError(f"{path}: {_one_line(str(err))}") from None
+        msg = _one_line(str(err))
+        if "not an H5MD file" in msg:
+            msg += known
+        raise CliError(f"{path}: {msg}") from None
 
 
 def _steps_text(steps: np.ndarray) -> str:

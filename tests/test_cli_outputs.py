@@ -576,10 +576,16 @@ def test_flatness_sweep_point_outputs(tmp_path, monkeypatch):
     ("script.py", "print(1)\n"),
     ("fig.png", PNG + b"rest"),
     ("other.npz", None),
+    ("foreign.h5", None),
 ])
 def test_a_file_the_package_did_not_write_is_one_line(tmp_path, name, content):
     path = tmp_path / name
-    if content is None:
+    if name == "foreign.h5":
+        import h5py
+
+        with h5py.File(path, "w") as f:
+            f["x"] = np.arange(3)
+    elif content is None:
         np.savez(path, x=np.arange(3))
     else:
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
