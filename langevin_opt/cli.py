@@ -934,9 +934,8 @@ def _check_file(path: Path) -> None:
 
 def _open_reader(path: Path):  # noqa: ANN202
     """Open an H5MD file; every failure becomes a one-line CliError."""
-    from .storage import CorruptionError, DamagedFileError, H5MDReader
-
     from .outputs import understood
+    from .storage import CorruptionError, DamagedFileError, H5MDReader
 
     _check_file(path)
     known = f"; inspect and plot understand the outputs of langevin-opt: {understood()}"
