@@ -10,18 +10,29 @@ Commands
     active-learn; told by its sections, :mod:`langevin_opt.schema.kinds`)
     without running it.  A config given to a command of another kind is a
     one-line error naming the command that runs it.
-``inspect FILE.h5 [--verify]``
-    Describe any output file (walker run, arrhenius first-passage file,
-    particle trajectory): kind, groups, frames, parameters, observables (for
-    particles: those at the frames and the denser series), swap acceptance,
-    the rate table, checkpoint; ``--verify`` also checks every checksum (exit 2
-    on corruption, naming the file, dataset and rows).
-``plot FILE.h5 [--kind K]``
+``inspect FILE [--verify]``
+    Describe any output file.  HDF5 (walker run, arrhenius first-passage file,
+    particle trajectory, SG-MCMC chains): kind, groups, frames, parameters,
+    observables (for particles: those at the frames and the denser series), swap
+    acceptance, the rate table, checkpoint; ``--verify`` also checks every checksum
+    (exit 2 on corruption, naming the file, dataset and rows).  Every other output
+    (:mod:`langevin_opt.outputs`: run, arrhenius, fit-potential and active-learn
+    summaries, model and committee files, active-learning rounds and pools,
+    extended XYZ data, sweep manifest/plan/table, flatness results): kind, config
+    name, sizes and key results with units.  A file the package did not write is a
+    one-line error listing the files understood.
+``plot FILE [--kind K] [--metric COLUMN]``
     Figures of any output file, the default by its kind: walker runs ``energy``
     (mean energy traces), ``histogram`` (against the exact Boltzmann density),
     ``paths``, ``swaps`` (replica exchange); arrhenius files ``survival`` (of
     the first-passage times, per row), ``rates``; particle trajectories
-    ``thermo`` (energies per atom, temperature, pressure against time).
+    ``thermo`` (energies per atom, temperature, pressure against time); SG-MCMC
+    chains ``energy`` (one colour per chain); summaries ``temperatures`` (run),
+    ``rates`` (arrhenius), ``training`` (fit-potential: train and validation
+    errors), ``learning`` (active-learn: test errors against the labelled set);
+    model and committee files ``parameters``; rounds and pools ``pool``; sweeps
+    ``metric`` (``--metric COLUMN`` of table.csv against the swept keys);
+    flatness results ``flatness``.
 ``list``
     Built-in landscapes, integrators, schedules, particle potentials, SG-MCMC
     methods, cluster structures and the sections of every config kind, with
@@ -35,6 +46,11 @@ Commands
     Compile the kernels of configs (or of every built-in landscape and
     integrator) into the disk cache (:mod:`langevin_opt.core.jitcache`), so
     later processes start without compiling.
+``fit-potential CONFIG.toml --out DIR``, ``active-learn CONFIG.toml --out DIR``
+    Neural potentials (bodies in :mod:`langevin_opt.mlip.cli` and
+    :mod:`langevin_opt.mlip.active_cli`).
+``sweep CONFIG.toml --out DIR``
+    The ``[sweep]`` of a config of any kind on Dask (body in :mod:`langevin_opt.sweep`).
 
 Exit codes: 0 success; 1 the run diverged (or failed while running); 2 user
 errors (bad config, bad options, unusable output directory, another run
@@ -428,39 +444,6 @@ def _checkpoint_step(traj: Path) -> int:
         return 0
 
 
-def _summary_lines(summary: dict, kind: str) -> list[str]:
-    """Per-temperature table of a ``summary.json`` dict."""
-    rows = summary.get("temperatures") or []
-    if not rows:
-        return []
-    k = max((len(r.get("basin_measured", [])) for r in rows), default=0)
-    show_acc = kind == "mala"
-    head = f"{'T':>10}  {'<U>':>12}  {'accept':>7}"
-    for b in range(k):
-        head += f"  {f'basin {b}: meas/exact (z)':>27}"
-    lines = [head]
-    for r in rows:
-        acc = _fmt_num(r.get("acceptance"), ".4f") if show_acc else "-"
-        line = f"{_fmt_num(r['T'], '.4g'):>10}  {_fmt_num(r.get('mean_energy'), '.6g'):>12}  " \
-               f"{acc:>7}"
-        meas = r.get("basin_measured", [])
-        exact = r.get("basin_exact")
-        z = r.get("basin_z")
-        for b in range(k):
-            if b >= len(meas):
-                cell = "-"
-            elif exact is not None and z is not None:
-                cell = f"{meas[b]:.3f}/{exact[b]:.3f} ({z[b]:+.1f})"
-            else:
-                cell = f"{meas[b]:.3f}"
-            line += f"  {cell:>27}"
-        lines.append(line)
-    if "swap_acceptance" in summary:
-        rates = " ".join(f"{v:.3f}" for v in summary["swap_acceptance"])
-        lines.append(f"replica-exchange swap acceptance (neighbour pairs): {rates}")
-    return lines
-
-
 def _written(out: Path, figures: Sequence[Path]) -> list[Path]:
     from .runner import SUMMARY, TRAJECTORY
 
@@ -610,7 +593,9 @@ def run(config: Path, out_dir: Path | None, resume: bool, overwrite: bool,
         return
     click.echo("")
     click.echo(status_line)
-    for line in _summary_lines(s, kind):
+    from .outputs import run_summary_lines
+
+    for line in run_summary_lines(s, kind):
         click.echo("  " + line)
     click.echo("wrote:")
     for p in written:
@@ -944,28 +929,35 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise CliError(f"{path}: no such file")
     if path.is_dir():
-        raise CliError(f"{path}: is a directory, expected an HDF5 file")
+        raise CliError(f"{path}: is a directory, expected an output file")
 
 
 def _open_reader(path: Path):  # noqa: ANN202
     """Open an H5MD file; every failure becomes a one-line CliError."""
+    from .outputs import understood
     from .storage import CorruptionError, DamagedFileError, H5MDReader
 
     _check_file(path)
+    known = f"; inspect and plot understand the outputs of langevin-opt: {understood()}"
     try:
         return H5MDReader(path)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except (DamagedFileError, CorruptionError) as err:
         msg = _one_line(str(err))
+        if "not an HDF5 file" in msg:  # not damaged: never one of ours
+            msg += known
         raise CliError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except OSError as err:
         text = _one_line(str(err))
         if "signature" in text.lower():
-            raise CliError(f"{path}: not an HDF5 file") from None
+            raise CliError(f"{path}: not an HDF5 file{known}") from None
         raise CliError(f"{path}: cannot read ({text})") from None
     except (ValueError, KeyError) as err:
-        raise CliError(f"{path}: {_one_line(str(err))}") from None
+        msg = _one_line(str(err))
+        if "not an H5MD file" in msg:
+            msg += known
+        raise CliError(f"{path}: {msg}") from None
 
 
 def _steps_text(steps: np.ndarray) -> str:
@@ -1012,9 +1004,20 @@ def _group_lines(path: Path) -> list[str]:
               help="Also check every checksum (frames, segment files, checkpoints); "
                    "corruption is an error (exit 2) naming the file, dataset and rows.")
 def inspect_cmd(file: Path, verify: bool) -> None:
-    """Describe the trajectory file FILE.h5 (--verify: and check its checksums)."""
+    """Describe any output FILE the package writes (--verify: and check its checksums).
+
+    HDF5 files: walker runs (trajectory.h5), arrhenius first_passage.h5, particle
+    trajectories, SG-MCMC chains.  Other outputs: run and arrhenius summary.json,
+    fit-potential model.npz / committee.npz / summary.json, active-learn summaries,
+    round errors.json, pool.npz and extended XYZ data, sweep manifest.json /
+    sweep.json / table.csv, flatness results.  Prints the kind, the config name, the
+    sizes and the key results with units.
+    """
     from .storage import CorruptionError
 
+    if not _is_hdf5(file):
+        _inspect_other(file, verify)
+        return
     reader = _open_reader(file)
     try:
         if verify:
@@ -1035,6 +1038,72 @@ def inspect_cmd(file: Path, verify: bool) -> None:
         reader.close()
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file (its signature; missing files count as HDF5).
+
+    A missing file or a directory goes the HDF5 way, whose errors name it.  The
+    signature may also sit at 512, 1024, ... bytes (a user block).
+    """
+    if not path.is_file():
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if head == _HDF5_SIGNATURE:
+                return True
+            size = path.stat().st_size
+            off = 512
+            while off + 8 <= size and off <= 1 << 20:
+                fh.seek(off)
+                if fh.read(8) == _HDF5_SIGNATURE:
+                    return True
+                off *= 2
+    except OSError:
+        return True
+    return path.suffix.lower() in (".h5", ".hdf5", ".h5md")
+
+
+def _identify_other(file: Path) -> tuple[str, Any]:
+    """:func:`langevin_opt.outputs.identify` with its errors as one-line CliErrors."""
+    from .outputs import OutputFileError, identify
+
+    try:
+        return identify(file)
+    except OutputFileError as err:
+        raise CliError(_one_line(str(err))) from None
+    except OSError as err:
+        raise CliError(f"{file}: cannot read ({_one_line(str(err))})") from None
+
+
+def _inspect_other(file: Path, verify: bool) -> None:
+    """``inspect`` of an output that is not HDF5 (:mod:`langevin_opt.outputs`)."""
+    from .outputs import describe
+
+    kind, content = _identify_other(file)
+    if verify and kind in ("model", "committee"):
+        from .mlip import load_committee, load_model
+        from .mlip.io import ModelFileError
+
+        try:
+            (load_model if kind == "model" else load_committee)(file)
+        except ModelFileError as err:
+            msg = _one_line(str(err))
+            raise CliError(msg if str(file) in msg else f"{file}: {msg}") from None
+    try:
+        lines = describe(file, kind, content)
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise CliError(f"{file}: damaged {kind} file ({_one_line(str(err))})") from None
+    for line in lines:
+        click.echo(line)
+    if verify:
+        click.echo("checksums: ok (SHA-256 of the metadata and arrays)"
+                   if kind in ("model", "committee")
+                   else f"checksums: none stored in a {kind} file")
+
+
 def _raise_corruption(file: Path, problems: list[str]) -> None:
     """One-line CliError naming the first checksum problem of :meth:`H5MDReader.verify`."""
     if problems:
@@ -1048,6 +1117,7 @@ FILE_KINDS = {
     "arrhenius": "first-passage times (langevin-opt arrhenius)",
     "particles": "particle trajectory (particles.open_trajectory)",
     "walkers": "walker trajectory (H5MDWriter)",
+    "sgmcmc": "SG-MCMC chains (sgmcmc.run_chains out=...)",
 }
 
 #: ``plot --kind`` values per file kind; the first is the default.
@@ -1056,6 +1126,7 @@ PLOT_KINDS = {
     "walkers": ("energy", "paths"),
     "arrhenius": ("survival", "rates"),
     "particles": ("thermo",),
+    "sgmcmc": ("energy",),
 }
 
 
@@ -1072,6 +1143,8 @@ def _file_kind(reader: Any, params: dict) -> str:
         return "arrhenius"
     if reader.particle_group == "trajectory":
         return "particles"
+    if reader.particle_group == "chains" and isinstance(params.get("sgmcmc"), dict):
+        return "sgmcmc"
     cfg = params.get("config")
     if isinstance(cfg, dict) and "ensemble" in cfg:
         return "run"
@@ -1146,7 +1219,7 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         try:
             box = reader.box
             edges = "none" if box.edges is None else np.array2string(box.edges, precision=6)
-            noun = "atoms" if kind == "particles" else "walkers"
+            noun = {"particles": "atoms", "sgmcmc": "chains"}.get(kind, "walkers")
             if kind == "arrhenius" and isinstance(cfg, dict) \
                     and _arrhenius_system(cfg)[0] == "cluster":
                 noun = "replicas (one cluster each)"
@@ -1171,6 +1244,26 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         echo(f"  config: {exp_t.get('name', '?')} ({cfg.get('landscape', {}).get('name', '?')}, "
              f"{cfg.get('integrator', {}).get('kind', '?')}, "
              f"{cfg.get('ensemble', {}).get('steps', '?')} steps)")
+    elif kind == "sgmcmc":
+        sg = params["sgmcmc"]
+        meth = sg.get("method") or {}
+        land = sg.get("landscape") or {}
+        temps = sg.get("temperatures") or []
+        echo(f"  method: {meth.get('kind', '?')} ("
+             + ", ".join(f"{k} {v}" for k, v in meth.items() if k != "kind") + ")")
+        echo(f"  landscape: {land.get('name', '?')}, {land.get('n_params', '?')} parameters, "
+             f"{land.get('n_data', '?')} data, batch {land.get('batch_size', '?')}")
+        echo(f"  chains: {sg.get('n_chains', '?')} x {sg.get('n_steps', '?')} steps (burn-in "
+             f"{sg.get('burn_in', '?')}, thin {sg.get('thin', '?')}), seed {sg.get('seed', '?')}"
+             f", T = {', '.join(f'{t:g}' for t in dict.fromkeys(temps)) or '?'} (k_B = 1)")
+        res = params.get("result") or {}
+        if res:
+            status = res.get("status") or []
+            bad = [c for c, v in enumerate(status) if v != -1]
+            echo(f"  result: final energy U per chain "
+                 f"{', '.join(_fmt_num(e, '.6g') for e in res.get('energy', []))}; "
+                 f"{'all chains finite' if not bad else f'diverged chains {bad}'}; "
+                 f"{res.get('nfev', '?')} gradient evaluations per chain")
     else:
         echo("  config: (not stored)")
     if "seed" in params:
@@ -1187,7 +1280,7 @@ def _inspect_lines(file: Path, reader: Any) -> None:
         echo(f"  temperatures: {', '.join(f'{t:g}' for t in temps)}")
     shown = {"config", "seed", "langevin_opt_version", "numba_version", "numpy_version",
              "started", "resumed_at_step", "finished", "status", "final_step",
-             "walker_temperatures", "kind"}
+             "walker_temperatures", "kind", "sgmcmc", "result"}
     if kind == "arrhenius":
         shown.add("summary")
     others = sorted(set(params) - shown)
@@ -1309,9 +1402,36 @@ def _exact_temperature(exp: Any, temperature: float, step: int) -> float:
     return temperature * factor
 
 
+def _plot_chain_energy(file: Path, reader: Any, params: dict, output: Path) -> None:
+    """Energy of every SG-MCMC chain against the step (one colour per chain)."""
+    from .plotting.outputs import chain_energy_figure
+
+    if "energy" not in reader.observable_names:
+        raise CliError(f"{file}: no 'energy' observable to plot (no samples were kept)")
+    sg = params["sgmcmc"]
+    steps, _, values = reader.observable("energy")
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    temps = np.asarray(sg.get("temperatures") or [], dtype=np.float64)
+    n = temps.size or reader.n_particles
+    if values.ndim == 2 and values.shape == (n, steps.size) and values.shape[1] != n:
+        values = values.T  # stored chain-first
+    if values.ndim != 2 or values.shape != (steps.size, n):
+        raise CliError(f"{file}: observable 'energy' has shape {values.shape}, expected "
+                       f"({steps.size} steps, {n} chains)")
+    if temps.size == 0:
+        temps = np.ones(n)
+    name = (sg.get("method") or {}).get("kind", "SG-MCMC")
+    _draw(chain_energy_figure, steps, values, temps, output=output,
+          title=f"{file.stem} ({name})")
+
+
 def _plot_energy(file: Path, reader: Any, params: dict, output: Path) -> None:
     from .plotting import energy_figure
 
+    if _file_kind(reader, params) == "sgmcmc":
+        _plot_chain_energy(file, reader, params, output)
+        return
     names = reader.observable_names
     traces = []
     exact_legend = False
@@ -1493,16 +1613,60 @@ def _plot_thermo(file: Path, reader: Any, params: dict, output: Path) -> None:
     _draw(thermo_figure, series, output=output, n_atoms=reader.n_particles, title=file.stem)
 
 
-_ALL_PLOT_KINDS = list(dict.fromkeys(k for ks in PLOT_KINDS.values() for k in ks))
+def _all_plot_kinds() -> list[str]:
+    from .outputs import OUTPUT_KINDS
+
+    ks = [k for ks in PLOT_KINDS.values() for k in ks]
+    ks += [k for _, ks_ in OUTPUT_KINDS.values() for k in ks_]
+    return list(dict.fromkeys(ks))
+
+
+_ALL_PLOT_KINDS = _all_plot_kinds()
+
+
+def _plot_other(file: Path, kind: str | None, output: Path | None, metric: str | None) -> None:
+    """``plot`` of an output that is not HDF5 (:mod:`langevin_opt.outputs`)."""
+    from .outputs import OUTPUT_KINDS, OutputFileError, plot_output
+
+    fkind, content = _identify_other(file)
+    desc, allowed = OUTPUT_KINDS[fkind]
+    if not allowed:
+        raise CliError(f"{file}: nothing to plot for a {desc}; inspect it instead")
+    kind = kind or allowed[0]
+    if kind not in allowed:
+        raise CliError(f"--kind {kind}: not for a {desc} file ({file}); use one of: "
+                       f"{', '.join(allowed)}")
+    if metric is not None and fkind not in ("sweep-manifest", "sweep-plan", "sweep-table"):
+        raise CliError(f"--metric: only for sweep files (manifest.json, sweep.json, "
+                       f"table.csv), not a {desc}")
+    output = output if output is not None else file.parent / f"{kind}.png"
+    _check_output(output)
+    try:
+        plot_output(file, fkind, content, kind, output, metric=metric)
+    except OutputFileError as err:
+        raise CliError(_one_line(str(err))) from None
+    except (KeyError, TypeError, IndexError) as err:
+        raise CliError(f"{file}: damaged {fkind} file ({_one_line(str(err))})") from None
+    except OSError as err:
+        raise CliError(f"-o {output}: cannot write figure ({_one_line(str(err))})") from None
+    click.echo(f"wrote {output}")
 
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(_ALL_PLOT_KINDS), default=None,
-              help="What to plot [default: by file: energy (walker run), survival (arrhenius "
-                   "first_passage.h5), thermo (particle trajectory)].  Walker runs: energy, "
-                   "histogram, paths, swaps (replica exchange); arrhenius files: survival, "
-                   "rates; particle trajectories: thermo.")
+              help="What to plot [default: the first of the file's kinds].  Walker runs: "
+                   "energy, histogram, paths, swaps (replica exchange); arrhenius "
+                   "first_passage.h5: survival, rates; particle trajectories: thermo; SG-MCMC "
+                   "chains: energy; run summary.json: temperatures; arrhenius summary.json: "
+                   "rates; fit-potential summary.json: training; model.npz, committee.npz: "
+                   "parameters; active-learn summaries: learning; round errors.json, "
+                   "pool.npz: pool; extended XYZ: energies; sweep manifest.json, sweep.json, "
+                   "table.csv: metric; flatness results: flatness.")
+@click.option("--metric", default=None,
+              help="Sweeps: the table.csv column to draw against the swept keys [default: "
+                   "by config kind, e.g. temperatures.0.mean_energy for run sweeps, "
+                   "fit.barrier for arrhenius, validation.force_rmse for fit-potential].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Figure file (format from the extension) [default: <kind>.png next to FILE].")
 @click.option("--temperature", "-T", type=float, default=None,
@@ -1511,8 +1675,8 @@ _ALL_PLOT_KINDS = list(dict.fromkeys(k for ks in PLOT_KINDS.values() for k in ks
               help="Number of walker paths (paths).")
 @click.option("--bins", type=click.IntRange(min=2), default=40, show_default=True,
               help="Histogram bins per axis (histogram).")
-def plot(file: Path, kind: str | None, output: Path | None, temperature: float | None,
-         walkers: int, bins: int) -> None:
+def plot(file: Path, kind: str | None, metric: str | None, output: Path | None,
+         temperature: float | None, walkers: int, bins: int) -> None:
     """Plot a stored output FILE (any kind the package writes).
 
     Walker runs (trajectory.h5): mean energy traces, histogram, walker paths,
@@ -1520,7 +1684,17 @@ def plot(file: Path, kind: str | None, output: Path | None, temperature: float |
     clusters and networks): survival of the first-passage times per row, or the
     rates (ln k against 1/T; SGD: against the batch size).  Particle
     trajectories: energies per atom, temperature and pressure against time.
+    SG-MCMC chains: the energy of every chain.  Summaries: <U> and basin
+    occupation against T (run), the rates (arrhenius), training and validation
+    errors against the iteration (fit-potential), test errors against the
+    labelled set (active-learn).  Model and committee files: their parameters.
+    Sweeps: a result column (--metric) against the swept keys.
     """
+    if not _is_hdf5(file):
+        _plot_other(file, kind, output, metric)
+        return
+    if metric is not None:
+        raise CliError("--metric: only for sweep files (manifest.json, sweep.json, table.csv)")
     reader = _open_reader(file)
     try:
         params = reader.parameters
@@ -1644,8 +1818,8 @@ def list_cmd() -> None:
     """List every built-in and every config section with its settings.
 
     Landscapes, integrators, schedules, particle potentials, SG-MCMC methods,
-    cluster structures and the sections of every config kind, read from the
-    registries and schemas.
+    cluster structures, the sections of every config kind and the [sweep]
+    section, read from the registries and schemas.
     """
     from .landscapes import LANDSCAPES
     from .sampling import INTEGRATORS
@@ -1691,6 +1865,15 @@ def list_cmd() -> None:
             echo(f"    [{sec}] settings of the chosen {sec} (see above)")
             continue
         echo(f"    [{sec}] " + ", ".join(_field_text(n, f) for n, f in fields_.items()))
+    from .sweep import KINDS as SWEEP_KINDS
+
+    echo("  sweeps (a [sweep] section added to a config of any kind; langevin-opt sweep "
+         "CONFIG --out DIR):")
+    echo(f"    [sweep] kind (optional; told by the sections) in {{{', '.join(SWEEP_KINDS)}}}, "
+         "mode = 'product' in {product, zip}, shards = 1 (run configs: walker blocks per "
+         "point)")
+    echo("    [sweep.parameters] \"<section>.<key>\" = [values...] or {start, stop, step} or "
+         "{start, stop, num} (at least one key, unless shards > 1)")
 
 
 cli.add_command(__import__("langevin_opt.mlip.cli", fromlist=["cli"]).fit_potential)
@@ -1718,9 +1901,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     cli.main(args=None if argv is None else list(argv), prog_name=PROG)
     raise SystemExit(0)  # pragma: no cover - cli.main always exits
 
-
-if __name__ == "__main__":
-    main()
 
 
 # --------------------------------------------------------------------------
@@ -1792,3 +1972,7 @@ def sweep_cmd(config: Path, out_dir: Path, scheduler: str | None, workers: int,
         raise RunFailed(f"{len(failed)} of {len(plan.points)} points failed (first: "
                         f"{failed[0]}: {_one_line(res.errors[failed[0]])}); see "
                         f"{out_dir / 'manifest.json'}")
+
+
+if __name__ == "__main__":  # last: every command above is registered by now
+    main()

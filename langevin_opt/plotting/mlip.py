@@ -14,8 +14,8 @@ __all__ = ["learning_curve_figure", "potential_validation_figure", "transfer_lea
            "uncertainty_figure", "active_learning_figure"]
 
 
-def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
-                          title: str = "") -> Path:
+def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path | None, *,
+                          title: str = "") -> Any:
     """Training loss and train/validation energy and force RMSEs against iteration.
 
     The figure is written atomically (``plotting._base.save``: temporary file, ``fsync``,
@@ -27,29 +27,33 @@ def learning_curve_figure(curve: Mapping[str, np.ndarray], path: str | Path, *,
         :attr:`langevin_opt.mlip.FitResult.curve`: ``iteration``, ``loss``,
         ``train_energy_rmse``, ``train_force_rmse`` and optionally ``val_energy_rmse``,
         ``val_force_rmse`` (energy per atom; energy / length per component).
-    path : str or Path
-        Output PNG file.
+    path : str, Path or None
+        Output PNG file; None returns the figure unsaved.
     title : str
         Title of the loss panel.
 
     Returns
     -------
-    Path
-        The written file.
+    Path or matplotlib.figure.Figure
+        The written file, or the figure when ``path`` is None.
     """
     pyplot = plt()
     fig, axes = pyplot.subplots(1, 3, figsize=(12, 3.6))
     it = np.asarray(curve["iteration"])
     axes[0].semilogy(it, curve["loss"], "k-")
     axes[0].set(xlabel="iteration", ylabel="training loss U", title=title)
-    for ax, key, label in ((axes[1], "energy_rmse", "energy RMSE per atom"),
-                           (axes[2], "force_rmse", "force RMSE per component")):
+    for ax, key, label in ((axes[1], "energy_rmse", "energy RMSE per atom\n"
+                                                    "(eV/atom in metal units)"),
+                           (axes[2], "force_rmse", "force RMSE per component\n"
+                                                   "(eV/Å in metal units)")):
         ax.semilogy(it, curve["train_" + key], "C0-", label="train")
         if "val_" + key in curve:
             ax.semilogy(it, curve["val_" + key], "C1--", label="validation")
         ax.set(xlabel="iteration", ylabel=label)
         ax.legend()
     fig.tight_layout()
+    if path is None:
+        return fig
     return save(fig, path, dpi=110)
 
 
