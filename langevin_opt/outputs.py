@@ -25,7 +25,7 @@ kind                   written by
 ``sweep-table``        ``langevin-opt sweep``: ``OUT/table.csv``
 ``sweep-point``        ``langevin-opt sweep``: ``OUT/points/<id>/.sweep_done.json``
 ``flatness-results``   a sweep of a flatness config: ``points/<id>/results.npz``;
-                       ``paper/figures/fig_flatness.py``: ``flatness.npz``
+                       ``experiments/flatness_run.py``: ``OUTDIR/results.npz``
 ``flatness-summary``   the same: ``summary.json``, ``flatness.json``
 =====================  ==============================================================
 
@@ -76,8 +76,8 @@ OUTPUT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sweep-table": ("sweep table (langevin-opt sweep: table.csv)", ("metric",)),
     "sweep-point": ("finished sweep point (langevin-opt sweep: points/<id>/.sweep_done.json)",
                     ("summary",)),
-    "flatness-results": ("SGLD flatness results (flatness sweep point: results.npz; "
-                         "fig_flatness.py: flatness.npz)", ("flatness",)),
+    "flatness-results": ("SGLD flatness results (flatness sweep point or "
+                         "experiments/flatness_run.py: results.npz)", ("flatness",)),
     "flatness-summary": ("SGLD flatness summary (flatness sweep point: summary.json; "
                          "fig_flatness.py: flatness.json)", ("flatness",)),
 }
@@ -713,8 +713,13 @@ _FLAT_SCALARS = ("n_train", "n_test", "n_params")
 
 
 def _sibling(path: Path, kind: str) -> tuple[Path, Any] | None:
-    """The flatness file of ``kind`` beside ``path`` (``X.npz``/``X.json`` or the sweep's)."""
-    names = ((path.with_suffix(".npz"), path.parent / "results.npz") if kind == "flatness-results"
+    """The flatness file of ``kind`` beside ``path``.
+
+    ``X.npz`` / ``X.json``, a sweep point's ``results.npz`` / ``summary.json``, or the paper's
+    layout (``flatness.json`` beside ``flatness/results.npz``).
+    """
+    names = ((path.with_suffix(".npz"), path.parent / "results.npz",
+              path.with_suffix("") / "results.npz") if kind == "flatness-results"
              else (path.with_suffix(".json"), path.parent / "summary.json"))
     for cand in names:
         if cand.is_file() and cand != path:
@@ -742,7 +747,8 @@ def _flatness_arrays_for(path: Path, kind: str, content: Any) -> tuple[dict, str
     """The per-chain arrays (with the sizes) and the name of a flatness result.
 
     A sweep point keeps the arrays in ``results.npz`` and the sizes (``n_train``...) in
-    ``summary.json`` beside it; the paper script keeps both in ``flatness.npz``.
+    ``summary.json`` beside it; ``experiments/flatness_run.py`` keeps both in
+    ``results.npz`` (the paper's ``flatness/results.npz``, drawn from ``flatness.json``).
     """
     if kind == "flatness-results":
         arrays, summary = dict(content["arrays"]), None
@@ -754,7 +760,8 @@ def _flatness_arrays_for(path: Path, kind: str, content: Any) -> tuple[dict, str
         sib = _sibling(path, "flatness-results")
         if sib is None:
             raise OutputFileError(f"{path}: the per-chain arrays are not beside it "
-                                  f"({path.with_suffix('.npz').name} or results.npz)")
+                                  f"({path.with_suffix('.npz').name}, results.npz or "
+                                  f"{path.with_suffix('').name}/results.npz)")
         arrays = dict(sib[1]["arrays"])
     for k in _FLAT_SCALARS:
         if k not in arrays and summary is not None and k in summary:

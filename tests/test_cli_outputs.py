@@ -521,7 +521,7 @@ FLAT = REPO / "paper" / "figures"
 
 
 def test_inspect_and_plot_flatness_results(monkeypatch, tmp_path):
-    text = ok("inspect", FLAT / "flatness.npz")
+    text = ok("inspect", FLAT / "flatness" / "results.npz")
     assert "kind: SGLD flatness results" in text and "config: flatness" in text
     assert "chains: 48 (6 per temperature) at T = 0, 0.01, 0.03, 0.1, 0.3, 1, 3, 10" in text
     text = ok("inspect", FLAT / "flatness.json")
@@ -530,10 +530,10 @@ def test_inspect_and_plot_flatness_results(monkeypatch, tmp_path):
     rho = doc["stats"]["hessian_trace"]["rho"]
     assert f"  hessian_trace: rho {rho:+.3f}" in text
     figs = Figures(monkeypatch)
-    f = figs.plot(FLAT / "flatness.npz", "-o", tmp_path / "f.png")
+    f = figs.plot(FLAT / "flatness" / "results.npz", "-o", tmp_path / "f.png")
     assert f["suptitle"].startswith("flatness: 6 SGLD chains per temperature")
     assert any("test loss" in ax["ylabel"] for ax in f["axes"])
-    figs.plot(FLAT / "flatness.json", "-o", tmp_path / "g.png")  # finds the .npz beside it
+    figs.plot(FLAT / "flatness.json", "-o", tmp_path / "g.png")  # finds flatness/results.npz
 
 
 def test_flatness_sweep_point_outputs(tmp_path, monkeypatch):
@@ -547,7 +547,7 @@ def test_flatness_sweep_point_outputs(tmp_path, monkeypatch):
     from langevin_opt.nn.experiment import analyse
     from langevin_opt.sweep import run_point
 
-    with np.load(FLAT / "flatness.npz") as z:
+    with np.load(FLAT / "flatness" / "results.npz") as z:
         stored = {k: z[k] for k in z.files if k not in ("config_json", "seconds_total")}
     res = {k: (v if v.ndim else v.item()) for k, v in stored.items()}
     res["stats"], res["verdict"] = analyse(res)
