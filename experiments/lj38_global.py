@@ -1,6 +1,6 @@
 """LJ38 global optimisation: langevin_opt's methods against ``scipy.optimize.basinhopping``.
 
-Reads ``experiments/lj38_global.toml`` and runs, for every method and ``trials`` seeds, one
+Reads ``experiments/lj38_global/config.toml`` and runs, for every method and ``trials`` seeds, one
 trial with a fixed wall-time budget that stops as soon as a quench reaches the target energy
 (the fcc truncated octahedron, E = -173.928427) within ``tol``:
 
@@ -16,7 +16,7 @@ Each trial records the lowest energy found against wall time (``trace``: ``[seco
 pairs, one per improvement), the number of hops (or quench rounds) and the time to the target.
 Compilation is done before the first trial and reported separately.
 
-    python experiments/lj38_global.py experiments/lj38_global.toml OUTDIR
+    python experiments/lj38_global.py experiments/lj38_global/config.toml OUTDIR
 
 writes ``OUTDIR/results.json``.
 """
@@ -170,7 +170,7 @@ def _warmup(lj: object) -> float:
 def main(argv: list[str] | None = None) -> dict:
     """Run every method and seed of the config; write and return ``results.json``'s record."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("config", help="experiments/lj38_global.toml")
+    p.add_argument("config", help="experiments/lj38_global/config.toml")
     p.add_argument("out_dir", help="directory for results.json")
     a = p.parse_args(argv)
     cfg = _load(a.config)

@@ -127,8 +127,8 @@ def test_wrong_command_names_the_right_one(command, mlip_configs, tmp_path):
         args = [command, path, "--out", out]
         line = error_line(invoke(*args))
         assert f"{path}: this is a" in line and f"not a{'n' if command[0] == 'a' else ''} {command} config;" in line
-        hint = "langevin_opt.nn.experiment.temperature_ladder_experiment" if kind == "flatness" else \
-            f"langevin-opt {kind} {path}"
+        hint = f"python experiments/flatness_run.py {path} OUTDIR" if kind == "flatness" \
+            else f"langevin-opt {kind} {path}"
         assert f"run it with: {hint}" in line, line
         assert not out.exists()
 

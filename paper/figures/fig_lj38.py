@@ -1,6 +1,6 @@
 """Figure: LJ38 global optimisation, langevin_opt's methods against SciPy's basinhopping.
 
-Reads only ``results.json`` of experiment ``lj38_global`` (``experiments/lj38_global.toml``,
+Reads only ``results.json`` of experiment ``lj38_global`` (``experiments/lj38_global/config.toml``,
 run by ``python paper/build.py --rerun lj38_global``, i.e. ``experiments/lj38_global.py``):
 for every method and seed, the lowest energy found against wall time, whether (and when) the
 fcc truncated octahedron (E = -173.928427) was reached within the budget.  Left: lowest energy
