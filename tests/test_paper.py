@@ -187,12 +187,14 @@ def test_performance_rows_from_benchmark_records(tmp_path):
     assert (tmp_path / "perf.png").stat().st_size > 0
 
 
-def _fake_manifest(tmp_path, commands: dict[str, str], after: dict[str, list[str]]):
+def _fake_manifest(tmp_path, commands: dict[str, str], after: dict[str, list[str]],
+                   minutes: dict[str, float] | None = None):
     exps = {}
     for name, cmd in commands.items():
         (tmp_path / f"{name}.toml").write_text(f"x = {len(name)}\n")
         exps[name] = {"name": name, "configs": [f"{name}.toml"], "command": cmd,
-                      "data": f"out/{name}", "minutes": 1, "after": after.get(name, [])}
+                      "data": f"out/{name}", "minutes": (minutes or {}).get(name, 1),
+                      "after": after.get(name, [])}
     return {"experiment": exps, "figure": {}}
 
 
@@ -213,6 +215,18 @@ def test_rerun_runs_in_dependency_order_and_in_parallel(tmp_path, monkeypatch):
         prov = json.loads((tmp_path / "out" / n / "PROVENANCE.json").read_text())[n]
         assert prov["configs"] == _paper.config_hashes(manifest["experiment"][n])
         assert prov["seconds"] > 0
+
+
+def test_rerun_starts_the_longest_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    monkeypatch.setattr(_paper, "ROOT", tmp_path)
+    stamp = ("{python} -c \"import time,pathlib; p=pathlib.Path('log'); p.mkdir(exist_ok=True);"
+             " (p/'%s').write_text(str(time.time())); time.sleep(0.5)\"")
+    cmds = {n: stamp % n for n in ("x", "y", "z")}
+    manifest = _fake_manifest(tmp_path, cmds, {}, {"x": 1, "y": 9, "z": 5})
+    build.rerun(["x", "y", "z"], manifest, jobs=2)
+    start = {n: float((tmp_path / "log" / n).read_text()) for n in cmds}
+    assert start["x"] > max(start["y"], start["z"]) + 0.3  # x waited for a free slot
 
 
 def test_rerun_failure_names_the_experiment_and_skips_its_dependants(tmp_path, monkeypatch):
