@@ -100,28 +100,35 @@ def rerun(names: list[str], manifest: dict, jobs: int = 1) -> dict[str, float]:
     ``NUMBA_NUM_THREADS = cpus // jobs``), longest first by their recorded ``minutes``, an
     experiment starting only after those it lists in ``after``.  Most of the paper's
     experiments are partly serial (L-BFGS, NEB, Python loops), so two at a time on two cores
-    finish sooner than one at a time with two threads.
+    finish sooner than one at a time with two threads.  An experiment marked ``exclusive``
+    in the manifest (the benchmarks: they time things and set their own thread counts) runs
+    after the others, alone, with every core and the environment unchanged.
     """
     order = rerun_order(names, manifest)
+    alone = {n for n in order if manifest["experiment"][n].get("exclusive", False)}
     # longest first (by the recorded minutes), so that the last to finish is a short one
     minutes = {n: float(manifest["experiment"][n].get("minutes", 0)) for n in order}
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    env = dict(os.environ)
+    shared_env = dict(os.environ)
     if jobs > 1:
-        env["NUMBA_NUM_THREADS"] = str(threads)
+        shared_env["NUMBA_NUM_THREADS"] = str(threads)
     times: dict[str, float] = {}
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     pending = sorted(order, key=lambda n: -minutes[n]) if jobs > 1 else list(order)
+    pending.sort(key=lambda n: n in alone)  # stable: the exclusive ones last
     failed: list[str] = []
     while pending or running:
         for name in list(pending):
-            if len(running) >= max(1, jobs):
+            if len(running) >= max(1, jobs) or any(r in alone for r in running):
+                break
+            if name in alone and running:
                 break
             deps = [d for d in manifest["experiment"][name].get("after", []) if d in order]
             if any(d not in times for d in deps):
                 continue
             cmd = _command(manifest["experiment"][name]["command"])
             print(f"[rerun] {name}: {cmd}", flush=True)
+            env = dict(os.environ) if name in alone else shared_env
             running[name] = (subprocess.Popen(cmd, shell=True, cwd=ROOT, env=env),  # noqa: S602
                              time.perf_counter())
             pending.remove(name)

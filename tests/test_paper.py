@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -227,6 +228,23 @@ def test_rerun_starts_the_longest_first(tmp_path, monkeypatch):
     build.rerun(["x", "y", "z"], manifest, jobs=2)
     start = {n: float((tmp_path / "log" / n).read_text()) for n in cmds}
     assert start["x"] > max(start["y"], start["z"]) + 0.3  # x waited for a free slot
+
+
+def test_exclusive_experiments_run_last_alone_with_every_core(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    monkeypatch.setattr(_paper, "ROOT", tmp_path)
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    stamp = ("{python} -c \"import os,time,pathlib; p=pathlib.Path('log'); p.mkdir(exist_ok=True);"
+             " t=time.time(); time.sleep(0.4); (p/'%s').write_text(f'{t} {time.time()} '"
+             " + os.environ.get('NUMBA_NUM_THREADS', 'all'))\"")
+    cmds = {n: stamp % n for n in ("bench", "a", "b")}
+    manifest = _fake_manifest(tmp_path, cmds, {}, {"bench": 9, "a": 1, "b": 1})
+    manifest["experiment"]["bench"]["exclusive"] = True
+    build.rerun(["bench", "a", "b"], manifest, jobs=2)
+    log = {n: (tmp_path / "log" / n).read_text().split() for n in cmds}
+    assert float(log["bench"][0]) >= max(float(log["a"][1]), float(log["b"][1]))
+    assert log["bench"][2] == "all"                       # the environment unchanged
+    assert log["a"][2] == log["b"][2] == str(max(1, (os.cpu_count() or 1) // 2))
 
 
 def test_rerun_failure_names_the_experiment_and_skips_its_dependants(tmp_path, monkeypatch):
