@@ -1974,6 +1974,7 @@ class H5MDWriter:
         """Write one job (in the writer thread, or inline): its rows, then its checkpoint."""
         if job.batch is not None:
             self._write_flush(job.batch)
+            job.batch = None  # published: a failing checkpoint must not hand the rows back
         if job.checkpoint is not None:
             step, arrays, attrs = job.checkpoint
             self._guard(self._write_ckpt_file, f"writing the checkpoint at step {step}",
