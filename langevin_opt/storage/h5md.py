@@ -148,9 +148,10 @@ atomic operation, ``rename``:
   :meth:`H5MDReader.verify` checks them all and names the file, dataset and
   rows of each problem.
 
-Guarantees and limits: after ``flush`` or ``write_checkpoint`` returns, its
-frames and checkpoint survive a kill at any later instant (and, with the
-default ``fsync=True``, an operating-system crash or power cut); a kill
+Guarantees and limits: after ``flush`` or (synchronous writer)
+``write_checkpoint`` returns, its frames and checkpoint survive a kill at any
+later instant (and, with the default ``fsync=True``, an operating-system crash
+or power cut); a kill
 during a call leaves the state before or after it.  ``fsync=False`` keeps the
 kill-safety and drops only the power-cut guarantee.  Costs and limits:
 each segment carries about 12 KiB of HDF5 metadata until it is merged or
@@ -160,6 +161,32 @@ merged away (reopen it); the index itself damaged from outside (it is small
 and rewritten at every flush) is reported, not rebuilt; a consolidated file
 reopened with ``mode="a"`` keeps only the H5MD groups, parameters, static
 data and checkpoint (groups added by other code are dropped).
+
+Asynchronous writing
+--------------------
+``H5MDWriter(..., asynchronous=True)`` (the default of ``langevin-opt run`` and
+:func:`langevin_opt.particles.open_trajectory`) moves every flush and checkpoint
+into one background thread, the only one that touches the files.  The caller's
+side validates and copies (``append_*`` as always; ``write_checkpoint`` copies
+the state arrays) and hands over *jobs*: a batch of buffered rows, optionally
+followed by a checkpoint.  The thread applies them in submission order, each
+with the synchronous code above, so the files, their publication by rename
+and every crash-safety property are the same: a checkpoint is written only
+after its batch is published, and a kill at any instant (also inside a write
+of the thread) leaves the state after the last completed job.
+Back-pressure: a bounded queue holds at most ``max_pending`` jobs (default 2)
+besides the one being written; the call that would add one more blocks until
+the thread catches up.  A job that fails (``StorageFullError``, any error)
+stops the thread's work: the later jobs are set aside, the error is raised by
+the caller's next call (``append_*``, ``write_*``, ``flush``, ``truncate_to_step``
+or ``close``) with its own type, and the rows of the failed and set-aside jobs
+go back into the buffer (a later flush retries; their checkpoints are not
+written, as a failed ``write_checkpoint`` writes none).  ``flush``,
+``write_parameters``, ``write_static``, ``truncate_to_step`` and ``close`` wait for
+the thread first; ``write_checkpoint`` returns at once, so its guarantee below
+holds once the next ``flush`` (or ``close``) returns.  Ctrl-C while ``close``
+waits drops the jobs not started (the one being written completes) and leaves
+the file resumable as index + segment files.
 
 Write throughput
 ----------------
