@@ -334,10 +334,23 @@ def test_error_type_is_kept_whichever_call_sees_it(tmp_path, monkeypatch, where)
     w = _writer(path, asynchronous=True)
     _fill(w, 1)
     w.flush()
-    _fail_in_writer_thread(monkeypatch, Boom("disk controller on fire"), lambda p: True)
-    w.append_frames([4], [0.4], np.zeros((1, 4, 2)))
-    w.write_checkpoint(4, {"x": np.zeros((4, 2))})
-    w._queue.join()  # the writer thread failed by now
+    go = threading.Event()
+    real = h5md.write_atomic
+
+    def write_atomic(p, data, *, fsync=True):  # noqa: ANN001, ANN202
+        if threading.current_thread().name == h5md._WRITER_THREAD:
+            go.wait(10)
+            raise Boom("disk controller on fire")
+        return real(p, data, fsync=fsync)
+
+    monkeypatch.setattr(h5md, "write_atomic", write_atomic)
+    try:
+        w.append_frames([4], [0.4], np.zeros((1, 4, 2)))
+        w.write_checkpoint(4, {"x": np.zeros((4, 2))})  # the writer thread fails on it...
+        w.append_frames([5], [0.5], np.zeros((1, 4, 2)))  # ... after this is buffered
+    finally:
+        go.set()
+    w._queue.join()
     with pytest.raises(Boom, match="on fire"):
         if where == "write_checkpoint":
             w.write_checkpoint(5, {"x": np.zeros((4, 2))})
@@ -347,11 +360,30 @@ def test_error_type_is_kept_whichever_call_sees_it(tmp_path, monkeypatch, where)
             w.close()
     if where != "close":
         monkeypatch.setattr(h5md, "write_atomic", _real_write_atomic)
-        w.close()  # retries the kept rows
+        w.close()  # retries the kept rows: the failed job's and the buffered one
     assert w.closed and w._thread is None
     with H5MDReader(path) as r:
         assert r.checkpoint()[0] == 3
-        assert r.steps.tolist() == ([1, 2, 3, 4] if where != "close" else [1, 2, 3])
+        assert r.steps.tolist() == ([1, 2, 3, 4, 5] if where != "close" else [1, 2, 3])
+
+
+def test_unclosed_writer_is_closed_at_exit(tmp_path):
+    """An asynchronous writer left open is closed (consolidated) when the interpreter exits."""
+    import subprocess
+
+    path = tmp_path / "w.h5"
+    code = (f"import numpy as np; from langevin_opt.storage import H5MDWriter\n"
+            f"w = H5MDWriter({str(path)!r}, n_particles=4, dim=2, creator_version='t', "
+            f"asynchronous=True)\n"
+            f"w.append_frames([1, 2], [0.1, 0.2], np.zeros((2, 4, 2)))\n"
+            f"w.write_checkpoint(2, {{'x': np.ones(3)}})\n")
+    env = cli_child.command(tmp_path)[1]
+    proc = subprocess.run([sys.executable, "-c", code], env=env, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not Path(f"{path}.seg").exists()  # consolidated: one plain file
+    with H5MDReader(path) as r:
+        assert r.steps.tolist() == [1, 2] and r.checkpoint()[0] == 2
 
 
 def test_cli_exit_code_of_a_full_disk_is_unchanged(tmp_path, monkeypatch):

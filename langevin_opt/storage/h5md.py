@@ -216,6 +216,7 @@ MB/s.
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -223,6 +224,7 @@ import queue
 import re
 import resource
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -926,6 +928,25 @@ def _batch_range(batch: _Batch) -> str:
     return f"at steps {int(batch.frames[0]['step'][0])}..{int(batch.frames[-1]['step'][-1])}"
 
 
+_LIVE_WRITERS: weakref.WeakSet = weakref.WeakSet()  # asynchronous writers with a thread
+
+
+@atexit.register
+def _close_live_writers() -> None:
+    """At interpreter exit (before daemon threads stop): close unclosed asynchronous writers.
+
+    A writer thread is a daemon, frozen once the interpreter finalises; a writer still
+    open then is closed here, while its thread still runs (its jobs are written and the
+    file consolidated, as a synchronous writer dropped at exit is).
+    """
+    for writer in list(_LIVE_WRITERS):
+        if not writer.closed:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - at exit: the file stays resumable
+                writer._release()
+
+
 def _writer_loop(jobs: queue.Queue, ref: weakref.ReferenceType) -> None:
     """Body of an asynchronous writer's thread: apply the queued jobs in order.
 
@@ -1283,6 +1304,7 @@ class H5MDWriter:
             self._thread = threading.Thread(target=_writer_loop, name=_WRITER_THREAD,
                                             args=(self._queue, weakref.ref(self)), daemon=True)
             self._thread.start()
+            _LIVE_WRITERS.add(self)
 
     # -- small helpers ---------------------------------------------------------
 
@@ -1966,7 +1988,10 @@ class H5MDWriter:
 
     def _submit(self, job: _Job) -> None:
         """Queue ``job`` for the writer thread; block while ``max_pending`` jobs wait."""
-        self._raise_writer_error()
+        if self._error is not None:
+            if job.batch is not None:  # taken from the buffer just before: put it back
+                self._restore_pending([job.batch])
+            self._raise_writer_error()
         if job.batch is None and job.checkpoint is None:
             return
         assert self._queue is not None
@@ -1983,6 +2008,8 @@ class H5MDWriter:
             if threading.current_thread() is self._thread:
                 raise RuntimeError(f"H5MDWriter for {self.path}: the writer thread cannot wait "
                                    "for itself")
+            if self._thread is None or not self._thread.is_alive():
+                raise RuntimeError(f"H5MDWriter for {self.path}: its writer thread has ended")
             self._queue.join()
         self._raise_writer_error()
 
@@ -2508,6 +2535,11 @@ class H5MDWriter:
     def __del__(self) -> None:
         # A writer dropped without close(): finish it like h5py closes a dropped file.
         if getattr(self, "_lock_fd", None) is not None:
+            if getattr(self, "_thread", None) is not None and sys.is_finalizing():
+                # the writer thread may be frozen already: never wait for it; the file
+                # stays readable and resumable as index + segment files
+                self._release()
+                return
             try:
                 self.close()
             except Exception:  # noqa: BLE001 - never raise from a finaliser
