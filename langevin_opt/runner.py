@@ -333,6 +333,7 @@ def run_experiment(
     notify: Callable[[str], None] | None = None,
     compiling: Callable[[float | None], None] | None = None,
     shard: tuple[int, int] | None = None,
+    asynchronous: bool = True,
 ) -> RunReport:
     """Run (or resume) an experiment and write its outputs.
 
@@ -374,6 +375,14 @@ def run_experiment(
         bit-identical to the whole run (:mod:`langevin_opt.sweep`).  The file then
         holds ``stop - start`` walkers and its parameters record ``shard = [start,
         stop, walkers]``; a resume needs the same shard.  Not with replica exchange.
+    asynchronous : bool
+        Record from a writer thread (default): each chunk's frames, observables
+        and checkpoint are handed to :class:`~langevin_opt.storage.H5MDWriter`
+        (``asynchronous=True``), which writes them while the compiled kernels
+        compute the next chunk (they release the GIL).  The file, the resume and
+        the crash-safety are the same as with ``False`` (every write in this
+        thread); a storage error surfaces at the next chunk's recording or at
+        the end, with the same exception.
 
     Returns
     -------
@@ -393,16 +402,20 @@ def run_experiment(
     RunDiverged
         A walker became non-finite; the frames before were written.
     """
+    if not isinstance(asynchronous, bool):
+        raise ValueError(f"asynchronous must be True or False, got {asynchronous!r}")
     with CompileWatch(None if compiling is None else lambda: compiling(None)) as watch:
         return _run_experiment(exp, Path(out_dir), resume, overwrite, threads, progress,
-                               make_figures, backend, notify, compiling, watch, shard)
+                               make_figures, backend, notify, compiling, watch, shard,
+                               asynchronous)
 
 
 def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
                     threads: int | None, progress: Callable[[int, int, dict], None] | None,
                     make_figures: bool, backend: str, notify: Callable[[str], None] | None,
                     compiling: Callable[[float | None], None] | None,
-                    watch: CompileWatch, shard: tuple[int, int] | None = None) -> RunReport:
+                    watch: CompileWatch, shard: tuple[int, int] | None = None,
+                    asynchronous: bool = True) -> RunReport:
     """The body of :func:`run_experiment`, with its compile-time watch installed."""
     temps, rex = walker_layout(exp)
     n_all = int(temps.size)
@@ -426,7 +439,8 @@ def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
                           total_steps=total, backend=backend, stream_offset=lo)
         m = temps.size
         t_start = time.perf_counter()
-        reopened = _reopen(traj_path, cfg, m, landscape.dim, lock, notify) if resume else None
+        reopened = (_reopen(traj_path, cfg, m, landscape.dim, lock, notify, asynchronous)
+                    if resume else None)
         if reopened is not None:
             writer, state, params = reopened
             if params.get("shard") != shard_record:
@@ -444,7 +458,7 @@ def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
             comp = None if outp["compression"] == "none" else outp["compression"]
             writer = H5MDWriter(traj_path, n_particles=m, dim=landscape.dim,
                                 creator_version=__version__, compression=comp,
-                                overwrite=True, lock=lock)
+                                overwrite=True, lock=lock, asynchronous=asynchronous)
             params = {
                 "config": cfg,
                 "seed": exp.seed,
@@ -515,7 +529,7 @@ def _run_experiment(exp: Experiment, out: Path, resume: bool, overwrite: bool,
 
 
 def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
-            notify: Callable[[str], None] | None
+            notify: Callable[[str], None] | None, asynchronous: bool = False
             ) -> tuple[H5MDWriter, EnsembleState, dict] | None:
     """Reopen a run to resume: recover a damaged file, check it, drop frames after its checkpoint.
 
@@ -535,6 +549,8 @@ def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
         The output's lock, handed to the writer.
     notify : callable or None
         Receives one line if frames were lost to damage.
+    asynchronous : bool
+        Open the writer with a writer thread (see :func:`run_experiment`).
 
     Returns
     -------
@@ -585,7 +601,7 @@ def _reopen(traj_path: Path, cfg: dict, m: int, dim: int, lock: OutputLock,
                           ) from None
     try:
         writer = H5MDWriter(traj_path, n_particles=m, dim=dim, mode="a",
-                            creator_version=__version__, lock=lock)
+                            creator_version=__version__, lock=lock, asynchronous=asynchronous)
     except ValueError as err:
         _restore(traj_path, backup, None)
         raise OutputError(f"{traj_path}: cannot be resumed ({' '.join(str(err).split())})"

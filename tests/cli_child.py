@@ -13,14 +13,22 @@ Each trial forks its launches at once (they start together through a pipe)
 and prints one JSON line: the exit codes (``-signal`` if killed) and the
 stderr of each launch.  ``"flush_kill": [N, delay_s]`` arms, in the first
 launch, ``setitimer(ITIMER_REAL, delay_s)`` with SIGALRM's default action just
-before the N-th call of ``H5MDWriter.flush`` (the issue's fault injection);
+before the N-th flush that writes (``H5MDWriter._write_flush``: a segment and
+an index; in the writer thread of an asynchronous writer, in the caller's
+otherwise) (the issue's fault injection);
 ``"sigterm_at_step": S`` sends SIGTERM to the launch itself right after the
 checkpoint at step S (from the progress callback); ``"exit_before_checkpoint": S``
 ends the launch (``os._exit(9)``) when the frames before the checkpoint at step
 S are flushed but that checkpoint is not yet written.  ``"flush_log": PATH``
 (with ``flush_kill``) appends a line ``CALL STEP`` to PATH after every
-``flush`` that returned: its call number and the last frame step made safe
+flush that returned: its call number and the last frame step made safe
 so far (``H5MDWriter.last_safe_step``, ``-`` for none).
+``"writer_kill": [N, pause_s]``: the N-th atomic file write
+(``write_atomic``: segment, index or checkpoint) made by an asynchronous
+writer's thread writes the first half of its bytes to ``<file>.tmp``, appends
+``KILL <thread name> <file>`` to ``flush_log`` (if given), sleeps ``pause_s``
+(the caller computes and queues on) and sends SIGKILL to the process: a kill
+while the writer thread is inside a flush.
 ``"inspect": PATH`` opens the H5MD file PATH after the launches ended (in one
 more forked child: the driver keeps no HDF5 state of the trials) and adds to
 the trial's line ``"inspect"``: ``readable`` (or ``error``), the frame
@@ -66,21 +74,48 @@ def _child(args: list[str], err_path: str, go: int, trial: dict) -> None:
             from langevin_opt.storage.h5md import H5MDWriter
 
             n_kill, delay = trial["flush_kill"]
-            real, count = H5MDWriter.flush, [0]
+            real, count = H5MDWriter._write_flush, [0]
             log = trial.get("flush_log")
+            # here, in the main thread: the flush may run in the writer thread, where
+            # signal.signal is refused (setitimer is not)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
-            def flush(self):  # noqa: ANN001, ANN202
+            def write_flush(self, batch):  # noqa: ANN001, ANN202
                 count[0] += 1
                 if count[0] == n_kill:
-                    signal.signal(signal.SIGALRM, signal.SIG_DFL)
                     signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-6))
-                real(self)
+                real(self, batch)
                 if log:
                     safe = self.last_safe_step
                     with open(log, "a") as fh:
                         fh.write(f"{count[0]} {'-' if safe is None else safe}\n")
 
-            H5MDWriter.flush = flush
+            H5MDWriter._write_flush = write_flush
+        if trial.get("writer_kill"):
+            import threading
+            import time
+
+            import langevin_opt.storage.h5md as h5md
+
+            n_write, pause = trial["writer_kill"]
+            real_write, writes = h5md.write_atomic, [0]
+            log = trial.get("flush_log")
+
+            def write_atomic(path, data, *, fsync=True):  # noqa: ANN001, ANN202
+                thread = threading.current_thread().name
+                if thread == h5md._WRITER_THREAD:
+                    writes[0] += 1
+                    if writes[0] == n_write:  # half the bytes written, then the kill
+                        with open(f"{path}.tmp", "wb") as fh:
+                            fh.write(bytes(data[:len(data) // 2]))
+                        if log:
+                            with open(log, "a") as fh:
+                                fh.write(f"KILL {thread} {path}\n")
+                        time.sleep(float(pause))
+                        os.kill(os.getpid(), signal.SIGKILL)
+                return real_write(path, data, fsync=fsync)
+
+            h5md.write_atomic = write_atomic
         if trial.get("exit_before_checkpoint") is not None:
             from langevin_opt.storage.h5md import H5MDWriter
 

@@ -416,11 +416,12 @@ def test_inspect_verify_damaged_segment(killed_runs, tmp_path):
 # --------------------------------------------------------------------------------------
 
 STRESS = int(os.environ.get("LANGEVIN_OPT_STRESS_TRIALS", "0"))
-FLUSH_CALLS = 9  # H5MDWriter.flush calls of the run below (the control trial checks it)
-# SIGALRM this long after the N-th flush call began: "before" (1 us, at its start), inside
-# (the calls that write take 10-80 ms on the development VM; the others return at once, so
-# these land in the checkpoint, the sampler or the consolidation that follows) and "after"
-FLUSH_DELAYS = (1e-6, 0.004, 0.012, 0.3)
+FLUSH_CALLS = 4  # flushes that write (H5MDWriter._write_flush) in the run below: one per
+# chunk, in the runner's writer thread (the control trial checks the count)
+# SIGALRM this long after the N-th flush began: "before" (1 us, at its start), inside (a
+# flush takes 10-80 ms on the development VM: segment, index, merges; then the chunk's
+# checkpoint, while the caller computes the next chunk) and "after" (the consolidation)
+FLUSH_DELAYS = (1e-6, 0.002, 0.004, 0.008, 0.012, 0.02, 0.04, 0.3)
 
 
 def _kill_plan() -> list[tuple[int, float]]:
@@ -446,7 +447,7 @@ def _last_safe(log: Path) -> int | None:
 
 def test_kill_during_every_flush_then_resume(tmp_path):
     """SIGALRM (default action: the process dies, even inside HDF5's C code) at several
-    delays after each ``H5MDWriter.flush`` call N = 1..all of a ``run``; then ``--resume``.
+    delays after each flush N = 1..all of a ``run`` (in its writer thread); then ``--resume``.
 
     Every killed run must leave a file a reader opens, whose checksums verify, whose
     frames are a prefix of the uninterrupted run's (bit for bit) and hold every frame

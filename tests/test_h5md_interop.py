@@ -68,6 +68,7 @@ def make_killed(path):
     s, md = _liquid(seed=3)
     w = lp.open_trajectory(path, s, buffer_bytes=0)  # a segment file per frame
     rec = md.run(60, record_every=10, writer=w, frame_every=20)
+    w.flush()  # the writer thread has published every frame handed to it
     w._release()  # as if killed: no consolidation, the index and its segments stay
     assert Path(str(path) + ".seg").is_dir()
     return rec, 20 * DT

@@ -63,8 +63,9 @@ KILLED = -signal.SIGALRM
 # writer's flush and consolidation, the final rename, summary.json, the figure; 30 s: after
 # the run (the timer dies with the process: it costs nothing)
 WRITE_DELAYS = (1e-6, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 30.0)
-PARTICLE_CALLS = 12  # flush calls of writer_jobs.particles(path, "100") (checked)
-PARTICLE_DELAYS = (1e-6, 0.006)  # at the start of the call, inside it (they take 10-90 ms)
+PARTICLE_CALLS = 10  # flushes that write (one per frame, in the writer thread) of
+# writer_jobs.particles(path, "100") (checked)
+PARTICLE_DELAYS = (1e-6, 0.006, 0.02)  # at the start of a flush, inside it (10-90 ms)
 RACES = 4
 
 

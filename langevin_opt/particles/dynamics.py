@@ -1009,7 +1009,8 @@ class Dynamics:
 def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
                     record_velocity: bool = True, record_force: bool = False,
                     parameters: dict | None = None, flush_seconds: float | None = 10.0,
-                    buffer_bytes: int = 64 * 2**20, fsync: bool = True, units=None):
+                    buffer_bytes: int = 64 * 2**20, fsync: bool = True, units=None,
+                    asynchronous: bool = True):
     """Create an H5MD trajectory file for a particle system.
 
     The particle group is ``trajectory`` (what MDAnalysis looks for), with
@@ -1062,6 +1063,12 @@ def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
         The unit strings to declare (default
         :data:`~langevin_opt.storage.h5md.REDUCED_UNITS`); pass the system's
         own units when its numbers are physical (e.g. nm, ps, kJ/mol).
+    asynchronous : bool
+        Write from a writer thread (default): flushes run while the compiled
+        dynamics (which releases the GIL) computes on; the file, its crash-safety
+        and the numbers are the same as with ``False`` (see
+        :class:`~langevin_opt.storage.H5MDWriter`).  Close the writer (or use it
+        as a context manager).
 
     Returns
     -------
@@ -1088,7 +1095,8 @@ def open_trajectory(path, system: ParticleSystem, *, overwrite: bool = False,
                    record_force=record_force, record_image=system.periodic,
                    overwrite=overwrite, flush_seconds=flush_seconds,
                    buffer_bytes=buffer_bytes, fsync=fsync, units=units,
-                   observable_units=obs_units, frame_observables=FRAME_OBSERVABLES)
+                   observable_units=obs_units, frame_observables=FRAME_OBSERVABLES,
+                   asynchronous=asynchronous)
     try:
         w.write_static(species=system.species, mass=system.masses)
         if parameters:

@@ -148,9 +148,10 @@ atomic operation, ``rename``:
   :meth:`H5MDReader.verify` checks them all and names the file, dataset and
   rows of each problem.
 
-Guarantees and limits: after ``flush`` or ``write_checkpoint`` returns, its
-frames and checkpoint survive a kill at any later instant (and, with the
-default ``fsync=True``, an operating-system crash or power cut); a kill
+Guarantees and limits: after ``flush`` or (synchronous writer)
+``write_checkpoint`` returns, its frames and checkpoint survive a kill at any
+later instant (and, with the default ``fsync=True``, an operating-system crash
+or power cut); a kill
 during a call leaves the state before or after it.  ``fsync=False`` keeps the
 kill-safety and drops only the power-cut guarantee.  Costs and limits:
 each segment carries about 12 KiB of HDF5 metadata until it is merged or
@@ -160,6 +161,32 @@ merged away (reopen it); the index itself damaged from outside (it is small
 and rewritten at every flush) is reported, not rebuilt; a consolidated file
 reopened with ``mode="a"`` keeps only the H5MD groups, parameters, static
 data and checkpoint (groups added by other code are dropped).
+
+Asynchronous writing
+--------------------
+``H5MDWriter(..., asynchronous=True)`` (the default of ``langevin-opt run`` and
+:func:`langevin_opt.particles.open_trajectory`) moves every flush and checkpoint
+into one background thread, the only one that touches the files.  The caller's
+side validates and copies (``append_*`` as always; ``write_checkpoint`` copies
+the state arrays) and hands over *jobs*: a batch of buffered rows, optionally
+followed by a checkpoint.  The thread applies them in submission order, each
+with the synchronous code above, so the files, their publication by rename
+and every crash-safety property are the same: a checkpoint is written only
+after its batch is published, and a kill at any instant (also inside a write
+of the thread) leaves the state after the last completed job.
+Back-pressure: a bounded queue holds at most ``max_pending`` jobs (default 2)
+besides the one being written; the call that would add one more blocks until
+the thread catches up.  A job that fails (``StorageFullError``, any error)
+stops the thread's work: the later jobs are set aside, the error is raised by
+the caller's next call (``append_*``, ``write_*``, ``flush``, ``truncate_to_step``
+or ``close``) with its own type, and the rows of the failed and set-aside jobs
+go back into the buffer (a later flush retries; their checkpoints are not
+written, as a failed ``write_checkpoint`` writes none).  ``flush``,
+``write_parameters``, ``write_static``, ``truncate_to_step`` and ``close`` wait for
+the thread first; ``write_checkpoint`` returns at once, so its guarantee below
+holds once the next ``flush`` (or ``close``) returns.  Ctrl-C while ``close``
+waits drops the jobs not started (the one being written completes) and leaves
+the file resumable as index + segment files.
 
 Write throughput
 ----------------
@@ -189,14 +216,19 @@ MB/s.
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
+import queue
 import re
 import resource
 import shutil
+import sys
+import threading
 import time
 import uuid
+import weakref
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -864,6 +896,88 @@ def _remove_orphans(path: str, keep: set[str]) -> None:
 # --------------------------------------------------------------------------
 
 
+_WRITER_THREAD = "langevin_opt-h5md-writer"
+
+
+class _Batch:
+    """Buffered rows handed from the caller to whoever writes them (one flush)."""
+
+    __slots__ = ("frames", "obs", "shapes", "nbytes", "since")
+
+    def __init__(self, frames: list[dict[str, np.ndarray]],
+                 obs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+                 shapes: dict[str, tuple[int, ...]], nbytes: int, since: float | None) -> None:
+        self.frames, self.obs, self.shapes = frames, obs, shapes
+        self.nbytes, self.since = nbytes, since
+
+
+class _Job:
+    """One job of the writer thread: a batch of rows, then (optionally) a checkpoint."""
+
+    __slots__ = ("batch", "checkpoint")
+
+    def __init__(self, batch: _Batch | None,
+                 checkpoint: tuple[int, dict[str, np.ndarray], dict[str, Any]] | None = None
+                 ) -> None:
+        self.batch, self.checkpoint = batch, checkpoint
+
+
+def _batch_range(batch: _Batch) -> str:
+    if not batch.frames:
+        return "(observables only)"
+    return f"at steps {int(batch.frames[0]['step'][0])}..{int(batch.frames[-1]['step'][-1])}"
+
+
+_LIVE_WRITERS: weakref.WeakSet = weakref.WeakSet()  # asynchronous writers with a thread
+
+
+@atexit.register
+def _close_live_writers() -> None:
+    """At interpreter exit (before daemon threads stop): close unclosed asynchronous writers.
+
+    A writer thread is a daemon, frozen once the interpreter finalises; a writer still
+    open then is closed here, while its thread still runs (its jobs are written and the
+    file consolidated, as a synchronous writer dropped at exit is).
+    """
+    for writer in list(_LIVE_WRITERS):
+        if not writer.closed:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - at exit: the file stays resumable
+                writer._release()
+
+
+def _writer_loop(jobs: queue.Queue, ref: weakref.ReferenceType) -> None:
+    """Body of an asynchronous writer's thread: apply the queued jobs in order.
+
+    The thread holds the writer only through a weak reference between jobs (a writer
+    dropped without ``close`` is still finalised).  After a job fails, the error is
+    kept for the caller and the later jobs are set aside unapplied (a checkpoint is
+    never written after frames that were not), as are the jobs of a writer that is
+    being abandoned (Ctrl-C in ``close``).  ``None`` ends the thread.
+    """
+    while True:
+        job = jobs.get()
+        writer = None
+        try:
+            if job is None:
+                return
+            writer = ref()
+            if writer is None:
+                continue
+            if writer._error is not None or writer._abandon:
+                writer._failed.append(job)
+                continue
+            try:
+                writer._apply(job)
+            except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+                writer._error = err
+                writer._failed.append(job)
+        finally:
+            writer = None  # no strong reference left once the caller sees the job done
+            jobs.task_done()
+
+
 class H5MDWriter:
     """Buffered, crash-proof writer of H5MD 1.1 files for walkers or particles.
 
@@ -943,6 +1057,29 @@ class H5MDWriter:
         many seconds old, so that a run appending slowly still has its rows
         on disk at least this often (a kill loses at most that much).  Default
         ``None``: only ``buffer_bytes`` triggers it.
+    asynchronous : bool, optional
+        Write from a background thread (default ``False``: in the caller's
+        thread).  ``append_*`` and :meth:`write_checkpoint` then hand their
+        (copied) rows and state to one writer thread, which owns the files
+        and applies the jobs in submission order (a checkpoint only after the
+        frames before it are published), while the caller computes on (the
+        compiled kernels release the GIL).  :meth:`flush`, ``write_parameters``,
+        ``write_static``, ``truncate_to_step`` and :meth:`close` first wait for
+        every job handed over (:meth:`flush` returns when the rows are on
+        disk, as in the synchronous mode).  An error of the writer thread
+        (e.g. :class:`StorageFullError`) is raised, with its own type, by the
+        caller's next call of the writer (or by ``close``); the rows of the
+        failed and later jobs go back into the buffer (a later flush retries)
+        and their checkpoints are not written.  The files are the same as
+        with the synchronous writer (see "Asynchronous writing" in the module
+        docstring); close the writer (or use it as a context manager).
+    max_pending : int, optional
+        With ``asynchronous=True``: at most this many jobs (flushes or
+        checkpoints) wait for the writer thread besides the one it is
+        writing (default 2, at least 1); a call that would queue one more
+        blocks until the writer catches up (back-pressure), so at most
+        ``max_pending + 1`` buffers of up to ``buffer_bytes`` (or one
+        chunk's rows and state) are held in memory at once.
 
     Attributes
     ----------
@@ -1016,6 +1153,8 @@ class H5MDWriter:
         fsync: bool = True,
         lock: OutputLock | None = None,
         flush_seconds: float | None = None,
+        asynchronous: bool = False,
+        max_pending: int = 2,
     ) -> None:
         self._lock_fd: int | None = None
         self.path = os.path.abspath(os.fspath(path))
@@ -1076,6 +1215,12 @@ class H5MDWriter:
                 or not flush_seconds >= 0 or flush_seconds == float("inf")):
             raise ValueError(f"flush_seconds must be None or a finite number of seconds >= 0, "
                              f"got {flush_seconds!r}")
+        if not isinstance(asynchronous, (bool, np.bool_)):
+            raise ValueError(f"asynchronous must be True or False, got {asynchronous!r}")
+        if (isinstance(max_pending, bool) or not isinstance(max_pending, (int, np.integer))
+                or max_pending < 1):
+            raise ValueError(f"max_pending must be an int >= 1 (jobs waiting for the writer "
+                             f"thread), got {max_pending!r}")
         if box_edges is not None:
             edges = np.asarray(box_edges, dtype=np.float64)
             if edges.shape != (self.dim,) or not np.all(np.isfinite(edges)) or np.any(edges <= 0):
@@ -1098,6 +1243,8 @@ class H5MDWriter:
         self.buffer_bytes = int(buffer_bytes)
         self.flush_seconds = None if flush_seconds is None else float(flush_seconds)
         self.fsync = bool(fsync)
+        self.asynchronous = bool(asynchronous)
+        self.max_pending = int(max_pending)
         self.recovery: RecoveryReport | None = None
 
         self._meta = {"author": author, "creator": creator, "creator_version": creator_version}
@@ -1116,6 +1263,13 @@ class H5MDWriter:
         self._pending_since: float | None = None  # monotonic time of the oldest pending row
         self._last_frame_step: int | None = None
         self._last_obs_step: dict[str, int | None] = {}
+        # the writer thread (asynchronous=True): its job queue, its first error and the
+        # jobs it did not apply after that error
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._failed: list[_Job] = []
+        self._abandon = False
 
         # One writer per output: lock before looking at (or touching) anything.
         if lock is not None:
@@ -1142,6 +1296,15 @@ class H5MDWriter:
         except BaseException:
             self._release()
             raise
+        # observable row shapes known to the caller's side (checks of append_observables);
+        # self._obs_shapes are those of the published files (the writer thread's side)
+        self._shapes = dict(self._obs_shapes)
+        if self.asynchronous:
+            self._queue = queue.Queue(maxsize=self.max_pending)
+            self._thread = threading.Thread(target=_writer_loop, name=_WRITER_THREAD,
+                                            args=(self._queue, weakref.ref(self)), daemon=True)
+            self._thread.start()
+            _LIVE_WRITERS.add(self)
 
     # -- small helpers ---------------------------------------------------------
 
@@ -1683,6 +1846,7 @@ class H5MDWriter:
         self._pending_frames.append(data)
         self._pending_bytes += sum(a.nbytes for a in data.values())
         self._flush_if_due()
+        self._raise_writer_error()
 
     def append_observables(self, steps: Any, times: Any, **observables: Any) -> None:
         """Append ``F`` rows to one or more observables.
@@ -1731,7 +1895,7 @@ class H5MDWriter:
                     f"(k = n_particles = {self.n_particles} for per-walker values), got "
                     f"{arr.shape}"
                 )
-            row_shape = self._obs_shapes.get(name, arr.shape[1:])
+            row_shape = self._shapes.get(name, arr.shape[1:])
             if arr.shape[1:] != row_shape:
                 raise ValueError(
                     f"observable {name} was stored with row shape {row_shape}, "
@@ -1747,11 +1911,12 @@ class H5MDWriter:
         if frames == 0:
             return
         for name, arr in checked.items():
-            self._obs_shapes.setdefault(name, arr.shape[1:])
+            self._shapes.setdefault(name, arr.shape[1:])
             self._last_obs_step[name] = int(steps[-1])
             self._pending_obs.setdefault(name, []).append((steps, times, arr))
             self._pending_bytes += steps.nbytes + times.nbytes + arr.nbytes
         self._flush_if_due()
+        self._raise_writer_error()
 
     def _flush_if_due(self) -> None:
         """Flush from ``append_*`` past ``buffer_bytes`` or ``flush_seconds``."""
@@ -1760,31 +1925,131 @@ class H5MDWriter:
             self._pending_since = now
         if self._pending_bytes > self.buffer_bytes or (
                 self.flush_seconds is not None and now - self._pending_since >= self.flush_seconds):
-            self.flush()
+            if self._queue is not None:
+                self._submit(_Job(self._take_pending()))  # the writer thread flushes
+            else:
+                self.flush()
 
-    def _pending_columns(self) -> dict[str, dict[str, np.ndarray]]:
-        """Buffered rows by element key and dataset path."""
+    # -- buffered rows handed over as one batch ---------------------------------
+
+    def _take_pending(self) -> _Batch | None:
+        """The buffered rows as one batch (``None`` if nothing is buffered); empty the buffer."""
+        if not self._pending_frames and not self._pending_obs:
+            return None
+        batch = _Batch(self._pending_frames, self._pending_obs,
+                       {name: self._shapes[name] for name in self._pending_obs},
+                       self._pending_bytes, self._pending_since)
+        self._pending_frames, self._pending_obs = [], {}
+        self._pending_bytes, self._pending_since = 0, None
+        return batch
+
+    def _restore_pending(self, batches: list[_Batch]) -> None:
+        """Put the rows of batches not written back in front of the buffer (in order)."""
+        frames: list[dict[str, np.ndarray]] = []
+        obs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        nbytes, since = 0, None
+        for b in [*batches, _Batch(self._pending_frames, self._pending_obs, {},
+                                   self._pending_bytes, self._pending_since)]:
+            frames.extend(b.frames)
+            for name, chunks in b.obs.items():
+                obs.setdefault(name, []).extend(chunks)
+            nbytes += b.nbytes
+            if b.since is not None:
+                since = b.since if since is None else min(since, b.since)
+        self._pending_frames, self._pending_obs = frames, obs
+        self._pending_bytes, self._pending_since = nbytes, since
+
+    def _pending_columns(self, batch: _Batch) -> dict[str, dict[str, np.ndarray]]:
+        """Rows of ``batch`` by element key and dataset path."""
         cols: dict[str, dict[str, np.ndarray]] = {}
-        if self._pending_frames:
-            batch = {key: _join([p[key] for p in self._pending_frames])
-                     for key in self._pending_frames[0]}
+        if batch.frames:
+            batch_frames = {key: _join([p[key] for p in batch.frames])
+                            for key in batch.frames[0]}
             g = f"particles/{self.particle_group}"
-            c = {f"{g}/position/step": batch["step"], f"{g}/position/time": batch["time"]}
+            c = {f"{g}/position/step": batch_frames["step"],
+                 f"{g}/position/time": batch_frames["time"]}
             for name in _PARTICLE_ELEMENTS:
-                if name in batch:
-                    c[f"{g}/{name}/value"] = batch[name]
+                if name in batch_frames:
+                    c[f"{g}/{name}/value"] = batch_frames[name]
             if self.box_edges is not None:
                 c[f"{g}/box/edges/value"] = np.ascontiguousarray(
-                    np.broadcast_to(self.box_edges, (batch["step"].shape[0], self.dim)))
+                    np.broadcast_to(self.box_edges, (batch_frames["step"].shape[0], self.dim)))
             for name in self.frame_observables:
-                c[f"observables/{name}/value"] = batch[f"observables/{name}"]
+                c[f"observables/{name}/value"] = batch_frames[f"observables/{name}"]
             cols["particles"] = c
-        for name, chunks in self._pending_obs.items():
+        for name, chunks in batch.obs.items():
             o = f"{self._series}/{name}"
             cols[o] = {f"{o}/step": _join([c[0] for c in chunks]),
                        f"{o}/time": _join([c[1] for c in chunks]),
                        f"{o}/value": _join([c[2] for c in chunks])}
         return cols
+
+    # -- the writer thread ------------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        """Queue ``job`` for the writer thread; block while ``max_pending`` jobs wait."""
+        if self._error is not None:
+            if job.batch is not None:  # taken from the buffer just before: put it back
+                self._restore_pending([job.batch])
+            self._raise_writer_error()
+        if job.batch is None and job.checkpoint is None:
+            return
+        assert self._queue is not None
+        try:
+            self._queue.put(job)  # back-pressure: blocks while the queue is full
+        except BaseException:  # interrupted while waiting: keep the rows
+            if job.batch is not None:
+                self._restore_pending([job.batch])
+            raise
+
+    def _wait_writer(self) -> None:
+        """Return once the writer thread applied every job handed over; raise its error."""
+        if self._queue is not None:
+            if threading.current_thread() is self._thread:
+                raise RuntimeError(f"H5MDWriter for {self.path}: the writer thread cannot wait "
+                                   "for itself")
+            if self._thread is None or not self._thread.is_alive():
+                raise RuntimeError(f"H5MDWriter for {self.path}: its writer thread has ended")
+            self._queue.join()
+        self._raise_writer_error()
+
+    def _raise_writer_error(self) -> None:
+        """Raise the writer thread's error (once), its unwritten rows back in the buffer."""
+        if self._error is None:
+            return
+        if self._queue is not None:
+            self._queue.join()  # the jobs queued after the error are set aside at once
+        err, failed = self._error, self._failed
+        self._error, self._failed = None, []
+        self._restore_pending([job.batch for job in failed if job.batch is not None])
+        raise err
+
+    def _apply(self, job: _Job) -> None:
+        """Write one job (in the writer thread, or inline): its rows, then its checkpoint."""
+        if job.batch is not None:
+            self._write_flush(job.batch)
+            job.batch = None  # published: a failing checkpoint must not hand the rows back
+        if job.checkpoint is not None:
+            step, arrays, attrs = job.checkpoint
+            self._guard(self._write_ckpt_file, f"writing the checkpoint at step {step}",
+                        step, arrays, attrs)
+
+    def _stop_writer(self) -> None:
+        """End the writer thread (after the job it is writing, if any); synchronous after."""
+        q, thread = self._queue, self._thread
+        if q is None or thread is None:
+            return
+        if threading.current_thread() is thread:
+            raise RuntimeError(f"H5MDWriter for {self.path} cannot be closed from its own "
+                               "writer thread")
+        self._abandon = True  # queued jobs not applied yet are set aside (their rows kept)
+        try:
+            q.put(None)
+            thread.join()
+        finally:
+            self._queue, self._thread, self._abandon = None, None, False
+        failed, self._failed = self._failed, []
+        self._restore_pending([job.batch for job in failed if job.batch is not None])
 
     def flush(self) -> None:
         """Publish all buffered rows: a new segment file, then a new index file.
@@ -1792,7 +2057,9 @@ class H5MDWriter:
         Both are written to a temporary name, ``fsync``-ed and renamed, so when
         ``flush`` returns every row appended so far survives a kill (and, with
         ``fsync=True``, a power cut); a kill *during* ``flush`` leaves the state
-        of the previous flush.
+        of the previous flush.  With ``asynchronous=True`` the rows go to the
+        writer thread and ``flush`` waits until it has written them and every
+        job handed over before.
 
         Returns
         -------
@@ -1806,9 +2073,29 @@ class H5MDWriter:
             of the previous flush.
         """
         self._check_open()
-        if not self._pending_frames and not self._pending_obs:
+        if self._queue is not None:
+            self._submit(_Job(self._take_pending()))
+            self._wait_writer()
             return
-        cols = self._pending_columns()
+        batch = self._take_pending()
+        if batch is None:
+            return
+        try:
+            self._write_flush(batch)
+        except BaseException:
+            self._restore_pending([batch])
+            raise
+
+    def _write_flush(self, batch: _Batch) -> None:
+        """Publish the rows of ``batch``: a new segment file, then a new index file.
+
+        Runs in the writer thread (``asynchronous=True``) or in the caller's.  On an
+        error nothing of ``batch`` is published and the caller keeps its rows.
+        """
+        new_names = [name for name in batch.shapes if name not in self._obs_shapes]
+        for name in new_names:
+            self._obs_shapes[name] = batch.shapes[name]
+        cols = self._pending_columns(batch)
         rows = {key: len(c[next(iter(c))]) for key, c in cols.items()}
         name = f"{self._next_id:08d}.h5"
 
@@ -1833,14 +2120,15 @@ class H5MDWriter:
             self._publish([*self._segments, rec])
             return rec
 
-        rec = self._guard(publish, f"writing frames {self._pending_range()}")
+        try:
+            rec = self._guard(publish, f"writing frames {_batch_range(batch)}")
+        except BaseException:
+            for name in new_names:
+                del self._obs_shapes[name]
+            raise
         self._segments.append(rec)
         if "particles" in cols:
             self._safe_step = int(cols["particles"][next(iter(cols["particles"]))][-1])
-        self._pending_frames = []
-        self._pending_obs = {}
-        self._pending_bytes = 0
-        self._pending_since = None
         try:
             self._merge_segments()
         except OSError:  # merging is optional: the frames are already safe
@@ -1901,12 +2189,6 @@ class H5MDWriter:
                     os.unlink(_seg_path(self.path, old))
                 except OSError:
                     pass
-
-    def _pending_range(self) -> str:
-        if not self._pending_frames:
-            return "(observables only)"
-        return (f"at steps {int(self._pending_frames[0]['step'][0])}.."
-                f"{int(self._pending_frames[-1]['step'][-1])}")
 
     # -- structural operations -----------------------------------------------
 
@@ -2000,6 +2282,7 @@ class H5MDWriter:
                                  f"n_particles={self.n_particles}, got shape {arr.shape} and "
                                  f"dtype {arr.dtype}")
             checked[name] = np.array(arr, copy=True)
+        self._wait_writer()  # the writer thread is idle from here on
         old = dict(self._statics)
         self._statics.update(checked)
         try:
@@ -2013,7 +2296,10 @@ class H5MDWriter:
     ) -> None:
         """Store a restart checkpoint, replacing the previous one (which is kept as a spare).
 
-        Buffered frames are flushed first.  The checkpoint is written to
+        Buffered frames are flushed first (with ``asynchronous=True``: the rows
+        and a copy of the state are handed to the writer thread, which writes
+        the checkpoint once the frames before it are published, and the call
+        returns at once).  The checkpoint is written to
         ``<path>.ckpt.new`` (temporary name, ``fsync``, rename), then the
         current ``<path>.ckpt`` is renamed to ``<path>.ckpt.prev`` and the new
         one to ``<path>.ckpt``; a kill at any instant leaves the previous or
@@ -2066,6 +2352,12 @@ class H5MDWriter:
                     f"'langevin_opt_', got {name!r}"
                 )
             checked_attrs[name] = _check_attr_value(value, f"checkpoint attr {name}")
+        if self._queue is not None:  # copies: the caller may overwrite its arrays at once
+            arrays_copy = {k: np.array(v, copy=True) for k, v in checked_arrays.items()}
+            attrs_copy = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                          for k, v in checked_attrs.items()}
+            self._submit(_Job(self._take_pending(), (int(step), arrays_copy, attrs_copy)))
+            return
         self.flush()
         self._guard(self._write_ckpt_file, f"writing the checkpoint at step {int(step)}",
                     int(step), checked_arrays, checked_attrs)
@@ -2151,7 +2443,11 @@ class H5MDWriter:
         The consolidated file (chunked datasets with Fletcher-32 checksums, the
         last checkpoint in ``/checkpoint``) is written to ``<path>.tmp``,
         ``fsync``-ed and renamed over the index; then the segment and
-        checkpoint files are deleted.  Idempotent.
+        checkpoint files are deleted.  Idempotent.  With ``asynchronous=True``
+        it first waits for every job handed to the writer thread and ends the
+        thread (Ctrl-C while it waits: the jobs not yet started are dropped, the
+        one being written completes, and the file stays resumable as index +
+        segment files).
 
         Returns
         -------
@@ -2168,6 +2464,12 @@ class H5MDWriter:
         if self._lock_fd is None:
             return
         try:
+            if self._queue is not None:
+                try:  # hand over the last rows, wait for every job, end the thread
+                    self._submit(_Job(self._take_pending()))
+                    self._wait_writer()
+                finally:
+                    self._stop_writer()
             self.flush()
             self._guard(self._consolidate, "writing the consolidated file")
         finally:
@@ -2233,6 +2535,11 @@ class H5MDWriter:
     def __del__(self) -> None:
         # A writer dropped without close(): finish it like h5py closes a dropped file.
         if getattr(self, "_lock_fd", None) is not None:
+            if getattr(self, "_thread", None) is not None and sys.is_finalizing():
+                # the writer thread may be frozen already: never wait for it; the file
+                # stays readable and resumable as index + segment files
+                self._release()
+                return
             try:
                 self.close()
             except Exception:  # noqa: BLE001 - never raise from a finaliser

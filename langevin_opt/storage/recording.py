@@ -13,8 +13,10 @@ The recorder stamps each step with its time ``step * dt`` (reduced time units,
 ``k_B = 1``), appends to an :class:`~langevin_opt.storage.h5md.H5MDWriter` when it has
 one, and, with ``keep=True``, also keeps an in-memory copy that the engine returns as its
 result (e.g. :class:`langevin_opt.particles.MDRecord`).  The writer does the buffering,
-flushing and checkpoints; the recorder is the single place that maps an engine's data
-onto it.
+flushing and checkpoints (in its writer thread when it was created with
+``asynchronous=True``, as by the walker runner and ``open_trajectory``: the recorder's
+calls then return once the rows are copied); the recorder is the single place that maps
+an engine's data onto it.
 """
 
 from __future__ import annotations
